@@ -1,0 +1,35 @@
+"""A detected PHI span: where it is, what it is, how sure, and who said so.
+
+Spans never carry the text they cover; callers slice the source when (and only when) they must
+transform it. That keeps a span safe to log, count and put in metrics or audit events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline.core.phi_types import PhiType
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """Character offsets into the source text, end exclusive."""
+
+    start: int
+    end: int
+    type: PhiType
+    score: float = 1.0
+    detector: str = "unknown"
+    #: Why the detector fired (pattern name, context word found, checksum passed); never the value.
+    reasons: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if self.start < 0 or self.end <= self.start:
+            raise ValueError(f"invalid span offsets [{self.start}, {self.end})")
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
