@@ -1,0 +1,311 @@
+"""All settings in one place: environment variables with the ``PHI_`` prefix, validated at start.
+
+Why one module: an operator should be able to read every knob in one table (the README's is generated
+from :data:`SETTINGS`) and get one error that lists every wrong setting at once, not the first of many.
+Nothing here touches Kafka or the network; the stream layer turns :class:`Settings` into client options.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from pipeline.core.errors import ConfigError
+
+PREFIX = "PHI_"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+EXECUTION_PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented environment variable."""
+
+    name: str  # attribute on Settings; the variable is PHI_<NAME upper>
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return PREFIX + self.name.upper()
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = _int(raw)
+    if value <= 0:
+        raise ValueError("must be a whole number above 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a TCP port between 0 and 65535 (0 disables)")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number") from None
+    if value <= 0:
+        raise ValueError("must be a number above 0")
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _choice(options: tuple[str, ...], *, upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().upper() if upper else raw.strip().lower()
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _bootstrap(raw: str) -> str:
+    servers = [part.strip() for part in raw.split(",") if part.strip()]
+    if not servers:
+        raise ValueError("must list at least one host:port")
+    for server in servers:
+        host, sep, port = server.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{server!r} is not host:port")
+    return ",".join(servers)
+
+
+def _topic(raw: str) -> str:
+    value = raw.strip()
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+    if not value or len(value) > 249 or not set(value) <= allowed or value in (".", ".."):
+        raise ValueError("must be 1-249 characters of letters, digits, '.', '_' or '-'")
+    return value
+
+
+def _optional_path(raw: str) -> Path | None:
+    value = raw.strip()
+    return Path(value).expanduser() if value else None
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "bootstrap_servers",
+        "127.0.0.1:9092",
+        _bootstrap,
+        "Kafka bootstrap servers, comma-separated host:port",
+    ),
+    Setting("topic_ingest", "phi.ingest", _topic, "Input topic: signed records carrying PHI"),
+    Setting("topic_redacted", "phi.redacted", _topic, "Output topic: de-identified records"),
+    Setting("topic_summaries", "phi.summaries", _topic, "Output topic: note summaries"),
+    Setting("topic_audit", "phi.audit", _topic, "Audit topic: one hash-chained event per message"),
+    Setting(
+        "topic_deadletter",
+        "phi.deadletter",
+        _topic,
+        "Dead letters: rejected inputs, original bytes encrypted",
+    ),
+    Setting("partitions", 4, _positive_int, "Partitions per topic when the pipeline creates its topics"),
+    Setting("replication_factor", 1, _positive_int, "Replication factor when the pipeline creates its topics"),
+    Setting("group_id", "phi-pipeline", _text, "Kafka consumer group (faust app id) shared by all workers"),
+    Setting("worker_id", socket.gethostname(), _text, "This worker's name in audit chains and logs"),
+    Setting("security_protocol", "PLAINTEXT", _choice(SECURITY_PROTOCOLS, upper=True), "Kafka security protocol"),
+    Setting("ssl_cafile", None, _optional_path, "CA bundle that signed the brokers' certificates (SSL, SASL_SSL)"),
+    Setting("ssl_certfile", None, _optional_path, "Client certificate for mutual TLS"),
+    Setting("ssl_keyfile", None, _optional_path, "Client private key for mutual TLS"),
+    Setting("sasl_mechanism", "PLAIN", _choice(SASL_MECHANISMS, upper=True), "SASL mechanism (SASL_*)"),
+    Setting("sasl_username", "", _text, "SASL user name"),
+    Setting("sasl_password", "", _text, "SASL password", secret=True),
+    Setting("keyring_path", None, _optional_path, "Keyring file (mode 0600); see `phi-pipeline keys init`"),
+    Setting("keyring_json", "", _text, "Keyring JSON inline, for tests and demos only", secret=True),
+    Setting("schema_dir", REPO_ROOT / "schemas", Path, "Folder of Avro schemas (*.avsc) with PHI tags"),
+    Setting("input_schema", "clinical_record", _text, "Default input schema name when a message names none"),
+    Setting(
+        "max_message_bytes",
+        1_048_576,
+        _positive_int,
+        "Inputs larger than this are dead-lettered as oversized",
+    ),
+    Setting("batch_size", 64, _positive_int, "Messages taken per batch by the ingest agent"),
+    Setting("batch_timeout", 0.2, _positive_float, "Seconds to wait to fill a batch"),
+    Setting("detector_model", None, _optional_path, "Token-classification ONNX model folder (empty: rules only)"),
+    Setting("execution_provider", "auto", _choice(EXECUTION_PROVIDERS), "ONNX Runtime provider"),
+    Setting("inference_threads", 0, _int, "ONNX Runtime intra-op threads (0: one per core)"),
+    Setting("summarizer_enabled", False, _bool, "Run the summary agent on redacted notes"),
+    Setting("summarizer_model", None, _optional_path, "Summarizer ONNX folder (built by a setup step)"),
+    Setting("metrics_bind", "127.0.0.1", _text, "Address the metrics/health server listens on"),
+    Setting("metrics_port", 9464, _port, "Port of /metrics, /healthz and /readyz (0 disables)"),
+    Setting(
+        "metrics_token",
+        "",
+        _text,
+        "Bearer token required on the metrics endpoints (empty: none)",
+        secret=True,
+    ),
+    Setting("session_timeout", 10.0, _positive_float, "Consumer group session timeout, seconds (tansu: about 4)"),
+    Setting("heartbeat_interval", 3.0, _positive_float, "Consumer heartbeat interval, seconds (tansu: 1)"),
+    Setting("data_dir", Path(tempfile.gettempdir()) / "phi-pipeline", Path, "Worker scratch folder"),
+    Setting("log_level", "INFO", _choice(LOG_LEVELS, upper=True), "Log level; logs never carry PHI values"),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Build with :meth:`from_env`; secrets are hidden from ``repr``."""
+
+    bootstrap_servers: str
+    topic_ingest: str
+    topic_redacted: str
+    topic_summaries: str
+    topic_audit: str
+    topic_deadletter: str
+    partitions: int
+    replication_factor: int
+    group_id: str
+    worker_id: str
+    security_protocol: str
+    ssl_cafile: Path | None
+    ssl_certfile: Path | None
+    ssl_keyfile: Path | None
+    sasl_mechanism: str
+    sasl_username: str
+    sasl_password: str = field(repr=False)
+    keyring_path: Path | None
+    keyring_json: str = field(repr=False)
+    schema_dir: Path
+    input_schema: str
+    max_message_bytes: int
+    batch_size: int
+    batch_timeout: float
+    detector_model: Path | None
+    execution_provider: str
+    inference_threads: int
+    summarizer_enabled: bool
+    summarizer_model: Path | None
+    metrics_bind: str
+    metrics_port: int
+    metrics_token: str = field(repr=False)
+    session_timeout: float
+    heartbeat_interval: float
+    data_dir: Path
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every ``PHI_*`` variable, apply keyword overrides, and validate all at once."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for setting in SETTINGS:
+            raw = env.get(setting.env)
+            if raw is None:
+                values[setting.name] = setting.default
+                continue
+            try:
+                values[setting.name] = setting.parse(raw)
+            except ValueError as exc:
+                shown = "(hidden)" if setting.secret else repr(raw)
+                problems.append(f"{setting.env}={shown}: {exc}")
+        unknown = sorted(k for k in env if k.startswith(PREFIX) and k[len(PREFIX) :].lower() not in _BY_NAME)
+        problems.extend(
+            f"{name}: not a known setting (typo?); see the README's configuration table" for name in unknown
+        )
+        values.update(overrides)
+        problems.extend(_cross_checks(values))
+        if problems:
+            raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        current.update(overrides)
+        problems = _cross_checks(current)
+        if problems:
+            raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+        return Settings(**current)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (
+            self.topic_ingest,
+            self.topic_redacted,
+            self.topic_summaries,
+            self.topic_audit,
+            self.topic_deadletter,
+        )
+
+
+def _cross_checks(values: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    protocol = values["security_protocol"]
+    if protocol.startswith("SASL") and not (values["sasl_username"] and values["sasl_password"]):
+        problems.append(f"PHI_SECURITY_PROTOCOL={protocol} needs PHI_SASL_USERNAME and PHI_SASL_PASSWORD")
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        path = values[name]
+        if path is not None and not Path(path).is_file():
+            problems.append(f"PHI_{name.upper()}: file {str(path)!r} does not exist")
+    if bool(values["ssl_certfile"]) != bool(values["ssl_keyfile"]):
+        problems.append("PHI_SSL_CERTFILE and PHI_SSL_KEYFILE go together for mutual TLS: set both or neither")
+    if values["ssl_certfile"] and not protocol.endswith("SSL"):
+        problems.append(f"PHI_SSL_CERTFILE is set but PHI_SECURITY_PROTOCOL={protocol} does not use TLS")
+    topics = [
+        values[n] for n in ("topic_ingest", "topic_redacted", "topic_summaries", "topic_audit", "topic_deadletter")
+    ]
+    if len(set(topics)) != len(topics):
+        problems.append("PHI_TOPIC_*: the five topics must all be different")
+    if values["keyring_path"] is not None and values["keyring_json"]:
+        problems.append("PHI_KEYRING_PATH and PHI_KEYRING_JSON are both set: choose one")
+    if not Path(values["schema_dir"]).is_dir():
+        problems.append(f"PHI_SCHEMA_DIR: folder {str(values['schema_dir'])!r} does not exist")
+    if values["heartbeat_interval"] >= values["session_timeout"]:
+        problems.append("PHI_HEARTBEAT_INTERVAL must be below PHI_SESSION_TIMEOUT (a third of it is usual)")
+    if values["detector_model"] is not None and not Path(values["detector_model"]).is_dir():
+        problems.append(f"PHI_DETECTOR_MODEL: folder {str(values['detector_model'])!r} does not exist")
+    if values["inference_threads"] < 0:
+        problems.append("PHI_INFERENCE_THREADS must be 0 (automatic) or more")
+    return problems
+
+
+def settings_table() -> str:
+    """The Markdown configuration table for the README."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for setting in SETTINGS:
+        default = "(hostname)" if setting.name == "worker_id" else setting.default
+        if setting.name in ("schema_dir", "data_dir"):
+            default = {"schema_dir": "`schemas/` in the checkout", "data_dir": "`$TMPDIR/phi-pipeline`"}[setting.name]
+        shown = "" if default in (None, "") else f"`{default}`" if not str(default).startswith("`") else default
+        rows.append(f"| `{setting.env}` | {shown} | {setting.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,147 @@
+"""Bytes to records and back: Avro (schemaless binary or Confluent wire format) and JSON.
+
+Every failure becomes a :class:`RejectedMessage` with a stable reason code, so the stream layer can
+dead-letter it without knowing codec internals. Exception texts from the underlying libraries can
+quote input bytes, so they are never passed on: messages name the encoding and the position only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from typing import Any
+
+import fastavro
+from fastavro.validation import validate
+
+from pipeline.core.errors import RejectedMessage, SchemaError
+from pipeline.core.schemas import SchemaEntry, SchemaRegistry
+
+STAGE = "decode"
+CONFLUENT_MAGIC = 0
+_CONFLUENT_HEADER = struct.Struct(">bI")
+
+
+def encode_avro(entry: SchemaEntry, record: dict[str, Any]) -> bytes:
+    """Schemaless Avro binary (the schema travels by reference in the ``phi-schema`` header)."""
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, entry.parsed, record)
+    return buffer.getvalue()
+
+
+def encode_confluent(entry: SchemaEntry, record: dict[str, Any]) -> bytes:
+    """Confluent wire format: magic byte 0, the 4-byte big-endian registry id, then Avro binary."""
+    if entry.registry_id is None:
+        raise SchemaError(f"schema {entry.ref!r} has no registry_id, so it cannot use the Confluent wire format")
+    return _CONFLUENT_HEADER.pack(CONFLUENT_MAGIC, entry.registry_id) + encode_avro(entry, record)
+
+
+def encode_json(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode_avro(entry: SchemaEntry, data: bytes) -> dict[str, Any]:
+    """Schemaless Avro with every byte consumed: trailing bytes mean the writer used another schema."""
+    buffer = io.BytesIO(data)
+    try:
+        record = fastavro.schemaless_reader(buffer, entry.parsed, None)
+    except UnicodeDecodeError as exc:
+        raise RejectedMessage("invalid-utf8", STAGE, f"Avro string is not valid UTF-8 (byte {exc.start})") from None
+    except (EOFError, IndexError, struct.error):
+        raise RejectedMessage("undecodable", STAGE, f"Avro data ends early for schema {entry.ref}") from None
+    except Exception as exc:  # fastavro raises ValueError, TypeError, KeyError... on garbage
+        raise RejectedMessage("undecodable", STAGE, f"not Avro for schema {entry.ref} ({type(exc).__name__})") from None
+    if buffer.tell() != len(data):
+        raise RejectedMessage(
+            "schema-mismatch",
+            STAGE,
+            f"{len(data) - buffer.tell()} bytes left after decoding schema {entry.ref}: written with another schema",
+        )
+    if not isinstance(record, dict):
+        raise RejectedMessage("schema-mismatch", STAGE, f"schema {entry.ref} does not describe a record")
+    return record
+
+
+def decode_json(entry: SchemaEntry, data: bytes) -> dict[str, Any]:
+    """Strict UTF-8 JSON object, then checked against the Avro schema (missing optional fields filled)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RejectedMessage("invalid-utf8", STAGE, f"JSON is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        record = json.loads(text)
+    except RecursionError:
+        raise RejectedMessage("invalid-json", STAGE, "JSON nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise RejectedMessage("invalid-json", STAGE, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(record, dict):
+        raise RejectedMessage("schema-mismatch", STAGE, f"JSON must be an object for schema {entry.ref}")
+    return conform(entry, record)
+
+
+def conform(entry: SchemaEntry, record: dict[str, Any]) -> dict[str, Any]:
+    """Fill defaults for absent fields and validate types; unknown fields are an error (schema drift)."""
+    fields = entry.raw["fields"]
+    known = {f["name"] for f in fields}
+    extra = sorted(set(record) - known)
+    if extra:
+        raise RejectedMessage(
+            "schema-mismatch", STAGE, f"fields not in schema {entry.ref}: {', '.join(_field_names(extra))}"
+        )
+    filled = dict(record)
+    for field in fields:
+        if field["name"] not in filled:
+            if "default" not in field:
+                raise RejectedMessage(
+                    "schema-mismatch", STAGE, f"required field {field['name']!r} missing for schema {entry.ref}"
+                )
+            filled[field["name"]] = field["default"]
+    try:
+        validate(filled, entry.parsed, raise_errors=True)
+    except Exception as exc:
+        fields_named = getattr(exc, "errors", None)
+        where = ", ".join(sorted({str(getattr(e, "field", "?")) for e in fields_named or []})) or "a field"
+        raise RejectedMessage("schema-mismatch", STAGE, f"wrong type in {where} for schema {entry.ref}") from None
+    return filled
+
+
+def _field_names(names: list[str]) -> list[str]:
+    """Field names come from the input: quote them only when short and plain, else describe them."""
+    return [repr(n) if n.isidentifier() and len(n) <= 64 else f"<{len(n)}-char name>" for n in names[:10]]
+
+
+def decode(
+    registry: SchemaRegistry, schema_ref: str | None, data: bytes, default_schema: str
+) -> tuple[SchemaEntry, dict[str, Any]]:
+    """Pick the encoding from the first byte and the schema from the header, the wire id, or the default.
+
+    ``{`` starts JSON; byte 0 starts the Confluent wire format; anything else is schemaless Avro. An
+    Avro record whose first field is a non-empty string never starts with either byte.
+    """
+    if not data:
+        raise RejectedMessage("empty", STAGE, "message value is empty")
+    if data[:1] == b"\x00":
+        if len(data) < _CONFLUENT_HEADER.size:
+            raise RejectedMessage("undecodable", STAGE, "Confluent wire-format header is truncated")
+        _, registry_id = _CONFLUENT_HEADER.unpack_from(data)
+        try:
+            entry = registry.by_registry_id(registry_id)
+        except SchemaError as exc:
+            raise RejectedMessage("schema-unknown", STAGE, str(exc)) from None
+        return entry, decode_avro(entry, data[_CONFLUENT_HEADER.size :])
+    try:
+        entry = registry.get(schema_ref or default_schema)
+    except SchemaError as exc:
+        raise RejectedMessage("schema-unknown", STAGE, _safe_schema_error(schema_ref, exc)) from None
+    if not entry.is_input:
+        raise RejectedMessage("schema-unknown", STAGE, f"schema {entry.ref} is not an input schema")
+    if data[:1] == b"{":
+        return entry, decode_json(entry, data)
+    return entry, decode_avro(entry, data)
+
+
+def _safe_schema_error(schema_ref: str | None, exc: SchemaError) -> str:
+    if schema_ref is not None and (len(schema_ref) > 80 or not schema_ref.isprintable()):
+        return f"unknown schema in phi-schema header ({len(schema_ref)} characters)"
+    return str(exc)

@@ -1,0 +1,165 @@
+"""Deterministic, reversible tokens: AES-SIV over the value, with the PHI type as associated data.
+
+Why deterministic: equal values must give equal tokens so joins, counts and de-duplication still
+work on de-identified data. AES-SIV (RFC 5297) is the standard deterministic AEAD: it leaks only
+equality, and any change to the token is detected. The PHI type is associated data, so an SSN token
+cannot be revealed by claiming it is a NAME, and the same digits as an MRN and as an SSN give unrelated
+tokens.
+
+Token format::
+
+    tok:<key-id>:<base64url, no padding, of the AES-SIV output (16-byte SIV + ciphertext)>
+
+e.g. ``tok:token-v2:l8dT...``. The key id is the TOKEN key (512-bit) that made it; the newest active
+TOKEN key makes new tokens; older active versions still detokenize; retired ones are refused. Note that
+rotating the TOKEN key changes the token of every value for new data, so joins across a rotation need
+re-tokenizing the older side.
+
+Errors are :class:`TokenError` (or subclasses) with a stable ``reason``: ``token-malformed``,
+``token-unknown-key``, ``token-retired-key``, ``token-wrong-key`` (not a TOKEN key), ``token-invalid``
+(altered, or a PHI type other than the one it was made with).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+from pipeline.core.crypto.keyring import (
+    KeyPurpose,
+    Keyring,
+    RetiredKeyError,
+    UnknownKeyError,
+    WrongKeyPurposeError,
+    describe_key_id,
+)
+from pipeline.core.errors import PipelineError
+from pipeline.core.phi_types import PhiType
+
+TOKEN_PREFIX = "tok"
+_DOMAIN_TAG = b"phi-pipeline/token/v1"
+_SIV_BYTES = 16
+_MAX_TOKEN_CHARS = 1 << 20
+
+
+class TokenError(PipelineError):
+    """A token cannot be made or reversed. ``reason`` is a stable code (module docstring)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        # Explicit base call: subclasses also derive from keyring errors with other signatures.
+        PipelineError.__init__(self, message)
+        self.reason = reason
+
+
+class TokenUnknownKeyError(TokenError, UnknownKeyError):
+    def __init__(self, key_id: str) -> None:
+        TokenError.__init__(self, "token-unknown-key", f"token names {describe_key_id(key_id)}, not in the keyring")
+        self.key_id = key_id
+
+
+class TokenRetiredKeyError(TokenError, RetiredKeyError):
+    def __init__(self, key_id: str) -> None:
+        TokenError.__init__(
+            self,
+            "token-retired-key",
+            f"token was made with key {key_id}, which is retired; it can no longer be reversed",
+        )
+        self.key_id = key_id
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedToken:
+    """A token split into its key id and the raw AES-SIV output (no secret involved)."""
+
+    key_id: str
+    payload: bytes
+
+
+def is_token(text: object) -> bool:
+    """True if ``text`` has the shape of a token (cheap; does not check the key or the MAC)."""
+    return isinstance(text, str) and text.startswith(TOKEN_PREFIX + ":")
+
+
+def parse_token(token: str) -> ParsedToken:
+    """Split ``tok:<key-id>:<payload>``; raises ``TokenError('token-malformed')``."""
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS:
+        raise TokenError("token-malformed", "token must be a string of reasonable length")
+    parts = token.split(":")
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1]:
+        raise TokenError("token-malformed", "token must look like tok:<key-id>:<base64url>")
+    text = parts[2]
+    if "=" in text:
+        raise TokenError("token-malformed", "token payload must be base64url without padding")
+    try:
+        payload = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise TokenError("token-malformed", "token payload is not base64url") from None
+    if _b64url(payload) != text:
+        # Rejects non-canonical encodings (stray characters, non-zero trailing bits) so each
+        # value has exactly one token string.
+        raise TokenError("token-malformed", "token payload is not canonical base64url")
+    if len(payload) < _SIV_BYTES:
+        raise TokenError("token-malformed", f"token payload is shorter than the {_SIV_BYTES}-byte SIV")
+    return ParsedToken(parts[1], payload)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _associated_data(phi_type: PhiType) -> list[bytes]:
+    return [_DOMAIN_TAG, PhiType(phi_type).value.encode("ascii")]
+
+
+class Tokenizer:
+    """Makes and reverses tokens with the keyring's TOKEN keys.
+
+    Cipher objects are cached per key id: building AESSIV costs more than tokenizing a short value.
+    """
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+        self._ciphers: dict[str, tuple[bytes, AESSIV]] = {}
+
+    def __repr__(self) -> str:
+        return f"Tokenizer({self._keyring!r})"
+
+    def _cipher(self, key_id: str, material: bytes) -> AESSIV:
+        cached = self._ciphers.get(key_id)
+        if cached is None or cached[0] is not material:
+            cached = self._ciphers[key_id] = (material, AESSIV(material))
+        return cached[1]
+
+    def tokenize(self, value: str, phi_type: PhiType) -> str:
+        """The token for ``value`` under the newest active TOKEN key; equal inputs give equal tokens."""
+        key = self._keyring.current(KeyPurpose.TOKEN)
+        payload = self._cipher(key.key_id, key.material).encrypt(
+            value.encode("utf-8"), _associated_data(phi_type)
+        )
+        return f"{TOKEN_PREFIX}:{key.key_id}:{_b64url(payload)}"
+
+    def detokenize(self, token: str, phi_type: PhiType) -> str:
+        """The original value; ``phi_type`` must be the type the token was made with."""
+        parsed = parse_token(token)
+        key_id = parsed.key_id
+        try:
+            key = self._keyring.get(key_id, KeyPurpose.TOKEN)
+        except WrongKeyPurposeError:
+            raise TokenError("token-wrong-key", f"token names key {key_id}, which is not a token key") from None
+        except RetiredKeyError:
+            raise TokenRetiredKeyError(key_id) from None
+        except UnknownKeyError:
+            raise TokenUnknownKeyError(key_id) from None
+        try:
+            plain = self._cipher(key.key_id, key.material).decrypt(parsed.payload, _associated_data(phi_type))
+        except InvalidTag:
+            raise TokenError(
+                "token-invalid",
+                f"token does not authenticate as a {PhiType(phi_type).value} token under key {key.key_id}: "
+                "it was altered, truncated, or made for another PHI type",
+            ) from None
+        return plain.decode("utf-8")

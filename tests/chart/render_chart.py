@@ -1,0 +1,320 @@
+"""Render a Helm chart with Helm's own library and validate every object against Kubernetes schemas.
+
+Runs under Python 3.12 in the helper virtualenv (``.venv-helm``, made by ``tests/chart/test_helm_chart.py``),
+because ``helm-sdkpy`` (Helm v4 compiled into a shared library) needs 3.12 while the project's suite runs on 3.11.
+
+Why a stub API server: ``helm-sdkpy`` exposes Helm's *install* action but no ``helm template`` / dry run.
+Install renders the chart exactly as ``helm template`` would, then talks to a cluster: version and discovery
+(to build ``.Capabilities`` and map kinds to resources), a GET per object (404: nothing to adopt) and a POST
+per object. This script answers those calls from a loopback-only HTTP server in the same process, with
+``HELM_DRIVER=memory`` so the release record never leaves memory, then reads the rendered manifest and the
+NOTES.txt text from the release Helm returns. Nothing leaves 127.0.0.1 and nothing touches a real cluster.
+
+Validation is offline:
+
+* built-in kinds: ``kubernetes-validate`` ships the Kubernetes JSON schemas per minor version; the *strict*
+  variant forbids unknown fields, so a misspelt key (``readOnlyRootFileSystem``) is an error, not a no-op;
+* ``monitoring.coreos.com/v1`` (ServiceMonitor, PrometheusRule): ``cloudcoil-models-prometheus-operator``
+  ships pydantic models generated from the prometheus-operator CRDs; an object is validated with them and any
+  key the model does not know is reported as an unknown field.
+
+Input (stdin, JSON): ``{"chart": PATH, "kube_version": "1.33.0", "cases": {NAME: {"values": {...}}}}``.
+Output (stdout, JSON): ``{NAME: {"objects": [...], "notes": str, "errors": [str, ...], "requests": [...]}}``
+plus ``"_lint"`` with Helm's lint messages for the chart's default values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import yaml
+
+# kind -> (group, version, plural, namespaced); the kinds the stub cluster knows
+KINDS: dict[str, tuple[str, str, str, bool]] = {
+    "Namespace": ("", "v1", "namespaces", False),
+    "ServiceAccount": ("", "v1", "serviceaccounts", True),
+    "Secret": ("", "v1", "secrets", True),
+    "ConfigMap": ("", "v1", "configmaps", True),
+    "Service": ("", "v1", "services", True),
+    "Pod": ("", "v1", "pods", True),
+    "Deployment": ("apps", "v1", "deployments", True),
+    "HorizontalPodAutoscaler": ("autoscaling", "v2", "horizontalpodautoscalers", True),
+    "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets", True),
+    "NetworkPolicy": ("networking.k8s.io", "v1", "networkpolicies", True),
+    "ServiceMonitor": ("monitoring.coreos.com", "v1", "servicemonitors", True),
+    "PrometheusRule": ("monitoring.coreos.com", "v1", "prometheusrules", True),
+}
+
+
+def _resource_lists() -> dict[str, dict[str, Any]]:
+    """Discovery documents keyed by URL path: /api/v1 and /apis/GROUP/VERSION."""
+    lists: dict[str, dict[str, Any]] = {}
+    for kind, (group, version, plural, namespaced) in KINDS.items():
+        group_version = f"{group}/{version}" if group else version
+        path = f"/apis/{group_version}" if group else f"/api/{version}"
+        doc = lists.setdefault(
+            path, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": []}
+        )
+        doc["resources"].append(
+            {
+                "name": plural,
+                "singularName": kind.lower(),
+                "namespaced": namespaced,
+                "kind": kind,
+                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+            }
+        )
+    return lists
+
+
+def _group_list() -> dict[str, Any]:
+    groups: dict[str, list[str]] = {}
+    for group, version, _plural, _namespaced in KINDS.values():
+        if group:
+            groups.setdefault(group, [])
+            if version not in groups[group]:
+                groups[group].append(version)
+    return {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {
+                "name": name,
+                "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
+                "preferredVersion": {"groupVersion": f"{name}/{versions[0]}", "version": versions[0]},
+            }
+            for name, versions in groups.items()
+        ],
+    }
+
+
+class StubCluster:
+    """A loopback HTTP server that answers the API calls Helm's install makes, and records the objects."""
+
+    def __init__(self, kube_version: str) -> None:
+        major, minor, _patch = kube_version.split(".")
+        self.version = {
+            "major": major,
+            "minor": minor,
+            "gitVersion": f"v{kube_version}",
+            "gitCommit": "0" * 40,
+            "gitTreeState": "clean",
+            "buildDate": "2025-01-01T00:00:00Z",
+            "goVersion": "go1.24.0",
+            "compiler": "gc",
+            "platform": "linux/amd64",
+        }
+        self.resource_lists = _resource_lists()
+        self.group_list = _group_list()
+        self.created: list[dict[str, Any]] = []
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> StubCluster:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def kubeconfig(self, namespace: str) -> str:
+        return yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "stub", "cluster": {"server": self.url}}],
+                "users": [{"name": "stub", "user": {"token": "stub"}}],
+                "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub", "namespace": namespace}}],
+                "current-context": "stub",
+            }
+        )
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        cluster = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                return
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _not_found(self) -> None:
+                self._send(
+                    404,
+                    {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "status": "Failure",
+                        "reason": "NotFound",
+                        "code": 404,
+                        "message": f"{self.path} not found",
+                    },
+                )
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                with cluster.lock:
+                    cluster.requests.append(f"GET {path}")
+                if path == "/version":
+                    self._send(200, cluster.version)
+                elif path == "/api":
+                    self._send(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
+                elif path == "/apis":
+                    self._send(200, cluster.group_list)
+                elif path in cluster.resource_lists:
+                    self._send(200, cluster.resource_lists[path])
+                else:
+                    self._not_found()
+
+            def do_POST(self) -> None:
+                path = self.path.split("?", 1)[0]
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                meta = body.setdefault("metadata", {})
+                meta.setdefault("uid", str(uuid.uuid4()))
+                meta.setdefault("resourceVersion", "1")
+                meta.setdefault("creationTimestamp", "2025-01-01T00:00:00Z")
+                with cluster.lock:
+                    cluster.requests.append(f"POST {path}")
+                    cluster.created.append(body)
+                self._send(201, body)
+
+            def _refuse(self) -> None:
+                path = self.path.split("?", 1)[0]
+                with cluster.lock:
+                    cluster.requests.append(f"{self.command} {path}")
+                self._send(405, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 405})
+
+            do_PUT = do_PATCH = do_DELETE = _refuse
+
+        return Handler
+
+
+def render(cluster: StubCluster, chart: str, release: str, namespace: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Install ``chart`` into the stub cluster and return the release as Helm reports it."""
+    import helm_sdkpy  # imported late: loading the Go library takes a moment
+
+    config = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=cluster.kubeconfig(namespace))
+    install = helm_sdkpy.Install(config)
+    return asyncio.run(install.run(release, chart, values=values, wait=False, timeout=60))
+
+
+def lint(cluster: StubCluster, chart: str) -> dict[str, Any]:
+    import helm_sdkpy
+
+    config = helm_sdkpy.Configuration(namespace="default", kubeconfig=cluster.kubeconfig("default"))
+    return asyncio.run(helm_sdkpy.Lint(config).run(chart))
+
+
+def _unknown_fields(given: Any, known: Any, where: str) -> list[str]:
+    """Keys present in ``given`` but dropped by the model's round trip: fields the schema does not define."""
+    problems: list[str] = []
+    if isinstance(given, dict) and isinstance(known, dict):
+        for key, value in given.items():
+            if key not in known:
+                problems.append(f"{where}.{key}: unknown field")
+            else:
+                problems.extend(_unknown_fields(value, known[key], f"{where}.{key}"))
+    elif isinstance(given, list) and isinstance(known, list):
+        for index, (item, kept) in enumerate(zip(given, known, strict=False)):
+            problems.extend(_unknown_fields(item, kept, f"{where}[{index}]"))
+    return problems
+
+
+def validate(obj: dict[str, Any], kube_version: str) -> list[str]:
+    """Every schema problem of one object, as 'Kind/name: message' lines (empty when valid)."""
+    import kubernetes_validate
+
+    label = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+    if obj.get("apiVersion") == "monitoring.coreos.com/v1":
+        import pydantic
+        from cloudcoil.models.prometheus_operator import v1 as prom
+
+        model = {"ServiceMonitor": prom.ServiceMonitor, "PrometheusRule": prom.PrometheusRule}.get(obj["kind"])
+        if model is None:
+            return [f"{label}: no schema for this monitoring.coreos.com/v1 kind"]
+        try:
+            parsed = model.model_validate(obj)
+        except pydantic.ValidationError as exc:
+            return [f"{label}: {err['loc']}: {err['msg']}" for err in exc.errors()]
+        kept = parsed.model_dump(by_alias=True, exclude_unset=True, mode="json")
+        return [f"{label}: {problem}" for problem in _unknown_fields(obj, kept, "")]
+    try:
+        kubernetes_validate.validate(obj, kube_version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.absolute_path)
+        return [f"{label}: .{path}: {exc.message}"]
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        return [f"{label}: {exc.message}"]
+    return []
+
+
+def main() -> int:
+    request = json.load(sys.stdin)
+    chart = os.path.abspath(request["chart"])
+    kube_version = request.get("kube_version", "1.33.0")
+    scratch = tempfile.mkdtemp(prefix="helm-render-")
+    # Helm's caches and the kube discovery cache go to a scratch folder, never to $HOME
+    for name in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "KUBECACHEDIR"):
+        os.environ[name] = os.path.join(scratch, name.lower())
+    os.environ["HELM_DRIVER"] = "memory"
+    os.environ.pop("KUBECONFIG", None)
+
+    out: dict[str, Any] = {}
+    with StubCluster(kube_version) as cluster:
+        out["_lint"] = lint(cluster, chart)
+        for name, case in request["cases"].items():
+            with cluster.lock:
+                cluster.created.clear()
+                cluster.requests.clear()
+            release = case.get("release", "phi")
+            namespace = case.get("namespace", "phi")
+            try:
+                result = render(cluster, chart, release, namespace, case.get("values") or {})
+            except Exception as exc:  # reported to the test, which fails with Helm's message
+                out[name] = {"objects": [], "notes": "", "errors": [f"helm install failed: {exc}"], "requests": []}
+                continue
+            objects = [doc for doc in yaml.safe_load_all(result.get("manifest", "")) if doc]
+            errors: list[str] = []
+            for obj in objects:
+                errors.extend(validate(obj, kube_version))
+            with cluster.lock:
+                posted = sorted(f"{o.get('kind')}/{o.get('metadata', {}).get('name')}" for o in cluster.created)
+                requests = list(cluster.requests)
+            rendered = sorted(f"{o.get('kind')}/{o.get('metadata', {}).get('name')}" for o in objects)
+            if posted != rendered:
+                errors.append(f"objects sent to the API server {posted} differ from the manifest {rendered}")
+            out[name] = {
+                "objects": objects,
+                "notes": (result.get("info") or {}).get("notes", ""),
+                "errors": errors,
+                "requests": requests,
+            }
+    json.dump(out, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
