@@ -37,6 +37,11 @@ PLANTED_FIELDS = ("record_id", "patient_id", "patient_name", "mrn", "ssn", "phon
                   "health_plan_id", "attending", "date_of_birth", "admission_date")  # fmt: skip
 
 
+#: Structured fields whose values must never reach an output in plaintext.
+PLANTED_FIELDS = ("record_id", "patient_id", "patient_name", "mrn", "ssn", "phone", "email", "street_address",
+                  "health_plan_id", "attending", "date_of_birth", "admission_date")  # fmt: skip
+
+
 @dataclass
 class SyntheticRecord:
     """A record and every PHI string planted in it (for leak checks); the key is the encounter id."""
@@ -105,23 +110,7 @@ def synthetic_records(count: int, seed: int = 7, *, with_notes: bool = True) -> 
             },
             "note": None,
         }
-        planted = [
-            record[name]
-            for name in (
-                "record_id",
-                "patient_id",
-                "patient_name",
-                "mrn",
-                "ssn",
-                "phone",
-                "email",
-                "street_address",
-                "health_plan_id",
-                "attending",
-                "date_of_birth",
-                "admission_date",
-            )  # fmt: skip
-        ]
+        planted = [record[name] for name in PLANTED_FIELDS]
         if with_notes:
             record["note"] = _note(fake, rng, record, planted)
         yield SyntheticRecord(record["record_id"], record, planted)

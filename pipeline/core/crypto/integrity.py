@@ -137,9 +137,7 @@ def _field(data: bytes | None) -> bytes:
 
 def canonical_bytes(message_id: str, key: bytes | None, value: bytes | None) -> bytes:
     """The exact bytes the HMAC covers (see the module docstring for the layout)."""
-    return b"".join(
-        (_field(DOMAIN_TAG), _field(message_id.encode("utf-8")), _field(key), _field(value))
-    )
+    return b"".join((_field(DOMAIN_TAG), _field(message_id.encode("utf-8")), _field(key), _field(value)))
 
 
 def _mac(material: bytes, message_id: str, key: bytes | None, value: bytes | None) -> bytes:

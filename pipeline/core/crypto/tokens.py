@@ -137,9 +137,7 @@ class Tokenizer:
     def tokenize(self, value: str, phi_type: PhiType) -> str:
         """The token for ``value`` under the newest active TOKEN key; equal inputs give equal tokens."""
         key = self._keyring.current(KeyPurpose.TOKEN)
-        payload = self._cipher(key.key_id, key.material).encrypt(
-            value.encode("utf-8"), _associated_data(phi_type)
-        )
+        payload = self._cipher(key.key_id, key.material).encrypt(value.encode("utf-8"), _associated_data(phi_type))
         return f"{TOKEN_PREFIX}:{key.key_id}:{_b64url(payload)}"
 
     def detokenize(self, token: str, phi_type: PhiType) -> str:
