@@ -148,7 +148,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sasl_username", "", _text, "SASL user name"),
     Setting("sasl_password", "", _text, "SASL password", secret=True),
     Setting("keyring_path", None, _optional_path, "Keyring file (mode 0600); see `phi-pipeline keys init`"),
-    Setting("keyring_json", "", _text, "Keyring JSON inline, for tests and demos only", secret=True),
+    Setting("keyring", "", _text, "Keyring JSON (plain or base64) inline, for tests and demos only", secret=True),
     Setting("schema_dir", REPO_ROOT / "schemas", Path, "Folder of Avro schemas (*.avsc) with PHI tags"),
     Setting("input_schema", "clinical_record", _text, "Default input schema name when a message names none"),
     Setting(
@@ -204,7 +204,7 @@ class Settings:
     sasl_username: str
     sasl_password: str = field(repr=False)
     keyring_path: Path | None
-    keyring_json: str = field(repr=False)
+    keyring: str = field(repr=False)
     schema_dir: Path
     input_schema: str
     max_message_bytes: int
@@ -286,8 +286,8 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
     ]
     if len(set(topics)) != len(topics):
         problems.append("PHI_TOPIC_*: the five topics must all be different")
-    if values["keyring_path"] is not None and values["keyring_json"]:
-        problems.append("PHI_KEYRING_PATH and PHI_KEYRING_JSON are both set: choose one")
+    if values["keyring_path"] is not None and values["keyring"]:
+        problems.append("PHI_KEYRING_PATH and PHI_KEYRING are both set: choose one")
     if not Path(values["schema_dir"]).is_dir():
         problems.append(f"PHI_SCHEMA_DIR: folder {str(values['schema_dir'])!r} does not exist")
     if values["heartbeat_interval"] >= values["session_timeout"]:

@@ -37,11 +37,6 @@ PLANTED_FIELDS = ("record_id", "patient_id", "patient_name", "mrn", "ssn", "phon
                   "health_plan_id", "attending", "date_of_birth", "admission_date")  # fmt: skip
 
 
-#: Structured fields whose values must never reach an output in plaintext.
-PLANTED_FIELDS = ("record_id", "patient_id", "patient_name", "mrn", "ssn", "phone", "email", "street_address",
-                  "health_plan_id", "attending", "date_of_birth", "admission_date")  # fmt: skip
-
-
 @dataclass
 class SyntheticRecord:
     """A record and every PHI string planted in it (for leak checks); the key is the encounter id."""

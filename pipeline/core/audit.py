@@ -1,0 +1,91 @@
+"""Audit events: what happened to each message, by whom, with counts and reasons, never a value.
+
+Builders here return plain dicts matching ``schemas/audit_event.avsc`` minus the chain fields; the
+caller appends them to an :class:`~pipeline.core.crypto.audit_chain.AuditChain`, which adds
+``chain_id``, ``seq``, ``prev_hash``, ``hash`` and ``sig``. Event ids are derived from the message id
+and event type, so a reprocessed message yields the same event id (consumers can spot duplicates).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+_NAMESPACE = uuid.UUID("6b7c1f0e-3c55-4a8e-9a53-1f2d0c7e9b11")
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_id(event_type: str, message_id: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{event_type}:{message_id}"))
+
+
+def _base(
+    event_type: str, actor: str, stage: str, outcome: str, message_id: str | None, time: str | None
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id(event_type, message_id) if message_id else str(uuid.uuid4()),
+        "event_type": event_type,
+        "time": time or utc_now_iso(),
+        "actor": actor,
+        "message_id": message_id,
+        "schema": None,
+        "source": None,
+        "stage": stage,
+        "outcome": outcome,
+        "reason": None,
+        "entity_counts": {},
+        "action_counts": {},
+        "details": {},
+    }
+
+
+def processed_event(
+    *,
+    actor: str,
+    message_id: str,
+    schema: str,
+    source: str,
+    entity_counts: Mapping[str, int],
+    action_counts: Mapping[str, int],
+    details: Mapping[str, str] | None = None,
+    time: str | None = None,
+) -> dict[str, Any]:
+    """A message that left as a de-identified record."""
+    event = _base("message_processed", actor, "emit", "ok", message_id, time)
+    event.update(
+        schema=schema,
+        source=source,
+        entity_counts=dict(entity_counts),
+        action_counts=dict(action_counts),
+        details=dict(details or {}),
+    )
+    return event
+
+
+def rejected_event(
+    *,
+    actor: str,
+    message_id: str,
+    stage: str,
+    reason: str,
+    source: str,
+    schema: str | None = None,
+    time: str | None = None,
+) -> dict[str, Any]:
+    """A message that left as a dead letter; the reason is a stable code, not the detail text."""
+    event = _base("message_rejected", actor, stage, "deadletter", message_id, time)
+    event.update(schema=schema, source=source, reason=reason)
+    return event
+
+
+def summary_event(
+    *, actor: str, message_id: str, outcome: str, reason: str | None, phi_found: int, time: str | None = None
+) -> dict[str, Any]:
+    event = _base("summary", actor, "summarize", outcome, message_id, time)
+    event.update(reason=reason, entity_counts={"PHI_IN_SUMMARY": phi_found})
+    return event

@@ -1,0 +1,132 @@
+"""The faust app: thin wiring from Kafka topics to :class:`RecordProcessor` and back.
+
+One agent reads ``phi.ingest`` in batches (``take_events``), hands the raw messages to the core in a
+worker thread (detection is CPU work and must not starve heartbeats), sends each result's outputs,
+and waits until the broker has acknowledged all of them before the batch's input offsets may be
+committed. That order is what makes the pipeline at-least-once: a crash before the acknowledgement
+replays the batch, and replays carry the same message ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import faust
+
+from pipeline.config import Settings
+from pipeline.core.processing import InboundMessage, ProcessResult, RecordProcessor
+from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
+from pipeline.stream.metrics import HealthServer, PipelineMetrics
+
+log = logging.getLogger(__name__)
+
+
+def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
+    if raw is None:
+        return ()
+    items = raw.items() if isinstance(raw, Mapping) else raw
+    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
+
+
+def inbound(message: Any) -> InboundMessage:
+    """faust's Message -> the core's InboundMessage (bytes only; no decoding here)."""
+    return InboundMessage(
+        value=message.value,
+        key=message.key,
+        headers=_headers(message.headers),
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )
+
+
+def record_metrics(metrics: PipelineMetrics, results: Sequence[ProcessResult], seconds: float) -> None:
+    metrics.batch_size.observe(len(results))
+    metrics.stage_seconds.labels("batch").observe(seconds)
+    for result in results:
+        metrics.messages.labels(result.stage, result.outcome).inc()
+        if result.outcome == "deadletter":
+            metrics.dead_letters.labels(result.reason or "unknown", result.stage).inc()
+            if result.hmac_failed:
+                metrics.hmac_failures.labels(result.reason or "unknown").inc()
+        for (phi_type, detector), count in result.entities.items():
+            metrics.entities.labels(phi_type, detector).inc(count)
+    metrics.last_progress.set(time.time())
+
+
+def create_app(settings: Settings, processor: RecordProcessor, metrics: PipelineMetrics) -> faust.App:
+    """A faust app whose single agent runs the redaction pipeline."""
+    app = faust.App(
+        settings.group_id,
+        broker=faust_broker_url(settings),
+        broker_credentials=faust_credentials(settings),
+        processing_guarantee="at_least_once",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_rebalance_timeout=max(settings.session_timeout * 2, 10.0),
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=max(settings.max_message_bytes * 2, 2_000_000),
+        consumer_max_fetch_size=max(settings.max_message_bytes * 2, 4_194_304),
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        topic_partitions=settings.partitions,
+        web_enabled=False,
+        datadir=str(settings.data_dir / "faust"),
+        store="memory://",
+    )
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    ingest = app.topic(settings.topic_ingest, **raw)
+    outputs = {
+        "redacted": app.topic(settings.topic_redacted, **raw),
+        "deadletter": app.topic(settings.topic_deadletter, **raw),
+        "audit": app.topic(settings.topic_audit, **raw),
+    }
+    health = HealthServer(
+        metrics,
+        settings.metrics_bind,
+        settings.metrics_port,
+        settings.metrics_token,
+        ready=lambda: _readiness(app),
+    )
+
+    @app.agent(ingest, name="redact")
+    async def redact(stream: faust.StreamT) -> None:
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
+            started = time.perf_counter()
+            batch = [inbound(event.message) for event in events]
+            results = await loop.run_in_executor(None, processor.process_batch, batch)
+            deliveries = []
+            for result in results:
+                for out in result.outputs:
+                    deliveries.append(
+                        await outputs[out.role].send(key=out.key, value=out.value, headers=list(out.headers))
+                    )
+            await asyncio.gather(*deliveries)  # acknowledged by the broker before the inputs are acked
+            record_metrics(metrics, results, time.perf_counter() - started)
+
+    if settings.metrics_port:
+
+        @app.task
+        async def start_health() -> None:
+            await health.start()
+
+    app.redact_agent = redact  # type: ignore[attr-defined]
+    return app
+
+
+def _readiness(app: faust.App) -> tuple[bool, str]:
+    try:
+        assigned = app.consumer.assignment()
+    except Exception:  # consumer not started yet
+        return False, "starting"
+    if not assigned:
+        return False, "no partitions assigned"
+    return True, f"ready: {len(assigned)} partitions"

@@ -1,0 +1,115 @@
+"""Prometheus metrics and the /metrics, /healthz and /readyz endpoints.
+
+Naming follows Prometheus conventions (``phi_`` prefix, ``_total`` counters, ``_seconds``
+histograms). Labels hold only closed vocabularies (stage, outcome, reason code, PHI type, detector,
+role): never a value from a message, so the metrics endpoint cannot leak PHI.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from pipeline import __version__
+
+log = logging.getLogger(__name__)
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class PipelineMetrics:
+    """Every metric the worker exports, on a registry of its own (tests can make several)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.messages = Counter("phi_messages", "Messages by stage and outcome", ["stage", "outcome"], registry=r)
+        self.entities = Counter("phi_entities", "PHI entities found, by type and detector", ["phi_type", "detector"],
+                                registry=r)  # fmt: skip
+        self.hmac_failures = Counter("phi_hmac_failures", "Inputs failing HMAC verification", ["reason"], registry=r)
+        self.dead_letters = Counter("phi_dead_letters", "Dead letters by reason and stage", ["reason", "stage"],
+                                    registry=r)  # fmt: skip
+        self.stage_seconds = Histogram("phi_stage_seconds", "Time per batch in each stage", ["stage"],
+                                       buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self.model_seconds = Histogram("phi_model_inference_seconds", "Model inference time per batch", ["model"],
+                                       buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self.batch_size = Histogram("phi_batch_size", "Messages per processed batch", buckets=_BATCH_BUCKETS,
+                                    registry=r)  # fmt: skip
+        self.reveals = Counter("phi_reveals", "Reveal attempts by role and outcome", ["role", "outcome"], registry=r)
+        self.summaries = Counter("phi_summaries", "Summaries by outcome", ["outcome"], registry=r)
+        self.build_info = Gauge("phi_build_info", "Version, models and execution provider",
+                                ["version", "detector_model", "summarizer_model", "execution_provider"],
+                                registry=r)  # fmt: skip
+        self.gpu_expected = Gauge("phi_gpu_expected", "1 when the deployment asked for a GPU provider", registry=r)
+        self.consumer_lag = Gauge("phi_consumer_lag_messages", "Input messages not yet processed",
+                                  ["topic", "partition"], registry=r)  # fmt: skip
+        self.last_progress = Gauge("phi_last_progress_timestamp_seconds", "When the last batch finished",
+                                   registry=r)  # fmt: skip
+
+    def set_build_info(self, detector_model: str, summarizer_model: str, provider: str, gpu_expected: bool) -> None:
+        self.build_info.labels(__version__, detector_model, summarizer_model, provider).set(1)
+        self.gpu_expected.set(1 if gpu_expected else 0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class HealthServer:
+    """A small aiohttp server for the metrics and probes, with an optional bearer token."""
+
+    def __init__(
+        self,
+        metrics: PipelineMetrics,
+        bind: str,
+        port: int,
+        token: str = "",
+        ready: Callable[[], tuple[bool, str]] = lambda: (True, "ready"),
+    ) -> None:
+        self.metrics = metrics
+        self.bind = bind
+        self.port = port
+        self.token = token
+        self.ready = ready
+        self.started = time.time()
+        self._runner: web.AppRunner | None = None
+
+    def _authorized(self, request: web.Request) -> bool:
+        if not self.token:
+            return True
+        given = request.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode())
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.Response(status=401, text="bearer token required\n")
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        # Probes stay open (kubelet sends no token) and say nothing about data: state words only.
+        ok, why = self.ready()
+        return web.Response(status=200 if ok else 503, text=why + "\n")
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.bind, self.port)
+        await site.start()
+        log.info("metrics and health endpoints on http://%s:%d", self.bind, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
