@@ -244,7 +244,8 @@ class Settings:
             f"{name}: not a known setting (typo?); see the README's configuration table" for name in unknown
         )
         values.update(overrides)
-        problems.extend(_cross_checks(values))
+        if not problems:  # cross-checks need every value parsed
+            problems.extend(_cross_checks(values))
         if problems:
             raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
         return cls(**values)
@@ -309,3 +310,17 @@ def settings_table() -> str:
         shown = "" if default in (None, "") else f"`{default}`" if not str(default).startswith("`") else default
         rows.append(f"| `{setting.env}` | {shown} | {setting.help} |")
     return "\n".join(rows)
+
+
+def settings_to_env(settings: Settings) -> dict[str, str]:
+    """The ``PHI_*`` variables that reproduce these settings in a child process."""
+    env: dict[str, str] = {}
+    for setting in SETTINGS:
+        value = getattr(settings, setting.name)
+        if value is None:
+            env[setting.env] = ""
+        elif isinstance(value, bool):
+            env[setting.env] = "true" if value else "false"
+        else:
+            env[setting.env] = str(value)
+    return env

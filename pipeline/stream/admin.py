@@ -37,9 +37,7 @@ async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
         existing = set(await admin.list_topics())
         missing = [t for t in settings.topics if t not in existing]
         if missing:
-            await admin.create_topics(
-                [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
-            )
+            await admin.create_topics([NewTopic(t, settings.partitions, settings.replication_factor) for t in missing])
             log.info("created topics %s with %d partitions", ", ".join(missing), settings.partitions)
         return missing
     finally:

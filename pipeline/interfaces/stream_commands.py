@@ -1,0 +1,168 @@
+"""``broker``, ``worker``, ``produce``, ``consume`` and ``demo``: the commands that touch Kafka."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Settings
+from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_headers
+from pipeline.core.crypto.keyring import KeyPurpose
+from pipeline.core.errors import ConfigError
+from pipeline.core.inputs import ENCODINGS, SignedInput, encode_record, hostile_messages, signed_input
+from pipeline.core.synthetic import synthetic_records
+from pipeline.interfaces.components import build_processor, load_keyring, load_schemas
+from pipeline.interfaces.embedded_broker import EmbeddedBroker
+from pipeline.interfaces.logs import configure_logging
+from pipeline.stream.admin import ensure_topics
+from pipeline.stream.clients import Outgoing, consume, decode_output, produce
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    broker = subparsers.add_parser("broker", help="run the embedded Kafka-protocol broker (tansu) until Ctrl-C")
+    broker.add_argument("--port", type=int, default=9092, help="port on 127.0.0.1 (0 picks a free one)")
+    broker.add_argument("--no-topics", action="store_true", help="do not create the pipeline's topics")
+    broker.set_defaults(func=_broker)
+
+    worker = subparsers.add_parser("worker", help="run a pipeline worker (faust) against PHI_BOOTSTRAP_SERVERS")
+    worker.set_defaults(func=_worker)
+
+    prod = subparsers.add_parser("produce", help="send signed records to the input topic")
+    source = prod.add_mutually_exclusive_group()
+    source.add_argument("--count", type=int, default=10, help="synthetic records to generate (default 10)")
+    source.add_argument("--file", type=Path, help="JSONL file of records, or an Avro container file (.avro)")
+    prod.add_argument("--bad", type=int, default=0, help="also send this many hostile inputs (all kinds in turn)")
+    prod.add_argument("--encoding", choices=ENCODINGS, default="avro")
+    prod.add_argument("--seed", type=int, default=7)
+    prod.add_argument("--no-notes", action="store_true", help="structured fields only, no free-text note")
+    prod.set_defaults(func=_produce)
+
+    cons = subparsers.add_parser("consume", help="print a topic's messages as JSON, decoded by their schema")
+    cons.add_argument("--topic", default="redacted", help="topic name, or ingest/redacted/audit/deadletter/summaries")
+    cons.add_argument("--limit", type=int, default=None)
+    cons.add_argument("--timeout", type=float, default=10.0, help="seconds to read (default 10)")
+    cons.add_argument("--verify", action="store_true", help="check each message's egress HMAC; exit 1 on failure")
+    cons.set_defaults(func=_consume)
+
+
+def _settings() -> Settings:
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _broker(args: argparse.Namespace) -> int:
+    settings = _settings()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with EmbeddedBroker(port=args.port) as broker:
+        if not args.no_topics:
+            created = asyncio.run(ensure_topics(settings.with_overrides(bootstrap_servers=broker.bootstrap)))
+            print(f"topics created: {', '.join(created) or 'none (all existed)'}")
+        print(f"broker ready at {broker.bootstrap} (tansu, in memory); Ctrl-C to stop", flush=True)
+        while not stop.wait(0.5):
+            if not broker.running:
+                print("error: the broker exited unexpectedly", file=sys.stderr)
+                return 1
+    print("broker stopped")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from pipeline.stream.app import create_app
+    from pipeline.stream.metrics import PipelineMetrics
+
+    settings = _settings()
+    asyncio.run(ensure_topics(settings))
+    processor = build_processor(settings)
+    metrics = PipelineMetrics()
+    provider = getattr(processor.detector, "provider", "none")
+    model = str(settings.detector_model.name) if settings.detector_model else "rules-only"
+    metrics.set_build_info(model, "disabled", provider, settings.execution_provider in ("cuda", "tensorrt"))
+    asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own
+    app = create_app(settings, processor, metrics)
+    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+    return 0
+
+
+def _file_records(path: Path) -> Iterator[dict[str, Any]]:
+    if path.suffix == ".avro":
+        import fastavro
+
+        with path.open("rb") as handle:
+            yield from fastavro.reader(handle)
+        return
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
+
+
+def build_inputs(settings: Settings, args: argparse.Namespace) -> list[SignedInput]:
+    keyring = load_keyring(settings)
+    entry = load_schemas(settings).get(settings.input_schema)
+    if args.file:
+        records = list(_file_records(args.file))
+    else:
+        records = [r.record for r in synthetic_records(args.count, args.seed, with_notes=not args.no_notes)]
+    key_field = entry.raw.get("key_field", "record_id")
+    inputs = [
+        signed_input(keyring, entry.ref, encode_record(entry, rec, args.encoding), str(rec.get(key_field, "")))
+        for rec in records
+    ]
+    if args.bad and records:
+        hostile = hostile_messages(keyring, entry, records[0], "hostile", settings.max_message_bytes)
+        inputs.extend(hostile[i % len(hostile)].message for i in range(args.bad))
+    return inputs
+
+
+def _produce(args: argparse.Namespace) -> int:
+    settings = _settings()
+    inputs = build_inputs(settings, args)
+    sent = asyncio.run(produce(settings, settings.topic_ingest, [Outgoing(i.key, i.value, i.headers) for i in inputs]))
+    print(f"sent {sent} signed messages to {settings.topic_ingest}")
+    return 0
+
+
+def _consume(args: argparse.Namespace) -> int:
+    settings = _settings()
+    roles = {"ingest": settings.topic_ingest, "redacted": settings.topic_redacted, "audit": settings.topic_audit,
+             "deadletter": settings.topic_deadletter, "summaries": settings.topic_summaries}  # fmt: skip
+    topic = roles.get(args.topic, args.topic)
+    registry = load_schemas(settings)
+    keyring = load_keyring(settings) if args.verify else None
+    messages = asyncio.run(consume(settings, [topic], timeout=args.timeout, idle_timeout=2.0, limit=args.limit))
+    failures = 0
+    for message in messages[: args.limit]:
+        shown: dict[str, Any] = {"partition": message.partition, "offset": message.offset}
+        if keyring is not None:
+            try:
+                verify_headers(keyring, KeyPurpose.EGRESS_HMAC, message.headers, message.key, message.value)
+                shown["verified"] = True
+            except SignatureError as exc:
+                shown["verified"] = False
+                shown["verify_error"] = exc.reason
+                failures += 1
+        if topic == settings.topic_ingest:
+            shown["value_bytes"] = len(message.value or b"")  # inputs carry PHI: never printed
+            shown["signed"] = any(name == HEADER_HMAC for name, _ in message.headers)
+        else:
+            shown["key"] = (message.key or b"").decode("utf-8", "replace") or None
+            shown["value"] = decode_output(registry, message)
+        print(json.dumps(shown, ensure_ascii=False, default=str))
+    verdict = f", {failures} failed verification" if keyring else ""
+    print(f"{len(messages[: args.limit])} messages from {topic}{verdict}", file=sys.stderr)
+    return 1 if failures else 0

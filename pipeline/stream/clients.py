@@ -1,0 +1,131 @@
+"""Plain aiokafka producing and consuming, for the command line, the demo, tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from pipeline.config import Settings
+from pipeline.core.codecs import decode_avro
+from pipeline.core.crypto.integrity import HEADER_SCHEMA
+from pipeline.core.errors import SchemaError
+from pipeline.core.schemas import SchemaRegistry
+from pipeline.stream.kafka_options import client_options
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+
+async def produce(
+    settings: Settings,
+    topic: str,
+    messages: Iterable[Outgoing],
+    on_sent: Callable[[int], None] | None = None,
+    max_request_size: int = 16 * 1024 * 1024,
+) -> int:
+    """Send all messages and wait for every acknowledgement; returns how many were sent."""
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", max_request_size=max_request_size, linger_ms=5)
+    await producer.start()
+    sent = 0
+    try:
+        pending: list[asyncio.Future] = []
+        for message in messages:
+            pending.append(
+                await producer.send(topic, value=message.value, key=message.key, headers=list(message.headers))
+            )
+            sent += 1
+            if len(pending) >= 500:
+                await asyncio.gather(*pending)
+                pending.clear()
+                if on_sent:
+                    on_sent(sent)
+        await asyncio.gather(*pending)
+        if on_sent:
+            on_sent(sent)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def consume(
+    settings: Settings,
+    topics: Sequence[str],
+    *,
+    until: Callable[[list[Consumed]], bool] | None = None,
+    timeout: float = 30.0,
+    idle_timeout: float | None = None,
+    limit: int | None = None,
+) -> list[Consumed]:
+    """Read the topics from the beginning with no group (nothing committed) until a condition or a timeout.
+
+    Stops when ``until(messages)`` is true, ``limit`` messages were read, ``timeout`` seconds passed,
+    or nothing new arrived for ``idle_timeout`` seconds.
+    """
+    consumer = AIOKafkaConsumer(
+        **client_options(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=f"phi-reader-{uuid.uuid4().hex[:8]}",
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=32 * 1024 * 1024,
+    )
+    await consumer.start()
+    found: list[Consumed] = []
+    try:
+        await consumer.topics()  # loads metadata for every topic, so partitions_for_topic answers
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or [])
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout
+        last_new = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200, max_records=1000)
+            for records in batch.values():
+                for r in records:
+                    found.append(
+                        Consumed(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()), r.timestamp)
+                    )
+                    last_new = time.monotonic()
+            if limit is not None and len(found) >= limit:
+                break
+            if until is not None and until(found):
+                break
+            if idle_timeout is not None and time.monotonic() - last_new > idle_timeout:
+                break
+    finally:
+        await consumer.stop()
+    return found
+
+
+def decode_output(registry: SchemaRegistry, message: Consumed) -> dict[str, Any]:
+    """An output message as a dict, decoded with the schema its ``phi-schema`` header names."""
+    schema = dict(message.headers).get(HEADER_SCHEMA, b"").decode("utf-8", "replace")
+    try:
+        entry = registry.get(schema)
+    except SchemaError:
+        return {"undecoded_bytes": len(message.value or b""), "schema": schema}
+    return decode_avro(entry, message.value or b"")

@@ -1,0 +1,73 @@
+"""Shared fixtures: settings, a keyring, the schema registry, and one embedded broker per test session."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.core.crypto.keyring import Keyring
+from pipeline.core.schemas import SchemaRegistry
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def keyring() -> Keyring:
+    return Keyring.generate()
+
+
+@pytest.fixture(scope="session")
+def registry() -> SchemaRegistry:
+    return SchemaRegistry.load(REPO_ROOT / "schemas")
+
+
+@pytest.fixture(scope="session")
+def base_settings(keyring: Keyring, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PHI_")}
+    return Settings.from_env(
+        clean,
+        keyring=keyring.to_json(),
+        session_timeout=4.0,
+        heartbeat_interval=1.0,
+        metrics_port=0,
+        data_dir=tmp_path_factory.mktemp("worker"),
+    )
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[str]:
+    """One tansu broker for the whole session (set PHI_TEST_BOOTSTRAP to use another broker instead)."""
+    external = os.environ.get("PHI_TEST_BOOTSTRAP")
+    if external:
+        yield external
+        return
+    from pipeline.interfaces.embedded_broker import EmbeddedBroker
+
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / "phi-test-tansu.log"
+    with EmbeddedBroker(log_path=log) as running:
+        yield running.bootstrap
+
+
+@pytest.fixture
+def topic_settings(base_settings: Settings, broker: str, request: pytest.FixtureRequest) -> Settings:
+    """Settings with topic names and a consumer group of the test's own, so tests never see each other's data."""
+    from pipeline.stream.admin import ensure_topics
+
+    suffix = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:60]
+    settings = base_settings.with_overrides(
+        bootstrap_servers=broker,
+        group_id=f"phi-test-{suffix}",
+        topic_ingest=f"t.{suffix}.ingest",
+        topic_redacted=f"t.{suffix}.redacted",
+        topic_summaries=f"t.{suffix}.summaries",
+        topic_audit=f"t.{suffix}.audit",
+        topic_deadletter=f"t.{suffix}.deadletter",
+    )
+    asyncio.run(ensure_topics(settings))
+    return settings

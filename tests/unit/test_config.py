@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import SETTINGS, Settings, settings_table, settings_to_env
+from pipeline.core.errors import ConfigError
+
+
+def test_defaults_are_valid():
+    settings = Settings.from_env({})
+    assert settings.topic_ingest == "phi.ingest"
+    assert settings.partitions == 4
+    assert settings.security_protocol == "PLAINTEXT"
+
+
+def test_every_bad_setting_is_reported_at_once():
+    env = {
+        "PHI_PARTITIONS": "many",
+        "PHI_METRICS_PORT": "70000",
+        "PHI_SECURITY_PROTOCOL": "TLS",
+        "PHI_BOOTSTRAP_SERVERS": "localhost",
+        "PHI_TOPIC_AUDIT": "bad topic!",
+        "PHI_SUMARIZER_ENABLED": "true",
+    }
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    text = str(info.value)
+    for name in ("PHI_PARTITIONS", "PHI_METRICS_PORT", "PHI_SECURITY_PROTOCOL", "PHI_BOOTSTRAP_SERVERS",
+                 "PHI_TOPIC_AUDIT", "PHI_SUMARIZER_ENABLED"):  # fmt: skip
+        assert name in text
+
+
+def test_sasl_needs_credentials_and_secrets_are_hidden():
+    with pytest.raises(ConfigError, match="PHI_SASL_USERNAME"):
+        Settings.from_env({"PHI_SECURITY_PROTOCOL": "SASL_SSL"})
+    settings = Settings.from_env(
+        {"PHI_SECURITY_PROTOCOL": "SASL_SSL", "PHI_SASL_USERNAME": "svc", "PHI_SASL_PASSWORD": "hunter2-secret"}
+    )
+    assert "hunter2-secret" not in repr(settings)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"PHI_SASL_PASSWORD": "x", "PHI_PARTITIONS": "0", "PHI_KEYRING": "k"})
+    assert "hunter2" not in str(info.value)
+
+
+def test_tls_files_must_exist_and_pair(tmp_path: Path):
+    cert = tmp_path / "c.pem"
+    cert.write_text("x")
+    with pytest.raises(ConfigError, match="set both or neither"):
+        Settings.from_env({"PHI_SECURITY_PROTOCOL": "SSL", "PHI_SSL_CERTFILE": str(cert)})
+    with pytest.raises(ConfigError, match="does not exist"):
+        Settings.from_env({"PHI_SECURITY_PROTOCOL": "SSL", "PHI_SSL_CAFILE": str(tmp_path / "missing.pem")})
+
+
+def test_duplicate_topics_rejected():
+    with pytest.raises(ConfigError, match="must all be different"):
+        Settings.from_env({"PHI_TOPIC_AUDIT": "phi.ingest"})
+
+
+def test_round_trip_through_environment():
+    settings = Settings.from_env({"PHI_PARTITIONS": "8", "PHI_SUMMARIZER_ENABLED": "yes"})
+    again = Settings.from_env(settings_to_env(settings))
+    assert again == settings
+
+
+def test_table_lists_every_setting():
+    table = settings_table()
+    assert all(s.env in table for s in SETTINGS)

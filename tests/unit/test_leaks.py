@@ -1,0 +1,21 @@
+from pipeline.core.leaks import LeakScanner
+
+
+def test_finds_values_across_formatting_and_case():
+    scanner = LeakScanner(["(390) 996-0308", "Jason Miller", "Al"])
+    assert scanner.size == 2  # "Al" is too short to scan without false alarms
+    leaks = scanner.scan("call 390-996-0308 re: JASON miller", "out/1")
+    assert {leak.value_index for leak in leaks} == {0, 1}
+    assert all(leak.location == "out/1" for leak in leaks)
+
+
+def test_whole_tokens_only():
+    scanner = LeakScanner(["Lee", "Fox"])
+    assert scanner.scan("asleep, Foxglove, Leeward", "x") == []
+    assert len(scanner.scan("seen by Dr. Lee", "x")) == 1
+
+
+def test_benign_vocabulary_is_excluded():
+    scanner = LeakScanner(["Walker", "Smith"], benign="steady gait with walker")
+    assert scanner.size == 1
+    assert scanner.scan("gait with walker", "x") == []
