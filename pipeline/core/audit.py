@@ -89,3 +89,19 @@ def summary_event(
     event = _base("summary", actor, "summarize", outcome, message_id, time)
     event.update(reason=reason, entity_counts={"PHI_IN_SUMMARY": phi_found})
     return event
+
+
+def reveal_event(attempt: Mapping[str, Any]) -> dict[str, Any]:
+    """The audit form of a reveal attempt (from :func:`pipeline.core.crypto.reveal.reveal`): who, which
+    role, which type, what outcome, under which key; never the value or the API token."""
+    event = _base(
+        "reveal", attempt.get("actor") or "(unauthenticated)", "reveal", attempt["outcome"], None, attempt.get("time")
+    )
+    event["message_id"] = attempt.get("message_id")
+    event["reason"] = attempt.get("reason")
+    event["details"] = {
+        name: str(attempt[name])
+        for name in ("role", "phi_type", "protected_kind", "key_id", "field_path")
+        if attempt.get(name) is not None
+    }
+    return event

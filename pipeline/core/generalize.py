@@ -14,10 +14,25 @@ from datetime import date, datetime
 #: Three-digit ZIP prefixes with 20,000 or fewer residents (HHS guidance, 2000 Census).
 LOW_POPULATION_ZIP3: frozenset[str] = frozenset(
     {
-        "036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831", "878",
-        "879", "884", "890", "893",
+        "036",
+        "059",
+        "063",
+        "102",
+        "203",
+        "556",
+        "692",
+        "790",
+        "821",
+        "823",
+        "830",
+        "831",
+        "878",
+        "879",
+        "884",
+        "890",
+        "893",
     }
-)  # fmt: skip
+)
 
 _ZIP_RE = re.compile(r"^\s*(\d{5})(?:-?\d{4})?\s*$")
 _YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")

@@ -164,10 +164,8 @@ class RecordProcessor:
         return chain
 
     def audit_message(self, event: dict[str, Any], partition: int) -> OutboundMessage:
-        """Chain, sign and encode an audit event (also used by the summary and reveal paths)."""
-        chained = self.chain(partition).append(event)
-        value = encode_avro(self._audit_schema, chained)
-        return self._signed("audit", None, value, chained["event_id"], self._audit_schema.ref)
+        """Chain, sign and encode an audit event (also used by the summary path)."""
+        return audit_output(self.keyring, self._audit_schema, self.chain(partition), event)
 
     # -- stages -------------------------------------------------------------------------------------
 
@@ -269,9 +267,7 @@ class RecordProcessor:
             action_counts=action_counts,
         )
         audit = self.audit_message(event, work.message.partition)
-        return ProcessResult(
-            work.message_id, "ok", "emit", None, [outbound, audit], work.message.partition, entities
-        )
+        return ProcessResult(work.message_id, "ok", "emit", None, [outbound, audit], work.message.partition, entities)
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -286,13 +282,7 @@ class RecordProcessor:
         return self.tokenizer.tokenize(text, PhiType.ID).encode("ascii")
 
     def _signed(self, role: str, key: bytes | None, value: bytes, message_id: str, schema: str) -> OutboundMessage:
-        signature = sign(self.keyring, KeyPurpose.EGRESS_HMAC, message_id, key, value)
-        headers = (
-            (HEADER_MESSAGE_ID, message_id.encode("utf-8")),
-            (HEADER_HMAC, signature.encode("ascii")),
-            (HEADER_SCHEMA, schema.encode("utf-8")),
-        )
-        return OutboundMessage(role, key, value, headers)
+        return signed_output(self.keyring, role, key, value, message_id, schema)
 
     def _dead_letter(self, message: InboundMessage, rejected: RejectedMessage) -> ProcessResult:
         message_id = dead_letter_message_id(message)
@@ -345,6 +335,27 @@ class RecordProcessor:
         if data is None:
             return None
         return self.encryptor.seal_bytes(data, message_id, context=f"deadletter/{part}")
+
+
+def signed_output(
+    keyring: Keyring, role: str, key: bytes | None, value: bytes, message_id: str, schema: str
+) -> OutboundMessage:
+    """Every output carries the message id, the schema and an HMAC under the egress key."""
+    signature = sign(keyring, KeyPurpose.EGRESS_HMAC, message_id, key, value)
+    headers = (
+        (HEADER_MESSAGE_ID, message_id.encode("utf-8")),
+        (HEADER_HMAC, signature.encode("ascii")),
+        (HEADER_SCHEMA, schema.encode("utf-8")),
+    )
+    return OutboundMessage(role, key, value, headers)
+
+
+def audit_output(keyring: Keyring, schema: SchemaEntry, chain: AuditChain, event: dict[str, Any]) -> OutboundMessage:
+    """Chain, encode and sign an audit event, keyed by its chain id so a chain stays in one partition
+    and readers see its events in order."""
+    chained = chain.append(event)
+    key = chained["chain_id"].encode("utf-8")
+    return signed_output(keyring, "audit", key, encode_avro(schema, chained), chained["event_id"], schema.ref)
 
 
 def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:

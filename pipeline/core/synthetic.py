@@ -18,8 +18,15 @@ from typing import Any
 from faker import Faker
 
 DIAGNOSES = ("I10", "E11.9", "J18.9", "N17.9", "I50.9", "J44.1", "K35.80", "S72.001A", "A41.9", "F32.9")
-DRUGS = ("metoprolol 25 mg PO BID", "lisinopril 10 mg daily", "ceftriaxone 1 g IV q24h", "heparin 5000 units SC q8h",
-         "furosemide 40 mg IV", "insulin glargine 20 units qHS", "acetaminophen 650 mg PO q6h PRN")  # fmt: skip
+DRUGS = (
+    "metoprolol 25 mg PO BID",
+    "lisinopril 10 mg daily",
+    "ceftriaxone 1 g IV q24h",
+    "heparin 5000 units SC q8h",
+    "furosemide 40 mg IV",
+    "insulin glargine 20 units qHS",
+    "acetaminophen 650 mg PO q6h PRN",
+)
 FINDINGS = (
     "Afebrile overnight, tolerating diet.",
     "CXR shows right lower lobe consolidation.",
@@ -33,8 +40,20 @@ FINDINGS = (
 
 
 #: Structured fields whose values must never reach an output in plaintext.
-PLANTED_FIELDS = ("record_id", "patient_id", "patient_name", "mrn", "ssn", "phone", "email", "street_address",
-                  "health_plan_id", "attending", "date_of_birth", "admission_date")  # fmt: skip
+PLANTED_FIELDS = (
+    "record_id",
+    "patient_id",
+    "patient_name",
+    "mrn",
+    "ssn",
+    "phone",
+    "email",
+    "street_address",
+    "health_plan_id",
+    "attending",
+    "date_of_birth",
+    "admission_date",
+)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from pipeline import __version__
 from pipeline.core.errors import ConfigError, PipelineError
-from pipeline.interfaces import demo, detect_commands, keys_commands, stream_commands
+from pipeline.interfaces import demo, detect_commands, keys_commands, ops_commands, stream_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream_commands.register(subparsers)
     demo.register(subparsers)
     keys_commands.register(subparsers)
+    ops_commands.register(subparsers)
     detect_commands.register(subparsers)
     return parser
 

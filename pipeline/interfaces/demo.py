@@ -83,8 +83,9 @@ def run_demo(args: argparse.Namespace) -> int:
         expected_ids = {i.message_id for i in inputs} | {h.message.message_id for h in bad}
         env = {**os.environ, **settings_to_env(settings), "PHI_LOG_LEVEL": "WARNING"}
         log = (workdir / "worker.log").open("wb")
-        worker = subprocess.Popen([sys.executable, "-m", "pipeline.interfaces.cli", "worker"], env=env,
-                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.interfaces.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             messages = [Outgoing(i.key, i.value, i.headers) for i in inputs]
             messages += [Outgoing(h.message.key, h.message.value, h.message.headers) for h in bad]

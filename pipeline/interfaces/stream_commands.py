@@ -139,8 +139,13 @@ def _produce(args: argparse.Namespace) -> int:
 
 def _consume(args: argparse.Namespace) -> int:
     settings = _settings()
-    roles = {"ingest": settings.topic_ingest, "redacted": settings.topic_redacted, "audit": settings.topic_audit,
-             "deadletter": settings.topic_deadletter, "summaries": settings.topic_summaries}  # fmt: skip
+    roles = {
+        "ingest": settings.topic_ingest,
+        "redacted": settings.topic_redacted,
+        "audit": settings.topic_audit,
+        "deadletter": settings.topic_deadletter,
+        "summaries": settings.topic_summaries,
+    }
     topic = roles.get(args.topic, args.topic)
     registry = load_schemas(settings)
     keyring = load_keyring(settings) if args.verify else None

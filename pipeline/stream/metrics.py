@@ -30,27 +30,39 @@ class PipelineMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.messages = Counter("phi_messages", "Messages by stage and outcome", ["stage", "outcome"], registry=r)
-        self.entities = Counter("phi_entities", "PHI entities found, by type and detector", ["phi_type", "detector"],
-                                registry=r)  # fmt: skip
+        self.entities = Counter(
+            "phi_entities", "PHI entities found, by type and detector", ["phi_type", "detector"], registry=r
+        )
         self.hmac_failures = Counter("phi_hmac_failures", "Inputs failing HMAC verification", ["reason"], registry=r)
-        self.dead_letters = Counter("phi_dead_letters", "Dead letters by reason and stage", ["reason", "stage"],
-                                    registry=r)  # fmt: skip
-        self.stage_seconds = Histogram("phi_stage_seconds", "Time per batch in each stage", ["stage"],
-                                       buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
-        self.model_seconds = Histogram("phi_model_inference_seconds", "Model inference time per batch", ["model"],
-                                       buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
-        self.batch_size = Histogram("phi_batch_size", "Messages per processed batch", buckets=_BATCH_BUCKETS,
-                                    registry=r)  # fmt: skip
+        self.dead_letters = Counter(
+            "phi_dead_letters", "Dead letters by reason and stage", ["reason", "stage"], registry=r
+        )
+        self.stage_seconds = Histogram(
+            "phi_stage_seconds", "Time per batch in each stage", ["stage"], buckets=_LATENCY_BUCKETS, registry=r
+        )
+        self.model_seconds = Histogram(
+            "phi_model_inference_seconds",
+            "Model inference time per batch",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "phi_batch_size", "Messages per processed batch", buckets=_BATCH_BUCKETS, registry=r
+        )
         self.reveals = Counter("phi_reveals", "Reveal attempts by role and outcome", ["role", "outcome"], registry=r)
         self.summaries = Counter("phi_summaries", "Summaries by outcome", ["outcome"], registry=r)
-        self.build_info = Gauge("phi_build_info", "Version, models and execution provider",
-                                ["version", "detector_model", "summarizer_model", "execution_provider"],
-                                registry=r)  # fmt: skip
+        self.build_info = Gauge(
+            "phi_build_info",
+            "Version, models and execution provider",
+            ["version", "detector_model", "summarizer_model", "execution_provider"],
+            registry=r,
+        )
         self.gpu_expected = Gauge("phi_gpu_expected", "1 when the deployment asked for a GPU provider", registry=r)
-        self.consumer_lag = Gauge("phi_consumer_lag_messages", "Input messages not yet processed",
-                                  ["topic", "partition"], registry=r)  # fmt: skip
-        self.last_progress = Gauge("phi_last_progress_timestamp_seconds", "When the last batch finished",
-                                   registry=r)  # fmt: skip
+        self.consumer_lag = Gauge(
+            "phi_consumer_lag_messages", "Input messages not yet processed", ["topic", "partition"], registry=r
+        )
+        self.last_progress = Gauge("phi_last_progress_timestamp_seconds", "When the last batch finished", registry=r)
 
     def set_build_info(self, detector_model: str, summarizer_model: str, provider: str, gpu_expected: bool) -> None:
         self.build_info.labels(__version__, detector_model, summarizer_model, provider).set(1)

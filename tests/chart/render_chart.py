@@ -18,9 +18,22 @@ Validation is offline:
   ships pydantic models generated from the prometheus-operator CRDs; an object is validated with them and any
   key the model does not know is reported as an unknown field.
 
-Input (stdin, JSON): ``{"chart": PATH, "kube_version": "1.33.0", "cases": {NAME: {"values": {...}}}}``.
-Output (stdout, JSON): ``{NAME: {"objects": [...], "notes": str, "errors": [str, ...], "requests": [...]}}``
-plus ``"_lint"`` with Helm's lint messages for the chart's default values.
+PromQL: every ``expr`` of a rendered PrometheusRule (and any extra expressions sent in, e.g. the Grafana
+dashboard's) is parsed with ``promql-parser`` (the Rust PromQL parser), which also lists the metrics used.
+
+Input (stdin, JSON)::
+
+    {"chart": PATH, "kube_version": "1.33.0",
+     "cases": {NAME: {"values_files": [PATH, ...], "values": {...}}},   # files first, then values, deep-merged
+     "promql": {LABEL: EXPR, ...},                                      # optional extra expressions
+     "validate": [OBJECT, ...]}                                         # optional objects to validate alone
+
+Output (stdout, JSON)::
+
+    {NAME: {"objects": [...], "notes": str, "errors": [str, ...], "requests": [...],
+            "promql": {ALERT: {"error": str | None, "metrics": [...]}}},
+     "_lint": Helm's lint result for the default values,
+     "_promql": {LABEL: {"error": ..., "metrics": [...]}}, "_validate": [[str, ...], ...]}
 """
 
 from __future__ import annotations
@@ -149,7 +162,7 @@ class StubCluster:
         cluster = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -271,16 +284,70 @@ def validate(obj: dict[str, Any], kube_version: str) -> list[str]:
     return []
 
 
+def merge_values(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge like Helm does for ``-f a.yaml -f b.yaml``: maps merge, everything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_values(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def case_values(case: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for path in case.get("values_files", []):
+        with open(path, encoding="utf-8") as fh:
+            values = merge_values(values, yaml.safe_load(fh) or {})
+    return merge_values(values, case.get("values") or {})
+
+
+def check_promql(expr: str) -> dict[str, Any]:
+    """Parse one PromQL expression: the parser's error, or the metric names it selects."""
+    import promql_parser
+
+    try:
+        tree = promql_parser.parse(expr)
+    except ValueError as exc:
+        return {"error": str(exc), "metrics": []}
+    names: list[str] = []
+
+    def visit(node: Any, *_: Any) -> bool:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.append(node.name)
+        return True
+
+    promql_parser.walk(tree, visit)
+    return {"error": None, "metrics": sorted(set(names))}
+
+
+def rule_promql(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    for obj in objects:
+        if obj.get("kind") != "PrometheusRule":
+            continue
+        for group in obj.get("spec", {}).get("groups", []):
+            for rule in group.get("rules", []):
+                name = rule.get("alert") or rule.get("record") or "?"
+                checked[name] = check_promql(str(rule.get("expr", "")))
+    return checked
+
+
 def main() -> int:
+    if os.environ.get("HELM_DRIVER") != "memory":
+        # Go inside a shared library reads the environment the process started with, not os.environ:
+        # start again with Helm's settings in place. stdin is unread, so the request passes through.
+        scratch = tempfile.mkdtemp(prefix="helm-render-")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HELM_", "KUBE"))}
+        # Helm's caches and the kube discovery cache go to a scratch folder, never to $HOME
+        for name in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "KUBECACHEDIR"):
+            env[name] = os.path.join(scratch, name.lower())
+        env["HELM_DRIVER"] = "memory"  # the release record stays in memory: no Secret is written anywhere
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)], env)  # noqa: S606 - fixed argv
     request = json.load(sys.stdin)
     chart = os.path.abspath(request["chart"])
     kube_version = request.get("kube_version", "1.33.0")
-    scratch = tempfile.mkdtemp(prefix="helm-render-")
-    # Helm's caches and the kube discovery cache go to a scratch folder, never to $HOME
-    for name in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "KUBECACHEDIR"):
-        os.environ[name] = os.path.join(scratch, name.lower())
-    os.environ["HELM_DRIVER"] = "memory"
-    os.environ.pop("KUBECONFIG", None)
 
     out: dict[str, Any] = {}
     with StubCluster(kube_version) as cluster:
@@ -292,9 +359,15 @@ def main() -> int:
             release = case.get("release", "phi")
             namespace = case.get("namespace", "phi")
             try:
-                result = render(cluster, chart, release, namespace, case.get("values") or {})
+                result = render(cluster, chart, release, namespace, case_values(case))
             except Exception as exc:  # reported to the test, which fails with Helm's message
-                out[name] = {"objects": [], "notes": "", "errors": [f"helm install failed: {exc}"], "requests": []}
+                out[name] = {
+                    "objects": [],
+                    "notes": "",
+                    "errors": [f"helm install failed: {exc}"],
+                    "requests": [],
+                    "promql": {},
+                }
                 continue
             objects = [doc for doc in yaml.safe_load_all(result.get("manifest", "")) if doc]
             errors: list[str] = []
@@ -311,7 +384,10 @@ def main() -> int:
                 "notes": (result.get("info") or {}).get("notes", ""),
                 "errors": errors,
                 "requests": requests,
+                "promql": rule_promql(objects),
             }
+    out["_promql"] = {label: check_promql(expr) for label, expr in request.get("promql", {}).items()}
+    out["_validate"] = [validate(obj, kube_version) for obj in request.get("validate", [])]
     json.dump(out, sys.stdout)
     return 0
 

@@ -25,8 +25,14 @@ def test_every_bad_setting_is_reported_at_once():
     with pytest.raises(ConfigError) as info:
         Settings.from_env(env)
     text = str(info.value)
-    for name in ("PHI_PARTITIONS", "PHI_METRICS_PORT", "PHI_SECURITY_PROTOCOL", "PHI_BOOTSTRAP_SERVERS",
-                 "PHI_TOPIC_AUDIT", "PHI_SUMARIZER_ENABLED"):  # fmt: skip
+    for name in (
+        "PHI_PARTITIONS",
+        "PHI_METRICS_PORT",
+        "PHI_SECURITY_PROTOCOL",
+        "PHI_BOOTSTRAP_SERVERS",
+        "PHI_TOPIC_AUDIT",
+        "PHI_SUMARIZER_ENABLED",
+    ):
         assert name in text
 
 

@@ -103,5 +103,11 @@ def test_decoder_never_crashes_on_arbitrary_bytes(registry, data):
     try:
         decode(registry, "clinical_record:1", data, "clinical_record")
     except RejectedMessage as exc:
-        assert exc.reason in {"empty", "undecodable", "invalid-utf8", "invalid-json", "schema-mismatch",
-                              "schema-unknown"}  # fmt: skip
+        assert exc.reason in {
+            "empty",
+            "undecodable",
+            "invalid-utf8",
+            "invalid-json",
+            "schema-mismatch",
+            "schema-unknown",
+        }

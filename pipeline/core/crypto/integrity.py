@@ -175,6 +175,8 @@ def _parse(signature: str | bytes | None) -> tuple[str, bytes]:
         tag = base64.b64decode(tag_text, validate=True)
     except (binascii.Error, ValueError):
         raise MalformedSignatureError(f"{HEADER_HMAC} header MAC is not valid base64") from None
+    if base64.b64encode(tag).decode("ascii") != tag_text:
+        raise MalformedSignatureError(f"{HEADER_HMAC} header MAC is not canonical base64")
     if len(tag) != hashlib.sha256().digest_size:
         raise MalformedSignatureError(f"{HEADER_HMAC} header MAC is {len(tag)} bytes; HMAC-SHA256 is 32")
     return key_id, tag

@@ -61,7 +61,7 @@ class KeyPurpose(StrEnum):
 
     INGEST_HMAC = "ingest-hmac"  # producers sign input messages; the ingest agent verifies
     EGRESS_HMAC = "egress-hmac"  # the pipeline signs every output message; consumers verify
-    TOKEN = "token"  # deterministic AES-SIV tokens
+    TOKEN = "token"  # noqa: S105 (a purpose name, not a secret); deterministic AES-SIV tokens
     ENCRYPTION = "encryption"  # key-encryption key wrapping per-value AES-GCM data keys
     AUDIT = "audit"  # audit hash-chain signatures
     DEADLETTER = "deadletter"  # seals the original bytes of dead letters

@@ -40,7 +40,7 @@ from pipeline.core.crypto.keyring import (
 from pipeline.core.errors import PipelineError
 from pipeline.core.phi_types import PhiType
 
-TOKEN_PREFIX = "tok"
+TOKEN_PREFIX = "tok"  # noqa: S105 (a format prefix)
 _DOMAIN_TAG = b"phi-pipeline/token/v1"
 _SIV_BYTES = 16
 _MAX_TOKEN_CHARS = 1 << 20

@@ -1,0 +1,65 @@
+"""Run real workers as child processes and read back everything they wrote."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline.config import Settings, settings_to_env
+from pipeline.core.inputs import SignedInput
+from pipeline.stream.clients import Consumed, Outgoing, consume, produce
+
+
+@contextmanager
+def worker_process(settings: Settings, log_path: Path, **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``phi-pipeline worker`` in a child process, stopped (SIGTERM, then SIGKILL) on exit."""
+    env = {**os.environ, **settings_to_env(settings), **extra_env}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.interfaces.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def send(settings: Settings, inputs: list[SignedInput]) -> int:
+    return asyncio.run(produce(settings, settings.topic_ingest, [Outgoing(i.key, i.value, i.headers) for i in inputs]))
+
+
+def message_id(message: Consumed) -> str:
+    return dict(message.headers).get("phi-message-id", b"").decode("utf-8", "replace")
+
+
+def read_outputs(settings: Settings, expected: set[str], timeout: float) -> list[Consumed]:
+    """Read redacted, dead-letter and audit topics until every expected id has a record or a dead letter."""
+    outputs = {settings.topic_redacted, settings.topic_deadletter}
+
+    def complete(found: list[Consumed]) -> bool:
+        return {message_id(m) for m in found if m.topic in outputs} >= expected
+
+    return asyncio.run(
+        consume(
+            settings,
+            [settings.topic_redacted, settings.topic_deadletter, settings.topic_audit],
+            until=complete,
+            timeout=timeout,
+        )
+    )
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return "(no worker log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
