@@ -54,14 +54,13 @@ def broker() -> Iterator[str]:
         yield running.bootstrap
 
 
-@pytest.fixture
-def topic_settings(base_settings: Settings, broker: str, request: pytest.FixtureRequest) -> Settings:
-    """Settings with topic names and a consumer group of the test's own, so tests never see each other's data."""
+def isolated_settings(base: Settings, bootstrap: str, suffix: str) -> Settings:
+    """Settings with topics and a consumer group of their own, created on the broker, so tests never share data."""
     from pipeline.stream.admin import ensure_topics
 
-    suffix = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[:60]
-    settings = base_settings.with_overrides(
-        bootstrap_servers=broker,
+    suffix = "".join(c if c.isalnum() else "-" for c in suffix)[:60]
+    settings = base.with_overrides(
+        bootstrap_servers=bootstrap,
         group_id=f"phi-test-{suffix}",
         topic_ingest=f"t.{suffix}.ingest",
         topic_redacted=f"t.{suffix}.redacted",
@@ -71,3 +70,8 @@ def topic_settings(base_settings: Settings, broker: str, request: pytest.Fixture
     )
     asyncio.run(ensure_topics(settings))
     return settings
+
+
+@pytest.fixture
+def topic_settings(base_settings: Settings, broker: str, request: pytest.FixtureRequest) -> Settings:
+    return isolated_settings(base_settings, broker, request.node.name)

@@ -1,33 +1,66 @@
-"""The foundation's promise on the real broker: every input accounted for, no PHI value in any output."""
+"""The pipeline's promises on the real broker, from one run of a real worker process.
+
+1,000 signed records over 4 partitions (Avro, JSON and Confluent wire format), 6% hostile payloads
+of every kind, 50 tampered and 20 signed with an unknown key id. Then: every input accounted for,
+dead letters with the right reasons and decryptable originals, every output signed, one audit event
+per input with verifiable chains, and no planted PHI value anywhere.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, replace
 
 import pytest
 
-from pipeline.core.codecs import decode_avro
+from pipeline.config import settings_to_env
+from pipeline.core.codecs import decode_avro, encode_avro
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import verify_headers
-from pipeline.core.crypto.keyring import KeyPurpose
-from pipeline.core.inputs import encode_record, hostile_messages, signed_input
+from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring
+from pipeline.core.inputs import SignedInput, encode_record, hostile_messages, signed_input
 from pipeline.core.leaks import LeakScanner
-from pipeline.core.synthetic import DRUGS, FINDINGS, synthetic_records
-from pipeline.stream.clients import decode_output
+from pipeline.core.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_records
+from pipeline.stream.clients import Consumed, Outgoing, decode_output, produce
+from tests.conftest import isolated_settings
 from tests.e2e.helpers import log_tail, message_id, read_outputs, send, worker_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 RECORDS = 1000
+TAMPERED = 50
+UNKNOWN_KEY = 20
 
 
-def test_thousand_records_with_bad_inputs_all_accounted_for_and_nothing_leaks(
-    topic_settings, registry, keyring, tmp_path
-):
-    settings = topic_settings
-    assert settings.partitions >= 4
+@dataclass
+class Run:
+    settings: object
+    records: list[SyntheticRecord]
+    good: list[SignedInput]
+    expected_reason: dict[str, str]
+    originals: dict[str, bytes]
+    outputs: list[Consumed]
+    seconds: float
+
+    def on(self, topic: str) -> list[Consumed]:
+        return [m for m in self.outputs if m.topic == topic]
+
+
+def _tampered(good: SignedInput, index: int) -> SignedInput:
+    flipped = bytearray(good.value)
+    flipped[index % len(flipped)] ^= 0x20
+    return replace(good, value=bytes(flipped))
+
+
+@pytest.fixture(scope="module")
+def run(base_settings, broker, registry, keyring, tmp_path_factory) -> Run:
+    settings = isolated_settings(base_settings, broker, "e2e-thousand")
     entry = registry.get("clinical_record")
     records = list(synthetic_records(RECORDS, seed=21))
     encodings = ("avro", "json", "confluent")
@@ -36,66 +69,129 @@ def test_thousand_records_with_bad_inputs_all_accounted_for_and_nothing_leaks(
         for i, r in enumerate(records)
     ]
     kinds = hostile_messages(keyring, entry, records[0].record, "hostile-key", settings.max_message_bytes)
-    bad = [kinds[i % len(kinds)] for i in range(int(RECORDS * 0.06))]
-    expected_reason = {h.message.message_id: h.expected_reason for h in bad}
-    expected = {g.message_id for g in good} | set(expected_reason)
-    assert len(bad) / len(expected) >= 0.05
-
-    log = tmp_path / "worker.log"
+    hostile = [(kinds[i % len(kinds)].message, kinds[i % len(kinds)].expected_reason) for i in range(60)]
+    extra = synthetic_records(TAMPERED + UNKNOWN_KEY, seed=99)
+    foreign = Keyring([Key.new(KeyPurpose.INGEST_HMAC, 7)])
+    for i, r in enumerate(extra):
+        value = encode_record(entry, r.record, "avro")
+        if i < TAMPERED:
+            hostile.append((_tampered(signed_input(keyring, entry.ref, value, r.key), i * 7), "hmac-mismatch"))
+        else:
+            hostile.append((signed_input(foreign, entry.ref, value, r.key), "hmac-unknown-key"))
+    expected_reason = {m.message_id: reason for m, reason in hostile}
+    log = tmp_path_factory.mktemp("e2e") / "worker.log"
     with worker_process(settings, log) as worker:
-        send(settings, good + [h.message for h in bad])
+        send(settings, good + [m for m, _ in hostile])
         started = time.monotonic()
-        outputs = read_outputs(settings, expected, timeout=240)
-        elapsed = time.monotonic() - started
+        expected = {g.message_id for g in good} | set(expected_reason)
+        outputs = read_outputs(settings, expected, timeout=300)
+        seconds = time.monotonic() - started
         assert worker.poll() is None, log_tail(log)
+    originals = {m.message_id: m.value for m, _ in hostile}
+    return Run(settings, records, good, expected_reason, originals, outputs, seconds)
 
-    redacted = [m for m in outputs if m.topic == settings.topic_redacted]
-    dead = [m for m in outputs if m.topic == settings.topic_deadletter]
-    audits = [m for m in outputs if m.topic == settings.topic_audit]
-    out_ids = Counter(message_id(m) for m in redacted + dead)
-    missing = expected - set(out_ids)
-    assert not missing, f"{len(missing)} inputs unaccounted for after {elapsed:.0f} s\n{log_tail(log)}"
-    assert set(out_ids) == expected
-    assert {message_id(m) for m in redacted} == {g.message_id for g in good}
 
-    # every output is signed with the egress key and carries its input's message id
-    for message in outputs:
-        verify_headers(keyring, KeyPurpose.EGRESS_HMAC, message.headers, message.key, message.value)
-
-    # the work spread over at least four partitions
+def test_every_input_is_exactly_one_output_or_dead_letter(run):
+    s = run.settings
+    expected = {g.message_id for g in run.good} | set(run.expected_reason)
+    assert len(run.expected_reason) / len(expected) >= 0.05
+    redacted, dead = run.on(s.topic_redacted), run.on(s.topic_deadletter)
+    seen = Counter(message_id(m) for m in redacted + dead)
+    missing = expected - set(seen)
+    assert not missing, f"{len(missing)} of {len(expected)} inputs unaccounted for after {run.seconds:.0f} s"
+    assert set(seen) == expected
+    assert {message_id(m) for m in redacted} == {g.message_id for g in run.good}
+    assert {message_id(m) for m in dead} == set(run.expected_reason)
+    duplicates = sum(n - 1 for n in seen.values())
+    assert duplicates == 0, f"{duplicates} duplicates without any crash"
     assert len({m.partition for m in redacted}) >= 4
 
-    # dead letters carry the right reason, and their sealed bytes decrypt back to the original input
-    letters = {message_id(m): decode_output(registry, m) for m in dead}
+
+def test_dead_letters_have_the_right_reason_and_sealed_originals(run, registry, keyring):
+    letters = {message_id(m): decode_output(registry, m) for m in run.on(run.settings.topic_deadletter)}
     wrong = {
-        mid: (letters[mid]["reason"], reason)
-        for mid, reason in expected_reason.items()
-        if letters[mid]["reason"] != reason
+        mid: (letters[mid]["reason"], want)
+        for mid, want in run.expected_reason.items()
+        if letters[mid]["reason"] != want
     }
     assert not wrong, wrong
-    originals = {h.message.message_id: h.message.value for h in bad}
+    hmac_failures = Counter(letters[mid]["reason"] for mid in letters if letters[mid]["stage"] == "verify")
+    assert hmac_failures["hmac-mismatch"] >= TAMPERED and hmac_failures["hmac-unknown-key"] >= UNKNOWN_KEY
     encryptor = Encryptor(keyring)
-    for mid, letter in list(letters.items())[:20]:
-        assert encryptor.open_bytes(letter["sealed_value"], mid, context="deadletter/value") == originals[mid]
+    for mid, letter in letters.items():
+        if letter["sealed_value"] is not None:
+            assert encryptor.open_bytes(letter["sealed_value"], mid, context="deadletter/value") == run.originals[mid]
+        assert letter["value_size"] == len(run.originals[mid])
 
-    # one audit event per input, none of them a duplicate
-    audit_events = [decode_output(registry, m) for m in audits]
-    audited = Counter(e["message_id"] for e in audit_events)
-    assert set(audited) >= expected
 
-    # no planted PHI value anywhere: records, dead letters (as stored) and audit events
-    scanner = LeakScanner([v for r in records for v in r.planted], benign=" ".join(FINDINGS + DRUGS))
+def test_every_output_is_signed_with_the_egress_key(run, keyring):
+    for message in run.outputs:
+        verify_headers(keyring, KeyPurpose.EGRESS_HMAC, message.headers, message.key, message.value)
+
+
+def test_no_planted_phi_value_in_any_output(run, registry):
+    scanner = LeakScanner([v for r in run.records for v in r.planted], benign=" ".join(FINDINGS + DRUGS))
     assert scanner.size > RECORDS * 10
-    texts = [(f"redacted:{message_id(m)}", json.dumps(decode_output(registry, m), default=str)) for m in redacted]
-    texts += [(f"{m.topic}:{m.offset}", (m.value or b"").decode("latin-1")) for m in redacted + dead + audits]
-    texts += [(f"deadletter:{mid}", json.dumps(letter)) for mid, letter in letters.items()]
-    texts += [(f"audit:{e['event_id']}", json.dumps(e)) for e in audit_events]
-    texts += [(f"key:{m.topic}:{m.offset}", (m.key or b"").decode("latin-1")) for m in outputs]
+    texts: list[tuple[str, str]] = []
+    for message in run.outputs:
+        where = f"{message.topic}/{message.partition}/{message.offset}"
+        texts.append((where, json.dumps(decode_output(registry, message), default=str)))
+        texts.append((where + "/raw", (message.value or b"").decode("latin-1")))
+        texts.append((where + "/key", (message.key or b"").decode("latin-1")))
+        texts.append((where + "/headers", repr(message.headers)))
     leaks = scanner.scan_all(texts)
     assert not leaks, f"{len(leaks)} planted values found, first at {leaks[0].location}"
 
-    # the de-identified record keeps clinical content and protects PHI fields
-    sample = decode_avro(registry.output_for(entry), redacted[0].value)
+
+def test_records_keep_clinical_content_and_protect_phi(run, registry):
+    entry = registry.get("clinical_record")
+    first = run.on(run.settings.topic_redacted)[0]
+    sample = decode_avro(registry.output_for(entry), first.value)
     assert sample["vitals"] is not None and sample["diagnosis_codes"]
-    assert sample["patient_name"] is None and sample["ssn"].startswith("enc:")
+    assert sample["patient_name"] is None and sample["ssn"].startswith("enc:") and sample["mrn"].startswith("tok:")
     assert any(t["field"] == "note" for t in sample["phi_transformations"])
+    assert first.key.startswith(b"tok:")
+
+
+def _cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **settings_to_env(settings)}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.interfaces.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, base_settings, broker):
+    audits = sorted(run.on(run.settings.topic_audit), key=lambda m: (m.partition, m.offset))
+    events = [decode_output(registry, m) for m in audits]
+    expected = {g.message_id for g in run.good} | set(run.expected_reason)
+    assert {e["message_id"] for e in events} >= expected
+    good = _cli(run.settings, "audit", "verify", "--timeout", "20")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "audit chains verified" in good.stdout
+
+    chain_id = events[len(events) // 2]["chain_id"]
+    in_chain = [i for i, e in enumerate(events) if e["chain_id"] == chain_id]
+    victim = in_chain[len(in_chain) // 2]
+    for case in ("edited", "dropped"):
+        copy = isolated_settings(base_settings, broker, f"audit-{case}")
+        forged = []
+        for i, message in enumerate(audits):
+            if i == victim and case == "dropped":
+                continue
+            value = message.value
+            if i == victim:
+                event = dict(events[i], outcome="deadletter" if events[i]["outcome"] == "ok" else "ok")
+                value = encode_avro(registry.get("audit_event"), event)
+            forged.append(Outgoing(message.key, value, message.headers))
+        asyncio.run(produce(copy, copy.topic_audit, forged))
+        bad = _cli(copy, "audit", "verify", "--timeout", "20")
+        assert bad.returncode == 1
+        reason = "edited" if case == "edited" else "gap"
+        assert f"seq {events[victim]['seq']}" in bad.stdout or f"seq {events[victim]['seq'] + 1}" in bad.stdout
+        assert reason in bad.stdout, bad.stdout
+
+
+def test_dead_letters_replay_to_the_input_topic(run, base_settings, broker):
+    dry = _cli(run.settings, "deadletter", "replay", "--reason", "hmac-mismatch", "--dry-run", "--timeout", "20")
+    assert dry.returncode == 0, dry.stderr
+    assert f"{TAMPERED} dead letters selected" in dry.stdout
