@@ -105,7 +105,14 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _collect(settings: Settings, expected: set[str], timeout: float, worker: subprocess.Popen[bytes]) -> list[Consumed]:
-    bar = tqdm(total=len(expected), desc="accounted for", unit="msg", file=sys.stdout, leave=False)
+    bar = tqdm(
+        total=len(expected),
+        desc="accounted for",
+        unit="msg",
+        file=sys.stdout,
+        leave=False,
+        disable=not sys.stdout.isatty(),
+    )
 
     def done(found: list[Consumed]) -> bool:
         ids = {_message_id(m) for m in found if m.topic != settings.topic_audit}

@@ -80,13 +80,14 @@ def _worker(args: argparse.Namespace) -> int:
     import faust
 
     from pipeline.stream.app import create_app
+    from pipeline.runtime.detectors import execution_provider
     from pipeline.stream.metrics import PipelineMetrics
 
     settings = _settings()
     asyncio.run(ensure_topics(settings))
     processor = build_processor(settings)
     metrics = PipelineMetrics()
-    provider = getattr(processor.detector, "provider", "none")
+    provider = execution_provider(processor.detector)
     model = str(settings.detector_model.name) if settings.detector_model else "rules-only"
     metrics.set_build_info(model, "disabled", provider, settings.execution_provider in ("cuda", "tensorrt"))
     asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own

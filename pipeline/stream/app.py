@@ -61,6 +61,7 @@ def record_metrics(metrics: PipelineMetrics, results: Sequence[ProcessResult], s
 
 def create_app(settings: Settings, processor: RecordProcessor, metrics: PipelineMetrics) -> faust.App:
     """A faust app whose single agent runs the redaction pipeline."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app = faust.App(
         settings.group_id,
         broker=faust_broker_url(settings),

@@ -71,3 +71,8 @@ def test_round_trip_through_environment():
 def test_table_lists_every_setting():
     table = settings_table()
     assert all(s.env in table for s in SETTINGS)
+
+
+def test_readme_configuration_table_is_current():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme
