@@ -74,17 +74,24 @@ def hostile_messages(
         HostileMessage(h.kind, h.expected_reason, signed_input(keyring, h.schema_ref or entry.ref, h.value, key))
         for h in payloads
     ]
-    good = signed_input(keyring, entry.ref, valid_avro, key)
+
+    def good() -> SignedInput:  # a fresh, correctly signed message for each variant: no id is reused
+        return signed_input(keyring, entry.ref, valid_avro, key)
+
     flipped = bytearray(valid_avro)
     flipped[len(flipped) // 2] ^= 0x01
-    out.append(HostileMessage("tampered-value", "hmac-mismatch", replace(good, value=bytes(flipped))))
-    out.append(HostileMessage("tampered-key", "hmac-mismatch", replace(good, key=(key + "x").encode())))
+    out.append(HostileMessage("tampered-value", "hmac-mismatch", replace(good(), value=bytes(flipped))))
+    out.append(HostileMessage("tampered-key", "hmac-mismatch", replace(good(), key=(key + "x").encode())))
     foreign = Keyring([Key.new(KeyPurpose.INGEST_HMAC, 99)])
     out.append(HostileMessage("unknown-key-id", "hmac-unknown-key", signed_input(foreign, entry.ref, valid_avro, key)))
-    unsigned = [(name, value) for name, value in good.headers if name != HEADER_HMAC]
-    out.append(HostileMessage("unsigned", "hmac-missing", replace(good, headers=unsigned)))
-    malformed = [(n, b"v1:not-a-signature" if n == HEADER_HMAC else v) for n, v in good.headers]
-    out.append(HostileMessage("malformed-signature", "hmac-malformed", replace(good, headers=malformed)))
-    no_id = [(name, value) for name, value in good.headers if name != HEADER_MESSAGE_ID]
-    out.append(HostileMessage("no-message-id", "message-id-missing", replace(good, headers=no_id)))
+    for kind, reason, edit in (
+        ("unsigned", "hmac-missing", lambda n, v: None if n == HEADER_HMAC else v),
+        ("malformed-signature", "hmac-malformed", lambda n, v: b"v1:not-a-signature" if n == HEADER_HMAC else v),
+        ("no-message-id", "message-id-missing", lambda n, v: None if n == HEADER_MESSAGE_ID else v),
+    ):
+        message = good()
+        headers = [(n, edit(n, v)) for n, v in message.headers]
+        out.append(
+            HostileMessage(kind, reason, replace(message, headers=[(n, v) for n, v in headers if v is not None]))
+        )
     return out

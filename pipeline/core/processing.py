@@ -22,7 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from pipeline.core.audit import processed_event, rejected_event, utc_now_iso
 from pipeline.core.codecs import decode, encode_avro
@@ -38,7 +38,10 @@ from pipeline.core.crypto.integrity import (
 )
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.crypto.tokens import Tokenizer
+from pipeline.core.detection.base import TextDetector
+from pipeline.core.detection.ensemble import Ensemble
 from pipeline.core.errors import PipelineError, RejectedMessage
+from pipeline.core.known_values import KnownValueFinder
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 from pipeline.core.spans import Span
@@ -48,12 +51,6 @@ from pipeline.core.transform import DEFAULT_TEXT_POLICY, Action, TransformContex
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 DEADLETTER_SCHEMA = "dead_letter"
 AUDIT_SCHEMA = "audit_event"
-
-
-class TextDetector(Protocol):
-    """Anything that finds PHI spans in many texts at once (rules, a model, or both)."""
-
-    def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +92,9 @@ class ProcessResult:
     partition: int
     entities: Counter[tuple[str, str]] = field(default_factory=Counter)  # (phi type, detector) -> count
     hmac_failed: bool = False
+    #: The audit event, chained and appended to ``outputs`` once the whole batch is done, in input
+    #: order, so each chain's events reach the topic in the order they were chained.
+    audit_event: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -109,6 +109,7 @@ class _Work:
     transformations: list[Transformation]
     subject: str
     texts: dict[str, str] = field(default_factory=dict)
+    known: list[tuple[PhiType, str]] = field(default_factory=list)
 
 
 class RecordProcessor:
@@ -141,6 +142,7 @@ class RecordProcessor:
         self._deadletter_schema = registry.get(DEADLETTER_SCHEMA)
         self._audit_schema = registry.get(AUDIT_SCHEMA)
         self.stage_seconds: Counter[str] = Counter()
+        self.ensemble = Ensemble()
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -154,7 +156,12 @@ class RecordProcessor:
             except RejectedMessage as rejected:
                 results[index] = self._dead_letter(message, rejected)
         self._detect_and_finish(pending, results)
-        return [r for r in results if r is not None]
+        done = [r for r in results if r is not None]
+        for result in done:
+            if result.audit_event is not None:
+                result.outputs.append(self.audit_message(result.audit_event, result.partition))
+                result.audit_event = None
+        return done
 
     def chain(self, partition: int) -> AuditChain:
         chain = self._chains.get(partition)
@@ -203,6 +210,8 @@ class RecordProcessor:
             text = record.get(policy.name)
             if text:
                 work.texts[policy.name] = text
+        if work.texts:
+            work.known = known_values(entry, record)
         self._timed("protect", started)
         return work
 
@@ -237,7 +246,9 @@ class RecordProcessor:
             secret=self.keyring.current(KeyPurpose.PSEUDONYM).material,
             tokenize=self.tokenizer.tokenize,
         )
-        for name, spans in spans_by_field.items():
+        finder = KnownValueFinder(work.known)
+        for name, detected in spans_by_field.items():
+            spans = self.ensemble.merge([*detected, *finder.find(work.texts[name])], work.texts[name])
             result = transform_text(work.texts[name], spans, self.text_policy, context)
             work.protected[name] = result.text
             for span in spans:
@@ -266,8 +277,9 @@ class RecordProcessor:
             entity_counts=entity_counts,
             action_counts=action_counts,
         )
-        audit = self.audit_message(event, work.message.partition)
-        return ProcessResult(work.message_id, "ok", "emit", None, [outbound, audit], work.message.partition, entities)
+        return ProcessResult(
+            work.message_id, "ok", "emit", None, [outbound], work.message.partition, entities, audit_event=event
+        )
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -319,15 +331,15 @@ class RecordProcessor:
             source=message.source,
             schema=schema,
         )
-        audit = self.audit_message(event, message.partition)
         return ProcessResult(
             message_id,
             "deadletter",
             rejected.stage,
             rejected.reason,
-            [outbound, audit],
+            [outbound],
             message.partition,
             hmac_failed=rejected.stage == "verify",
+            audit_event=event,
         )
 
     def _seal(self, data: bytes | None, message_id: str, part: str) -> str | None:
@@ -335,6 +347,19 @@ class RecordProcessor:
         if data is None:
             return None
         return self.encryptor.seal_bytes(data, message_id, context=f"deadletter/{part}")
+
+
+def known_values(entry: SchemaEntry, record: Mapping[str, Any]) -> list[tuple[PhiType, str]]:
+    """The record's structured PHI values, to be found again in its free text (ages only from 90 up)."""
+    known: list[tuple[PhiType, str]] = []
+    for policy in entry.policies:
+        value = record.get(policy.name)
+        if policy.phi_type is None or policy.action == "keep" or value is None:
+            continue
+        if policy.phi_type is PhiType.AGE and (not str(value).isdigit() or int(value) < 90):
+            continue
+        known.append((policy.phi_type, str(value)))
+    return known
 
 
 def signed_output(

@@ -44,6 +44,7 @@ class Run:
     records: list[SyntheticRecord]
     good: list[SignedInput]
     expected_reason: dict[str, str]
+    anonymous: int
     originals: dict[str, bytes]
     outputs: list[Consumed]
     seconds: float
@@ -68,8 +69,10 @@ def run(base_settings, broker, registry, keyring, tmp_path_factory) -> Run:
         signed_input(keyring, entry.ref, encode_record(entry, r.record, encodings[i % 3]), r.key)
         for i, r in enumerate(records)
     ]
-    kinds = hostile_messages(keyring, entry, records[0].record, "hostile-key", settings.max_message_bytes)
-    hostile = [(kinds[i % len(kinds)].message, kinds[i % len(kinds)].expected_reason) for i in range(60)]
+    hostile = []
+    while len(hostile) < 60:  # each round has fresh message ids: every kind several times, no id reused
+        kinds = hostile_messages(keyring, entry, records[len(hostile)].record, "bad-key", settings.max_message_bytes)
+        hostile.extend((h.message, h.expected_reason) for h in kinds)
     extra = synthetic_records(TAMPERED + UNKNOWN_KEY, seed=99)
     foreign = Keyring([Key.new(KeyPurpose.INGEST_HMAC, 7)])
     for i, r in enumerate(extra):
@@ -78,7 +81,9 @@ def run(base_settings, broker, registry, keyring, tmp_path_factory) -> Run:
             hostile.append((_tampered(signed_input(keyring, entry.ref, value, r.key), i * 7), "hmac-mismatch"))
         else:
             hostile.append((signed_input(foreign, entry.ref, value, r.key), "hmac-unknown-key"))
-    expected_reason = {m.message_id: reason for m, reason in hostile}
+    # inputs without a phi-message-id header get an id derived from their offset: counted apart
+    anonymous = sum(1 for m, _ in hostile if not any(name == "phi-message-id" for name, _ in m.headers))
+    expected_reason = {m.message_id: reason for m, reason in hostile if reason != "message-id-missing"}
     log = tmp_path_factory.mktemp("e2e") / "worker.log"
     with worker_process(settings, log) as worker:
         send(settings, good + [m for m, _ in hostile])
@@ -88,7 +93,7 @@ def run(base_settings, broker, registry, keyring, tmp_path_factory) -> Run:
         seconds = time.monotonic() - started
         assert worker.poll() is None, log_tail(log)
     originals = {m.message_id: m.value for m, _ in hostile}
-    return Run(settings, records, good, expected_reason, originals, outputs, seconds)
+    return Run(settings, records, good, expected_reason, anonymous, originals, outputs, seconds)
 
 
 def test_every_input_is_exactly_one_output_or_dead_letter(run):
@@ -97,11 +102,15 @@ def test_every_input_is_exactly_one_output_or_dead_letter(run):
     assert len(run.expected_reason) / len(expected) >= 0.05
     redacted, dead = run.on(s.topic_redacted), run.on(s.topic_deadletter)
     seen = Counter(message_id(m) for m in redacted + dead)
+    derived = [mid for mid in seen if mid.startswith("derived-")]
+    assert len(derived) == run.anonymous > 0
+    for mid in derived:
+        del seen[mid]
     missing = expected - set(seen)
     assert not missing, f"{len(missing)} of {len(expected)} inputs unaccounted for after {run.seconds:.0f} s"
     assert set(seen) == expected
     assert {message_id(m) for m in redacted} == {g.message_id for g in run.good}
-    assert {message_id(m) for m in dead} == set(run.expected_reason)
+    assert {message_id(m) for m in dead} - set(derived) == set(run.expected_reason)
     duplicates = sum(n - 1 for n in seen.values())
     assert duplicates == 0, f"{duplicates} duplicates without any crash"
     assert len({m.partition for m in redacted}) >= 4
@@ -109,6 +118,9 @@ def test_every_input_is_exactly_one_output_or_dead_letter(run):
 
 def test_dead_letters_have_the_right_reason_and_sealed_originals(run, registry, keyring):
     letters = {message_id(m): decode_output(registry, m) for m in run.on(run.settings.topic_deadletter)}
+    anonymous = {mid: letter for mid, letter in letters.items() if mid.startswith("derived-")}
+    assert {letter["reason"] for letter in anonymous.values()} == {"message-id-missing"}
+    letters = {mid: letter for mid, letter in letters.items() if mid not in anonymous}
     wrong = {
         mid: (letters[mid]["reason"], want)
         for mid, want in run.expected_reason.items()
@@ -194,4 +206,5 @@ def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, base
 def test_dead_letters_replay_to_the_input_topic(run, base_settings, broker):
     dry = _cli(run.settings, "deadletter", "replay", "--reason", "hmac-mismatch", "--dry-run", "--timeout", "20")
     assert dry.returncode == 0, dry.stderr
-    assert f"{TAMPERED} dead letters selected" in dry.stdout
+    mismatched = sum(1 for reason in run.expected_reason.values() if reason == "hmac-mismatch")
+    assert f"{mismatched} dead letters selected" in dry.stdout
