@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, replace
 
@@ -27,6 +29,7 @@ from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring
 from pipeline.core.inputs import SignedInput, encode_record, hostile_messages, signed_input
 from pipeline.core.leaks import LeakScanner
 from pipeline.core.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_records
+from pipeline.interfaces.embedded_broker import free_port
 from pipeline.stream.clients import Consumed, Outgoing, decode_output, produce
 from tests.conftest import isolated_settings
 from tests.e2e.helpers import log_tail, message_id, read_outputs, send, worker_process
@@ -48,9 +51,18 @@ class Run:
     originals: dict[str, bytes]
     outputs: list[Consumed]
     seconds: float
+    endpoints: dict[str, tuple[int, str]]
 
     def on(self, topic: str) -> list[Consumed]:
         return [m for m in self.outputs if m.topic == topic]
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a loopback test URL
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def _tampered(good: SignedInput, index: int) -> SignedInput:
@@ -61,7 +73,7 @@ def _tampered(good: SignedInput, index: int) -> SignedInput:
 
 @pytest.fixture(scope="module")
 def run(base_settings, broker, registry, keyring, tmp_path_factory) -> Run:
-    settings = isolated_settings(base_settings, broker, "e2e-thousand")
+    settings = isolated_settings(base_settings, broker, "e2e-thousand").with_overrides(metrics_port=free_port())
     entry = registry.get("clinical_record")
     records = list(synthetic_records(RECORDS, seed=21))
     encodings = ("avro", "json", "confluent")
@@ -92,8 +104,10 @@ def run(base_settings, broker, registry, keyring, tmp_path_factory) -> Run:
         outputs = read_outputs(settings, expected, timeout=300)
         seconds = time.monotonic() - started
         assert worker.poll() is None, log_tail(log)
+        base = f"http://127.0.0.1:{settings.metrics_port}"
+        endpoints = {path: _get(base + path) for path in ("/metrics", "/healthz", "/readyz")}
     originals = {m.message_id: m.value for m, _ in hostile}
-    return Run(settings, records, good, expected_reason, anonymous, originals, outputs, seconds)
+    return Run(settings, records, good, expected_reason, anonymous, originals, outputs, seconds, endpoints)
 
 
 def test_every_input_is_exactly_one_output_or_dead_letter(run):
@@ -208,3 +222,19 @@ def test_dead_letters_replay_to_the_input_topic(run, base_settings, broker):
     assert dry.returncode == 0, dry.stderr
     mismatched = sum(1 for reason in run.expected_reason.values() if reason == "hmac-mismatch")
     assert f"{mismatched} dead letters selected" in dry.stdout
+
+
+def test_metrics_count_the_run_and_carry_no_phi(run):
+    status, text = run.endpoints["/metrics"]
+    assert status == 200
+    processed = sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("phi_messages_total{")
+    )
+    assert processed == len(run.good) + len(run.expected_reason) + run.anonymous
+    assert 'phi_hmac_failures_total{reason="hmac-mismatch"}' in text
+    assert 'phi_dead_letters_total{reason="schema-unknown",stage="decode"}' in text
+    assert "phi_build_info{" in text and "phi_entities_total{" in text
+    scanner = LeakScanner([v for r in run.records for v in r.planted])
+    assert not scanner.scan(text, "/metrics")
+    assert run.endpoints["/healthz"][0] == 200
+    assert run.endpoints["/readyz"] == (200, "ready: 4 partitions\n")
