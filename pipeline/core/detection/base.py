@@ -1,0 +1,176 @@
+"""What every recognizer shares: the text view it reads, context cues, and the pattern-matching loop.
+
+A recognizer has one job: find one family of identifiers and say how sure it is. Scores are in [0, 1];
+the ensemble applies per-type thresholds afterwards, so a recognizer may emit weak candidates (a bare
+ten-digit number, a month/day pair with no context) and let context or agreement lift them.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+
+
+@runtime_checkable
+class TextDetector(Protocol):
+    """Anything that finds PHI spans in free text: rules, a model, or an ensemble of both."""
+
+    def detect(self, text: str) -> list[Span]: ...
+
+    def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Doc:
+    """The text once, plus its lower-cased copy, so each recognizer does not lower-case it again.
+
+    ``str.lower`` can change length for a few characters (e.g. 'İ'); ``lower`` is then a same-length
+    ASCII-only lowering so offsets stay valid in both.
+    """
+
+    text: str
+    lower: str
+
+    @classmethod
+    def of(cls, text: str) -> Doc:
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+        return cls(text, lowered)
+
+
+class Cue:
+    """A set of context words looked for within a window before (and optionally after) a match.
+
+    Returns the cue word found, which comes from this fixed list and so is safe to put in reasons.
+    """
+
+    __slots__ = ("_re", "after", "before", "label")
+
+    def __init__(self, label: str, words: Iterable[str], *, before: int = 40, after: int = 0) -> None:
+        alternatives = "|".join(re.escape(w.lower()) for w in sorted(set(words), key=len, reverse=True))
+        self._re = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
+        self.label = label
+        self.before = before
+        self.after = after
+
+    def nearest_before(self, doc: Doc, start: int) -> tuple[int, str] | None:
+        """Distance and word of the closest cue ending at or before ``start`` within the window."""
+        best: re.Match[str] | None = None
+        for match in self._re.finditer(doc.lower, max(0, start - self.before), start):
+            best = match
+        if best is None:
+            return None
+        return start - best.end(), best.group(0)
+
+    def found(self, doc: Doc, start: int, end: int) -> str | None:
+        """The cue word if one is near the span, else None."""
+        hit = self.nearest_before(doc, start)
+        if hit is not None:
+            return hit[1]
+        if self.after:
+            match = self._re.search(doc.lower, end, min(len(doc.lower), end + self.after))
+            if match:
+                return match.group(0)
+        return None
+
+
+class Recognizer(ABC):
+    """Finds one family of identifiers. Subclasses set ``name`` and implement :meth:`find`."""
+
+    name: str = "recognizer"
+
+    @abstractmethod
+    def find(self, doc: Doc) -> Iterator[Span]:
+        """Yield candidate spans with scores; never raise on odd input text."""
+
+    def span(self, start: int, end: int, phi_type: PhiType, score: float, reasons: Sequence[str]) -> Span | None:
+        """A span tagged with this recognizer, its score clamped to [0, 1]; None when it would be empty."""
+        if end <= start:
+            return None
+        clamped = round(min(1.0, max(0.0, score)), 4)
+        return Span(start, end, phi_type, clamped, f"rules:{self.name}", tuple(reasons))
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One regular expression, the score a bare match earns, and the group holding the value."""
+
+    name: str
+    regex: re.Pattern[str]
+    score: float
+    group: int | str = 0
+
+
+#: A validator returns None to reject the value, or a reason (checksum passed, structure valid) and a
+#: score delta (positive for a passed checksum, negative for a merely plausible shape).
+Validator = Callable[[str], tuple[str, float] | None]
+
+
+class PatternRecognizer(Recognizer):
+    """Regexes, an optional validator, and context cues that raise (or, when negative, lower) the score."""
+
+    def __init__(
+        self,
+        name: str,
+        phi_type: PhiType,
+        patterns: Sequence[Pattern],
+        *,
+        validator: Validator | None = None,
+        context: Cue | None = None,
+        context_boost: float = 0.3,
+        negative: Cue | None = None,
+        negative_factor: float = 0.4,
+    ) -> None:
+        self.name = name
+        self.phi_type = phi_type
+        self.patterns = tuple(patterns)
+        self.validator = validator
+        self.context = context
+        self.context_boost = context_boost
+        self.negative = negative
+        self.negative_factor = negative_factor
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        for pattern in self.patterns:
+            for match in pattern.regex.finditer(doc.text):
+                start, end = match.span(pattern.group)
+                if start < 0 or end <= start:
+                    continue
+                span = self.score_match(doc, start, end, pattern)
+                if span is not None:
+                    yield span
+
+    def score_match(self, doc: Doc, start: int, end: int, pattern: Pattern) -> Span | None:
+        """Apply validation and context to one match; None when it is rejected."""
+        reasons = [f"pattern:{pattern.name}"]
+        score = pattern.score
+        if self.validator is not None:
+            verdict = self.validator(doc.text[start:end])
+            if verdict is None:
+                return None
+            reason, delta = verdict
+            reasons.append(reason)
+            score += delta
+        score = self.apply_context(doc, start, end, score, reasons)
+        return self.span(start, end, self.phi_type, score, reasons)
+
+    def apply_context(self, doc: Doc, start: int, end: int, score: float, reasons: list[str]) -> float:
+        """Raise the score for a positive cue near the span and lower it for a negative one."""
+        if self.context is not None:
+            word = self.context.found(doc, start, end)
+            if word is not None:
+                reasons.append(f"context:{word}")
+                score += self.context_boost
+        if self.negative is not None:
+            word = self.negative.found(doc, start, end)
+            if word is not None:
+                reasons.append(f"negative:{word}")
+                score *= self.negative_factor
+        return score

@@ -1,0 +1,1 @@
+"""Rule-based recognizers, one module per family of identifiers."""

@@ -1,0 +1,176 @@
+"""Ways to reach a person: telephone, fax and pager numbers, e-mail, URLs and IP addresses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.core.detection import checksums
+from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+
+_EXT = r"(?:\s*(?:x|ext\.?|extension)\s*\d{1,5})?"
+
+
+class PhoneRecognizer(Recognizer):
+    """Telephone numbers in North American and international shapes, typed FAX when 'fax' is the nearest cue.
+
+    Separated NANP numbers are confident on their own; bare ten-digit runs and loosely grouped digits
+    (international formats) need a cue such as 'phone', 'call', 'cell' or 'pager'.
+    """
+
+    name = "phone"
+    _patterns = (
+        Pattern(
+            "nanp",
+            re.compile(
+                r"(?<![\w+-])(?:\+?1[-.\s]?)?(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}" + _EXT + r"(?![\w-])"
+            ),
+            0.7,
+        ),
+        Pattern(
+            "international",
+            re.compile(
+                r"(?<![\w+])(?:\+|00)\d{1,3}[-.\s]?(?:\(\d{1,4}\)[-.\s]?)?\d{1,4}(?:[-.\s]\d{2,4}){1,4}"
+                + _EXT
+                + r"(?![\w-])"
+            ),
+            0.65,
+        ),
+        Pattern("bare10", re.compile(r"(?<![\w.,-])\d{10}(?![\w,-]|\.\d)"), 0.3),
+        Pattern("plus_bare", re.compile(r"(?<![\w+])\+\d{8,15}(?![\w-]|\.\d)"), 0.6),
+        Pattern(
+            "grouped",
+            re.compile(r"(?<![\w.,/:+-])\(?\d{2,5}\)?(?:[-.\s]\d{2,8}){1,4}" + _EXT + r"(?![\w/:]|[-.]\d)"),
+            0.25,
+        ),
+    )
+    _phone_cue = Cue(
+        "phone",
+        [
+            "phone", "ph", "tel", "telephone", "cell", "mobile", "call", "called", "pager", "pgr", "beeper",
+            "contact", "reach", "number", "text", "home", "work", "ph#", "phone#", "tel.", "c:", "h:", "w:",
+            "desk", "office", "landline", "dial", "sms", "whatsapp", "answering", "messages", "registered",
+        ],
+        before=40,
+    )  # fmt: skip
+    _fax_cue = Cue("fax", ["fax", "facsimile", "fx", "fax#", "faxed"], before=40)
+    _after = re.compile(r"[ \t]*(?:-|\()?[ \t]*(fax|office|mobile|cell|home|work|desk|pager)\b", re.IGNORECASE)
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        for pattern in self._patterns:
+            for match in pattern.regex.finditer(doc.text):
+                start, end = match.span()
+                digits = checksums.digits_only(match.group(0))
+                if not 7 <= len(digits) <= 15 or len(set(digits)) == 1:
+                    continue
+                span = self._score(doc, start, end, pattern)
+                if span is not None:
+                    yield span
+
+    def _score(self, doc: Doc, start: int, end: int, pattern: Pattern) -> Span | None:
+        reasons = [f"pattern:{pattern.name}"]
+        score = pattern.score
+        phone = self._phone_cue.nearest_before(doc, start)
+        fax = self._fax_cue.nearest_before(doc, start)
+        phi_type = PhiType.PHONE
+        after = self._after.match(doc.text, end)
+        if after is not None:
+            word = after.group(1).lower()
+            reasons.append(f"context:{word}")
+            return self.span(start, end, PhiType.FAX if word == "fax" else PhiType.PHONE, score + 0.4, reasons)
+        if fax is not None and (phone is None or fax[0] <= phone[0]):
+            phi_type = PhiType.FAX
+            reasons.append(f"context:{fax[1]}")
+            score += 0.4
+        elif phone is not None:
+            reasons.append(f"context:{phone[1]}")
+            score += 0.4
+        return self.span(start, end, phi_type, score, reasons)
+
+
+class EmailRecognizer(PatternRecognizer):
+    """E-mail addresses."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "email",
+            PhiType.EMAIL,
+            [
+                Pattern(
+                    "email",
+                    re.compile(
+                        r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+                    ),
+                    0.95,
+                )
+            ],
+        )
+
+
+_TLDS = (
+    "com|org|net|edu|gov|mil|int|info|biz|io|health|care|clinic|hospital|medical|us|uk|ca|au|de|fr|es|nl|se|"
+    "ch|dk|fi|no|pl|pt|cz|ee|cy|jp|cn|ru|br|mx|nz|ie|be|at|it"
+)
+
+
+class UrlRecognizer(Recognizer):
+    """Web addresses with a scheme or 'www.', and bare domains ending in a known top-level domain."""
+
+    name = "url"
+    _scheme = re.compile(r"(?i)\b(?:https?|ftp)://[^\s<>\"'()\[\]]+|\bwww\.[^\s<>\"'()\[\]]+")
+    _bare = re.compile(
+        rf"(?<![\w@.-])[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.(?:{_TLDS})(?:/[^\s<>\"']*)?(?![\w@-])"
+    )
+    _trailing = ".,;:!?)'\""
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        for regex, name, score in ((self._scheme, "url_scheme", 0.9), (self._bare, "domain", 0.6)):
+            for match in regex.finditer(doc.text):
+                start, end = match.span()
+                while end > start and doc.text[end - 1] in self._trailing:
+                    end -= 1
+                if regex is self._bare and doc.text[start:end].count(".") == 0:
+                    continue
+                span = self.span(start, end, PhiType.URL, score, [f"pattern:{name}"])
+                if span is not None:
+                    yield span
+
+
+def _ipv4_check(value: str) -> tuple[str, float] | None:
+    return ("valid:ipv4", 0.0) if checksums.ipv4_valid(value) else None
+
+
+def _ipv6_check(value: str) -> tuple[str, float] | None:
+    if value.count(":") < 2 or (not any(c.isalpha() for c in value) and value.count(":") < 4):
+        return None  # clock times such as 10:30:00 are not addresses
+    return ("valid:ipv6", 0.0) if checksums.ipv6_valid(value) else None
+
+
+class Ipv4Recognizer(PatternRecognizer):
+    """Dotted-quad IPv4 addresses with every octet in range; 'version' nearby lowers the score."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ipv4",
+            PhiType.IP,
+            [Pattern("ipv4", re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"), 0.75)],
+            validator=_ipv4_check,
+            context=Cue("ip", ["ip", "ip address", "address", "host", "server", "from", "login"]),
+            context_boost=0.15,
+            negative=Cue("version", ["version", "ver", "v", "release", "build"], before=15),
+            negative_factor=0.4,
+        )
+
+
+class Ipv6Recognizer(PatternRecognizer):
+    """IPv6 addresses, full or compressed, validated by the standard library parser."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "ipv6",
+            PhiType.IP,
+            [Pattern("ipv6", re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"), 0.8)],
+            validator=_ipv6_check,
+        )

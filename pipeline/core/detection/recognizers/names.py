@@ -1,0 +1,221 @@
+"""Person names found through the words around them: titles, credentials, relations, field labels.
+
+Rules cannot know every name, so they only fire where the context says a name follows ('Dr.', 'seen by',
+'husband', 'Patient:') or precedes ('..., RN'). Candidate tokens that are ordinary words (a stop list
+covering all-caps nursing shorthand) are trimmed, so 'DTR MARY AT BEDSIDE' yields only 'MARY'.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+
+UP = "A-ZÀ-ÖØ-Þ"
+LO = "a-zß-öø-ÿ"
+WORD = rf"(?:Mc|Mac|O'|O\u2019|D'|De|Di|Da|La|Le|Van|Von)?[{UP}][{LO}]+(?:['\u2019][{UP}]?[{LO}]+)?(?:-[{UP}][{LO}]+)?"
+INITIAL = rf"[{UP}]\."
+MIXED = rf"(?:{INITIAL}\s?)?{WORD}(?:[ \t]+(?:{INITIAL}|{WORD})){{0,2}}"
+CAPS = rf"[{UP}]{{2,}}(?:['-][{UP}]{{2,}})?"
+CAPS_NAME = rf"(?:[{UP}]\.?\s)?{CAPS}(?:[ \t]+{CAPS}){{0,2}}"
+LOWER_NAME = rf"[{LO}]{{2,}}(?:[ \t]+[{LO}]{{2,}})?"
+
+#: Words that look like names by case but are not (checked upper-cased).
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    A AN AND OR BUT AT IN ON TO FOR WITH FROM BY OF OFF AS IS WAS ARE WERE BE BEEN BEING HAS HAD HAVE WILL
+    WOULD CAN COULD SHOULD MAY MIGHT MUST NOT NO YES HE SHE HIS HER HIM HERS THEY THEM THEIR WE US OUR I ME MY
+    YOU YOUR IT ITS THIS THAT THESE THOSE HERE THERE WHO WHOM WHAT WHEN WHERE WHY HOW ALL ANY SOME NONE BOTH
+    EACH THE PATIENT PATIENTS PT PTS FAMILY HOME TODAY TOMORROW YESTERDAY NOW THEN ALSO STILL AGAIN BEDSIDE
+    VISITED VISITING VISIT CALLED CALLING PRESENT AWARE UPDATED NOTIFIED REPORTS REPORTED STATES STATED SAYS
+    SAID AGREES AGREED WANTS WANTED HOSPITAL CLINIC CENTER CENTRE MEDICAL DEPARTMENT DEPT UNIT FLOOR ROOM ER
+    ED ICU MICU SICU CCU NICU PICU PACU OR CARDIOLOGY NEUROLOGY ONCOLOGY RADIOLOGY SURGERY MEDICINE PHARMACY
+    NURSING SOCIAL WORK WORKER SERVICE SERVICES TEAM STAFF PCP MD DO RN NP PA LPN CNA DR MR MRS MS MISS MX
+    PROF MONDAY TUESDAY WEDNESDAY THURSDAY FRIDAY SATURDAY SUNDAY JANUARY FEBRUARY MARCH APRIL JUNE JULY
+    AUGUST SEPTEMBER OCTOBER NOVEMBER DECEMBER NORMAL STABLE UNKNOWN NEGATIVE POSITIVE FOLLOW UP CHECK PLAN
+    HISTORY ASSESSMENT NOTE NOTES PLEASE THANKS THANK HELLO HI DEAR SINCERELY REGARDS GOOD FINE WELL BETTER
+    WORSE SICK SORE TIRED OK OKAY SURE JUST VERY GOING WRITING LOOKING TRYING HAPPY SORRY CONCERNED WORRIED
+    ABLE UNABLE DOING FEELING FEEL FELT PAIN FEVER CHEST ABD HEENT NEURO RESP CV GI GU MSK SKIN PSYCH EXAM
+    LABS LAB VITALS VS HR RR BP SPO2 TEMP WT HT IV PO PRN BID TID QID QD QHS NPO DNR DNI FULL CODE STAT
+    ADMIT ADMITTED DISCHARGE DISCHARGED TRANSFER TRANSFERRED CONSULT CONSULTED SEEN EVALUATED RECOMMEND
+    RECOMMENDS RECOMMENDED DISCUSSED SPOKE CONTACT CONTACTED PHONE CALL EMAIL MESSAGE ASKED REQUEST
+    REQUESTED INSURANCE NURSE DOCTOR PHYSICIAN SURGEON RESIDENT ATTENDING FELLOW INTERN PROVIDER CARE
+    CASE MANAGER MANAGEMENT EMERGENCY PRIMARY SECONDARY OFFICE NEW OLD LEFT RIGHT BILATERAL ACUTE CHRONIC
+    HUSBAND WIFE SON DAUGHTER MOTHER FATHER BROTHER SISTER DTR HUSB FRIEND GUARDIAN CAREGIVER SPOUSE
+    PARTNER REFUSED DECLINED GIVEN GAVE TOLD INFORMED EXPLAINED UNDERSTANDS VERBALIZED AMBULATING
+    SLEEPING RESTING EATING WALKING TAKING NEEDS NEED WILL WITHOUT NIGHT DAY MORNING EVENING SHIFT
+    OVERNIGHT NEXT LAST FIRST SECOND THIRD NAME NAMED WHICH ABOUT ONLY OTHER ANOTHER SAME SUCH THAN TOO
+    AFTER BEFORE SINCE UNTIL DURING OVER UNDER WHILE IF SO ENGLISH SPANISH INTERPRETER GROUP OUTSIDE
+    PER VIA RE FYI CC ATTN SUBJECT DATE TIME MRN DOB SSN ID ACCT
+    """.split()
+)
+
+#: Tokens that make a capitalised phrase an organisation, place or street rather than a person.
+NOT_PERSON: frozenset[str] = frozenset(
+    """
+    INC LLC LTD CORP CORPORATION CO COMPANY TECHNOLOGIES TECHNOLOGY SOLUTIONS ASSOCIATES GROUP ORCHESTRA
+    WEEKLY DAILY SYSTEMS PARTNERS UNIVERSITY COLLEGE INSTITUTE BANK INSURANCE SERVICES FOUNDATION
+    REPUBLIC KINGDOM STATES ISLANDS AFRICA AMERICA EUROPE ASIA COUNTY CITY TOWN VILLAGE PORT MOUNT LAKE
+    STREET ST AVENUE AVE ROAD RD DRIVE DR LANE LN BOULEVARD BLVD WAY COURT CT PLACE PL TERRACE PARK
+    PARKWAY LOOP MALL PASS RADIAL TURNPIKE GATEWAY COVES COVE UNION RAPID RAPIDS EXTENSIONS EXTENSION
+    SQUARE PLAZA TRAIL HIGHWAY CLUB OPUS INSIGHT IMPULSE HOSPITAL CLINIC CENTER PHARMACY LABS
+    MG ML TABLET TABLETS CAPSULE CAPSULES EXTRA STRENGTH
+    """.split()
+)
+
+_STRIP = " \t,.;:'\u2019-"
+
+
+class NameRecognizer(Recognizer):
+    """Names introduced or followed by clinical context; each cue family has its own score."""
+
+    name = "name"
+    _patterns: tuple[tuple[str, re.Pattern[str], float], ...] = (
+        (
+            "title",
+            re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Sr|Sister|Rev)\.?[ \t]+(?P<name>{MIXED})"),
+            0.85,
+        ),
+        ("title_caps", re.compile(rf"(?<![\w])(?:DR|MR|MRS|MS|MISS|PROF)\.?[ \t]+(?P<name>{CAPS_NAME})"), 0.8),
+        (
+            "credential",
+            re.compile(
+                rf"(?<![\w.])(?P<name>{MIXED}),?[ \t]+(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|LPN|CNA|PharmD|DDS|DMD|PhD|"
+                r"MSW|LCSW|RD|DPT|CRNA|FNP|APRN|FNP-BC|MBBS|BSN|MSN|DNP|ARNP|CNM|RPh|RT|RRT)(?![\w])"
+            ),
+            0.8,
+        ),
+        (
+            "credential_caps",
+            re.compile(rf"(?<![\w.])(?P<name>{CAPS_NAME}),?[ \t]+(?:MD|RN|NP|PA-C|LPN|CNA|CRNA|RRT)(?![\w])"),
+            0.7,
+        ),
+    )
+    #: Cue-led patterns: the cue is found in the lower-cased text (much faster than case-insensitive
+    #: matching), then the name is matched, case-sensitively, in the original text right after it.
+    _cued: tuple[tuple[str, re.Pattern[str], re.Pattern[str], float], ...] = (
+        (
+            "clinician_cue",
+            re.compile(
+                r"\b(?:(?:seen|examined|evaluated|signed|e-signed|dictated|cosigned|co-signed|reviewed|"
+                r"transcribed|referred|accompanied|brought\s+in|authored|written|verified|performed|read|"
+                r"interpreted)\s+by|discussed\s+with|d/w|spoke\s+with|spoke\s+to|care\s+of|attending|"
+                r"attending\s+physician|resident|pcp|primary\s+care(?:\s+physician|\s+provider)?|provider|"
+                r"surgeon|physician|nurse|therapist|case\s+manager|social\s+worker|emergency\s+contact|"
+                r"next\s+of\s+kin|nok|guarantor|contact|cc|author|signed)\s*:?[ \t]*"
+            ),
+            re.compile(rf"{MIXED}|{CAPS_NAME}"),
+            0.75,
+        ),
+        (
+            "field",
+            re.compile(
+                r"\b(?:patient|pt|patient\s+name|name|full\s+name|legal\s+name|preferred\s+name|alias|aka|"
+                r"mother's\s+name|father's\s+name|spouse|signature|from|to|attn)\s*:[ \t]*"
+            ),
+            re.compile(rf"{MIXED}|{CAPS_NAME}"),
+            0.8,
+        ),
+        (
+            "salutation",
+            re.compile(r"\b(?:dear|hi|hello|hey|sincerely|regards|thanks|thank\s+you|best|cheers|love),?[ \t]+"),
+            re.compile(MIXED),
+            0.6,
+        ),
+        (
+            "relation",
+            re.compile(
+                r"\b(?:husband|wife|spouse|son|daughter|dtr|dau|mother|mom|father|dad|brother|sister|sibling|"
+                r"partner|boyfriend|girlfriend|fianc[e\u00e9]e?|grandson|granddaughter|grandmother|grandfather|"
+                r"grandma|grandpa|niece|nephew|aunt|uncle|cousin|friend|neighbou?r|caregiver|guardian|husb|"
+                r"stepson|stepdaughter|roommate)(?:'s)?(?:\s+named|\s+is|,)?[ \t]*:?[ \t]*"
+            ),
+            re.compile(rf"{MIXED}|{CAPS_NAME}"),
+            0.75,
+        ),
+        (
+            "self_intro",
+            re.compile(r"\b(?:my\s+name\s+is|my\s+name's|name\s+is|named|call\s+me|goes\s+by)[ \t]+"),
+            re.compile(rf"{MIXED}|{CAPS_NAME}|{LOWER_NAME}"),
+            0.75,
+        ),
+        (
+            "speech",
+            re.compile(r"\b(?:said|asked|told|replied|wrote|thanked|called|texted|emailed|met|visited)[ \t]+"),
+            re.compile(MIXED),
+            0.6,
+        ),
+        (
+            "weak_intro",
+            re.compile(r"\b(?:i\s+am|i'm|this\s+is|it's|with|and|from|for|to)[ \t]+"),
+            re.compile(MIXED),
+            0.3,
+        ),
+    )
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        text = doc.text
+        for name, regex, score in self._patterns:
+            for match in regex.finditer(text):
+                span = self._candidate(text, name, score, *match.span("name"))
+                if span is not None:
+                    yield span
+        for name, cue, name_regex, score in self._cued:
+            for match in cue.finditer(doc.lower):
+                found = name_regex.match(text, match.end())
+                if found is not None:
+                    span = self._candidate(text, name, score, *found.span())
+                    if span is not None:
+                        yield span
+
+    def _candidate(self, text: str, name: str, score: float, raw_start: int, raw_end: int) -> Span | None:
+        """Trim stop words, apply the per-pattern checks and build the span (None when rejected)."""
+        bounds = _trim(text, raw_start, raw_end)
+        if bounds is None:
+            return None
+        start, end = bounds
+        final = score
+        tokens = text[start:end].split()
+        if any(t.upper().strip(".,") in NOT_PERSON for t in tokens):
+            return None
+        if name == "weak_intro":
+            if not _looks_like_full_name(tokens):
+                return None
+            final += 0.25
+        return self.span(start, end, PhiType.NAME, final, [f"pattern:{name}"])
+
+
+def _looks_like_full_name(tokens: list[str]) -> bool:
+    """Two or three capitalised tokens, none a stop word: 'John Smith' but not 'Tylenol Extra'."""
+    return 2 <= len(tokens) <= 3 and all(
+        t[0].isupper() and t.upper().strip(".,") not in STOPWORDS and t.upper().strip(".,") not in NOT_PERSON
+        for t in tokens
+    )
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Drop stop words and punctuation from both ends of a candidate; None if nothing name-like is left."""
+    tokens = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+    while tokens and _is_stop(text[tokens[0][0] : tokens[0][1]]):
+        tokens.pop(0)
+    cut = len(tokens)
+    for index, (s, e) in enumerate(tokens):
+        if _is_stop(text[s:e]):
+            cut = index
+            break
+    tokens = tokens[:cut]
+    if not tokens:
+        return None
+    begin, finish = tokens[0][0], tokens[-1][1]
+    while finish > begin and text[finish - 1] in _STRIP:
+        finish -= 1
+    if finish - begin < 2 or not any(c.isalpha() for c in text[begin:finish]):
+        return None
+    return begin, finish
+
+
+def _is_stop(token: str) -> bool:
+    return token.strip(_STRIP).upper() in STOPWORDS

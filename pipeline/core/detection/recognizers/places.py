@@ -1,0 +1,211 @@
+"""Locations smaller than a state: facilities, street addresses, cities and ZIP codes.
+
+Facilities are found by their cue word ('Hospital', 'Medical Center', 'Clinic'), addresses by a house
+number followed by a USPS street suffix, cities by a following state or a preceding 'lives in', and ZIP
+codes by a state or 'ZIP' beside them. A full address yields separate STREET, CITY and ZIP spans, so each
+can be transformed by its own policy (a ZIP generalised to ZIP3, a street replaced by a surrogate).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.recognizers.names import LO, STOPWORDS, UP
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+
+_FACILITY_KEYS = [
+    "Hospital", "Hospitals", "Medical Center", "Medical Centre", "Health Center", "Health Centre",
+    "Health System", "Healthcare", "Health Care", "Clinic", "Clinics", "Infirmary", "Nursing Home",
+    "Nursing Facility", "Nursing Center", "Rehabilitation Center", "Rehabilitation Hospital",
+    "Rehab Center", "Hospice", "Urgent Care", "Surgery Center", "Surgical Center", "Cancer Center",
+    "Cancer Institute", "Care Center", "Heart Institute", "Medical Group", "Medical Associates",
+    "Family Practice", "Family Medicine", "Pharmacy", "Laboratories", "Laboratory", "Sanatorium",
+    "Memorial", "Dialysis Center", "Imaging Center", "Assisted Living", "Senior Living", "Medical Plaza",
+    "Children's", "Health", "VAMC", "Medical Office", "Surgical Hospital", "Psychiatric Center",
+]  # fmt: skip
+_KEY_RE = "|".join(sorted({*_FACILITY_KEYS, *(k.upper() for k in _FACILITY_KEYS)}, key=len, reverse=True))
+_CAPWORD = rf"(?:[{UP}][\w'\u2019&.-]*)"
+_FACILITY_LEAD_STOP = STOPWORDS - {"MEDICAL", "MEMORIAL", "CHILDREN'S", "CARE", "FAMILY", "HEART"}
+
+
+class FacilityRecognizer(Recognizer):
+    """Named hospitals, clinics and other care sites: capitalised words ending in a facility cue word."""
+
+    name = "facility"
+    _regex = re.compile(
+        rf"(?<![\w])(?:(?:St\.?|Saint|Mt\.?|Mount)[ \t]+)?(?:{_CAPWORD}[ \t]+(?:(?:of|and|the|for|&)[ \t]+)?){{1,5}}"
+        rf"(?:{_KEY_RE})(?![\w])(?:[ \t]+(?:of|at)[ \t]+(?:the[ \t]+)?{_CAPWORD}(?:[ \t]+{_CAPWORD}){{0,2}})?"
+    )
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        text = doc.text
+        for match in self._regex.finditer(text):
+            start, end = match.span()
+            for token in re.finditer(r"\S+", text[start:end]):
+                if token.group(0).strip(",.;:").upper() not in _FACILITY_LEAD_STOP:
+                    start += token.start()
+                    break
+            else:
+                continue
+            words = text[start:end].split()
+            if len(words) < 2:
+                continue
+            span = self.span(start, end, PhiType.FACILITY, 0.8, ["pattern:facility_cue"])
+            if span is not None:
+                yield span
+
+
+_SUFFIXES = """
+Alley Aly Avenue Ave Av Bay Bend Boulevard Blvd Branch Br Bridge Brg Brook Brooks Burg Burgs Bypass Byp Camp
+Canyon Cape Causeway Center Ctr Centers Circle Cir Circles Cliff Cliffs Club Common Commons Corner Corners
+Course Court Ct Courts Cove Coves Creek Crescent Cres Crest Crossing Xing Crossroad Curve Dale Dam Divide
+Drive Dr Drives Estate Estates Expressway Expy Extension Ext Fall Falls Ferry Field Fields Flat Flats Ford
+Fords Forest Forge Forges Fork Forks Fort Freeway Fwy Garden Gardens Gateway Glen Glens Green Greens Grove
+Groves Harbor Harbors Haven Heights Hts Highway Hwy Hill Hills Hollow Inlet Island Islands Isle Junction
+Junctions Key Keys Knoll Knolls Lake Lakes Land Landing Lane Ln Light Lights Loaf Lock Locks Lodge Loop Mall
+Manor Manors Meadow Meadows Mews Mill Mills Mission Motorway Mount Mountain Mountains Neck Orchard Oval
+Overpass Park Parks Parkway Pkwy Parkways Pass Passage Path Pike Pine Pines Place Pl Plain Plains Plaza Point
+Points Port Ports Prairie Radial Ramp Ranch Rapid Rapids Rest Ridge Ridges River Road Rd Roads Route Rte Row
+Rue Run Shoal Shoals Shore Shores Skyway Spring Springs Spur Spurs Square Sq Squares Station Stravenue Stream
+Street St Streets Summit Terrace Ter Throughway Trace Track Trafficway Trail Trl Trailer Tunnel Turnpike
+Tpke Underpass Union Unions Valley Valleys Via Viaduct View Views Village Villages Ville Vista Walk Walks
+Wall Way Ways Well Wells
+""".split()
+_SUFFIX_RE = "|".join(sorted({*_SUFFIXES, *(s.upper() for s in _SUFFIXES)}, key=len, reverse=True))
+_STREET_WORD = rf"(?:[{UP}0-9][\w'\u2019.-]*|\d+(?:st|nd|rd|th))"
+_DIRECTION = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?"
+_UNIT = (
+    r"(?:,?[ \t]*(?:Apt|Apartment|Suite|Ste|Unit|Rm|Room|Fl|Floor|Bldg|Building|APT|SUITE|STE|UNIT|#)"
+    r"\.?[ \t]*#?[ \t]*[\w-]+)"
+)
+
+STATE_CODES = frozenset(
+    """AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND
+    OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP AA AE AP""".split()
+)
+_AMBIGUOUS_CODES = frozenset({"MD", "PA", "ME", "OR", "IN", "OK", "HI", "DE", "MA", "CO", "OH", "AS", "ID", "DC"})
+STATE_NAMES = [
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut", "Delaware", "Florida",
+    "Georgia", "Hawaii", "Idaho", "Illinois", "Indiana", "Iowa", "Kansas", "Kentucky", "Louisiana", "Maine",
+    "Maryland", "Massachusetts", "Michigan", "Minnesota", "Mississippi", "Missouri", "Montana", "Nebraska",
+    "Nevada", "New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina", "North Dakota", "Ohio",
+    "Oklahoma", "Oregon", "Pennsylvania", "Rhode Island", "South Carolina", "South Dakota", "Tennessee", "Texas",
+    "Utah", "Vermont", "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming", "Puerto Rico",
+]  # fmt: skip
+_STATE_RE = "|".join(sorted([*STATE_CODES, *STATE_NAMES], key=len, reverse=True))
+_CITY = rf"(?:[{UP}][{LO}]+(?:[ \t-](?:[{UP}][{LO}]+|de|la|del|of)){{0,3}}|[{UP}]{{2,}}(?:[ \t][{UP}]{{2,}}){{0,2}})"
+_ZIP = r"\d{5}(?:-\d{4})?"
+
+
+class StreetAddressRecognizer(Recognizer):
+    """House number + street words + USPS suffix (+ unit), then optionally 'City, ST 12345' or a PO box."""
+
+    name = "street_address"
+    _street = re.compile(
+        rf"(?<![\w.-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?[ \t]+(?:{_DIRECTION}[ \t]+)?(?:{_STREET_WORD}[ \t]+){{1,4}}"
+        rf"(?:{_SUFFIX_RE})\b\.?(?:[ \t]+{_DIRECTION}(?![\w]))?{_UNIT}?"
+        rf"(?:(?P<sep>[ \t]*[,\n][ \t]*\n?[ \t]*|[ \t]+)(?P<city>{_CITY})[ \t]*,?[ \t]*(?P<state>{_STATE_RE})\.?"
+        rf"(?:[ \t]+(?P<zip>{_ZIP}))?(?![\w]))?"
+    )
+    _po_box = re.compile(r"(?i)(?<![\w])(?:P\.?[ \t]?O\.?[ \t]*Box|Post[ \t]+Office[ \t]+Box)[ \t]*#?[ \t]*\d+")
+    _military = re.compile(
+        r"(?<![\w])(?:(?:PSC|CMR|Unit)[ \t]+\d{1,5},?[ \t]+Box[ \t]+\d{1,5}|(?:USNS|USNV|USS|USCGC)[ \t]+[\w'\u2019-]+)"
+        r"[ \t]*[,\n][ \t]*(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}(?![\w])"
+    )
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        text = doc.text
+        for match in self._street.finditer(text):
+            street_end = match.start("sep") if match.group("city") else match.end()
+            street_end = len(text[:street_end].rstrip(" \t,\n"))
+            span = self.span(match.start(), street_end, PhiType.STREET, 0.85, ["pattern:street_suffix"])
+            if span is not None:
+                yield span
+            if match.group("city"):
+                city = self.span(*match.span("city"), PhiType.CITY, 0.8, ["pattern:address_city"])
+                if city is not None:
+                    yield city
+            if match.group("zip"):
+                zip_span = self.span(*match.span("zip"), PhiType.ZIP, 0.9, ["pattern:address_zip"])
+                if zip_span is not None:
+                    yield zip_span
+        for regex, name in ((self._po_box, "pattern:po_box"), (self._military, "pattern:military_address")):
+            for match in regex.finditer(text):
+                span = self.span(match.start(), match.end(), PhiType.STREET, 0.85, [name])
+                if span is not None:
+                    yield span
+
+
+class CityRecognizer(Recognizer):
+    """Cities followed by a state ('Springfield, IL 62704') or introduced by 'lives in', 'born in'."""
+
+    name = "city"
+    _city_state = re.compile(
+        rf"(?<![\w])(?P<city>{_CITY})[ \t]*,[ \t]*(?P<state>{_STATE_RE})\.?(?:[ \t]+(?P<zip>{_ZIP}))?(?![\w])"
+    )
+    _cue = re.compile(
+        r"(?i:(?<![a-z])(?:lives|living|lived|resides|residing|moved|relocated|born|grew\s+up|raised|"
+        r"visiting|travel(?:l)?ed|returned|commutes)\s+(?:in|to|from|at)|resident\s+of|native\s+of|"
+        r"hometown(?:\s+is)?|city\s*:|town\s+of|city\s+of|town\s*:)"
+        rf"[ \t]*(?P<city>{_CITY})"
+    )
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        text = doc.text
+        for match in self._city_state.finditer(text):
+            state = match.group("state")
+            if match.group("zip"):
+                score = 0.8
+            elif state in _AMBIGUOUS_CODES:
+                score = 0.3
+            else:
+                score = 0.6 if len(state) == 2 else 0.7
+            bounds = _city_bounds(text, *match.span("city"))
+            if bounds is not None:
+                span = self.span(*bounds, PhiType.CITY, score, ["pattern:city_state"])
+                if span is not None:
+                    yield span
+            if match.group("zip"):
+                zip_span = self.span(*match.span("zip"), PhiType.ZIP, 0.9, ["pattern:state_zip"])
+                if zip_span is not None:
+                    yield zip_span
+        for match in self._cue.finditer(text):
+            bounds = _city_bounds(text, *match.span("city"))
+            if bounds is not None:
+                span = self.span(*bounds, PhiType.CITY, 0.65, ["pattern:city_cue"])
+                if span is not None:
+                    yield span
+
+
+def _city_bounds(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Drop leading stop words ('Patient', 'The') from a city candidate; None when nothing is left."""
+    for token in re.finditer(r"\S+", text[start:end]):
+        if token.group(0).upper() not in STOPWORDS:
+            return start + token.start(), end
+    return None
+
+
+class ZipRecognizer(PatternRecognizer):
+    """Five-digit ZIP (+4) codes; alone they are only weak candidates, 'ZIP' or a state beside them decides."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "zip",
+            PhiType.ZIP,
+            [Pattern("zip", re.compile(rf"(?<![\w.,/$-]){_ZIP}(?![\w/]|[.,]\d)"), 0.2)],
+            context=Cue("zip", ["zip", "zipcode", "zip code", "postal", "postal code", "postcode"], before=20),
+            context_boost=0.6,
+        )
+
+    _state_before = re.compile(rf"(?:{_STATE_RE})\.?,?[ \t]*$")
+
+    def score_match(self, doc: Doc, start: int, end: int, pattern: Pattern) -> Span | None:
+        span = super().score_match(doc, start, end, pattern)
+        if span is None or span.score >= 0.6:
+            return span
+        if self._state_before.search(doc.text, max(0, start - 20), start):
+            return self.span(start, end, PhiType.ZIP, 0.8, [*span.reasons, "context:state"])
+        return span

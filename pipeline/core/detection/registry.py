@@ -1,0 +1,64 @@
+"""The default set of recognizers: one instance of each, in no particular order (the ensemble decides)."""
+
+from __future__ import annotations
+
+from pipeline.core.detection.base import Recognizer
+from pipeline.core.detection.recognizers import labeled
+from pipeline.core.detection.recognizers.ages import AgeOver89Recognizer
+from pipeline.core.detection.recognizers.contact import (
+    EmailRecognizer,
+    Ipv4Recognizer,
+    Ipv6Recognizer,
+    PhoneRecognizer,
+    UrlRecognizer,
+)
+from pipeline.core.detection.recognizers.dates import DateRecognizer
+from pipeline.core.detection.recognizers.names import NameRecognizer
+from pipeline.core.detection.recognizers.numbers import (
+    DeaRecognizer,
+    GenericIdRecognizer,
+    IbanRecognizer,
+    NpiRecognizer,
+    PaymentCardRecognizer,
+    SsnRecognizer,
+    VinRecognizer,
+)
+from pipeline.core.detection.recognizers.places import (
+    CityRecognizer,
+    FacilityRecognizer,
+    StreetAddressRecognizer,
+    ZipRecognizer,
+)
+
+
+def default_recognizers() -> list[Recognizer]:
+    """Fresh instances of every built-in recognizer (regexes are compiled once, at class definition)."""
+    return [
+        SsnRecognizer(),
+        PhoneRecognizer(),
+        EmailRecognizer(),
+        UrlRecognizer(),
+        Ipv4Recognizer(),
+        Ipv6Recognizer(),
+        labeled.mrn_recognizer(),
+        labeled.health_plan_recognizer(),
+        labeled.account_recognizer(),
+        labeled.license_recognizer(),
+        labeled.plate_recognizer(),
+        labeled.device_recognizer(),
+        labeled.biometric_recognizer(),
+        labeled.other_id_recognizer(),
+        PaymentCardRecognizer(),
+        IbanRecognizer(),
+        NpiRecognizer(),
+        DeaRecognizer(),
+        VinRecognizer(),
+        GenericIdRecognizer(),
+        DateRecognizer(),
+        AgeOver89Recognizer(),
+        NameRecognizer(),
+        FacilityRecognizer(),
+        StreetAddressRecognizer(),
+        CityRecognizer(),
+        ZipRecognizer(),
+    ]

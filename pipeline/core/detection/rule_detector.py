@@ -1,0 +1,40 @@
+"""Rules-only detection: every recognizer over the text, merged by the ensemble."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.spans import Span
+
+if TYPE_CHECKING:
+    from pipeline.core.detection.ensemble import Ensemble
+
+
+class RuleDetector:
+    """A :class:`~pipeline.core.detection.base.TextDetector` built from recognizers alone.
+
+    Pure and thread-safe (recognizers hold only compiled regexes), so one instance serves a worker.
+    """
+
+    def __init__(self, recognizers: Sequence[Recognizer] | None = None, ensemble: Ensemble | None = None) -> None:
+        from pipeline.core.detection.ensemble import Ensemble
+        from pipeline.core.detection.registry import default_recognizers
+
+        self.recognizers: tuple[Recognizer, ...] = tuple(default_recognizers() if recognizers is None else recognizers)
+        self.ensemble = ensemble or Ensemble()
+
+    def candidates(self, text: str) -> list[Span]:
+        """Every recognizer's raw spans, before thresholds and merging."""
+        doc = Doc.of(text)
+        spans: list[Span] = []
+        for recognizer in self.recognizers:
+            spans.extend(recognizer.find(doc))
+        return spans
+
+    def detect(self, text: str) -> list[Span]:
+        return self.ensemble.merge(self.candidates(text), text)
+
+    def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
+        return [self.detect(text) for text in texts]

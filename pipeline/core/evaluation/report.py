@@ -1,0 +1,63 @@
+"""Human and machine outputs of an evaluation: the per-type table, the JSON summary, the missed-span file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.core.evaluation.corpus import Document
+from pipeline.core.evaluation.scoring import Scores
+
+_CONTEXT = 30
+
+
+def format_table(scores: Scores) -> str:
+    """Fixed-width table: per type, strict / overlap / token precision-recall-F1 and gold counts."""
+    header = (
+        f"{'type':<12} {'gold':>6} {'pred':>6} | {'strict P':>8} {'R':>6} {'F1':>6} | "
+        f"{'overlap P':>9} {'R':>6} {'F1':>6} | {'token P':>7} {'R':>6} {'F1':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    for key in scores.types():
+        s, o, t = scores.strict.get(key), scores.overlap.get(key), scores.token.get(key)
+        gold = (o or s).gold if (o or s) else 0
+        pred = (o or s).pred if (o or s) else 0
+
+        def trio(c: object, width: int = 8) -> str:
+            if c is None:
+                return f"{'-':>{width}} {'-':>6} {'-':>6}"
+            return f"{c.precision:>{width}.3f} {c.recall:>6.3f} {c.f1:>6.3f}"  # type: ignore[attr-defined]
+
+        if key in ("ALL", "ANY"):
+            lines.append("-" * len(header))
+        lines.append(f"{key:<12} {gold:>6} {pred:>6} | {trio(s)} | {trio(o, 9)} | {trio(t, 7)}")
+    if scores.aside:
+        lines.append("")
+        lines.append("set aside (not PHI under Safe Harbor, not in the figures above): covered / gold")
+        for label, counts in sorted(scores.aside.items()):
+            lines.append(f"  {label:<22} {counts.tp_gold:>5} / {counts.gold:<5} ({counts.recall:.1%})")
+    return "\n".join(lines)
+
+
+def write_missed(path: Path, scores: Scores, docs: Sequence[Document]) -> int:
+    """One JSON line per missed gold span with its text and some context, grouped by type.
+
+    The file holds corpus text: use it only with synthetic or authorized data.
+    """
+    texts = {doc.id: doc.text for doc in docs}
+    ordered = sorted(scores.missed, key=lambda m: (m.type.value, m.doc_id, m.start))
+    with path.open("w", encoding="utf-8") as handle:
+        for miss in ordered:
+            text = texts.get(miss.doc_id, "")
+            record = {
+                "type": miss.type.value,
+                "id": miss.doc_id,
+                "start": miss.start,
+                "end": miss.end,
+                "text": text[miss.start : miss.end],
+                "context": text[max(0, miss.start - _CONTEXT) : miss.end + _CONTEXT],
+                "predicted_as": list(miss.predicted_as),
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(ordered)

@@ -1,0 +1,244 @@
+"""Precision, recall and F1 per PHI type and overall, at entity level (strict, overlap) and token level.
+
+- strict: a prediction counts only with the gold span's exact offsets and type;
+- overlap: a prediction of the right type touching a gold span counts (and the gold span is found);
+- token: every word token is labelled by the span covering it, then compared token by token;
+- ANY: the de-identification view, type ignored: was the PHI covered at all (overlap and token).
+
+Gold spans set aside (type None, e.g. ages under 90) are not scored as PHI; predictions overlapping them
+are left out of precision, and their coverage is reported separately.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from pipeline.core.evaluation.corpus import Document, GoldSpan
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+
+ANY = "ANY"
+_TOKEN = re.compile(r"\w+")
+_ADDRESS_TYPES = frozenset({PhiType.STREET, PhiType.CITY, PhiType.ZIP})
+_ADDRESS_GAP = re.compile(r"^[\s,]{0,4}$")
+
+
+@dataclass
+class Counts:
+    """True positives and the two error counts; precision and recall are computed from them."""
+
+    tp_pred: int = 0
+    pred: int = 0
+    tp_gold: int = 0
+    gold: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp_pred / self.pred if self.pred else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp_gold / self.gold if self.gold else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "predicted": self.pred,
+            "gold": self.gold,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Missed:
+    """A gold span no prediction of its type touched; ``predicted_as`` lists other types found there."""
+
+    doc_id: str
+    type: PhiType
+    start: int
+    end: int
+    predicted_as: tuple[str, ...]
+
+
+@dataclass
+class Scores:
+    """All figures of one evaluation run."""
+
+    strict: dict[str, Counts] = field(default_factory=dict)
+    overlap: dict[str, Counts] = field(default_factory=dict)
+    token: dict[str, Counts] = field(default_factory=dict)
+    aside: dict[str, Counts] = field(default_factory=dict)
+    missed: list[Missed] = field(default_factory=list)
+    documents: int = 0
+
+    def _get(self, table: dict[str, Counts], key: str) -> Counts:
+        if key not in table:
+            table[key] = Counts()
+        return table[key]
+
+    def types(self) -> list[str]:
+        """Type rows present in any table, in vocabulary order, then the overall rows."""
+        present = set(self.strict) | set(self.overlap) | set(self.token)
+        ordered = [t.value for t in PhiType if t.value in present]
+        return ordered + [k for k in ("ALL", ANY) if k in present]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "documents": self.documents,
+            "per_type": {
+                key: {
+                    "strict": self.strict.get(key, Counts()).as_dict(),
+                    "overlap": self.overlap.get(key, Counts()).as_dict(),
+                    "token": self.token.get(key, Counts()).as_dict(),
+                }
+                for key in self.types()
+            },
+            "aside_coverage": {
+                label: {"gold": c.gold, "covered": c.tp_gold, "coverage": round(c.recall, 4)}
+                for label, c in sorted(self.aside.items())
+            },
+            "missed": len(self.missed),
+        }
+
+
+def merge_address_parts(spans: Sequence[Span], text: str) -> list[Span]:
+    """Join a STREET span with the CITY/ZIP spans right after it, for corpora that label whole addresses."""
+    out: list[Span] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.type is PhiType.STREET
+            and span.type in _ADDRESS_TYPES
+            and span.start >= prev.end
+            and _ADDRESS_GAP.match(text[prev.end : span.start])
+        ):
+            out[-1] = Span(prev.start, span.end, PhiType.STREET, prev.score, prev.detector, prev.reasons)
+        else:
+            out.append(span)
+    return out
+
+
+def score_corpus(docs: Sequence[Document], predictions: Sequence[Sequence[Span]]) -> Scores:
+    """Score predictions (one list per document, same order) against the documents' gold spans."""
+    if len(docs) != len(predictions):
+        raise ValueError(f"{len(docs)} documents but {len(predictions)} prediction lists")
+    scores = Scores(documents=len(docs))
+    for doc, predicted in zip(docs, predictions, strict=True):
+        preds = list(predicted)
+        if doc.aliases:
+            alias = dict(doc.aliases)
+            preds = [replace(p, type=alias.get(p.type, p.type)) for p in preds]
+        if doc.merge_address:
+            preds = merge_address_parts(preds, doc.text)
+        _score_document(scores, doc, preds)
+    return scores
+
+
+def _score_document(scores: Scores, doc: Document, preds: list[Span]) -> None:
+    gold = [g for g in doc.spans if g.type is not None]
+    aside = [g for g in doc.spans if g.type is None]
+    for g in aside:
+        counts = scores._get(scores.aside, g.label)
+        counts.gold += 1
+        counts.tp_gold += any(p.start < g.end and g.start < p.end for p in preds)
+    scored = [p for p in preds if not any(p.start < a.end and a.start < p.end for a in aside)]
+    _entity_level(scores, doc, gold, scored)
+    _token_level(scores, doc, gold, scored, aside)
+
+
+def _entity_level(scores: Scores, doc: Document, gold: list[GoldSpan], preds: list[Span]) -> None:
+    exact = {(g.start, g.end, g.type) for g in gold}
+    exact_pred = {(p.start, p.end, p.type) for p in preds}
+    for p in preds:
+        key = p.type.value
+        for table in (scores.strict, scores.overlap):
+            scores._get(table, key).pred += 1
+            scores._get(table, "ALL").pred += 1
+        scores._get(scores.overlap, ANY).pred += 1
+        if (p.start, p.end, p.type) in exact:
+            scores._get(scores.strict, key).tp_pred += 1
+            scores._get(scores.strict, "ALL").tp_pred += 1
+        touching = [g for g in gold if g.start < p.end and p.start < g.end]
+        if any(g.type is p.type for g in touching):
+            scores._get(scores.overlap, key).tp_pred += 1
+            scores._get(scores.overlap, "ALL").tp_pred += 1
+        if touching:
+            scores._get(scores.overlap, ANY).tp_pred += 1
+    for g in gold:
+        assert g.type is not None
+        key = g.type.value
+        for table in (scores.strict, scores.overlap):
+            scores._get(table, key).gold += 1
+            scores._get(table, "ALL").gold += 1
+        scores._get(scores.overlap, ANY).gold += 1
+        if (g.start, g.end, g.type) in exact_pred:
+            scores._get(scores.strict, key).tp_gold += 1
+            scores._get(scores.strict, "ALL").tp_gold += 1
+        touching = [p for p in preds if p.start < g.end and g.start < p.end]
+        if any(p.type is g.type for p in touching):
+            scores._get(scores.overlap, key).tp_gold += 1
+            scores._get(scores.overlap, "ALL").tp_gold += 1
+        else:
+            scores.missed.append(
+                Missed(doc.id, g.type, g.start, g.end, tuple(sorted({p.type.value for p in touching})))
+            )
+        if touching:
+            scores._get(scores.overlap, ANY).tp_gold += 1
+
+
+def _label_tokens(tokens: list[tuple[int, int]], spans: Sequence[Span | GoldSpan]) -> list[str | None]:
+    labels: list[str | None] = [None] * len(tokens)
+    ordered = sorted(spans, key=lambda s: s.start)
+    index = 0
+    for position, (start, end) in enumerate(tokens):
+        while index < len(ordered) and ordered[index].end <= start:
+            index += 1
+        for span in ordered[index:]:
+            if span.start >= end:
+                break
+            if span.type is not None and span.start < end and start < span.end:
+                labels[position] = span.type.value
+                break
+    return labels
+
+
+def _token_level(scores: Scores, doc: Document, gold: list[GoldSpan], preds: list[Span], aside: list[GoldSpan]) -> None:
+    tokens = [m.span() for m in _TOKEN.finditer(doc.text)]
+    if aside:
+        tokens = [t for t in tokens if not any(a.start < t[1] and t[0] < a.end for a in aside)]
+    gold_labels = _label_tokens(tokens, gold)
+    pred_labels = _label_tokens(tokens, preds)
+    tally: Counter[tuple[str, str]] = Counter()
+    for g, p in zip(gold_labels, pred_labels, strict=True):
+        if p is not None:
+            tally[(p, "pred")] += 1
+            tally[("ALL", "pred")] += 1
+            tally[(ANY, "pred")] += 1
+        if g is not None:
+            tally[(g, "gold")] += 1
+            tally[("ALL", "gold")] += 1
+            tally[(ANY, "gold")] += 1
+        if g is not None and p is not None:
+            tally[(ANY, "hit")] += 1
+            if g == p:
+                tally[(g, "hit")] += 1
+                tally[("ALL", "hit")] += 1
+    for (key, kind), count in tally.items():
+        counts = scores._get(scores.token, key)
+        if kind == "pred":
+            counts.pred += count
+        elif kind == "gold":
+            counts.gold += count
+        else:
+            counts.tp_pred += count
+            counts.tp_gold += count

@@ -1,0 +1,58 @@
+"""Per-record settings for transformations: whose record it is, the keys, and optional crypto callables."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipeline.core.errors import ConfigError
+from pipeline.core.phi_types import PhiType
+
+#: ``tokenize(value, phi_type) -> token`` and ``encrypt(value, phi_type) -> ciphertext text``.
+ValueCallable = Callable[[str, PhiType], str]
+
+
+@dataclass(frozen=True)
+class TransformContext:
+    """What an operator needs besides the value.
+
+    ``patient_key`` scopes surrogates and date shifts: the same value maps to the same surrogate, and all
+    dates move by the same offset, within one patient; another patient gets other choices. ``secret`` keys
+    those choices (HMAC), so they cannot be recomputed without it. ``shift_days`` is the inclusive range
+    of the per-patient date offset; zero is never chosen, so a shifted date always differs.
+    """
+
+    patient_key: str
+    secret: bytes = field(repr=False)
+    tokenize: ValueCallable | None = None
+    encrypt: ValueCallable | None = None
+    shift_days: tuple[int, int] = (-365, 365)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if len(self.secret) < 16:
+            problems.append("secret must be at least 16 bytes (pass the surrogate key from the keyring)")
+        low, high = self.shift_days
+        if low > high:
+            problems.append(f"shift_days must be (low, high) with low <= high, got ({low}, {high})")
+        elif low == high == 0:
+            problems.append("shift_days (0, 0) would leave dates unchanged; use a range with a non-zero day")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def digest(self, *parts: str) -> bytes:
+        """HMAC-SHA256 over the patient key and ``parts``, joined unambiguously."""
+        message = "\x1f".join((self.patient_key, *parts)).encode("utf-8")
+        return hmac.new(self.secret, message, hashlib.sha256).digest()
+
+    def date_offset(self) -> int:
+        """This patient's date shift in days: within ``shift_days``, never zero, stable for the key."""
+        low, high = self.shift_days
+        spans_zero = low <= 0 <= high
+        count = high - low + 1 - (1 if spans_zero else 0)
+        offset = low + int.from_bytes(self.digest("date-shift")[:8], "big") % count
+        if spans_zero and offset >= 0:
+            offset += 1  # skip zero: the values above it move up by one
+        return offset

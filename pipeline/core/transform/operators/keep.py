@@ -1,0 +1,13 @@
+"""Keep: leave the value as it is (for types a policy deliberately allows, e.g. under a data-use agreement)."""
+
+from __future__ import annotations
+
+from pipeline.core.phi_types import PhiType
+from pipeline.core.transform.context import TransformContext
+
+
+class KeepOperator:
+    """Returns the value unchanged; the span is still recorded so reviewers see what was kept."""
+
+    def apply(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
+        return value

@@ -1,0 +1,239 @@
+"""A token-classification ONNX model as a PHI detector: tokenize, window, batch, run, decode to spans.
+
+Works with any encoder exported for token classification whose directory holds ``model.onnx`` (or
+``model_quantized.onnx``, preferred), ``tokenizer.json`` and ``labels.json``. Long texts are cut into
+overlapping windows of sub-word tokens; probabilities of tokens seen by several windows are averaged.
+Windows of all texts in a call are sorted by length and batched with padding. Sub-word predictions are
+averaged per word (the tokenizer's pre-tokenized words), then words are joined into spans by BIO (or
+IO) tags, and spans carry character offsets into the original text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Encoding, Tokenizer
+
+from pipeline.core.errors import ConfigError
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+from pipeline.runtime.labelmap import load_label_map
+from pipeline.runtime.providers import GPU_PROVIDERS, create_session
+
+MODEL_FILES = ("model_quantized.onnx", "model.onnx")
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    text_index: int
+    start: int  # token index into the text's encoding
+    end: int
+
+
+def find_model_file(model_dir: Path) -> Path:
+    """The quantized model when present (the worker's default), else the full-precision one."""
+    for name in MODEL_FILES:
+        if (model_dir / name).exists():
+            return model_dir / name
+    raise ConfigError(f"{model_dir}: no {' or '.join(MODEL_FILES)} found; build or copy the model there")
+
+
+class OnnxTokenClassifier:
+    """A :class:`~pipeline.core.detection.base.TextDetector` backed by an ONNX token classifier.
+
+    ``provider`` ('auto', 'cpu', 'cuda', 'tensorrt') is resolved once; the one in use is ``self.provider``.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        provider: str = "auto",
+        threads: int | None = None,
+        batch_size: int = 16,
+        max_length: int | None = None,
+        stride: int | None = None,
+        aggregation: str = "average",
+    ) -> None:
+        if aggregation not in ("average", "first"):
+            raise ConfigError(f"aggregation must be 'average' or 'first', got {aggregation!r}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        tokenizer_path = model_dir / "tokenizer.json"
+        if not tokenizer_path.exists():
+            raise ConfigError(f"{model_dir}: tokenizer.json is missing (a Hugging Face fast tokenizer file)")
+        self.model_dir = model_dir
+        self.name = f"model:{model_dir.name}"
+        self.tags, settings = load_label_map(model_dir)
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self._prefix, self._suffix = self._special_tokens()
+        self.max_length = int(max_length or settings.get("max_length", 512))  # type: ignore[arg-type]
+        body = self.max_length - len(self._prefix) - len(self._suffix)
+        if body < 2:
+            raise ConfigError(f"max_length {self.max_length} leaves no room for text between special tokens")
+        self.stride = int(stride if stride is not None else settings.get("stride", body // 4))  # type: ignore[arg-type]
+        if not 0 <= self.stride < body:
+            raise ConfigError(f"stride must be in [0, {body}) for max_length {self.max_length}")
+        self._body = body
+        self.batch_size = batch_size
+        self.aggregation = aggregation
+        self.pad_id = int(settings.get("pad_id", self.tokenizer.token_to_id("[PAD]") or 0))  # type: ignore[arg-type]
+        self.session, self.provider = create_session(find_model_file(model_dir), provider, threads)
+        self._inputs = {i.name: i for i in self.session.get_inputs()}
+        if "input_ids" not in self._inputs:
+            raise ConfigError(f"{model_dir}: the model has no 'input_ids' input (has {', '.join(self._inputs)})")
+        self._output = self.session.get_outputs()[0].name
+        self._use_binding = self.provider in GPU_PROVIDERS
+        self._build_type_matrix()
+
+    # -- public --------------------------------------------------------------------------------
+
+    def detect(self, text: str) -> list[Span]:
+        return self.detect_batch([text])[0]
+
+    def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        windows = [w for i, enc in enumerate(encodings) for w in self._windows(i, len(enc.ids))]
+        sums = [np.zeros((len(enc.ids), len(self.tags)), dtype=np.float32) for enc in encodings]
+        counts = [np.zeros((len(enc.ids), 1), dtype=np.float32) for enc in encodings]
+        windows.sort(key=lambda w: w.end - w.start)
+        for first in range(0, len(windows), self.batch_size):
+            batch = windows[first : first + self.batch_size]
+            probs = self._run(batch, encodings)
+            offset = len(self._prefix)
+            for row, window in enumerate(batch):
+                length = window.end - window.start
+                sums[window.text_index][window.start : window.end] += probs[row, offset : offset + length]
+                counts[window.text_index][window.start : window.end] += 1.0
+        return [
+            self._decode(text, enc, sums[i] / np.maximum(counts[i], 1.0))
+            for i, (text, enc) in enumerate(zip(texts, encodings, strict=True))
+        ]
+
+    # -- preparation ----------------------------------------------------------------------------
+
+    def _special_tokens(self) -> tuple[list[int], list[int]]:
+        """Ids the post-processor puts before and after a sequence ([CLS] / [SEP], <s> / </s>, or none)."""
+        probe = self.tokenizer.encode("a", add_special_tokens=True)
+        mask = probe.special_tokens_mask
+        normal = [i for i, m in enumerate(mask) if not m]
+        if not normal:
+            return [], []
+        return list(probe.ids[: normal[0]]), list(probe.ids[normal[-1] + 1 :])
+
+    def _build_type_matrix(self) -> None:
+        types = sorted({t.type for t in self.tags if t.type is not None}, key=lambda t: t.value)
+        self._types: list[PhiType] = types
+        column = {t: i + 1 for i, t in enumerate(types)}
+        matrix = np.zeros((len(self.tags), len(types) + 1), dtype=np.float32)
+        begin = np.zeros((len(self.tags), len(types) + 1), dtype=np.float32)
+        for index, tag in enumerate(self.tags):
+            col = 0 if tag.type is None else column[tag.type]
+            matrix[index, col] = 1.0
+            if tag.prefix == "B":
+                begin[index, col] = 1.0
+        self._type_matrix = matrix
+        self._begin_matrix = begin
+
+    def _windows(self, text_index: int, n_tokens: int) -> list[_Window]:
+        if n_tokens == 0:
+            return []
+        step = self._body - self.stride
+        windows = []
+        start = 0
+        while True:
+            end = min(start + self._body, n_tokens)
+            windows.append(_Window(text_index, start, end))
+            if end >= n_tokens:
+                return windows
+            start += step
+
+    # -- inference ------------------------------------------------------------------------------
+
+    def _run(self, batch: list[_Window], encodings: list[Encoding]) -> np.ndarray:
+        width = max(w.end - w.start for w in batch) + len(self._prefix) + len(self._suffix)
+        ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, window in enumerate(batch):
+            seq = self._prefix + encodings[window.text_index].ids[window.start : window.end] + self._suffix
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feeds = {name: self._cast(name, value) for name, value in feeds.items() if name in self._inputs}
+        logits = self._infer(feeds)
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        exp = np.exp(shifted)
+        return exp / exp.sum(axis=-1, keepdims=True)
+
+    def _cast(self, name: str, value: np.ndarray) -> np.ndarray:
+        return value.astype(np.int32) if self._inputs[name].type == "tensor(int32)" else value
+
+    def _infer(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        if not self._use_binding:
+            return np.asarray(self.session.run([self._output], feeds)[0], dtype=np.float32)
+        # On CUDA/TensorRT: copy inputs to the device once and keep the output there until the end.
+        binding = self.session.io_binding()
+        for name, value in feeds.items():
+            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value, "cuda", 0))
+        binding.bind_output(self._output, "cuda", 0)
+        self.session.run_with_iobinding(binding)
+        return np.asarray(binding.copy_outputs_to_cpu()[0], dtype=np.float32)
+
+    # -- decoding -------------------------------------------------------------------------------
+
+    def _decode(self, text: str, enc: Encoding, probs: np.ndarray) -> list[Span]:
+        if probs.shape[0] == 0:
+            return []
+        words = self._words(enc)
+        spans: list[Span] = []
+        current: list[tuple[int, int, float]] = []
+        current_type: PhiType | None = None
+        for tokens in words:
+            word_probs = probs[tokens].mean(axis=0) if self.aggregation == "average" else probs[tokens[0]]
+            by_type = word_probs @ self._type_matrix
+            best = int(by_type.argmax())
+            start, end = enc.offsets[tokens[0]][0], enc.offsets[tokens[-1]][1]
+            if best == 0:
+                self._close(text, current, current_type, spans)
+                current, current_type = [], None
+                continue
+            phi_type = self._types[best - 1]
+            begins = float((word_probs @ self._begin_matrix)[best]) > float(by_type[best]) / 2
+            if phi_type is not current_type or begins:
+                self._close(text, current, current_type, spans)
+                current, current_type = [], phi_type
+            current.append((start, end, float(by_type[best])))
+        self._close(text, current, current_type, spans)
+        return spans
+
+    @staticmethod
+    def _words(enc: Encoding) -> list[list[int]]:
+        """Token indices grouped by the word they belong to (each token its own word if ids are absent)."""
+        groups: list[list[int]] = []
+        last: int | None = None
+        for index, word in enumerate(enc.word_ids):
+            if word is None or word != last or not groups:
+                groups.append([index])
+            else:
+                groups[-1].append(index)
+            last = word
+        return groups
+
+    def _close(self, text: str, words: list[tuple[int, int, float]], phi_type: PhiType | None, out: list[Span]) -> None:
+        if not words or phi_type is None:
+            return
+        start, end = words[0][0], words[-1][1]
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end <= start:
+            return
+        score = round(sum(w[2] for w in words) / len(words), 4)
+        out.append(Span(start, end, phi_type, score, self.name, ("model", f"label:{phi_type.value}")))

@@ -1,0 +1,79 @@
+"""Merging spans from several detectors: unions, conflicts, thresholds, reasons."""
+
+import itertools
+
+from pipeline.core.detection import Ensemble, EnsembleDetector, RuleDetector
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+
+
+def span(start, end, phi_type, score, detector="rules:a", reasons=("r",)):
+    return Span(start, end, phi_type, score, detector, reasons)
+
+
+def test_same_type_overlaps_become_one_span_with_all_reasons():
+    merged = Ensemble().merge(
+        [
+            span(0, 4, PhiType.NAME, 0.9, "model:x", ("model",)),
+            span(0, 10, PhiType.NAME, 0.8, "rules:name", ("pattern:title",)),
+        ]
+    )
+    assert [(s.start, s.end, s.type) for s in merged] == [(0, 10, PhiType.NAME)]
+    assert set(merged[0].reasons) == {"model", "pattern:title"}
+    assert merged[0].detector == "model:x+rules:name"
+    assert merged[0].score > 0.9  # rules and model agreeing is stronger evidence
+
+
+def test_higher_score_wins_a_type_conflict_and_loser_keeps_only_its_remainder():
+    text = "0123456789ABCDEF"
+    merged = Ensemble().merge([span(0, 10, PhiType.PHONE, 0.9), span(5, 16, PhiType.ID, 0.6)], text)
+    assert [(s.start, s.end, s.type) for s in merged] == [(0, 10, PhiType.PHONE), (10, 16, PhiType.ID)]
+    assert "trimmed" in merged[1].reasons
+
+
+def test_fully_covered_loser_disappears():
+    merged = Ensemble().merge([span(0, 10, PhiType.EMAIL, 0.95), span(3, 8, PhiType.URL, 0.6)], "x" * 10)
+    assert [(s.type) for s in merged] == [PhiType.EMAIL]
+
+
+def test_priority_breaks_score_ties():
+    merged = Ensemble().merge([span(0, 9, PhiType.ID, 0.8), span(0, 9, PhiType.SSN, 0.8)], "123456780")
+    assert [s.type for s in merged] == [PhiType.SSN]
+
+
+def test_thresholds_per_type():
+    ensemble = Ensemble(thresholds={PhiType.ZIP: 0.7})
+    merged = ensemble.merge([span(0, 5, PhiType.ZIP, 0.6), span(10, 15, PhiType.PHONE, 0.6)])
+    assert [s.type for s in merged] == [PhiType.PHONE]
+
+
+def test_output_is_sorted_and_disjoint():
+    spans = [span(i, i + 3, PhiType.ID if i % 2 else PhiType.NAME, 0.5 + (i % 5) / 10) for i in range(0, 60, 2)]
+    merged = Ensemble().merge(spans, "a" * 70)
+    for left, right in itertools.pairwise(merged):
+        assert left.end <= right.start
+
+
+class _FakeModel:
+    """A model stand-in that reports a weak NAME where the rules see a weak candidate too."""
+
+    def __init__(self, spans):
+        self.spans = spans
+        self.calls = 0
+
+    def detect(self, text):
+        return self.detect_batch([text])[0]
+
+    def detect_batch(self, texts):
+        self.calls += 1
+        return [list(self.spans) for _ in texts]
+
+
+def test_ensemble_detector_batches_the_model_once_and_merges_with_rules():
+    model = _FakeModel([Span(9, 13, PhiType.NAME, 0.7, "model:fake", ("model",))])
+    detector = EnsembleDetector(RuleDetector(), [model])
+    texts = ["Seen by  Jack today, SSN 123-45-6780", "Seen by  Jack today, SSN 123-45-6780"]
+    results = detector.detect_batch(texts)
+    assert model.calls == 1
+    for result in results:
+        assert {s.type for s in result} == {PhiType.NAME, PhiType.SSN}

@@ -1,0 +1,133 @@
+"""The ONNX token-classification runtime, on a tiny model the test builds (no torch, no download)."""
+
+import json
+
+import pytest
+
+pytest.importorskip("onnx", reason="the 'onnx' package (dev dependency) builds the tiny test model")
+
+from pipeline.core.detection import EnsembleDetector, RuleDetector
+from pipeline.core.errors import ConfigError
+from pipeline.core.phi_types import PhiType
+from pipeline.runtime.detectors import build_detector, execution_provider
+from pipeline.runtime.labelmap import Tag, parse_tag
+from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
+from pipeline.runtime.tiny_model import build_tiny_model
+
+NOTE = "The patient John Johnson was seen at Mercy General Hospital by Dr. Patel on 3/2. Jane Doe admitted."
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"), max_length=128, stride=8)
+
+
+@pytest.fixture(scope="module")
+def model(model_dir):
+    return OnnxTokenClassifier(model_dir, provider="cpu", threads=1)
+
+
+def values(text, spans):
+    return [(text[s.start : s.end], s.type) for s in spans]
+
+
+def test_subwords_map_back_to_whole_words_and_char_offsets(model):
+    assert values(NOTE, model.detect(NOTE)) == [
+        ("John Johnson", PhiType.NAME),
+        ("Mercy General Hospital", PhiType.FACILITY),
+        ("Patel", PhiType.NAME),
+        ("Jane Doe", PhiType.NAME),
+    ]
+
+
+def test_spans_carry_model_reasons_and_scores(model):
+    span = model.detect("Jane Doe")[0]
+    assert span.detector == "model:" + model.model_dir.name
+    assert "model" in span.reasons and 0.5 < span.score <= 1.0
+
+
+def test_provider_is_reported(model):
+    assert model.provider == "CPUExecutionProvider"
+
+
+def test_sliding_windows_give_the_same_spans_as_one_window(model_dir, model):
+    long_note = " ".join([NOTE] * 12)
+    small = OnnxTokenClassifier(model_dir, provider="cpu", threads=1, max_length=10, stride=3)
+    assert len(small._windows(0, 300)) > 10
+    assert values(long_note, small.detect(long_note)) == values(long_note, model.detect(long_note))
+
+
+def test_batching_with_padding_matches_one_by_one(model_dir):
+    texts = ["", "Jane", NOTE, "nothing here", " ".join([NOTE] * 3)]
+    batched = OnnxTokenClassifier(model_dir, provider="cpu", threads=1, batch_size=2, max_length=16, stride=4)
+    together = batched.detect_batch(texts)
+    assert [values(t, s) for t, s in zip(texts, together, strict=True)] == [values(t, batched.detect(t)) for t in texts]
+    assert together[0] == [] and together[3] == []
+
+
+def test_io_labels_without_prefixes_are_decoded(tmp_path):
+    directory = build_tiny_model(tmp_path / "io")
+    labels = {"id2label": {"0": "O", "1": "PATIENT", "2": "PATIENT", "3": "HOSPITAL", "4": "HOSPITAL"}}
+    (directory / "labels.json").write_text(json.dumps(labels))
+    model = OnnxTokenClassifier(directory, provider="cpu")
+    assert values("John Smith, Mercy Hospital", model.detect("John Smith, Mercy Hospital")) == [
+        ("John Smith", PhiType.NAME),
+        ("Mercy Hospital", PhiType.FACILITY),
+    ]
+
+
+def test_first_subword_aggregation(model_dir):
+    model = OnnxTokenClassifier(model_dir, provider="cpu", aggregation="first")
+    assert values("Jack Johnson", model.detect("Jack Johnson")) == [("Johnson", PhiType.NAME)]
+
+
+def test_quantized_file_is_preferred(tmp_path):
+    directory = build_tiny_model(tmp_path / "q", quantized=True)
+    assert not (directory / "model.onnx").exists()
+    assert OnnxTokenClassifier(directory, provider="cpu").detect("Jane Doe")
+
+
+def test_label_parsing():
+    assert parse_tag("B-PATIENT") == Tag("B", PhiType.NAME)
+    assert parse_tag("I-DATE") == Tag("I", PhiType.DATE)
+    assert parse_tag("S-HOSPITAL") == Tag("B", PhiType.FACILITY)
+    assert parse_tag("B-PROFESSION") == Tag("O", None)
+    assert parse_tag("O") == Tag("O", None)
+
+
+def test_missing_files_and_bad_settings_are_config_errors(tmp_path, model_dir):
+    with pytest.raises(ConfigError, match=r"tokenizer\.json"):
+        OnnxTokenClassifier(tmp_path)
+    with pytest.raises(ConfigError, match="aggregation"):
+        OnnxTokenClassifier(model_dir, aggregation="max")
+    with pytest.raises(ConfigError, match="stride"):
+        OnnxTokenClassifier(model_dir, provider="cpu", max_length=10, stride=9)
+    bad = build_tiny_model(tmp_path / "bad")
+    (bad / "labels.json").write_text(json.dumps(["O", "B-SPACESHIP"]))
+    with pytest.raises(ConfigError, match="SPACESHIP"):
+        OnnxTokenClassifier(bad)
+
+
+def test_unavailable_provider_is_refused(model_dir):
+    with pytest.raises(ConfigError, match="not available"):
+        OnnxTokenClassifier(model_dir, provider="tensorrt-nope")
+
+
+def test_build_detector_rules_only_and_with_model(model_dir):
+    rules = build_detector(None)
+    assert isinstance(rules, RuleDetector)
+    assert execution_provider(rules) == "none"
+    combined = build_detector(model_dir, provider="cpu", threads=1)
+    assert isinstance(combined, EnsembleDetector)
+    assert execution_provider(combined) == "CPUExecutionProvider"
+    spans = combined.detect(NOTE)
+    found = values(NOTE, spans)
+    assert ("John Johnson", PhiType.NAME) in found  # the model alone knows this one
+    assert ("3/2", PhiType.DATE) in found  # the rules alone know this one
+    patel = next(s for s in spans if NOTE[s.start : s.end] == "Patel")
+    assert "+" in patel.detector  # both agreed, merged into one span
+
+
+def test_build_detector_rejects_missing_dir(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_detector(tmp_path / "absent")
