@@ -295,3 +295,19 @@ def test_reasons_hold_no_values():
 def test_clean_clinical_text_has_no_spans():
     text = "Pt ambulating, denies chest pain. BP 120/80, HR 72. Continue metoprolol 25 mg PO BID. Labs stable."
     assert covered(text) == []
+
+
+def test_name_words_after_a_title_or_relation_are_names():
+    from pipeline.core.detection.rule_detector import RuleDetector
+
+    detector = RuleDetector()
+    for text, name in [
+        ("Discussed with Dr. May, pager 555-1234.", "May"),
+        ("Wife April at bedside.", "April"),
+        ("Seen by Dr. Park today.", "Park"),
+        ("Dr. English will call.", "English"),
+    ]:
+        found = [text[s.start : s.end] for s in detector.detect(text) if s.type.value == "NAME"]
+        assert name in found, text
+    for text in ("Patient may go home. Follow up in May.", "WIFE CALLED TODAY", "Park the car."):
+        assert not [s for s in detector.detect(text) if s.type.value == "NAME"], text

@@ -19,3 +19,11 @@ def test_benign_vocabulary_is_excluded():
     scanner = LeakScanner(["Walker", "Smith"], benign="steady gait with walker")
     assert scanner.size == 1
     assert scanner.scan("gait with walker", "x") == []
+
+
+def test_protected_blobs_and_lowercase_words_are_not_leaks():
+    scanner = LeakScanner(["Fox", "Fields", "847-73-2029"])
+    assert scanner.scan("enc:encryption-v1:AbCdEfGhIjKlMn-Fox-QrStUvWxYz0123456789", "x") == []
+    assert scanner.scan("fields not in schema", "x") == []
+    assert len(scanner.scan("Dr. Fields, Dr. FOX", "x")) == 2
+    assert len(scanner.scan("ssn 847 73 2029", "x")) == 1

@@ -66,6 +66,17 @@ NOT_PERSON: frozenset[str] = frozenset(
     """.split()
 )
 
+#: Words that are also common given or family names. Right after a title or a relation ('Dr. May',
+#: 'Wife April', 'Dr. Park') in Title Case they are names, so the stop lists do not trim them there.
+NAME_WORDS: frozenset[str] = frozenset(
+    """
+    APRIL MAY JUNE AUGUST CASE DAY ENGLISH GOOD LANE PARK WILL HOPE GRACE JOY FAITH DAWN ROSE BILL MARK
+    HUNTER KING YOUNG LONG WHITE BLACK BROWN GREEN STONE HILL BELL WELLS PRICE FRANK CHASE SUMMER
+    """.split()
+)
+#: Cue families strong enough that a Title-Case name word after them is a name.
+_STRONG_CUES = frozenset({"title", "relation", "clinician_cue", "field"})
+
 _STRIP = " \t,.;:'\u2019-"
 
 
@@ -173,13 +184,14 @@ class NameRecognizer(Recognizer):
 
     def _candidate(self, text: str, name: str, score: float, raw_start: int, raw_end: int) -> Span | None:
         """Trim stop words, apply the per-pattern checks and build the span (None when rejected)."""
-        bounds = _trim(text, raw_start, raw_end)
+        strong = name in _STRONG_CUES
+        bounds = _trim(text, raw_start, raw_end, keep_name_words=strong)
         if bounds is None:
             return None
         start, end = bounds
         final = score
         tokens = text[start:end].split()
-        if any(t.upper().strip(".,") in NOT_PERSON for t in tokens):
+        if any(t.upper().strip(".,") in NOT_PERSON and not (strong and _is_name_word(t)) for t in tokens):
             return None
         if name == "weak_intro":
             if not _looks_like_full_name(tokens):
@@ -196,14 +208,21 @@ def _looks_like_full_name(tokens: list[str]) -> bool:
     )
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
-    """Drop stop words and punctuation from both ends of a candidate; None if nothing name-like is left."""
+def _trim(text: str, start: int, end: int, keep_name_words: bool = False) -> tuple[int, int] | None:
+    """Drop stop words and punctuation from both ends of a candidate; None if nothing name-like is left.
+
+    With ``keep_name_words`` (after a strong cue) a Title-Case word that is also a name is kept.
+    """
     tokens = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
-    while tokens and _is_stop(text[tokens[0][0] : tokens[0][1]]):
+
+    def stop(token: str) -> bool:
+        return _is_stop(token) and not (keep_name_words and _is_name_word(token))
+
+    while tokens and stop(text[tokens[0][0] : tokens[0][1]]):
         tokens.pop(0)
     cut = len(tokens)
     for index, (s, e) in enumerate(tokens):
-        if _is_stop(text[s:e]):
+        if stop(text[s:e]):
             cut = index
             break
     tokens = tokens[:cut]
@@ -219,3 +238,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 def _is_stop(token: str) -> bool:
     return token.strip(_STRIP).upper() in STOPWORDS
+
+
+def _is_name_word(token: str) -> bool:
+    """'May' (Title Case, a known name word) but not 'MAY' or 'may'."""
+    word = token.strip(_STRIP)
+    return len(word) > 1 and word[0].isupper() and word[1:].islower() and word.upper() in NAME_WORDS
