@@ -74,10 +74,14 @@ class EmbeddedBroker:
     ``port=0`` picks a free port. :attr:`bootstrap` is the address clients use.
     """
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int = 0, host: str = "127.0.0.1", log_path: Path | None = None, advertised_port: int | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
+        #: Where clients are told to connect: another port when a TLS proxy (stunnel) sits in front.
+        self.advertised_port = advertised_port or self.port
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file = None
 
@@ -97,6 +101,7 @@ class EmbeddedBroker:
                 f"(`ss -ltnp 'sport = :{self.port}'`) or choose another with --port (0 picks a free one)"
             )
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         output = subprocess.DEVNULL
         if self.log_path is not None:
             self._log_file = self.log_path.open("ab")
@@ -108,7 +113,7 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 "memory://tansu/",
             ],

@@ -23,6 +23,7 @@ from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.interfaces.logs import configure_logging
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Outgoing, consume, decode_output, produce
+from pipeline.stream.tls_check import tls_preflight
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -132,6 +133,7 @@ def build_inputs(settings: Settings, args: argparse.Namespace) -> list[SignedInp
 
 def _produce(args: argparse.Namespace) -> int:
     settings = _settings()
+    tls_preflight(settings)
     inputs = build_inputs(settings, args)
     sent = asyncio.run(produce(settings, settings.topic_ingest, [Outgoing(i.key, i.value, i.headers) for i in inputs]))
     print(f"sent {sent} signed messages to {settings.topic_ingest}")
@@ -148,6 +150,7 @@ def _consume(args: argparse.Namespace) -> int:
         "summaries": settings.topic_summaries,
     }
     topic = roles.get(args.topic, args.topic)
+    tls_preflight(settings)
     registry = load_schemas(settings)
     keyring = load_keyring(settings) if args.verify else None
     messages = asyncio.run(consume(settings, [topic], timeout=args.timeout, idle_timeout=2.0, limit=args.limit))

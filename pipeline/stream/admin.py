@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from pipeline.config import Settings
 from pipeline.stream.kafka_options import client_options
+from pipeline.stream.tls_check import tls_preflight
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,11 @@ class BrokerUnavailableError(ConnectionError):
 
 
 async def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
-    """Create any missing pipeline topic; returns the names created. Existing topics are left as they are."""
+    """Create any missing pipeline topic; returns the names created. Existing topics are left as they are.
+
+    Over TLS, one direct handshake first turns a certificate problem into a clear error.
+    """
+    tls_preflight(settings)
     admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout * 1000))
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

@@ -59,29 +59,33 @@ def record_metrics(metrics: PipelineMetrics, results: Sequence[ProcessResult], s
     metrics.last_progress.set(time.time())
 
 
+def faust_settings(settings: Settings) -> dict[str, Any]:
+    """faust's configuration for the pipeline (also used by the benchmark's faust pass-through)."""
+    return {
+        "broker": faust_broker_url(settings),
+        "broker_credentials": faust_credentials(settings),
+        "processing_guarantee": "at_least_once",
+        "broker_session_timeout": settings.session_timeout,
+        "broker_heartbeat_interval": settings.heartbeat_interval,
+        "broker_rebalance_timeout": max(settings.session_timeout * 2, 10.0),
+        "broker_commit_interval": 1.0,
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "producer_max_request_size": max(settings.max_message_bytes * 2, 2_000_000),
+        "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 4_194_304),
+        "topic_allow_declare": False,
+        "topic_disable_leader": True,
+        "topic_partitions": settings.partitions,
+        "web_enabled": False,
+        "datadir": str(settings.data_dir / "faust"),
+        "store": "memory://",
+    }
+
+
 def create_app(settings: Settings, processor: RecordProcessor, metrics: PipelineMetrics) -> faust.App:
     """A faust app whose single agent runs the redaction pipeline."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    app = faust.App(
-        settings.group_id,
-        broker=faust_broker_url(settings),
-        broker_credentials=faust_credentials(settings),
-        processing_guarantee="at_least_once",
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=settings.heartbeat_interval,
-        broker_rebalance_timeout=max(settings.session_timeout * 2, 10.0),
-        broker_commit_interval=1.0,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        producer_max_request_size=max(settings.max_message_bytes * 2, 2_000_000),
-        consumer_max_fetch_size=max(settings.max_message_bytes * 2, 4_194_304),
-        topic_allow_declare=False,
-        topic_disable_leader=True,
-        topic_partitions=settings.partitions,
-        web_enabled=False,
-        datadir=str(settings.data_dir / "faust"),
-        store="memory://",
-    )
+    app = faust.App(settings.group_id, **faust_settings(settings))
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     ingest = app.topic(settings.topic_ingest, **raw)
     outputs = {
