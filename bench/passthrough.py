@@ -31,6 +31,7 @@ async def raw(settings: Settings) -> None:
         session_timeout_ms=int(settings.session_timeout * 1000),
         heartbeat_interval_ms=int(settings.heartbeat_interval * 1000),
         max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_wait_ms=50,  # tansu answers a fetch only when the wait expires (faust hard-codes 1500)
     )
     producer = AIOKafkaProducer(**options, acks="all", linger_ms=5, max_request_size=4 * 1024 * 1024)
     await consumer.start()

@@ -225,7 +225,7 @@ def _entry_from_raw(name: str, raw: dict[str, Any]) -> SchemaEntry:
     if not isinstance(version, int) or version < 1:
         raise SchemaError(f"schema {name!r}: 'version' must be a whole number from 1")
     try:
-        parsed = fastavro.parse_schema(copy.deepcopy(raw), _write_hint=False)
+        parsed = fastavro.parse_schema(copy.deepcopy(raw))
     except Exception as exc:  # fastavro raises several unrelated types for bad schemas
         raise SchemaError(f"schema {name!r} is not valid Avro: {exc}") from None
     policies = _field_policies(name, raw)

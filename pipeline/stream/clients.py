@@ -90,6 +90,7 @@ async def consume(
         client_id=f"phi-reader-{uuid.uuid4().hex[:8]}",
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=32 * 1024 * 1024,
+        fetch_max_wait_ms=50,  # tansu answers a fetch only when the wait expires: keep it short
     )
     await consumer.start()
     found: list[Consumed] = []
