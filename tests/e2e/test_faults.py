@@ -6,8 +6,8 @@ fault: SIGKILL of a worker mid-stream and a restart; repeated graceful stop and 
 input's message id must be found among the outputs or the dead letters (duplicates are allowed under
 at-least-once and are counted), and every audit chain must still verify.
 
-Size: PHI_FAULT_RECORDS records per scenario (default 300 in CI); the full size used for the figures in
-the closing note is PHI_FAULT_RECORDS=2000.
+Size: PHI_FAULT_RECORDS records per scenario (default 400 in CI, sent at PHI_FAULT_RATE=80 per second);
+the full size is PHI_FAULT_RECORDS=2000.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from pipeline.config import Settings, settings_to_env
 from pipeline.core.crypto.audit_chain import verify_chain
 from pipeline.core.inputs import SignedInput, encode_record, signed_input
 from pipeline.core.synthetic import synthetic_records
+from pipeline.interfaces.embedded_broker import free_port
 from pipeline.stream.clients import decode_output
 from pipeline.stream.kafka_options import client_options
 from tests.conftest import isolated_settings
@@ -37,8 +39,8 @@ from tests.e2e.helpers import log_tail, message_id, read_outputs
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
-RECORDS = int(os.environ.get("PHI_FAULT_RECORDS", "300"))
-RATE = float(os.environ.get("PHI_FAULT_RATE", "60"))
+RECORDS = int(os.environ.get("PHI_FAULT_RECORDS", "400"))
+RATE = float(os.environ.get("PHI_FAULT_RATE", "80"))
 RESULTS: list[dict[str, object]] = []
 
 
@@ -46,7 +48,14 @@ class Worker:
     """One ``phi-pipeline worker`` child process that can be killed, stopped, frozen and restarted."""
 
     def __init__(self, settings: Settings, name: str, log: Path) -> None:
-        self.env = {**os.environ, **settings_to_env(settings), "PHI_WORKER_ID": name, "PHI_LOG_LEVEL": "WARNING"}
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            **settings_to_env(settings),
+            "PHI_WORKER_ID": name,
+            "PHI_LOG_LEVEL": "WARNING",
+            "PHI_METRICS_PORT": str(self.port),
+        }
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
@@ -59,6 +68,14 @@ class Worker:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+
+    def ready(self) -> bool:
+        """/readyz answers 200 once the worker has partitions assigned."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1):
+                return True
+        except OSError:
+            return False
 
     def signal(self, sig: int) -> None:
         assert self.process is not None
@@ -138,6 +155,7 @@ def test_nothing_is_lost_under_faults(scenario, base_settings, broker, registry,
     inputs = [signed_input(keyring, entry.ref, encode_record(entry, r.record, "avro"), r.key) for r in records]
     workers = [Worker(settings, f"w{i}-{scenario}", tmp_path / f"worker{i}.log") for i in range(2)]
     try:
+        _wait_for(lambda: all(w.ready() for w in workers), 60)  # both in the group before the load starts
         sent = [0]
         producer = _paced_producer(settings, inputs, sent)
         SCENARIOS[scenario](workers, sent)
