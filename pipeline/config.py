@@ -173,6 +173,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Bearer token required on the metrics endpoints (empty: none)",
         secret=True,
     ),
+    Setting("metrics_tls_certfile", None, _optional_path, "Certificate to serve the metrics endpoints over HTTPS"),
+    Setting("metrics_tls_keyfile", None, _optional_path, "Private key for PHI_METRICS_TLS_CERTFILE"),
     Setting("session_timeout", 10.0, _positive_float, "Consumer group session timeout, seconds (tansu: about 4)"),
     Setting("heartbeat_interval", 3.0, _positive_float, "Consumer heartbeat interval, seconds (tansu: 1)"),
     Setting("data_dir", Path(tempfile.gettempdir()) / "phi-pipeline", Path, "Worker scratch folder"),
@@ -218,6 +220,8 @@ class Settings:
     metrics_bind: str
     metrics_port: int
     metrics_token: str = field(repr=False)
+    metrics_tls_certfile: Path | None
+    metrics_tls_keyfile: Path | None
     session_timeout: float
     heartbeat_interval: float
     data_dir: Path
@@ -274,12 +278,14 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
     protocol = values["security_protocol"]
     if protocol.startswith("SASL") and not (values["sasl_username"] and values["sasl_password"]):
         problems.append(f"PHI_SECURITY_PROTOCOL={protocol} needs PHI_SASL_USERNAME and PHI_SASL_PASSWORD")
-    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "metrics_tls_certfile", "metrics_tls_keyfile"):
         path = values[name]
         if path is not None and not Path(path).is_file():
             problems.append(f"PHI_{name.upper()}: file {str(path)!r} does not exist")
     if bool(values["ssl_certfile"]) != bool(values["ssl_keyfile"]):
         problems.append("PHI_SSL_CERTFILE and PHI_SSL_KEYFILE go together for mutual TLS: set both or neither")
+    if bool(values["metrics_tls_certfile"]) != bool(values["metrics_tls_keyfile"]):
+        problems.append("PHI_METRICS_TLS_CERTFILE and PHI_METRICS_TLS_KEYFILE go together: set both or neither")
     if values["ssl_certfile"] and not protocol.endswith("SSL"):
         problems.append(f"PHI_SSL_CERTFILE is set but PHI_SECURITY_PROTOCOL={protocol} does not use TLS")
     topics = [

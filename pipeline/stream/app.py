@@ -20,7 +20,7 @@ import faust
 from pipeline.config import Settings
 from pipeline.core.processing import InboundMessage, ProcessResult, RecordProcessor
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
-from pipeline.stream.metrics import HealthServer, PipelineMetrics
+from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,19 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+def record_lag(app: faust.App, metrics: PipelineMetrics, events: Sequence[Any]) -> None:
+    """Messages behind the high-water mark, per partition just processed (tansu's figures run high: see README)."""
+    last: dict[Any, int] = {}
+    for event in events:
+        message = event.message
+        last[message.tp] = max(last.get(message.tp, -1), message.offset)
+    for tp, offset in last.items():
+        highwater = app.consumer.highwater(tp)
+        if highwater is None:  # unknown until the first fetch response for the partition
+            continue
+        metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - offset - 1))
+
+
 def create_app(settings: Settings, processor: RecordProcessor, metrics: PipelineMetrics) -> faust.App:
     """A faust app whose single agent runs the redaction pipeline."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -99,6 +112,7 @@ def create_app(settings: Settings, processor: RecordProcessor, metrics: Pipeline
         settings.metrics_port,
         settings.metrics_token,
         ready=lambda: _readiness(app),
+        tls=server_tls(settings.metrics_tls_certfile, settings.metrics_tls_keyfile),
     )
 
     @app.agent(ingest, name="redact")
@@ -117,6 +131,7 @@ def create_app(settings: Settings, processor: RecordProcessor, metrics: Pipeline
             ]
             await asyncio.gather(*deliveries)  # acknowledged by the broker before the inputs are acked
             record_metrics(metrics, results, time.perf_counter() - started)
+            record_lag(app, metrics, events)
 
     if settings.metrics_port:
 

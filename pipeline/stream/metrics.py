@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import ssl
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -82,12 +84,14 @@ class HealthServer:
         port: int,
         token: str = "",
         ready: Callable[[], tuple[bool, str]] = lambda: (True, "ready"),
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.metrics = metrics
         self.bind = bind
         self.port = port
         self.token = token
         self.ready = ready
+        self.tls = tls
         self.started = time.time()
         self._runner: web.AppRunner | None = None
 
@@ -117,11 +121,21 @@ class HealthServer:
         app.router.add_get("/readyz", self._readyz)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.bind, self.port)
+        site = web.TCPSite(self._runner, self.bind, self.port, ssl_context=self.tls)
         await site.start()
-        log.info("metrics and health endpoints on http://%s:%d", self.bind, self.port)
+        log.info("metrics and health endpoints on %s://%s:%d", "https" if self.tls else "http", self.bind, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+def server_tls(certfile: Path | None, keyfile: Path | None) -> ssl.SSLContext | None:
+    """A TLS context for the metrics endpoints when a certificate is configured (PHI_METRICS_TLS_*)."""
+    if certfile is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(certfile), str(keyfile) if keyfile else None)
+    return context

@@ -233,7 +233,7 @@ def test_metrics_count_the_run_and_carry_no_phi(run):
     assert processed == len(run.good) + len(run.expected_reason) + run.anonymous
     assert 'phi_hmac_failures_total{reason="hmac-mismatch"}' in text
     assert 'phi_dead_letters_total{reason="schema-unknown",stage="decode"}' in text
-    assert "phi_build_info{" in text and "phi_entities_total{" in text
+    assert "phi_build_info{" in text and "phi_entities_total{" in text and "phi_consumer_lag_messages{" in text
     scanner = LeakScanner([v for r in run.records for v in r.planted])
     assert not scanner.scan(text, "/metrics")
     assert run.endpoints["/healthz"][0] == 200

@@ -158,3 +158,47 @@ def test_client_certificate_from_another_ca_is_refused(tls_broker, base_settings
     settings = _tls_settings(base_settings, tls_broker, "rogue", cert=rogue)
     with pytest.raises(TransportSecurityError):
         tls_preflight(settings)
+
+
+def test_metrics_endpoint_over_https_with_bearer_token(tmp_path):
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
+
+    pki = TestPki(tmp_path)
+    cert, key = pki.issue("metrics", server=True)
+    metrics = PipelineMetrics()
+    metrics.messages.labels("emit", "ok").inc(3)
+    port = free_port()
+    server = HealthServer(metrics, "127.0.0.1", port, token="s3cret-token", tls=server_tls(cert, key))
+    client = ssl.create_default_context(cafile=str(pki.ca))
+
+    def get(path: str, token: str | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(f"https://127.0.0.1:{port}{path}")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, context=client, timeout=5) as response:  # noqa: S310
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, ""
+
+    async def scenario() -> list[tuple[int, str]]:
+        await server.start()
+        try:
+            loop = asyncio.get_running_loop()
+            return [
+                await loop.run_in_executor(None, get, "/metrics"),
+                await loop.run_in_executor(None, get, "/metrics", "wrong"),
+                await loop.run_in_executor(None, get, "/metrics", "s3cret-token"),
+                await loop.run_in_executor(None, get, "/healthz"),
+            ]
+        finally:
+            await server.stop()
+
+    no_token, wrong, right, health = asyncio.run(scenario())
+    assert no_token[0] == 401 and wrong[0] == 401
+    assert right[0] == 200 and 'phi_messages_total{outcome="ok",stage="emit"} 3.0' in right[1]
+    assert health == (200, "ok\n")
