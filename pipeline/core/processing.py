@@ -132,6 +132,9 @@ class RecordProcessor:
         self.detector = detector
         self.worker_id = worker_id
         self.max_message_bytes = max_message_bytes
+        #: Outputs may grow (tokens are longer than the values they replace) up to twice the input limit;
+        #: the stream layer's producer is configured to accept this size.
+        self.max_output_bytes = output_limit(max_message_bytes)
         self.default_schema = default_schema
         self.text_policy = dict(text_policy)
         self.detector_name = detector_name
@@ -265,7 +268,12 @@ class RecordProcessor:
             phi_transformations=[t.as_record() for t in transformations],
         )
         key = self._protect_key(work.message.key)
-        outbound = self._signed("redacted", key, encode_avro(output_entry, record), work.message_id, output_entry.ref)
+        value = encode_avro(output_entry, record)
+        if len(value) > self.max_output_bytes:
+            raise RejectedMessage(
+                "output-too-large", "emit", f"de-identified record is {len(value)} bytes; limit {self.max_output_bytes}"
+            )
+        outbound = self._signed("redacted", key, value, work.message_id, output_entry.ref)
         self._timed("transform", started)
         entity_counts = Counter(t.phi_type for t in transformations)
         action_counts = Counter(t.action for t in transformations)
@@ -303,11 +311,23 @@ class RecordProcessor:
         sealed_headers = json.dumps(
             [[name, base64.b64encode(value or b"").decode("ascii")] for name, value in message.headers]
         ).encode("utf-8")
+        original = len(message.value or b"") + len(message.key or b"") + len(sealed_headers)
+        # An input over the size limit is not copied into its dead letter (which would then be too large
+        # to send); it stays in the input topic at the offset the dead letter names.
+        keep = original <= self.max_message_bytes
+        detail = (
+            rejected.detail
+            if keep
+            else (
+                f"{rejected.detail}; the original ({original} bytes) is not copied here: it stays at "
+                f"{message.source} until the input topic's retention"
+            )
+        )
         letter = {
             "message_id": message_id,
             "reason": rejected.reason,
             "stage": rejected.stage,
-            "detail": rejected.detail,
+            "detail": detail,
             "source_topic": message.topic,
             "source_partition": message.partition,
             "source_offset": message.offset,
@@ -315,9 +335,9 @@ class RecordProcessor:
             "schema": schema,
             "header_names": sorted({name for name, _ in message.headers if _SAFE_ID.match(name)}),
             "value_size": len(message.value or b""),
-            "sealed_key": self._seal(message.key, message_id, "key"),
-            "sealed_value": self._seal(message.value, message_id, "value"),
-            "sealed_headers": self._seal(sealed_headers, message_id, "headers"),
+            "sealed_key": self._seal(message.key, message_id, "key") if keep else None,
+            "sealed_value": self._seal(message.value, message_id, "value") if keep else None,
+            "sealed_headers": self._seal(sealed_headers, message_id, "headers") if keep else None,
             "time": utc_now_iso(),
         }
         outbound = self._signed(
@@ -347,6 +367,11 @@ class RecordProcessor:
         if data is None:
             return None
         return self.encryptor.seal_bytes(data, message_id, context=f"deadletter/{part}")
+
+
+def output_limit(max_message_bytes: int) -> int:
+    """The largest output the pipeline sends for inputs up to ``max_message_bytes``."""
+    return 2 * max_message_bytes + 65_536
 
 
 def known_values(entry: SchemaEntry, record: Mapping[str, Any]) -> list[tuple[PhiType, str]]:

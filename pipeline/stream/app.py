@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 
 from pipeline.config import Settings
-from pipeline.core.processing import InboundMessage, ProcessResult, RecordProcessor
+from pipeline.core.processing import InboundMessage, ProcessResult, RecordProcessor, output_limit
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 
 log = logging.getLogger(__name__)
+EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: restart and try again
 
 
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
@@ -71,7 +73,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "broker_commit_interval": 1.0,
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
-        "producer_max_request_size": max(settings.max_message_bytes * 2, 2_000_000),
+        "producer_max_request_size": output_limit(settings.max_message_bytes) + 65_536,
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 4_194_304),
         "topic_allow_declare": False,
         "topic_disable_leader": True,
@@ -80,6 +82,22 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "datadir": str(settings.data_dir / "faust"),
         "store": "memory://",
     }
+
+
+def exit_without_commit(exc: BaseException) -> NoReturn:
+    """Stop the process at once when a batch's outputs cannot be sent.
+
+    faust's ``take_events`` acknowledges a batch's input events when the loop body is left, even by an
+    exception, and acknowledged offsets get committed: a batch whose outputs were not sent would then be
+    lost. Exiting before that (no ``finally`` runs) leaves the offsets uncommitted, so the restarted
+    worker (Kubernetes, systemd, the tests) processes the batch again: at-least-once, never lost.
+    """
+    log.critical(
+        "cannot send a batch's outputs (%s); exiting without committing so the batch is processed again",
+        type(exc).__name__,
+    )
+    logging.shutdown()
+    os._exit(EXIT_SEND_FAILED)
 
 
 def record_lag(app: faust.App, metrics: PipelineMetrics, events: Sequence[Any]) -> None:
@@ -120,16 +138,19 @@ def create_app(settings: Settings, processor: RecordProcessor, metrics: Pipeline
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
             started = time.perf_counter()
-            batch = [inbound(event.message) for event in events]
-            results = await loop.run_in_executor(None, processor.process_batch, batch)
-            # faust's producer directly: the values are bytes already, so its topic and codec layers
-            # would only add cost (a third of the per-message time on structured records).
-            deliveries = [
-                await app.producer.send(topics[out.role], out.key, out.value, None, None, list(out.headers))
-                for result in results
-                for out in result.outputs
-            ]
-            await asyncio.gather(*deliveries)  # acknowledged by the broker before the inputs are acked
+            try:
+                batch = [inbound(event.message) for event in events]
+                results = await loop.run_in_executor(None, processor.process_batch, batch)
+                # faust's producer directly: the values are bytes already, so its topic and codec layers
+                # would only add cost (a third of the per-message time on structured records).
+                deliveries = [
+                    await app.producer.send(topics[out.role], out.key, out.value, None, None, list(out.headers))
+                    for result in results
+                    for out in result.outputs
+                ]
+                await asyncio.gather(*deliveries)  # acknowledged by the broker before the inputs are acked
+            except Exception as exc:
+                exit_without_commit(exc)
             record_metrics(metrics, results, time.perf_counter() - started)
             record_lag(app, metrics, events)
 
