@@ -79,7 +79,7 @@ def run_demo(args: argparse.Namespace) -> int:
         entry = load_schemas(settings).get(settings.input_schema)
         inputs = [signed_input(keyring, entry.ref, encode_record(entry, r.record, "avro"), r.key) for r in records]
         hostile = hostile_messages(keyring, entry, records[0].record, "hostile", settings.max_message_bytes)
-        bad = [hostile[i % len(hostile)] for i in range(args.bad)]
+        bad = [hostile[(i * 7) % len(hostile)] for i in range(args.bad)]  # a spread of kinds, not the first few
         expected_ids = {i.message_id for i in inputs} | {h.message.message_id for h in bad}
         env = {**os.environ, **settings_to_env(settings), "PHI_LOG_LEVEL": "WARNING"}
         log = (workdir / "worker.log").open("wb")
