@@ -9,6 +9,7 @@ never crashed, and no canary appears in any topic (decoded or raw), in the worke
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.request
 from dataclasses import replace
@@ -122,4 +123,12 @@ def test_hostile_inputs_at_scale_and_no_canary_anywhere(base_settings, broker, r
         f"crashes={int(crashed)} canaries={scanner.size} canaries_found={len(leaks)}"
     )
     assert not leaks, f"{len(leaks)} canaries found, first in {leaks[0].location}: value #{leaks[0].value_index}"
-    assert "DEBUG" in log.read_text(errors="replace")  # the log really was at debug level
+    log_text = log.read_text(errors="replace")
+    assert "DEBUG" in log_text  # the log really was at debug level
+    for key in keyring.keys():  # secrets hygiene: no key material in the log, in any common encoding
+        for encoded in (
+            base64.b64encode(key.material).decode(),
+            key.material.hex(),
+            base64.urlsafe_b64encode(key.material).decode(),
+        ):
+            assert encoded not in log_text and encoded not in metrics_text

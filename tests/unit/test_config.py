@@ -76,3 +76,13 @@ def test_table_lists_every_setting():
 def test_readme_configuration_table_is_current():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert settings_table() in readme
+
+
+def test_keyring_and_tokens_never_in_settings_repr():
+    from pipeline.core.crypto.keyring import Keyring
+
+    keyring_json = Keyring.generate().to_json()
+    settings = Settings.from_env({"PHI_KEYRING": keyring_json, "PHI_METRICS_TOKEN": "tok-abcdef-123456"})
+    shown = repr(settings) + str(settings)
+    assert "material" not in shown and "tok-abcdef-123456" not in shown
+    assert keyring_json[:40] not in shown
