@@ -164,6 +164,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("inference_threads", 0, _int, "ONNX Runtime intra-op threads (0: one per core)"),
     Setting("summarizer_enabled", False, _bool, "Run the summary agent on redacted notes"),
     Setting("summarizer_model", None, _optional_path, "Summarizer ONNX folder (built by a setup step)"),
+    Setting("summary_batch_size", 8, _positive_int, "Notes summarized per batch by the summary agent"),
+    Setting("summary_max_new_tokens", 96, _positive_int, "Upper bound on tokens generated per summary"),
     Setting("metrics_bind", "127.0.0.1", _text, "Address the metrics/health server listens on"),
     Setting("metrics_port", 9464, _port, "Port of /metrics, /healthz and /readyz (0 disables)"),
     Setting(
@@ -217,6 +219,8 @@ class Settings:
     inference_threads: int
     summarizer_enabled: bool
     summarizer_model: Path | None
+    summary_batch_size: int
+    summary_max_new_tokens: int
     metrics_bind: str
     metrics_port: int
     metrics_token: str = field(repr=False)
@@ -301,6 +305,11 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append("PHI_HEARTBEAT_INTERVAL must be below PHI_SESSION_TIMEOUT (a third of it is usual)")
     if values["detector_model"] is not None and not Path(values["detector_model"]).is_dir():
         problems.append(f"PHI_DETECTOR_MODEL: folder {str(values['detector_model'])!r} does not exist")
+    if values["summarizer_model"] is not None and not Path(values["summarizer_model"]).is_dir():
+        problems.append(
+            f"PHI_SUMMARIZER_MODEL: folder {str(values['summarizer_model'])!r} does not exist "
+            "(build it with `phi-pipeline model build-summarizer`)"
+        )
     if values["inference_threads"] < 0:
         problems.append("PHI_INFERENCE_THREADS must be 0 (automatic) or more")
     return problems
@@ -330,3 +339,7 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         else:
             env[setting.env] = str(value)
     return env
+
+
+if __name__ == "__main__":  # python -m pipeline.config: the README's configuration table
+    print(settings_table())

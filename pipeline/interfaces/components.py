@@ -6,12 +6,19 @@ Every failure here is a configuration problem an operator can fix, so each is ra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from pipeline.config import Settings
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
 from pipeline.core.errors import ConfigError, SchemaError
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
+from pipeline.core.summarizing import SummaryProcessor
 from pipeline.runtime.detectors import build_detector
+
+if TYPE_CHECKING:
+    from pipeline.runtime.summarizer import Generation
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -52,4 +59,32 @@ def build_processor(settings: Settings, keyring: Keyring | None = None) -> Recor
         worker_id=settings.worker_id,
         max_message_bytes=settings.max_message_bytes,
         default_schema=settings.input_schema,
+    )
+
+
+def build_summary_processor(settings: Settings, processor: RecordProcessor) -> SummaryProcessor:
+    """The summary agent's core: the generator when a model folder is configured, extractive otherwise."""
+    generate = None
+    model_name = None
+    if settings.summarizer_model is not None:
+        from pipeline.runtime.summarizer import OnnxSummarizer
+
+        summarizer = OnnxSummarizer(
+            settings.summarizer_model,
+            provider=settings.execution_provider,
+            threads=settings.inference_threads or None,
+            batch_size=settings.summary_batch_size,
+        )
+        model_name = f"smollm2-135m-instruct/{settings.summarizer_model.name}"
+
+        def generate(texts: Sequence[str]) -> list[Generation]:
+            return summarizer.summarize_batch(texts, max_new_tokens=settings.summary_max_new_tokens)
+
+    return SummaryProcessor(
+        registry=processor.registry,
+        keyring=processor.keyring,
+        detector=processor.detector,
+        audit=processor,
+        generate=generate,
+        model_name=model_name,
     )

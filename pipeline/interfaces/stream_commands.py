@@ -18,7 +18,7 @@ from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.errors import ConfigError
 from pipeline.core.inputs import ENCODINGS, SignedInput, encode_record, hostile_messages, signed_input
 from pipeline.core.synthetic import synthetic_records
-from pipeline.interfaces.components import build_processor, load_keyring, load_schemas
+from pipeline.interfaces.components import build_processor, build_summary_processor, load_keyring, load_schemas
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.interfaces.logs import configure_logging
 from pipeline.stream.admin import ensure_topics
@@ -33,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     broker.set_defaults(func=_broker)
 
     worker = subparsers.add_parser("worker", help="run a pipeline worker (faust) against PHI_BOOTSTRAP_SERVERS")
+    worker.add_argument(
+        "--agents",
+        default=None,
+        help="comma-separated: redact, summarize (default: redact, plus summarize when PHI_SUMMARIZER_ENABLED)",
+    )
     worker.set_defaults(func=_worker)
 
     prod = subparsers.add_parser("produce", help="send signed records to the input topic")
@@ -85,16 +90,29 @@ def _worker(args: argparse.Namespace) -> int:
     from pipeline.stream.metrics import PipelineMetrics
 
     settings = _settings()
+    agents = _agents(args.agents, settings.summarizer_enabled)
     asyncio.run(ensure_topics(settings))
     processor = build_processor(settings)
+    summaries = build_summary_processor(settings, processor) if "summarize" in agents else None
     metrics = PipelineMetrics()
     provider = execution_provider(processor.detector)
     model = str(settings.detector_model.name) if settings.detector_model else "rules-only"
-    metrics.set_build_info(model, "disabled", provider, settings.execution_provider in ("cuda", "tensorrt"))
+    summarizer = summaries.model_name if summaries is not None and summaries.model_name else "disabled"
+    metrics.set_build_info(model, summarizer, provider, settings.execution_provider in ("cuda", "tensorrt"))
     asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own
-    app = create_app(settings, processor, metrics)
+    app = create_app(settings, metrics, processor=processor if "redact" in agents else None, summaries=summaries)
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
     return 0
+
+
+def _agents(requested: str | None, summarizer_enabled: bool) -> set[str]:
+    if requested is None:
+        return {"redact", "summarize"} if summarizer_enabled else {"redact"}
+    agents = {a.strip() for a in requested.split(",") if a.strip()}
+    unknown = agents - {"redact", "summarize"}
+    if unknown or not agents:
+        raise ConfigError(f"--agents takes redact and/or summarize, not {', '.join(sorted(unknown)) or 'nothing'}")
+    return agents
 
 
 def _file_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -13,13 +13,14 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import faust
 
 from pipeline.config import Settings
 from pipeline.core.processing import InboundMessage, ProcessResult, RecordProcessor, output_limit
+from pipeline.core.summarizing import SummaryProcessor
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 
@@ -113,16 +114,29 @@ def record_lag(app: faust.App, metrics: PipelineMetrics, events: Sequence[Any]) 
         metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - offset - 1))
 
 
-def create_app(settings: Settings, processor: RecordProcessor, metrics: PipelineMetrics) -> faust.App:
-    """A faust app whose single agent runs the redaction pipeline."""
+def create_app(
+    settings: Settings,
+    metrics: PipelineMetrics,
+    *,
+    processor: RecordProcessor | None,
+    summaries: SummaryProcessor | None = None,
+) -> faust.App:
+    """A faust app with the redaction agent, the summary agent, or both.
+
+    A summary-only worker joins a consumer group of its own (``<group>-summarizer``), so summarizer
+    replicas scale apart from redaction workers and never hold up redaction.
+    """
+    if processor is None and summaries is None:
+        raise ValueError("a worker needs at least one agent")
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    app = faust.App(settings.group_id, **faust_settings(settings))
+    app_id = settings.group_id if processor is not None else f"{settings.group_id}-summarizer"
+    app = faust.App(app_id, **faust_settings(settings))
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-    ingest = app.topic(settings.topic_ingest, **raw)
     topics = {
         "redacted": settings.topic_redacted,
         "deadletter": settings.topic_deadletter,
         "audit": settings.topic_audit,
+        "summary": settings.topic_summaries,
     }
     health = HealthServer(
         metrics,
@@ -133,26 +147,46 @@ def create_app(settings: Settings, processor: RecordProcessor, metrics: Pipeline
         tls=server_tls(settings.metrics_tls_certfile, settings.metrics_tls_keyfile),
     )
 
-    @app.agent(ingest, name="redact")
-    async def redact(stream: faust.StreamT) -> None:
+    async def run_batch(process: Callable[[list[InboundMessage]], Sequence[Any]], events: Sequence[Any]) -> list[Any]:
+        """Process in a worker thread (detection and generation are CPU work that must not starve
+        heartbeats), send every output, and wait for the broker's acknowledgements."""
         loop = asyncio.get_running_loop()
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
-            started = time.perf_counter()
-            try:
-                batch = [inbound(event.message) for event in events]
-                results = await loop.run_in_executor(None, processor.process_batch, batch)
-                # faust's producer directly: the values are bytes already, so its topic and codec layers
-                # would only add cost (a third of the per-message time on structured records).
-                deliveries = [
-                    await app.producer.send(topics[out.role], out.key, out.value, None, None, list(out.headers))
-                    for result in results
-                    for out in result.outputs
-                ]
-                await asyncio.gather(*deliveries)  # acknowledged by the broker before the inputs are acked
-            except Exception as exc:
-                exit_without_commit(exc)
-            record_metrics(metrics, results, time.perf_counter() - started)
-            record_lag(app, metrics, events)
+        try:
+            results = await loop.run_in_executor(None, process, [inbound(event.message) for event in events])
+            # faust's producer directly: the values are bytes already, so its topic and codec layers
+            # would only add cost (a third of the per-message time on structured records).
+            deliveries = [
+                await app.producer.send(topics[out.role], out.key, out.value, None, None, list(out.headers))
+                for result in results
+                for out in result.outputs
+            ]
+            await asyncio.gather(*deliveries)  # acknowledged by the broker before the inputs are acked
+        except Exception as exc:
+            exit_without_commit(exc)
+        return list(results)
+
+    if processor is not None:
+
+        @app.agent(app.topic(settings.topic_ingest, **raw), name="redact")
+        async def redact(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
+                started = time.perf_counter()
+                results = await run_batch(processor.process_batch, events)
+                record_metrics(metrics, results, time.perf_counter() - started)
+                record_lag(app, metrics, events)
+
+    if summaries is not None:
+
+        @app.agent(app.topic(settings.topic_redacted, **raw), name="summarize")
+        async def summarize(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(settings.summary_batch_size, within=settings.batch_timeout):
+                started = time.perf_counter()
+                results = await run_batch(summaries.process_batch, events)
+                metrics.stage_seconds.labels("summarize").observe(time.perf_counter() - started)
+                for result in results:
+                    metrics.summaries.labels(result.outcome).inc()
+                metrics.last_progress.set(time.time())
+                record_lag(app, metrics, events)
 
     if settings.metrics_port:
 
@@ -160,7 +194,6 @@ def create_app(settings: Settings, processor: RecordProcessor, metrics: Pipeline
         async def start_health() -> None:
             await health.start()
 
-    app.redact_agent = redact  # type: ignore[attr-defined]
     return app
 
 
