@@ -19,6 +19,7 @@ from pipeline.core.errors import ConfigError
 
 PREFIX = "PHI_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DETECTOR = REPO_ROOT / "models" / "detector"
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -159,7 +160,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("batch_size", 64, _positive_int, "Messages taken per batch by the ingest agent"),
     Setting("batch_timeout", 0.2, _positive_float, "Seconds to wait to fill a batch"),
-    Setting("detector_model", None, _optional_path, "Token-classification ONNX model folder (empty: rules only)"),
+    Setting(
+        "detector_model",
+        DEFAULT_DETECTOR if DEFAULT_DETECTOR.is_dir() else None,
+        _optional_path,
+        "Token-classification ONNX model folder (default: the shipped int8 model; empty: rules only)",
+    ),
     Setting("execution_provider", "auto", _choice(EXECUTION_PROVIDERS), "ONNX Runtime provider"),
     Setting("inference_threads", 0, _int, "ONNX Runtime intra-op threads (0: one per core)"),
     Setting("summarizer_enabled", False, _bool, "Run the summary agent on redacted notes"),
@@ -320,8 +326,13 @@ def settings_table() -> str:
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     for setting in SETTINGS:
         default = "(hostname)" if setting.name == "worker_id" else setting.default
-        if setting.name in ("schema_dir", "data_dir"):
-            default = {"schema_dir": "`schemas/` in the checkout", "data_dir": "`$TMPDIR/phi-pipeline`"}[setting.name]
+        shown_defaults = {
+            "schema_dir": "`schemas/` in the checkout",
+            "data_dir": "`$TMPDIR/phi-pipeline`",
+            "detector_model": "`models/detector` in the checkout",
+        }
+        if setting.name in shown_defaults:
+            default = shown_defaults[setting.name]
         shown = "" if default in (None, "") else f"`{default}`" if not str(default).startswith("`") else default
         rows.append(f"| `{setting.env}` | {shown} | {setting.help} |")
     return "\n".join(rows)

