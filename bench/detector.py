@@ -151,6 +151,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", type=int, default=400)
     parser.add_argument("--quick", action="store_true", help="fewer notes, skip the presidio-research quality run")
+    parser.add_argument(
+        "--fp32",
+        type=Path,
+        default=ROOT / "models" / "build" / "detector" / "onnx-fp32",
+        help="the fp32 export from `phi-pipeline model build` (measured beside int8 when present)",
+    )
     args = parser.parse_args()
     notes = synthetic_notes(80 if args.quick else args.notes)
     mean_chars = sum(map(len, notes)) / len(notes)
@@ -176,6 +182,11 @@ def main() -> int:
         }
         if not args.quick:
             rows[label]["presidio_research"] = presidio_quality(combined.detect_batch)
+    if (args.fp32 / "model.onnx").exists():
+        fp32 = build_detector(args.fp32, provider="cpu", threads=1)
+        rows["rules + fp32 model"] = {"notes_per_s_per_core": round(throughput(fp32.detect_batch, notes), 1)}
+        if not args.quick:
+            rows["rules + fp32 model"]["presidio_research"] = presidio_quality(fp32.detect_batch)
     if not args.quick:
         rows["rules only"]["presidio_research"] = presidio_quality(rules.detect_batch)
 

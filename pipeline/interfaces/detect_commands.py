@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from pipeline.config import DEFAULT_DETECTOR
 from pipeline.core.errors import PipelineError
 from pipeline.core.evaluation import FORMATS, CorpusError, format_table, load_corpus, score_corpus, write_missed
 from pipeline.core.transform import DEFAULT_TEXT_POLICY, TransformContext, transform_text
@@ -42,7 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, help="token-classification model folder (rules only if omitted)")
+    default = DEFAULT_DETECTOR if DEFAULT_DETECTOR.is_dir() else None
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--model",
+        type=Path,
+        default=default,
+        help="token-classification model folder (default: the shipped models/detector)",
+    )
+    group.add_argument("--rules-only", dest="model", action="store_const", const=None, help="no model: rules only")
     parser.add_argument("--provider", default="auto", help="auto, cpu, cuda or tensorrt (default auto)")
     parser.add_argument("--threads", type=int, help="intra-op threads for the model on CPU")
     parser.add_argument("--batch-size", type=int, default=_BATCH, help=f"texts per batch (default {_BATCH})")
