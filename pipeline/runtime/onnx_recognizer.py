@@ -191,6 +191,7 @@ class OnnxTokenClassifier:
         if probs.shape[0] == 0:
             return []
         words = self._words(enc)
+        offsets = enc.offsets  # a fresh list on every access: read it once, not per word (was quadratic)
         spans: list[Span] = []
         current: list[tuple[int, int, float]] = []
         current_type: PhiType | None = None
@@ -198,7 +199,7 @@ class OnnxTokenClassifier:
             word_probs = probs[tokens].mean(axis=0) if self.aggregation == "average" else probs[tokens[0]]
             by_type = word_probs @ self._type_matrix
             best = int(by_type.argmax())
-            start, end = enc.offsets[tokens[0]][0], enc.offsets[tokens[-1]][1]
+            start, end = offsets[tokens[0]][0], offsets[tokens[-1]][1]
             if best == 0:
                 self._close(text, current, current_type, spans)
                 current, current_type = [], None

@@ -1,7 +1,7 @@
 """Hostile input at scale, and leak canaries, on the real broker.
 
 Every kind of bad payload and bad signature, plus valid records built to trip a parser (NUL bytes,
-control and bidirectional characters, homoglyph names, a 600 KB note, a 10 MB message, a duplicated
+control and bidirectional characters, homoglyph names, a 200 KB note, a 10 MB message, a duplicated
 message id), interleaved with ordinary records. All carry canary PHI values that exist nowhere else.
 The worker runs with DEBUG logging. Afterwards: every input is an output or a dead letter, the worker
 never crashed, and no canary appears in any topic (decoded or raw), in the worker's log, or on /metrics.
@@ -51,7 +51,7 @@ def _weird_notes(record: dict) -> dict[str, str]:
         "nul-bytes": f"Pt {name}\x00 seen; MRN {mrn}\x00\x00 call {phone}.",
         "control-and-bidi": f"Pt \u202a{name}\u202c\u200b called from\u2066 {phone}\u2069; MRN\u00a0{mrn}\x07.",
         "homoglyph-name": f"{homoglyph} {last} reports pain; MRN {mrn}.",
-        "huge-note": (" ".join(FINDINGS) + " ") * 1800 + f" Seen by {name}, MRN {mrn}, call {phone}.",
+        "huge-note": (" ".join(FINDINGS) + " ") * 600 + f" Seen by {name}, MRN {mrn}, call {phone}.",
     }
 
 
