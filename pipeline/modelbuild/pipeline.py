@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.core.corpus import Split, as_documents, generate, write_jsonl
+from pipeline.core.evaluation.presidio_baseline import presidio_detector
 from pipeline.modelbuild.features import encode_notes, load_tokenizer
 from pipeline.modelbuild.train import TrainSettings, base_model_dir
 
@@ -145,7 +146,7 @@ def evaluate_all(plan: BuildPlan, fp32_dir: Path, heldout: list, progress: Calla
         "rules only": build_detector(None).detect_batch,
     }
     if plan.compare_presidio:
-        presidio = ev.presidio_detector()
+        presidio = presidio_detector()
         if presidio is not None:
             detectors["presidio analyzer"] = presidio
         else:

@@ -3,35 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.config import Settings, settings_to_env
+from pipeline.config import Settings
 from pipeline.core.inputs import SignedInput
+from pipeline.interfaces.processes import spawn_worker, stop_process
 from pipeline.stream.clients import Consumed, Outgoing, consume, produce
 
 
 @contextmanager
 def worker_process(settings: Settings, log_path: Path, **extra_env: str) -> Iterator[subprocess.Popen[bytes]]:
     """``phi-pipeline worker`` in a child process, stopped (SIGTERM, then SIGKILL) on exit."""
-    env = {**os.environ, **settings_to_env(settings), **extra_env}
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.interfaces.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+    process = spawn_worker(settings, log_path, extra_env=extra_env)
+    try:
+        yield process
+    finally:
+        stop_process(process)
 
 
 def send(settings: Settings, inputs: list[SignedInput]) -> int:

@@ -16,7 +16,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -27,11 +26,12 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from pipeline.config import Settings, settings_to_env
+from pipeline.config import Settings
 from pipeline.core.crypto.audit_chain import verify_chain
 from pipeline.core.inputs import SignedInput, encode_record, signed_input
 from pipeline.core.synthetic import synthetic_records
 from pipeline.interfaces.embedded_broker import free_port
+from pipeline.interfaces.processes import spawn_worker, stop_process
 from pipeline.stream.clients import decode_output
 from pipeline.stream.kafka_options import client_options
 from tests.conftest import isolated_settings
@@ -49,25 +49,14 @@ class Worker:
 
     def __init__(self, settings: Settings, name: str, log: Path) -> None:
         self.port = free_port()
-        self.env = {
-            **os.environ,
-            **settings_to_env(settings),
-            "PHI_WORKER_ID": name,
-            "PHI_LOG_LEVEL": "WARNING",
-            "PHI_METRICS_PORT": str(self.port),
-        }
+        self.settings = settings
+        self.env = {"PHI_WORKER_ID": name, "PHI_LOG_LEVEL": "WARNING", "PHI_METRICS_PORT": str(self.port)}
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
     def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.interfaces.cli", "worker"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = spawn_worker(self.settings, self.log, extra_env=self.env)
 
     def ready(self) -> bool:
         """/readyz answers 200 once the worker has partitions assigned."""
@@ -83,13 +72,8 @@ class Worker:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+            self.process.send_signal(signal.SIGCONT)  # a frozen worker cannot handle SIGTERM
+            stop_process(self.process)
 
 
 def _paced_producer(settings: Settings, inputs: list[SignedInput], sent: list[int]) -> threading.Thread:
