@@ -173,6 +173,10 @@ def create_app(
                 started = time.perf_counter()
                 results = await run_batch(processor.process_batch, events)
                 record_metrics(metrics, results, time.perf_counter() - started)
+                for stage, seconds in processor.batch_seconds.items():
+                    metrics.stage_seconds.labels(stage).observe(seconds)
+                for model, seconds in getattr(processor.detector, "last_model_seconds", {}).items():
+                    metrics.model_seconds.labels(model).observe(seconds)
                 record_lag(app, metrics, events)
 
     if summaries is not None:

@@ -15,6 +15,7 @@ Reasons from every contributing detector are kept (they never contain values).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -178,12 +179,18 @@ class EnsembleDetector:
         self.rules = rules
         self.models = tuple(models)
         self.ensemble = ensemble or rules.ensemble
+        #: Seconds each model spent on the last batch, by model name (for the inference-latency metric).
+        self.last_model_seconds: dict[str, float] = {}
 
     def detect(self, text: str) -> list[Span]:
         return self.detect_batch([text])[0]
 
     def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
-        model_spans = [model.detect_batch(texts) for model in self.models]
+        model_spans = []
+        for model in self.models:
+            started = time.perf_counter()
+            model_spans.append(model.detect_batch(texts))
+            self.last_model_seconds[getattr(model, "name", type(model).__name__)] = time.perf_counter() - started
         results: list[list[Span]] = []
         for index, text in enumerate(texts):
             candidates = self.rules.candidates(text)
