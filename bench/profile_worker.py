@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from throughput import make_inputs  # bench/ is not a package
 
-from pipeline.config import Settings, settings_to_env
+from pipeline.config import settings_to_env
 from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
@@ -71,15 +71,7 @@ def main() -> None:
     results.mkdir(parents=True, exist_ok=True)
     folded = results / f"profile-{args.scenario}.folded"
     with EmbeddedBroker(log_path=workdir / "tansu.log") as broker:
-        settings = Settings.from_env(
-            {k: v for k, v in os.environ.items() if not k.startswith("PHI_")},
-            bootstrap_servers=broker.bootstrap,
-            keyring=keyring.to_json(),
-            session_timeout=4.0,
-            heartbeat_interval=1.0,
-            metrics_port=0,
-            data_dir=workdir / "worker",
-        )
+        settings = broker.client_settings(keyring.to_json(), data_dir=workdir / "worker")
         asyncio.run(ensure_topics(settings))
         asyncio.run(produce(settings, settings.topic_ingest, [Outgoing(i.key, i.value, i.headers) for i in inputs]))
         env = {**os.environ, **settings_to_env(settings), "PHI_LOG_LEVEL": "WARNING"}

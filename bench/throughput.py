@@ -168,14 +168,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="phi-bench-"))
     results: dict[str, dict[str, dict[str, float]]] = {}
     with EmbeddedBroker(log_path=workdir / "tansu.log") as broker:
-        base = Settings.from_env(
-            {k: v for k, v in os.environ.items() if not k.startswith("PHI_")},
-            bootstrap_servers=broker.bootstrap,
-            keyring=keyring.to_json(),
-            session_timeout=4.0,
-            heartbeat_interval=1.0,
-            metrics_port=0,
-        )
+        base = broker.client_settings(keyring.to_json())
         for scenario, count, notes in (("structured", args.structured, False), ("notes", args.notes, True)):
             backlog = make_inputs(keyring, registry, count, notes, seed=1)
             paced_inputs = make_inputs(keyring, registry, args.paced, notes, seed=2)

@@ -12,6 +12,7 @@ import pytest
 from pipeline.config import Settings
 from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.schemas import SchemaRegistry
+from pipeline.interfaces.embedded_broker import TANSU_HEARTBEAT_INTERVAL, TANSU_SESSION_TIMEOUT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -33,8 +34,8 @@ def base_settings(keyring: Keyring, tmp_path_factory: pytest.TempPathFactory) ->
     return Settings.from_env(
         clean,
         keyring=keyring.to_json(),
-        session_timeout=4.0,
-        heartbeat_interval=1.0,
+        session_timeout=TANSU_SESSION_TIMEOUT,
+        heartbeat_interval=TANSU_HEARTBEAT_INTERVAL,
         metrics_port=0,
         data_dir=tmp_path_factory.mktemp("worker"),
     )

@@ -65,15 +65,7 @@ def run_demo(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="phi-demo-"))
     records = list(synthetic_records(args.records, args.seed))
     with EmbeddedBroker(log_path=workdir / "tansu.log") as broker:
-        settings = base.with_overrides(
-            bootstrap_servers=broker.bootstrap,
-            keyring=keyring.to_json(),
-            keyring_path=None,
-            session_timeout=4.0,
-            heartbeat_interval=1.0,
-            metrics_port=0,
-            data_dir=workdir / "worker",
-        )
+        settings = broker.client_settings(keyring.to_json(), base, data_dir=workdir / "worker")
         print(f"embedded broker (tansu) at {broker.bootstrap}; topics: {', '.join(settings.topics)}")
         asyncio.run(ensure_topics(settings))
         entry = load_schemas(settings).get(settings.input_schema)

@@ -15,8 +15,14 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from pipeline.config import Settings
 from pipeline.core.errors import PipelineError
+
+#: Group timings tansu needs: with Kafka's defaults its group joins take 30-100 s (DESIGN.md).
+TANSU_SESSION_TIMEOUT = 4.0
+TANSU_HEARTBEAT_INTERVAL = 1.0
 
 
 class EmbeddedBrokerError(PipelineError):
@@ -88,6 +94,23 @@ class EmbeddedBroker:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def client_settings(self, keyring_json: str, base: Settings | None = None, **overrides: Any) -> Settings:
+        """Settings for clients and workers of this broker: its address, tansu's group timings, no metrics
+        port (unless overridden), and the given keyring. ``base`` defaults to the defaults, not the
+        environment, so a stray ``PHI_*`` variable cannot point a demo or a test elsewhere."""
+        base = base or Settings.from_env({k: v for k, v in os.environ.items() if not k.startswith("PHI_")})
+        return base.with_overrides(
+            **{
+                "bootstrap_servers": self.bootstrap,
+                "keyring": keyring_json,
+                "keyring_path": None,
+                "session_timeout": TANSU_SESSION_TIMEOUT,
+                "heartbeat_interval": TANSU_HEARTBEAT_INTERVAL,
+                "metrics_port": 0,
+                **overrides,
+            }
+        )
 
     @property
     def running(self) -> bool:
