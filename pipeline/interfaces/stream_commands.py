@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from pipeline.config import Settings
 from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
@@ -153,7 +155,14 @@ def _produce(args: argparse.Namespace) -> int:
     settings = _settings()
     tls_preflight(settings)
     inputs = build_inputs(settings, args)
-    sent = asyncio.run(produce(settings, settings.topic_ingest, [Outgoing(i.key, i.value, i.headers) for i in inputs]))
+    with tqdm(total=len(inputs), unit="msg", desc="sent", disable=len(inputs) < 1000 or not sys.stderr.isatty()) as bar:
+
+        def progress(sent: int) -> None:
+            bar.n = sent
+            bar.refresh()
+
+        messages = [Outgoing(i.key, i.value, i.headers) for i in inputs]
+        sent = asyncio.run(produce(settings, settings.topic_ingest, messages, on_sent=progress))
     print(f"sent {sent} signed messages to {settings.topic_ingest}")
     return 0
 
