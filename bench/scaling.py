@@ -86,6 +86,32 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "scaling.json").write_text(json.dumps({"by_length": by_length, "by_batch": by_batch}, indent=2))
+    plot(by_length, out / "scaling.png")
+
+
+def plot(rows: list[dict[str, float]], path: Path) -> None:
+    """Throughput against note length, one line per detector (skipped without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install matplotlib)")
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in sorted({str(r["detector"]) for r in rows}):
+        mine = [r for r in rows if r["detector"] == name]
+        ax.plot([r["chars"] for r in mine], [r["kchars_per_s"] for r in mine], marker="o", label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("note length (characters)")
+    ax.set_ylabel("thousand characters per second, one core")
+    ax.set_title("PHI detection throughput by note length")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
