@@ -29,7 +29,7 @@ class TrainSettings:
 
     seed: int = 13
     epochs: float = 1.0
-    batch_size: int = 32
+    batch_size: int = 16
     learning_rate: float = 1.5e-4
     weight_decay: float = 0.01
     warmup_fraction: float = 0.06
@@ -77,6 +77,18 @@ def _tensors(batch: list[Window], pad_id: int) -> dict[str, object]:
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
+def fit_schedule(planned: int, step: int, elapsed: float, stamps: Sequence[float], budget: float) -> int:
+    """Steps the time budget allows: done so far plus what the recent step rate fits into the time left.
+
+    The rate comes from the last 20 steps (machines get faster or slower as other load comes and goes),
+    with a 3% margin; never more than ``planned`` and never fewer than the steps already done plus one.
+    """
+    window = min(20, len(stamps) - 1)
+    per_step = (stamps[-1] - stamps[-1 - window]) / window if window > 0 else elapsed / max(1, step)
+    fits = step + int(max(0.0, budget - elapsed) / (per_step * 1.03))
+    return max(step + 1, min(planned, fits))
+
+
 def train(
     windows: Sequence[Window],
     out_dir: Path,
@@ -112,17 +124,27 @@ def train(
     per_epoch = math.ceil(len(windows) / settings.batch_size)
     total = max(1, int(per_epoch * settings.epochs))
     warmup = max(1, int(total * settings.warmup_fraction))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
-    )
+    # The schedule's length can shrink while training (see fit_schedule) so that, under a time budget, the
+    # learning rate still decays to zero instead of training stopping half-way at a high rate.
+    schedule = {"total": total}
+
+    def rate(step: int) -> float:
+        end = schedule["total"]
+        return min((step + 1) / warmup, max(0.0, (end - step) / max(1, end - warmup)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
     pad_id = int(model.config.pad_token_id or 0)
     started = time.monotonic()
+    budget = settings.max_minutes * 60
     step, running, stopped_early = 0, 0.0, False
+    stamps: list[float] = []
     plan: list[list[Window]] = []
     while len(plan) < total:
         plan += batches(windows, settings.batch_size, rng)
     progress(f"train: {len(windows)} windows, {total} steps of {settings.batch_size}, {settings.epochs} epochs")
     for batch in plan[:total]:
+        if step >= schedule["total"]:
+            break
         loss = model(**_tensors(batch, pad_id)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -133,12 +155,19 @@ def train(
         value = loss.item()
         running = 0.98 * running + 0.02 * value if step > 1 else value
         elapsed = time.monotonic() - started
-        if step % 25 == 0 or step == total:
-            eta = elapsed / step * (total - step)
+        stamps.append(elapsed)
+        if step >= 20 and step % 10 == 0:
+            fitted = fit_schedule(total, step, elapsed, stamps, budget)
+            if fitted != schedule["total"]:
+                progress(f"train: time budget fits {fitted} of {total} planned steps; schedule set to {fitted}")
+                schedule["total"] = fitted
+        end = schedule["total"]
+        if step % 25 == 0 or step == end:
+            eta = elapsed / step * (end - step)
             progress(
-                f"train: step {step}/{total} loss {running:.4f} elapsed {elapsed / 60:.1f} min eta {eta / 60:.1f} min"
+                f"train: step {step}/{end} loss {running:.4f} elapsed {elapsed / 60:.1f} min eta {eta / 60:.1f} min"
             )
-        if elapsed > settings.max_minutes * 60 and step < total:
+        if elapsed > budget and step < end:
             progress(f"train: time budget of {settings.max_minutes} min reached at step {step}; stopping early")
             stopped_early = True
             break
@@ -150,6 +179,7 @@ def train(
     return {
         "steps": step,
         "planned_steps": total,
+        "scheduled_steps": schedule["total"],
         "stopped_early": stopped_early,
         "final_loss": round(running, 5),
         "seconds": round(time.monotonic() - started, 1),

@@ -147,6 +147,74 @@ def quantity(rng: random.Random) -> str:
     )
 
 
+def non_zip(rng: random.Random) -> str:
+    """Five-digit numbers that are not ZIP codes: counts, codes, doses, lot numbers, reference values."""
+    return rng.choice(
+        (
+            f"CPT {rng.choice((99213, 99214, 99223, 93000, 71046, 80053, 85025, 36415, 99291, 74177))}",
+            f"plt {rng.randint(12, 450)},000",
+            f"platelets {rng.randint(12000, 99000)}",
+            f"WBC {rng.randint(10000, 30000)}/uL",
+            f"{rng.randint(10, 99)},{rng.randint(100, 999)} units",
+            f"heparin {rng.choice((5000, 10000, 12000, 25000))} units",
+            f"lot {rng.randint(10000, 99999)}",
+            f"catalog {rng.randint(10000, 99999)}",
+            f"{rng.randint(10000, 60000)} steps/day",
+            f"CK {rng.randint(10000, 90000)}",
+            f"D-dimer {rng.randint(10000, 35000)} ng/mL",
+            f"viral load {rng.randint(10000, 99999)} copies/mL",
+            f"{rng.randint(10000, 99999)} CFU/mL",
+            f"vitamin D {rng.choice((50000, 50000, 10000))} IU weekly",
+            f"order set {rng.randint(10000, 99999)}",
+            f"ICD-10 {rng.choice(('I10', 'E11.65', 'J44.1', 'N18.3', 'I48.91', 'Z79.01', 'F32.9', 'K21.9'))}",
+        )
+    )
+
+
+def non_date(rng: random.Random) -> str:
+    """Numbers and year-like values that are not dates: doses, volumes, guideline names, ratios."""
+    return rng.choice(
+        (
+            f"{rng.choice((1000, 1200, 1500, 1800, 2000, 2400))} mL fluid restriction",
+            f"{rng.choice((1500, 1800, 2000, 2200))} kcal ADA diet",
+            f"{rng.choice((1000, 2000, 3000))} mg/day",
+            f"ceftriaxone {rng.choice((1000, 2000))} mg IV",
+            f"{rng.randint(1, 12)}/{rng.randint(13, 40)} cores positive",
+            f"Gleason {rng.randint(3, 5)}+{rng.randint(3, 5)}",
+            f"ratio {rng.randint(1, 4)}:{rng.choice((1, 2, 3))}",
+            f"titer 1:{rng.choice((40, 80, 160, 320, 640))}",
+            f"{rng.randint(1, 3)}.{rng.randint(0, 9)} x {rng.randint(1, 3)}.{rng.randint(0, 9)} cm",
+            f"ACC/AHA {rng.choice((2013, 2017, 2019))} guideline",
+            f"GOLD {rng.choice(('A', 'B', 'E', 2023))} criteria",
+            f"DSM-5 criteria, PHQ-9 {rng.randint(0, 27)}",
+            f"{rng.randint(2, 8)}x{rng.randint(2, 12)} week course",
+            f"Hgb {rng.randint(7, 15)}.{rng.randint(0, 9)} / Hct {rng.randint(20, 45)}",
+            f"version {rng.randint(1, 9)}.{rng.randint(0, 20)}",
+            f"{rng.randint(1, 9)} of {rng.randint(10, 12)} doses",
+            f"score {rng.randint(10, 30)}/{rng.choice((30, 30, 27))}",
+            f"{rng.randint(1, 4)}-{rng.randint(5, 9)} times daily",
+        )
+    )
+
+
+def digit_group(rng: random.Random) -> str:
+    """Digit groups that are not phone numbers: NDC codes, lot numbers, ranges, counts with separators."""
+    return rng.choice(
+        (
+            f"NDC {rng.randint(1000, 99999):05d}-{rng.randint(100, 9999):04d}-{rng.randint(1, 99):02d}",
+            f"lot {rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}",
+            f"reference range {rng.randint(100, 150)}-{rng.randint(151, 450)}",
+            f"{rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(1000, 9999)} on the pill bottle imprint",
+            f"imprint {rng.choice(('M', 'TEVA', 'IP', 'WATSON'))} {rng.randint(100, 999)}",
+            f"total {rng.randint(1, 9)},{rng.randint(100, 999)},{rng.randint(100, 999)} units dispensed",
+            f"{rng.randint(100, 999)}-{rng.randint(100, 999)} mg/dL",
+            f"cell count {rng.randint(100, 999)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+            f"codes {rng.randint(100, 999)}.{rng.randint(10, 99)}, {rng.randint(100, 999)}.{rng.randint(10, 99)}",
+            f"tidal volumes {rng.randint(350, 550)}-{rng.randint(400, 600)}",
+        )
+    )
+
+
 NEG_MAKERS: dict[str, NegMaker] = {
     "med": medication,
     "meds": medication_list,
@@ -158,4 +226,7 @@ NEG_MAKERS: dict[str, NegMaker] = {
     "abbr": abbreviations,
     "room": room,
     "qty": quantity,
+    "nonzip": non_zip,
+    "nondate": non_date,
+    "digits": digit_group,
 }

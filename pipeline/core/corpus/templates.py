@@ -9,7 +9,7 @@ sentence shapes the model was never trained on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -432,4 +432,146 @@ ADMIN = Style(
     sentences=(3, 7),
 )
 
-STYLES: tuple[Style, ...] = (NURSING, ICU, DISCHARGE, RADIOLOGY, PATHOLOGY, REFERRAL, MEDLIST, TELEPHONE, PORTAL, ADMIN)
+#: Extra body templates per style, appended after each style's own (so the held-out rule keeps every
+#: existing template in its family). They give the rare identifiers (county, other ids, device serials,
+#: licences, vehicles, biometrics) and the often-missed city, facility, phone and MRN slots several times
+#: more examples in realistic sentences, next to hard negatives shaped like ZIPs, dates and phone numbers.
+EXTRA_BODY: dict[str, tuple[str, ...]] = {
+    "nursing": (
+        "PACEMAKER INTERROGATED, DEVICE SN {DEV}. {vitals}.",
+        "PT LIVES IN {COUNTY}, {CITY}. {REL} TO DRIVE HOME, CALL {PHONE}.",
+        "INSULIN PUMP {DEV} CHECKED, {nonzip}.",
+        "MRN {MRN} VERIFIED WITH ID BAND. {nondate}.",
+        "TRANSFERRED TO {WARD} AT {HOSP}. {digits}.",
+        "FINGERPRINT SCAN {BIO} USED FOR PYXIS OVERRIDE. {med} GIVEN.",
+        "{REL}'S CAR {VEH} PARKED IN VALET. CELL {PHONE}.",
+        "STUDY ID {ID} ON CHART, PT ENROLLED. {labs}.",
+        "HOME HEALTH FROM {COUNTY} TO FOLLOW, {nondate}.",
+        "{nonzip}. {score}. PUMP SERIAL {DEV}.",
+        "CALLED {DR} LIC {LIC} RE {digits}.",
+        "PT FROM {CITY}, ARRIVED FROM {HOSP} BY AMBULANCE {VEH}.",
+    ),
+    "icu": (
+        "Impella serial {DEV} in place; {vitals}.",
+        "Transferred from {HOSP} in {CITY} for ECMO; MRN {MRN}.",
+        "Vent {DEV}, {score}; {nonzip}.",
+        "Family ({REL}) reachable at {PHONE}; lives in {COUNTY}.",
+        "Heparin gtt {nonzip}; {nondate}; {labs}.",
+        "Consent witnessed by {DR} (license {LIC}).",
+        "Research protocol ID {ID}; {digits}.",
+        "Palm vein scan {BIO} on file for med override.",
+        "Air transport tail number {VEH} from {CITY}.",
+        "{labs}; {nondate}; MRN {MRN}.",
+        "ICD serial {DEV} interrogated, no shocks; {score}.",
+        "Accepted from {WARD}, {HOSP}; callback {PHONE}.",
+    ),
+    "discharge": (
+        "Discharged home to {CITY} in {COUNTY} with {REL}.",
+        "Implanted device: {DEV} (pacemaker, serial on wallet card).",
+        "Prescriber {DR}, NPI {LIC}; {nondate}.",
+        "Follow up at {HOSP} in {CITY}; clinic phone {PHONE}.",
+        "Medical record number {MRN}; {nonzip}.",
+        "Insurance case number {ID}; {digits}.",
+        "Patient drove himself; vehicle plate {VEH}.",
+        "Discharge medications: {med}; {nondate}.",
+        "Enrolled in trial, participant ID {ID}; {labs}.",
+        "Continuous glucose monitor {DEV} to be replaced; {nonzip}.",
+        "Retina scan ID {BIO} on file for the research registry.",
+        "Transfer to {WARD} at {HOSP} was declined; {digits}.",
+    ),
+    "radiology": (
+        "MRI safety: pacemaker model serial {DEV} confirmed conditional.",
+        "Comparison: outside study from {HOSP}, {CITY}; accession {ID}.",
+        "MRN {MRN}. {qty}. {nonzip}.",
+        "Findings called to {DR} at {PHONE}.",
+        "Neurostimulator {DEV} in the left chest wall; {nondate}.",
+        "Reading radiologist {DR}, license {LIC}.",
+        "Outside films from {COUNTY} imaging center; {digits}.",
+        "Patient referred from {CITY}; {qty}.",
+        "Cochlear implant {DEV} noted; {nondate}.",
+        "Images pushed to {HOSP} PACS; MRN {MRN}.",
+        "Lesion measures {qty}; {nonzip}.",
+        "Study requested by {DR}, phone {PHONE}.",
+    ),
+    "pathology": (
+        "Specimen received from {HOSP}, {CITY}; MRN {MRN}.",
+        "Submitting physician {DR}, license {LIC}; {nondate}.",
+        "Outside consult case number {ID}; {digits}.",
+        "{nondate}; {nonzip}.",
+        "Tissue bank ID {ID}; {qty}.",
+        "Results phoned to {DR} at {PHONE}.",
+        "Referred from {COUNTY} medical examiner; {nondate}.",
+        "Prosthetic valve serial {DEV} removed and submitted.",
+    ),
+    "referral": (
+        "Patient lives in {COUNTY}, near {CITY}; please call {PHONE}.",
+        "Referring provider {DR}, NPI {LIC}; fax {FAX}.",
+        "MRN at our facility {MRN}; {nondate}.",
+        "He has a pacemaker, serial {DEV}, placed at {HOSP}.",
+        "Workers' comp claim {ID}; employer in {CITY}.",
+        "Driver's license {LIC} on file; {nonzip}.",
+        "Injured in a collision, vehicle {VEH}; police report {ID}.",
+        "Labs: {labs}; {digits}.",
+        "Currently at {WARD}, {HOSP}; nurse line {PHONE}.",
+        "Biometric consent {BIO} signed for the trial; {nondate}.",
+        "Please see at {HOSP} in {CITY}; {nonzip}.",
+        "Home address is in {COUNTY}; transport van {VEH}.",
+    ),
+    "medlist": (
+        "{med}; {nondate}.",
+        "{med}; {digits}.",
+        "Insulin pump {DEV}; basal {nondate}.",
+        "Prescriber {DR} (DEA/license {LIC}); {nonzip}.",
+        "Pharmacy: {HOSP} in {CITY}, {PHONE}.",
+        "MRN {MRN}; {med}.",
+        "CGM sensor {DEV}; {nonzip}.",
+        "Pharmacy card ID {ID}; {nondate}.",
+    ),
+    "telephone": (
+        "Caller {REL} from {CITY}, callback {PHONE}.",
+        "Pt reports his pump {DEV} alarmed overnight; {nondate}.",
+        "Verified MRN {MRN} and DOB {DATE}.",
+        "Pharmacy {HOSP} called re {med}; {digits}.",
+        "Ride arranged, van {VEH} from {COUNTY}.",
+        "Pt gave case number {ID} from the insurer; {nonzip}.",
+        "Callback number {PHONE}, ok to leave message.",
+        "Voice ID {BIO} verified before release of results.",
+        "Outside provider {DR} license {LIC} requested records.",
+        "Pt now staying in {CITY}; {nondate}.",
+        "Transferred call to {WARD} at {HOSP}, ext {PHONE}.",
+        "Dispensed {digits}; {nonzip}.",
+    ),
+    "portal": (
+        "my pacemaker serial is {DEV} if you need it",
+        "we moved to {COUNTY} last month, new cell is {PHONE}",
+        "my MRN is {MRN} and I need a refill of {med}",
+        "the insurance claim number is {ID}",
+        "my car plate is {VEH} for the parking pass",
+        "I take {nondate} and {nonzip}",
+        "can you fax it to {HOSP} in {CITY}",
+        "my drivers license is {LIC}",
+        "the pump {DEV} keeps beeping, {digits}",
+        "my study id is {ID} for the research visit",
+        "I live in {CITY} now, near {HOSP}",
+        "fingerprint id {BIO} didnt work at the kiosk",
+    ),
+    "admin": (
+        "Driver's license {LIC} scanned; resides in {COUNTY}.",
+        "Member case number {ID}; {nonzip}.",
+        "Vehicle registration {VEH} for handicap placard.",
+        "Device return: glucometer serial {DEV}; {digits}.",
+        "Prior records from {HOSP}, {CITY}; MRN {MRN}.",
+        "Iris scan {BIO} enrolled for identity verification.",
+        "Claim {ID} denied; appeal phone {PHONE}.",
+        "Charges: {nonzip}; {nondate}.",
+        "Patient relocated from {CITY} to {COUNTY}.",
+        "Provider license {LIC} verified with the state board.",
+        "Loaner wheelchair {DEV}; {nondate}.",
+        "Transfer to {WARD}; {digits}.",
+    ),
+}
+
+STYLES: tuple[Style, ...] = tuple(
+    replace(style, body=style.body + EXTRA_BODY.get(style.name, ()))
+    for style in (NURSING, ICU, DISCHARGE, RADIOLOGY, PATHOLOGY, REFERRAL, MEDLIST, TELEPHONE, PORTAL, ADMIN)
+)
