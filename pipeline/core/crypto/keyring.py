@@ -257,10 +257,14 @@ class Keyring:
 
     def __init__(self, keys: Iterable[Key] = ()) -> None:
         self._keys: dict[str, Key] = {}
+        #: Newest active key per purpose, looked up on every token, signature and ciphertext: cached,
+        #: and dropped whenever a key is added or retired.
+        self._current: dict[KeyPurpose, Key] = {}
         for key in keys:
             if key.key_id in self._keys:
                 raise KeyringFileError(f"key {key.key_id} appears twice in the keyring; remove one entry")
             self._keys[key.key_id] = key
+        self._current.clear()
 
     def __repr__(self) -> str:
         ids = ", ".join(f"{k.key_id}({k.status.value})" for k in self)
@@ -433,13 +437,17 @@ class Keyring:
 
     def current(self, purpose: KeyPurpose) -> Key:
         """The newest active key of a purpose: the one that protects new data."""
+        cached = self._current.get(purpose)
+        if cached is not None:
+            return cached
         active = [k for k in self._keys.values() if k.purpose is purpose and k.active]
         if not active:
             raise NoActiveKeyError(
                 f"the keyring has no active {purpose.value} key; add one with: "
                 f"phi-pipeline keys rotate --path <keyring> --purpose {purpose.value}"
             )
-        return max(active, key=lambda k: k.version)
+        self._current[purpose] = max(active, key=lambda k: k.version)
+        return self._current[purpose]
 
     def keys(self, purpose: KeyPurpose | None = None) -> list[Key]:
         """All keys (optionally of one purpose), ordered by purpose then version."""
@@ -456,6 +464,7 @@ class Keyring:
         versions = [k.version for k in self._keys.values() if k.purpose is purpose]
         key = Key.new(purpose, max(versions, default=0) + 1, now)
         self._keys[key.key_id] = key
+        self._current.clear()
         return key
 
     def retire(self, key_id: str) -> Key:
@@ -475,6 +484,7 @@ class Keyring:
             )
         retired = Key(key.key_id, key.purpose, key.version, KeyStatus.RETIRED, key.created, key.material)
         self._keys[key_id] = retired
+        self._current.clear()
         return retired
 
 
