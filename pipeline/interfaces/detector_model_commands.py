@@ -1,8 +1,9 @@
-"""``phi-pipeline model build``: the reproducible build of the PHI detector model.
+"""``phi-pipeline model build`` and ``model evaluate``: the reproducible build of the PHI detector model,
+and a fresh measurement of a shipped one after the rules change.
 
 Registered under ``phi-pipeline model`` by :mod:`pipeline.interfaces.model_commands`. The build itself
 (torch, transformers, optimum) is imported only when the command runs, so the CLI starts without the
-``models`` extra. Exit codes: 0 built, 2 bad options or a missing dependency.
+``models`` extra. Exit codes: 0 built, 2 bad options, a missing dependency or a stale build folder.
 """
 
 from __future__ import annotations
@@ -16,26 +17,37 @@ DEFAULT_BUILD = Path("models/build/detector")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``build`` to the ``model`` subcommands."""
+    """Add ``build`` and ``evaluate`` to the ``model`` subcommands."""
     build = sub.add_parser(
         "build",
         help="generate the synthetic corpus, fine-tune all-MiniLM-L6-v2, export to ONNX, quantize to int8, evaluate",
     )
-    build.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"shipped model folder (default {DEFAULT_OUT})")
-    build.add_argument(
-        "--build-dir",
-        type=Path,
-        default=DEFAULT_BUILD,
-        help=f"intermediate files, git-ignored (default {DEFAULT_BUILD})",
-    )
+    _add_common(build, build_dir_help="intermediate files, git-ignored", threads_help="training and evaluation")
     build.add_argument("--seed", type=int, default=13, help="seed of the corpus and the training (default 13)")
     build.add_argument("--train-notes", type=int, default=None, help="synthetic training notes (default 6000)")
     build.add_argument("--epochs", type=float, default=None, help="training epochs (default 1)")
     build.add_argument("--max-minutes", type=float, default=None, help="stop training after this long (default 33)")
-    build.add_argument("--threads", type=int, default=2, help="CPU threads for training and evaluation (default 2)")
-    build.add_argument("--no-presidio", action="store_true", help="skip the comparison with Presidio's analyzer")
     build.add_argument("--quick", action="store_true", help="a tiny smoke build in a few minutes (not for shipping)")
     build.set_defaults(func=run_build)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="re-measure the shipped detector with today's rules (same weights, same held-out split); "
+        "rewrites report.json and MODEL_CARD.md",
+    )
+    _add_common(
+        evaluate, build_dir_help="the build's folder, with onnx-fp32/ and heldout.jsonl", threads_help="evaluation"
+    )
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def _add_common(parser: argparse.ArgumentParser, build_dir_help: str, threads_help: str) -> None:
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"shipped model folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--build-dir", type=Path, default=DEFAULT_BUILD, help=f"{build_dir_help} (default {DEFAULT_BUILD})"
+    )
+    parser.add_argument("--threads", type=int, default=2, help=f"CPU threads for {threads_help} (default 2)")
+    parser.add_argument("--no-presidio", action="store_true", help="skip the comparison with Presidio's analyzer")
 
 
 def _plan(args: argparse.Namespace) -> object:
@@ -77,5 +89,30 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"model build needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
         return 2
     build(plan, progress=lambda line: print(line, flush=True))  # type: ignore[arg-type]
+    print(f"report: {args.out / 'report.json'}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Re-measure ``--out`` against its build folder; exit 2 when the build folder is missing or stale."""
+    if args.threads < 1:
+        print("model evaluate: --threads must be at least 1", file=sys.stderr)
+        return 2
+    from dataclasses import replace
+
+    from pipeline.modelbuild.pipeline import BuildPlan, StaleBuildError, reevaluate
+    from pipeline.modelbuild.train import TrainSettings
+
+    plan = BuildPlan(
+        out_dir=args.out,
+        build_dir=args.build_dir,
+        compare_presidio=not args.no_presidio,
+        settings=replace(TrainSettings(), threads=args.threads),
+    )
+    try:
+        reevaluate(plan, progress=lambda line: print(line, flush=True))
+    except StaleBuildError as exc:
+        print(f"model evaluate: {exc}", file=sys.stderr)
+        return 2
     print(f"report: {args.out / 'report.json'}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.core.evaluation.scoring import FAMILIES
 from pipeline.core.phi_types import PhiType
 from pipeline.modelbuild.export import OPSET
 
@@ -20,7 +21,8 @@ def quality_table(results: dict[str, dict], detectors: tuple[str, ...] = _COLUMN
     """Markdown table: one row per PHI type with gold spans, overlap precision / recall per detector."""
     present = [d for d in detectors if d in results]
     first = results[present[0]]["per_type"]
-    types = [t.value for t in PhiType if first.get(t.value, {}).get("gold")] + ["ALL", "ANY"]
+    families = [f for f in FAMILIES if first.get(f, {}).get("gold")]
+    types = [t.value for t in PhiType if first.get(t.value, {}).get("gold")] + families + ["ALL", "ANY"]
     lines = [
         "| type | gold | " + " | ".join(f"{d} P / R" for d in present) + " |",
         "|---|---:|" + "---|" * len(present),
@@ -37,8 +39,49 @@ def _weak_types(results: dict[str, dict], detector: str, floor: float) -> list[s
     return [
         f"{key} (P {row['precision']:.2f}, R {row['recall']:.2f})"
         for key, row in rows.items()
-        if key not in ("ALL", "ANY") and row.get("gold") and min(row["precision"], row["recall"]) < floor
+        if key not in ("ALL", "ANY", *FAMILIES) and row.get("gold") and min(row["precision"], row["recall"]) < floor
     ]
+
+
+#: The issue's recall bar on the held-out split, and the rows it names.
+_TARGET_RECALL = 0.97
+_TARGET_ROWS = ("NAME", "DATE", "LOCATIONS", "PHONE", "IDENTIFIERS")
+
+
+def _targets(ev: dict) -> list[str]:
+    """Where the measured figures stand against the targets: held-out recall, and Presidio on its data."""
+    held = ev["heldout"].get("rules+int8", {}).get("per_type", {})
+    lines = ["### Against the targets", f"- Held-out recall of rules+int8 (target {_TARGET_RECALL}):"]
+    cells = []
+    for key in _TARGET_ROWS:
+        row = held.get(key)
+        if row:
+            mark = "met" if row["recall"] >= _TARGET_RECALL else "**below**"
+            cells.append(f"{key} {row['recall']:.3f} ({mark})")
+    lines.append("  " + ", ".join(cells) + ".")
+    below = [
+        f"{key} {row['recall']:.3f}"
+        for key, row in held.items()
+        if key in {t.value for t in PhiType} and row.get("gold") and row["recall"] < _TARGET_RECALL
+    ]
+    if below:
+        lines.append("  Single types below the bar: " + ", ".join(below) + ".")
+    ours = ev.get("presidio_research", {}).get("rules+int8", {}).get("per_type", {})
+    theirs = ev.get("presidio_research", {}).get("presidio analyzer", {}).get("per_type", {})
+    if ours and theirs:
+        behind = []
+        for key, row in ours.items():
+            if key in ("ALL", "ANY", *FAMILIES) or not row.get("gold"):
+                continue
+            other = theirs.get(key, {"precision": 0.0, "recall": 0.0})
+            for measure in ("recall", "precision"):
+                if row[measure] < other[measure]:
+                    behind.append(f"{key} {measure} {row[measure]:.3f} vs {other[measure]:.3f}")
+        lines.append(
+            "- presidio-research, rules+int8 against Presidio's analyzer per type: "
+            + ("behind on " + "; ".join(behind) + "." if behind else "level or ahead on every type, both measures.")
+        )
+    return lines
 
 
 def render(report: dict) -> str:
@@ -74,7 +117,11 @@ def render(report: dict) -> str:
         "  lists never used in training (a quarter of each, kept out by a fixed rule).",
         "- presidio-research synthetic data (`synth_dataset_v2.json`, 1,500 short generic texts, not clinical):",
         "  evaluation only, never trained on. Its labels are mapped to our types by",
-        "  `pipeline.core.detection.labels`; ages under 90 and bare years or weekdays are set aside (not PHI).",
+        "  `pipeline.core.detection.labels`; ages under 90, bare years or weekdays, and GPE values that are a",
+        "  country, state or province are set aside (not PHI under Safe Harbor). The set labels whole postal",
+        "  addresses as one STREET span, so a CITY or ZIP found inside one counts as part of that address; it has",
+        "  no FAX or LOCATION label, so those predictions count as PHONE and CITY (for every detector, Presidio's",
+        "  LOCATION included).",
         "",
         "## Training",
         f"- CPU, {s['threads']} threads, fixed seeds; {t['steps']} steps (planned {t['planned_steps']}) of batch "
@@ -109,7 +156,19 @@ def render(report: dict) -> str:
         "",
         "## Results",
         "Entity level, overlap match (a prediction of the right type touching a gold span), precision / recall.",
-        "`ANY` ignores the type (was the PHI covered at all). Strict and token-level figures are in `report.json`.",
+        "`ANY` ignores the type (was the PHI covered at all). `LOCATIONS` (street, city, ZIP, facility, other",
+        "location) and `IDENTIFIERS` (SSN, MRN, health plan, account, licence, vehicle, device, biometric, other",
+        "id) count any type of the family as a match. Strict and token-level figures are in `report.json`.",
+    ]
+    again = report.get("reevaluated")
+    if again:
+        parts.append(
+            f"Re-measured on {again['when']} with that day's rules and ensemble (`phi-pipeline model evaluate`); "
+            "the weights are the build's."
+        )
+    parts += [
+        "",
+        *_targets(ev),
         "",
         "### Held-out synthetic split (unseen templates and names)",
         quality_table(ev["heldout"]),
@@ -121,6 +180,8 @@ def render(report: dict) -> str:
             quality_table(ev["presidio_research"]),
             "",
         ]
+    for note in report.get("notes", []):
+        parts += [note, ""]
     weak = _weak_types(ev.get("presidio_research", {}), "rules+int8", 0.8)
     weak_heldout = _weak_types(ev["heldout"], "rules+int8", 0.95)
     parts += [
@@ -147,6 +208,8 @@ def render(report: dict) -> str:
         f"HF_HUB_OFFLINE=1 phi-pipeline model build --out models/detector --seed {s['seed']}",
         "```",
         "Same seed, same corpus and training order; figures agree within thread-scheduling noise.",
+        "After a change to the rules, `phi-pipeline model evaluate --build-dir <the build folder>` re-measures",
+        "the shipped weights and rewrites this card.",
         f"The whole build took {report['total_minutes']} min on {report['machine']['cpu_count']} CPU cores.",
         "",
     ]

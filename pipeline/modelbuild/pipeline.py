@@ -126,6 +126,50 @@ def build(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str,
     return report
 
 
+class StaleBuildError(RuntimeError):
+    """The build folder does not match the shipped model or today's generator: re-evaluating would mislead."""
+
+
+def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str, object]:
+    """Re-measure a shipped model with today's rules and scoring, without training again.
+
+    The rules, the ensemble and the evaluation conventions change more often than the weights; this
+    refreshes ``report.json`` and the model card from the same weights, the same held-out notes (checked
+    against the build's copy, so a changed generator is caught) and the fp32 model kept in the build folder.
+    """
+    report_path = plan.out_dir / "report.json"
+    fp32_dir = plan.build_dir / "onnx-fp32"
+    kept = plan.build_dir / "heldout.jsonl"
+    for needed in (report_path, fp32_dir / "model.onnx", kept):
+        if not needed.exists():
+            raise StaleBuildError(f"{needed} is missing; run 'phi-pipeline model build' to rebuild the model")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    seed = int(report["settings"]["seed"])
+    heldout = generate(int(report["corpus"]["heldout_notes"]), seed, Split.HELDOUT)
+    fresh = plan.build_dir / "heldout.check.jsonl"
+    write_jsonl(heldout, fresh)
+    same = fresh.read_bytes() == kept.read_bytes()
+    fresh.unlink()
+    if not same:
+        raise StaleBuildError(
+            f"the generator no longer produces {kept} for seed {seed}; the held-out split would not be the one "
+            "the model was built against. Rebuild with 'phi-pipeline model build'"
+        )
+    started = time.monotonic()
+    report["evaluation"] = evaluate_all(plan, fp32_dir, heldout, progress)
+    report["reevaluated"] = {
+        "when": time.strftime("%Y-%m-%d", time.gmtime()),
+        "minutes": round((time.monotonic() - started) / 60, 1),
+        "presidio_compared": "presidio analyzer" in report["evaluation"].get("heldout", {}),  # type: ignore[operator]
+    }
+    report_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    from pipeline.modelbuild.card import write_model_card
+
+    write_model_card(plan.out_dir, report)
+    progress(f"re-evaluated in {report['reevaluated']['minutes']} min: {report_path}")  # type: ignore[index]
+    return report
+
+
 def evaluate_all(plan: BuildPlan, fp32_dir: Path, heldout: list, progress: Callable[[str], None]) -> dict[str, object]:
     """Quality on the held-out split and presidio-research data for each detector; latency of both models."""
     from pipeline.core.evaluation import load_corpus

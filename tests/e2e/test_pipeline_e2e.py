@@ -234,8 +234,8 @@ def test_metrics_count_the_run_and_carry_no_phi(run):
     assert 'phi_hmac_failures_total{reason="hmac-mismatch"}' in text
     assert 'phi_dead_letters_total{reason="schema-unknown",stage="decode"}' in text
     assert "phi_build_info{" in text and "phi_entities_total{" in text and "phi_consumer_lag_messages{" in text
-    assert "phi_model_inference_seconds_count{model=\"model:detector\"}" in text
-    assert "phi_stage_seconds_count{stage=\"detect\"}" in text
+    assert 'phi_model_inference_seconds_count{model="model:detector"}' in text
+    assert 'phi_stage_seconds_count{stage="detect"}' in text
     scanner = LeakScanner([v for r in run.records for v in r.planted])
     assert not scanner.scan(text, "/metrics")
     assert run.endpoints["/healthz"][0] == 200

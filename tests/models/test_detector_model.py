@@ -83,3 +83,22 @@ def test_report_states_agreement_and_quality():
     chosen = report["quantization"]["candidates"][report["quantization"]["chosen"]]
     assert chosen["agreement"] >= 0.99
     assert "heldout" in report["evaluation"]
+
+
+def test_reevaluation_refuses_a_missing_or_stale_build_folder(tmp_path):
+    pytest.importorskip("tokenizers", reason="the model build needs the models extra")
+    from pipeline.core.corpus import write_jsonl
+    from pipeline.modelbuild.pipeline import BuildPlan, StaleBuildError, reevaluate
+
+    out, build = tmp_path / "out", tmp_path / "build"
+    out.mkdir()
+    (build / "onnx-fp32").mkdir(parents=True)
+    plan = BuildPlan(out_dir=out, build_dir=build, compare_presidio=False)
+    with pytest.raises(StaleBuildError, match=r"report\.json is missing"):
+        reevaluate(plan, progress=lambda _line: None)
+    report = {"settings": {"seed": 13}, "corpus": {"heldout_notes": 3}}
+    (out / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    (build / "onnx-fp32" / "model.onnx").write_bytes(b"")
+    write_jsonl(generate(3, 14, Split.HELDOUT), build / "heldout.jsonl")  # another seed: not this build's split
+    with pytest.raises(StaleBuildError, match="no longer produces"):
+        reevaluate(plan, progress=lambda _line: None)

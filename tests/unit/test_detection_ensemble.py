@@ -2,7 +2,10 @@
 
 import itertools
 
+import pytest
+
 from pipeline.core.detection import Ensemble, EnsembleDetector, RuleDetector
+from pipeline.core.detection.ensemble import is_plausible
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -77,3 +80,40 @@ def test_ensemble_detector_batches_the_model_once_and_merges_with_rules():
     assert model.calls == 1
     for result in results:
         assert {s.type for s in result} == {PhiType.NAME, PhiType.SSN}
+
+
+def test_a_model_span_keeps_its_type_when_a_rule_as_sure_backs_it():
+    # 'home' is a weak phone cue; the ZIP rule (cue 'zip') is surer, so the model's ZIP must not become PHONE.
+    text = "home zip 53048-2267, thanks"
+    model = _FakeModel([Span(9, 19, PhiType.ZIP, 0.68, "model:fake", ("model",))])
+    result = EnsembleDetector(RuleDetector(), [model]).detect(text)
+    assert [(text[s.start : s.end], s.type) for s in result] == [("53048-2267", PhiType.ZIP)]
+
+
+def test_a_shape_rule_retypes_an_unbacked_model_span():
+    text = "SSN 123-45-6780 on file"
+    model = _FakeModel([Span(4, 15, PhiType.PHONE, 0.9, "model:fake", ("model",))])
+    result = EnsembleDetector(RuleDetector(), [model]).detect(text)
+    assert [(text[s.start : s.end], s.type) for s in result] == [("123-45-6780", PhiType.SSN)]
+
+
+def test_a_labelled_personal_id_outranks_the_model_type():
+    text = "flagged; user lee.khan. Next"
+    model = _FakeModel([Span(14, 22, PhiType.NAME, 0.99, "model:fake", ("model",))])
+    result = EnsembleDetector(RuleDetector(), [model]).detect(text)
+    assert [(text[s.start : s.end], s.type) for s in result] == [("lee.khan", PhiType.ID)]
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [("next week", False), ("then", False), (":", False), ("3/4", True), ("March", True), ("Christmas", True)],
+)
+def test_model_dates_need_date_evidence(value, kept):
+    text = f"seen {value} again"
+    span_ = Span(5, 5 + len(value), PhiType.DATE, 0.9, "model:fake")
+    assert is_plausible(span_, text) is kept
+
+
+def test_model_spans_of_punctuation_only_are_dropped():
+    assert not is_plausible(Span(0, 1, PhiType.PHONE, 0.9, "model:fake"), ". x")
+    assert is_plausible(Span(0, 4, PhiType.NAME, 0.9, "model:fake"), "John")

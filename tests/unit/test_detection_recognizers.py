@@ -112,10 +112,34 @@ def test_ipv6_and_times_are_told_apart():
         ("license plate 7ABC123", PhiType.VEHICLE, "7ABC123"),
         ("pacemaker serial PM55X1209", PhiType.DEVICE, "PM55X1209"),
         ("S/N: 4471-99812", PhiType.DEVICE, "4471-99812"),
+        ("ARRIVED BY AMBULANCE XC 3145. SEEN BY", PhiType.VEHICLE, "XC 3145"),
+        ("Home address is in Allston; transport van 6UPZ415.", PhiType.VEHICLE, "6UPZ415"),
+        ("Voice ID VP4139081 verified before release", PhiType.BIOMETRIC, "VP4139081"),
+        ("PALM VEIN SCAN BIO-DL27010 ON FILE", PhiType.BIOMETRIC, "BIO-DL27010"),
+        ("Passport number UTA-1485 copied for the chart", PhiType.ID, "UTA-1485"),
+        ("my study id is 32-76120 for the visit", PhiType.ID, "32-76120"),
+        ("10.241.16.43 flagged; user blaurent65.", PhiType.ID, "blaurent65"),
+        ("flagged; user lee.khan. Next", PhiType.ID, "lee.khan"),
+        ("my username is parka and i cant log in", PhiType.ID, "parka"),
+        ("my usernmae is taylorj and I cant", PhiType.ID, "taylorj"),
     ],
 )
 def test_labelled_identifiers(text, phi_type, value):
     assert found(text, phi_type) == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ARRIVED BY AMBULANCE AT 1400 FROM HOME",
+        "came by car 15 MIN ago",
+        "BY CAR 15 MIN LATER",
+        "the user interface was slow",
+        "the van was late",
+    ],
+)
+def test_vehicle_and_user_words_without_an_identifier(text):
+    assert found(text, PhiType.VEHICLE) == [] and found(text, PhiType.ID) == []
 
 
 def test_label_without_a_number_is_not_an_identifier():
@@ -295,6 +319,18 @@ def test_reasons_hold_no_values():
 def test_clean_clinical_text_has_no_spans():
     text = "Pt ambulating, denies chest pain. BP 120/80, HR 72. Continue metoprolol 25 mg PO BID. Labs stable."
     assert covered(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("RE: MX. SCHULZ\n\nHE HAS A PACEMAKER", "SCHULZ"), ("0610 PT WALKER RESTING IN BED.", "WALKER")],
+)
+def test_caps_names_after_mx_and_in_nursing_shorthand(text, value):
+    assert found(text, PhiType.NAME) == [value]
+
+
+def test_pt_followed_by_a_plain_word_is_not_a_name():
+    assert found("PT ALERT AND ORIENTED, PT TOLERATED DIET", PhiType.NAME) == []
 
 
 def test_name_words_after_a_title_or_relation_are_names():

@@ -69,6 +69,35 @@ def test_address_parts_are_joined_for_corpora_that_label_whole_addresses():
     assert scores.overlap["STREET"].precision == 1.0 and scores.overlap["STREET"].recall == 1.0
 
 
+def test_city_and_zip_inside_a_gold_whole_address_count_as_that_address():
+    text = "6614 Luite tee 87\n Apt. 931\n Salumae\n Estonia 62031"
+    gold = (GoldSpan(0, len(text), "STREET_ADDRESS", PhiType.STREET),)
+    doc = Document("d", text, gold, merge_address=True)
+    preds = [Span(29, 36, PhiType.CITY), Span(46, 51, PhiType.ZIP)]
+    scores = score_corpus([doc], [preds])
+    assert scores.overlap["STREET"].precision == 1.0 and scores.overlap["STREET"].recall == 1.0
+    assert "ZIP" not in scores.overlap or scores.overlap["ZIP"].pred == 0
+    # without the whole-address convention they are wrong types
+    plain = score_corpus([Document("d", text, gold)], [preds])
+    assert plain.overlap["STREET"].recall == 0.0
+
+
+def test_type_families_count_any_member_type():
+    text = "moved to Allston; MRN 12345; seen at Holyoke"
+    gold = (
+        GoldSpan(9, 16, "LOCATION", PhiType.LOCATION),
+        GoldSpan(22, 27, "ID", PhiType.ID),
+        GoldSpan(37, 44, "HOSPITAL", PhiType.FACILITY),
+    )
+    preds = [Span(9, 16, PhiType.CITY), Span(22, 27, PhiType.MRN), Span(37, 44, PhiType.NAME)]
+    scores = score_corpus([Document("d", text, gold)], [preds])
+    assert scores.overlap["LOCATION"].recall == 0.0 and scores.overlap["ID"].recall == 0.0
+    assert scores.overlap["LOCATIONS"].gold == 2 and scores.overlap["LOCATIONS"].tp_gold == 1
+    assert scores.overlap["IDENTIFIERS"].recall == 1.0 and scores.overlap["IDENTIFIERS"].precision == 1.0
+    assert scores.types()[-4:] == ["LOCATIONS", "IDENTIFIERS", "ALL", "ANY"]
+    assert "LOCATIONS" in format_table(scores)
+
+
 def test_missed_file_and_table(tmp_path):
     doc = Document("d1", TEXT, GOLD)
     scores = score_corpus([doc], [[]])
@@ -156,6 +185,35 @@ def test_presidio_loader_applies_safe_harbor_refinements(tmp_path):
         ("CREDIT_CARD", None),
     ]
     assert doc.merge_address and doc.aliases
+
+
+@pytest.mark.parametrize(
+    ("value", "phi"),
+    [("Estonia", False), ("United States", False), ("SK", False), ("nan", False), ("ontario", False),
+     ("Kenosha", True), ("New York", True), ("Goiânia", True)],
+)  # fmt: skip
+def test_presidio_loader_sets_aside_countries_and_states(tmp_path, value, phi):
+    text = f"We moved here from {value}"
+    record = {
+        "full_text": text,
+        "spans": [{"entity_type": "GPE", "entity_value": value, "start_position": 19, "end_position": len(text)}],
+    }
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([record]))
+    (span,) = load_corpus(path, "presidio")[0].spans
+    assert (span.type is PhiType.CITY) is phi
+
+
+def test_presidio_location_predictions_score_as_city(tmp_path):
+    text = "We moved here from Kenosha"
+    record = {
+        "full_text": text,
+        "spans": [{"entity_type": "GPE", "entity_value": "Kenosha", "start_position": 19, "end_position": 26}],
+    }
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps([record]))
+    scores = score_corpus(load_corpus(path, "presidio"), [[Span(19, 26, PhiType.LOCATION)]])
+    assert scores.overlap["CITY"].recall == 1.0
 
 
 def test_unknown_format_and_missing_path():

@@ -15,11 +15,13 @@ Reasons from every contributing detector are kept (they never contain values).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.core.detection.base import TextDetector
+from pipeline.core.detection.recognizers.dates import MONTH
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -194,9 +196,10 @@ class EnsembleDetector:
         results: list[list[Span]] = []
         for index, text in enumerate(texts):
             candidates = self.rules.candidates(text)
-            shapes = [c for c in candidates if c.type in SHAPE_TYPES and c.score >= self.ensemble.threshold(c.type)]
+            confident = [c for c in candidates if c.score >= self.ensemble.threshold(c.type)]
             for spans in model_spans:
-                candidates.extend(_defer_to_shapes(spans[index], shapes))
+                plausible = [span for span in spans[index] if is_plausible(span, text)]
+                candidates.extend(_defer_to_shapes(plausible, confident))
             results.append(self.ensemble.merge(candidates, text))
         return results
 
@@ -215,6 +218,7 @@ SHAPE_TYPES: frozenset[PhiType] = frozenset(
         PhiType.LICENSE,
         PhiType.VEHICLE,
         PhiType.DEVICE,
+        PhiType.BIOMETRIC,
         PhiType.MRN,
         PhiType.HEALTH_PLAN,
         PhiType.DATE,
@@ -222,11 +226,41 @@ SHAPE_TYPES: frozenset[PhiType] = frozenset(
 )
 
 
-def _defer_to_shapes(model_spans: Sequence[Span], shapes: Sequence[Span]) -> list[Span]:
+def _defer_to_shapes(model_spans: Sequence[Span], confident_rules: Sequence[Span]) -> list[Span]:
+    """Model spans, re-typed where a shape rule fires over them, unless a rule as sure backs the model's type."""
     out = []
     for span in model_spans:
-        rule = next((r for r in shapes if r.overlaps(span) and r.type != span.type), None)
+        touching = [r for r in confident_rules if r.overlaps(span)]
+        shapes = [r for r in touching if _is_shape(r) and r.type is not span.type]
+        backing = max((r.score for r in touching if r.type is span.type), default=0.0)
+        rule = max(shapes, key=lambda r: r.score, default=None)
+        if rule is not None and backing >= rule.score:
+            rule = None
         if rule is not None:
             span = Span(span.start, span.end, rule.type, span.score, span.detector, (*span.reasons, "type-from-rule"))
         out.append(span)
     return out
+
+
+#: A labelled identifier of the catch-all type ('passport', 'study id', 'username') is as specific as a
+#: shape; the bare 'ID' cue and digit-run guesses score below this and are not.
+_LABELLED_ID_SCORE = 0.85
+
+
+def _is_shape(rule: Span) -> bool:
+    return rule.type in SHAPE_TYPES or (rule.type is PhiType.ID and rule.score >= _LABELLED_ID_SCORE)
+
+
+#: What a date needs to hold to be PHI: a digit, a month or a holiday ('next week' or 'then' is not).
+_DATE_EVIDENCE = re.compile(
+    rf"\d|(?<![A-Za-z])(?:{MONTH})(?![a-z])|(?i:christmas|thanksgiving|easter|hanukkah|halloween|new\s+year)"
+)
+
+
+def is_plausible(span: Span, text: str) -> bool:
+    """Whether a model's span could be the PHI it is typed as: it holds a letter or digit, and a date
+    holds date evidence (models trained on notes tag 'next week' or 'the weekend' in other prose)."""
+    value = text[span.start : span.end]
+    if not any(c.isalnum() for c in value):
+        return False
+    return span.type is not PhiType.DATE or _DATE_EVIDENCE.search(value) is not None

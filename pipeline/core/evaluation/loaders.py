@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.core.detection.labels import map_label
 from pipeline.core.evaluation.corpus import CorpusError, Document, GoldSpan
+from pipeline.core.evaluation.regions import is_state_or_larger
 from pipeline.core.phi_types import PhiType, UnknownPhiTypeError
 
 FORMATS = ("jsonl", "brat", "i2b2", "presidio")
@@ -123,14 +124,17 @@ _WEEKDAY_OR_YEAR = re.compile(
 )
 
 
-_PRESIDIO_ALIASES = ((PhiType.FAX, PhiType.PHONE),)
+#: The set has no FAX or LOCATION label: its phone numbers and its GPE (towns) take those predictions,
+#: for every detector scored on it (Presidio's analyzer calls every GPE a LOCATION).
+_PRESIDIO_ALIASES = ((PhiType.FAX, PhiType.PHONE), (PhiType.LOCATION, PhiType.CITY))
 
 
 def load_presidio(path: Path) -> list[Document]:
     """presidio-research JSON (``full_text`` + ``spans`` with ``entity_type``/``start_position``/...).
 
-    Safe Harbor refinements: ages under 90, and dates that are only a year or a weekday, are set aside
-    (they are not identifiers); ORGANIZATION, CREDIT_CARD, TITLE and NRP are set aside by the label map.
+    Safe Harbor refinements: ages under 90, dates that are only a year or a weekday, and GPE values that
+    are a country, state or province (or the generator's 'nan' placeholder) are set aside (they are not
+    identifiers); ORGANIZATION, CREDIT_CARD, TITLE and NRP are set aside by the label map.
     The set labels whole postal addresses as one span, which the scorer is told via ``merge_address``.
     """
     try:
@@ -162,6 +166,8 @@ def _presidio_span(raw: dict, text: str, where: str) -> GoldSpan:
             return GoldSpan(start, end, "AGE_UNDER_90", None)
     if label == "DATE_TIME" and _WEEKDAY_OR_YEAR.match(value):
         return GoldSpan(start, end, "DATE_YEAR_OR_WEEKDAY", None)
+    if label == "GPE" and (is_state_or_larger(value) or value.strip().casefold() == "nan"):
+        return GoldSpan(start, end, "GPE_STATE_OR_COUNTRY", None)
     return span
 
 

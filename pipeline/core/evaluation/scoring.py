@@ -3,7 +3,9 @@
 - strict: a prediction counts only with the gold span's exact offsets and type;
 - overlap: a prediction of the right type touching a gold span counts (and the gold span is found);
 - token: every word token is labelled by the span covering it, then compared token by token;
-- ANY: the de-identification view, type ignored: was the PHI covered at all (overlap and token).
+- ANY: the de-identification view, type ignored: was the PHI covered at all (overlap and token);
+- families (overlap only): LOCATIONS and IDENTIFIERS, where any type of the family counts for any other
+  (a neighbourhood called a city, a pharmacy card number called an account are still found as such).
 
 Gold spans set aside (type None, e.g. ages under 90) are not scored as PHI; predictions overlapping them
 are left out of precision, and their coverage is reported separately.
@@ -24,6 +26,18 @@ ANY = "ANY"
 _TOKEN = re.compile(r"\w+")
 _ADDRESS_TYPES = frozenset({PhiType.STREET, PhiType.CITY, PhiType.ZIP})
 _ADDRESS_GAP = re.compile(r"^[\s,]{0,4}$")
+
+#: Type families scored as one, beside the per-type rows: Safe Harbor's geographic subdivisions and
+#: facilities, and its numbers and codes. Confusion inside a family still removes the value.
+FAMILIES: dict[str, frozenset[PhiType]] = {
+    "LOCATIONS": frozenset({PhiType.STREET, PhiType.CITY, PhiType.ZIP, PhiType.FACILITY, PhiType.LOCATION}),
+    "IDENTIFIERS": frozenset(
+        {
+            PhiType.SSN, PhiType.MRN, PhiType.HEALTH_PLAN, PhiType.ACCOUNT, PhiType.LICENSE, PhiType.VEHICLE,
+            PhiType.DEVICE, PhiType.BIOMETRIC, PhiType.ID,
+        }
+    ),
+}  # fmt: skip
 
 
 @dataclass
@@ -89,7 +103,7 @@ class Scores:
         """Type rows present in any table, in vocabulary order, then the overall rows."""
         present = set(self.strict) | set(self.overlap) | set(self.token)
         ordered = [t.value for t in PhiType if t.value in present]
-        return ordered + [k for k in ("ALL", ANY) if k in present]
+        return ordered + [k for k in (*FAMILIES, "ALL", ANY) if k in present]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -128,6 +142,24 @@ def merge_address_parts(spans: Sequence[Span], text: str) -> list[Span]:
     return out
 
 
+def _as_labelled_address(preds: list[Span], gold: Sequence[GoldSpan]) -> list[Span]:
+    """A CITY or ZIP prediction inside a gold whole-address STREET span (and on no gold CITY or ZIP) is
+    part of that address: such corpora label the town and postcode in a postal address as the address."""
+    streets = [g for g in gold if g.type is PhiType.STREET]
+    parts = [g for g in gold if g.type in (PhiType.CITY, PhiType.ZIP)]
+    out = []
+    for p in preds:
+        if (
+            p.type in _ADDRESS_TYPES
+            and p.type is not PhiType.STREET
+            and any(g.start <= p.start and p.end <= g.end for g in streets)
+            and not any(g.start < p.end and p.start < g.end for g in parts)
+        ):
+            p = replace(p, type=PhiType.STREET)
+        out.append(p)
+    return out
+
+
 def score_corpus(docs: Sequence[Document], predictions: Sequence[Sequence[Span]]) -> Scores:
     """Score predictions (one list per document, same order) against the documents' gold spans."""
     if len(docs) != len(predictions):
@@ -140,6 +172,7 @@ def score_corpus(docs: Sequence[Document], predictions: Sequence[Sequence[Span]]
             preds = [replace(p, type=alias.get(p.type, p.type)) for p in preds]
         if doc.merge_address:
             preds = merge_address_parts(preds, doc.text)
+            preds = _as_labelled_address(preds, doc.spans)
         _score_document(scores, doc, preds)
     return scores
 
@@ -153,6 +186,7 @@ def _score_document(scores: Scores, doc: Document, preds: list[Span]) -> None:
         counts.tp_gold += any(p.start < g.end and g.start < p.end for p in preds)
     scored = [p for p in preds if not any(p.start < a.end and a.start < p.end for a in aside)]
     _entity_level(scores, doc, gold, scored)
+    _family_level(scores, gold, scored)
     _token_level(scores, doc, gold, scored, aside)
 
 
@@ -194,6 +228,19 @@ def _entity_level(scores: Scores, doc: Document, gold: list[GoldSpan], preds: li
             )
         if touching:
             scores._get(scores.overlap, ANY).tp_gold += 1
+
+
+def _family_level(scores: Scores, gold: list[GoldSpan], preds: list[Span]) -> None:
+    for family, members in FAMILIES.items():
+        family_gold = [g for g in gold if g.type in members]
+        family_preds = [p for p in preds if p.type in members]
+        if not family_gold and not family_preds:
+            continue
+        counts = scores._get(scores.overlap, family)
+        counts.gold += len(family_gold)
+        counts.pred += len(family_preds)
+        counts.tp_gold += sum(any(p.start < g.end and g.start < p.end for p in family_preds) for g in family_gold)
+        counts.tp_pred += sum(any(g.start < p.end and p.start < g.end for g in family_gold) for p in family_preds)
 
 
 def _label_tokens(tokens: list[tuple[int, int]], spans: Sequence[Span | GoldSpan]) -> list[str | None]:

@@ -101,7 +101,7 @@ def license_recognizer() -> LabeledIdRecognizer:
         [
             r"licen[cs]e(?!\s+plate)", r"lic", r"certificate", r"cert", r"dl", r"driver'?s\s+licen[cs]e",
             r"driving\s+licen[cs]e", r"board\s+certification", r"state\s+licen[cs]e", r"permit",
-            r"passport", r"registration(?!\s+plate)",
+            r"registration(?!\s+plate)",
         ],
         score=0.85,
     )  # fmt: skip
@@ -116,6 +116,28 @@ def plate_recognizer() -> LabeledIdRecognizer:
         score=0.9,
         min_length=3,
         value_regex=r"(?P<value>[A-Za-z0-9]{1,4}[- ][A-Za-z0-9]{1,4}|[A-Za-z0-9]{2,8})(?![\w-])",
+    )
+
+
+#: A plate after a vehicle word: letters and digits both, upper case, not a time or a distance
+#: ('BY AMBULANCE XC 3145', not 'BY AMBULANCE AT 1400' or 'BY CAR 15 MIN').
+_PLATE_AFTER_VEHICLE_WORD = (
+    r"(?P<value>(?-i:(?!(?:AT|IN|ON|TO|FOR|BY|AND|OR|OF|THE|FROM|WITH|VIA|X|Q|ETA|APPROX)\b)"
+    r"(?![A-Z0-9]{1,4} (?:MINS?|HRS?|HOURS?|MG|KM|MI|MILES?|H|AM|PM)\b)"
+    r"(?=[A-Z0-9 -]{0,9}\d)(?=[A-Z0-9 -]{0,9}[A-Z])(?:[A-Z0-9]{1,4}[- ][A-Z0-9]{1,4}|[A-Z0-9]{4,8})))"
+    r"(?![\w-])"
+)
+
+
+def transport_plate_recognizer() -> LabeledIdRecognizer:
+    """A plate named only by the vehicle it is on ('by ambulance XC 3145', 'transport van 6UPZ415')."""
+    return LabeledIdRecognizer(
+        "transport_plate",
+        PhiType.VEHICLE,
+        [r"ambulance", r"(?:transport\s+|wheelchair\s+)?van", r"car", r"truck", r"taxi", r"cab", r"motorcycle"],
+        score=0.85,
+        min_length=4,
+        value_regex=_PLATE_AFTER_VEHICLE_WORD,
     )
 
 
@@ -137,9 +159,54 @@ def biometric_recognizer() -> LabeledIdRecognizer:
     return LabeledIdRecognizer(
         "biometric",
         PhiType.BIOMETRIC,
-        [r"fingerprint", r"finger\s*print", r"voice\s*print", r"retina(?:l)?\s+scan", r"iris\s+scan", r"biometric"],
-        score=0.85,
+        [
+            r"fingerprint",
+            r"finger\s*print",
+            r"voice\s*print",
+            r"voice\s+id",
+            r"voice\s+sample",
+            r"retina(?:l)?\s+(?:scan|template)",
+            r"iris\s+(?:scan|template)",
+            r"biometric",
+            r"palm\s*(?:vein|print)(?:\s+scan)?",
+            r"face\s*(?:print|template|scan|id)",
+            r"facial\s+(?:scan|template|recognition)",
+            r"hand\s+geometry",
+            r"dna\s+profile",
+        ],
+        score=0.9,
     )
+
+
+def personal_id_recognizer() -> LabeledIdRecognizer:
+    """Identifiers that name a person outside the hospital: passports, national, study and subject ids."""
+    return LabeledIdRecognizer(
+        "personal_id",
+        PhiType.ID,
+        [
+            r"passport", r"national\s+id", r"study\s+id", r"research\s+id", r"subject\s+id",
+            r"participant\s+id", r"enrollment\s+id", r"trial\s+id", r"student\s+id", r"employee\s+id",
+        ],
+        score=0.85,
+    )  # fmt: skip
+
+
+#: After a bare 'user', a log-in name has a digit, dot or underscore in it ('lee.khan', 'blaurent65'),
+#: unlike 'user interface'; after 'username' or 'login' any word is the name ('my username is parka').
+_USER_NAME = r"(?P<value>(?=[\w.-]*[\d._])[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w@])"
+_LOGIN_NAME = r"(?P<value>[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w@])"
+
+
+def user_name_recognizers() -> list[LabeledIdRecognizer]:
+    """Log-in names (Safe Harbor's 'any other unique identifier'): after a bare 'user' the value must look
+    like a log-in; after 'username' (and its common misspellings) or 'login' any word is one."""
+    return [
+        LabeledIdRecognizer(name, PhiType.ID, cues, score=score, min_length=3, value_regex=value, need_digit=False)
+        for name, cues, score, value in (
+            ("user_name", [r"user", r"user\s+id", r"userid", r"handle", r"screen\s+name"], 0.85, _USER_NAME),
+            ("login_name", [r"use?r?\s*n+(?:a?me|ma?e)", r"log-?in(?:\s+name)?", r"sign-?in\s+name"], 0.9, _LOGIN_NAME),
+        )
+    ]
 
 
 def other_id_recognizer() -> LabeledIdRecognizer:

@@ -90,7 +90,17 @@ class NameRecognizer(Recognizer):
             re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Sr|Sister|Rev)\.?[ \t]+(?P<name>{MIXED})"),
             0.85,
         ),
-        ("title_caps", re.compile(rf"(?<![\w])(?:DR|MR|MRS|MS|MISS|PROF)\.?[ \t]+(?P<name>{CAPS_NAME})"), 0.8),
+        ("title_caps", re.compile(rf"(?<![\w])(?:DR|MR|MRS|MS|MX|MISS|PROF)\.?[ \t]+(?P<name>{CAPS_NAME})"), 0.8),
+        (
+            # Nursing shorthand: 'PT HALL RESTING IN BED', 'PT REED AMBULATED'; the verb makes the word a name.
+            "patient_caps",
+            re.compile(
+                rf"(?<![\w])(?:PT|PATIENT)[ \t]+(?P<name>{CAPS_NAME})[ \t]+(?:RESTING|SLEEPING|AMBULATED|AMBULATING|"
+                r"TOLERATED|TOLERATING|REPORTS|STATES|DENIES|COMPLAINS|AWAKE|ALERT|SEEN|VOIDED|REFUSED|"
+                r"REQUESTED|DISCHARGED|TRANSFERRED|ADMITTED)(?![\w])"
+            ),
+            0.75,
+        ),
         (
             "credential",
             re.compile(
