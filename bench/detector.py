@@ -102,6 +102,15 @@ def presidio_quality(detect_batch) -> dict[str, object] | None:
     return {"overlap": per_type}
 
 
+def _shipped_fp32() -> Path:
+    """The fp32 export of the build the shipped int8 model came from (its report names the build folder)."""
+    report = ROOT / "models" / "detector" / "report.json"
+    build_dir = "models/build/detector"
+    if report.exists():
+        build_dir = json.loads(report.read_text(encoding="utf-8")).get("build_dir", build_dir)
+    return ROOT / build_dir / "onnx-fp32"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", type=int, default=400)
@@ -109,8 +118,9 @@ def main() -> int:
     parser.add_argument(
         "--fp32",
         type=Path,
-        default=ROOT / "models" / "build" / "detector" / "onnx-fp32",
-        help="the fp32 export from `phi-pipeline model build` (measured beside int8 when present)",
+        default=_shipped_fp32(),
+        help="the fp32 export of the shipped model's build (default: from models/detector/report.json); "
+        "measured beside int8 when present",
     )
     args = parser.parse_args()
     notes = synthetic_notes(80 if args.quick else args.notes)
