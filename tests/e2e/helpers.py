@@ -32,12 +32,14 @@ def message_id(message: Consumed) -> str:
     return dict(message.headers).get("phi-message-id", b"").decode("utf-8", "replace")
 
 
-def read_outputs(settings: Settings, expected: set[str], timeout: float) -> list[Consumed]:
-    """Read redacted, dead-letter and audit topics until every expected id has a record or a dead letter."""
+def read_outputs(settings: Settings, expected: set[str], timeout: float, audit_events: int = 0) -> list[Consumed]:
+    """Read redacted, dead-letter and audit topics until every expected id has a record or a dead letter,
+    and at least ``audit_events`` audit events have arrived (they are sent beside the outputs, not before)."""
     outputs = {settings.topic_redacted, settings.topic_deadletter}
 
     def complete(found: list[Consumed]) -> bool:
-        return {message_id(m) for m in found if m.topic in outputs} >= expected
+        audits = sum(1 for m in found if m.topic == settings.topic_audit)
+        return audits >= audit_events and {message_id(m) for m in found if m.topic in outputs} >= expected
 
     return asyncio.run(
         consume(

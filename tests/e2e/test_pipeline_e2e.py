@@ -101,7 +101,7 @@ def run(base_settings, broker, registry, keyring, tmp_path_factory) -> Run:
         send(settings, good + [m for m, _ in hostile])
         started = time.monotonic()
         expected = {g.message_id for g in good} | set(expected_reason)
-        outputs = read_outputs(settings, expected, timeout=300)
+        outputs = read_outputs(settings, expected, timeout=300, audit_events=len(good) + len(hostile))
         seconds = time.monotonic() - started
         assert worker.poll() is None, log_tail(log)
         base = f"http://127.0.0.1:{settings.metrics_port}"
