@@ -129,7 +129,8 @@ def test_held_out_templates_and_name_pools_are_disjoint_from_training(train_note
     used_held = {t for n in heldout_notes for t in n.templates}
     assert used_held and not used_train & used_held
     train_lex, held_lex = lx.Lexicon.for_split(Split.TRAIN), lx.Lexicon.for_split(Split.HELDOUT)
-    for pool in ("first_names", "last_names", "word_names", "cities", "street_names", "hospital_stems", "ward_stems"):
+    pools = ("first_names", "last_names", "word_names", "cities", "street_names", "hospital_stems", "ward_stems")
+    for pool in (*pools, "world_cities", "world_streets"):
         train_pool, held_pool = set(getattr(train_lex, pool)), set(getattr(held_lex, pool))
         assert held_pool and not train_pool & held_pool, pool
     train_surnames = set(train_lex.last_names) | set(train_lex.word_names)
@@ -141,6 +142,38 @@ def test_held_out_templates_and_name_pools_are_disjoint_from_training(train_note
     }
     single_words = {v for v in held_names if " " not in v and "." not in v and v.istitle()}
     assert single_words and not single_words & train_surnames
+
+
+def test_foreign_addresses_type_street_town_and_postcode_but_not_the_country():
+    import random
+
+    from pipeline.core.corpus.values import world_address
+
+    lex = lx.Lexicon.for_split(Split.TRAIN)
+    countries = set()
+    for seed in range(200):
+        segs = world_address(random.Random(seed), lex)
+        types = [t for _, t in segs if t is not None]
+        assert types[0] is PhiType.STREET and sorted(types[1:]) == sorted([PhiType.CITY, PhiType.ZIP])
+        untyped = " ".join(text for text, t in segs if t is None)
+        countries |= {c for c in ("Finland", "Portugal", "Iceland", "Canada") if c in untyped}
+        assert not re.search(r"\d", untyped)  # every number of the address is in a typed span
+    assert countries
+
+
+def test_relative_time_words_are_never_labelled(train_notes):
+    import random
+
+    from pipeline.core.corpus.negatives import relative_time
+
+    words = {relative_time(random.Random(i)) for i in range(200)}
+    seen = 0
+    for note in train_notes:
+        for word in words:
+            for match in re.finditer(re.escape(word), note.text, flags=re.IGNORECASE):
+                seen += 1
+                assert not any(s.start < match.end() and match.start() < s.end for s in note.spans), word
+    assert seen
 
 
 def test_every_template_slot_has_a_maker():

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from pipeline.core.detection import Ensemble, EnsembleDetector, RuleDetector
-from pipeline.core.detection.ensemble import is_plausible
+from pipeline.core.detection.ensemble import vet
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -111,9 +111,20 @@ def test_a_labelled_personal_id_outranks_the_model_type():
 def test_model_dates_need_date_evidence(value, kept):
     text = f"seen {value} again"
     span_ = Span(5, 5 + len(value), PhiType.DATE, 0.9, "model:fake")
-    assert is_plausible(span_, text) is kept
+    assert (vet(span_, text) is not None) is kept
 
 
 def test_model_spans_of_punctuation_only_are_dropped():
-    assert not is_plausible(Span(0, 1, PhiType.PHONE, 0.9, "model:fake"), ". x")
-    assert is_plausible(Span(0, 4, PhiType.NAME, 0.9, "model:fake"), "John")
+    assert vet(Span(0, 1, PhiType.PHONE, 0.9, "model:fake"), ". x") is None
+    assert vet(Span(0, 4, PhiType.NAME, 0.9, "model:fake"), "John") is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "phi_type"),
+    [("PSC 0413, Box 8144", PhiType.ZIP), ("Cyprus 51034", PhiType.ZIP), ("CALLED DR AT PAGER 41772", PhiType.PHONE),
+     ("ext. 4412", PhiType.PHONE), ("call 617-555-0134", PhiType.PHONE), ("seen 617-555-0134", PhiType.PHONE)],
+)  # fmt: skip
+def test_model_phone_numbers_short_of_seven_digits_without_a_cue_are_postcodes(text, phi_type):
+    start = max(i for i, c in enumerate(text) if not (c.isdigit() or c == "-")) + 1
+    vetted = vet(Span(start, len(text), PhiType.PHONE, 0.9, "model:fake"), text)
+    assert vetted is not None and vetted.type is phi_type

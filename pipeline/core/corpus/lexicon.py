@@ -163,6 +163,40 @@ STREET_NAMES: tuple[str, ...] = (
     "Koskikatu", "Storgatan", "Kongens Gade", "Ulica Dluga", "Calle de Alcala", "Schillerstrasse",
 )  # fmt: skip
 
+#: Towns outside the US, in their own spelling (diacritics kept), for travel and residence sentences and
+#: foreign postal addresses: the notes of a hospital serve visitors and immigrants too.
+WORLD_CITIES: tuple[str, ...] = (
+    "Tartu", "Kuopio", "Jyväskylä", "Vaasa", "Rovaniemi", "Linköping", "Örebro", "Västerås", "Umeå",
+    "Kristiansand", "Esbjerg", "Randers", "Kolding", "Vejle", "Łódź", "Lublin", "Białystok", "Szczecin",
+    "Katowice", "Szeged", "Debrecen", "Pécs", "Győr", "Celje", "Kranj", "Koper", "Plzeň", "Olomouc", "Ostrava",
+    "Liberec", "Graz", "Linz", "Innsbruck", "Klagenfurt", "Lausanne", "Lugano", "Winterthur", "Fribourg",
+    "Ghent", "Leuven", "Namur", "Liège", "Eindhoven", "Groningen", "Tilburg", "Coimbra", "Braga", "Faro",
+    "Aveiro", "Zaragoza", "Málaga", "Salamanca", "Valladolid", "Oviedo", "Perugia", "Verona", "Trieste",
+    "Bergamo", "Lecce", "Bordeaux", "Nantes", "Lille", "Rennes", "Grenoble", "Leipzig", "Dresden", "Freiburg",
+    "Würzburg", "Münster", "Curitiba", "Belém", "Campinas", "Manaus", "Mendoza", "Salta", "Neuquén", "Paysandú",
+    "Rivera", "Sousse", "Bizerte", "Durban", "Pietermaritzburg", "Polokwane", "Reykjanesbær", "Hafnarfjörður",
+    "Ísafjörður", "Dunedin", "Tauranga", "Napier", "Rotorua", "Kelowna", "Saskatoon", "Moncton", "Sherbrooke",
+    "Limassol", "Larnaca", "Famagusta", "Daugavpils", "Liepāja", "Kaunas", "Klaipėda", "Šiauliai", "Brașov",
+    "Cluj-Napoca", "Timișoara", "Varna", "Plovdiv", "Split", "Rijeka", "Osijek", "Thessaloniki", "Patras",
+    "Heraklion", "Izmir", "Antalya", "Bursa", "Kochi", "Mysuru", "Nagpur", "Sapporo", "Sendai", "Fukuoka",
+    "Daegu", "Gwangju", "Cần Thơ", "Huế", "Davao", "Iloilo", "Arequipa", "Cusco", "Trujillo", "Cuenca",
+    "Quetzaltenango", "León", "Mérida", "Oaxaca", "Tijuana", "Querétaro",
+)  # fmt: skip
+
+#: Street names as written abroad, number after the name ('Kauppakatu 14', 'Rua Augusta 200').
+WORLD_STREETS: tuple[str, ...] = (
+    "Kauppakatu", "Hämeenkatu", "Rautatienkatu", "Drottninggatan", "Kungsgatan", "Vesterbrogade", "Nørregade",
+    "Karl Johans gate", "Torggata", "Laugavegur", "Skólavörðustígur", "Pikk", "Rüütli", "Rannamõisa tee",
+    "ulica Piotrkowska", "ulica Floriańska", "Váci utca", "Andrássy út", "Slovenska cesta", "Prešernova ulica",
+    "Národní třída", "Masarykova", "Mariahilfer Straße", "Bahnhofstrasse", "Kurfürstendamm", "Königsallee",
+    "Lindenstraße", "Damstraat", "Kalverstraat", "Veldstraat", "Rue Neuve", "Rue Sainte-Catherine",
+    "Boulevard Haussmann", "Rue de la République", "Avenue Jean Jaurès", "Rua Augusta", "Avenida da Liberdade",
+    "Rua de Santa Catarina", "Calle Serrano", "Gran Vía", "Calle Larios", "Via del Corso", "Corso Buenos Aires",
+    "Via Toledo", "Corso Vittorio Emanuele", "Avenida Atlântica", "Rua XV de Novembro", "Avenida Corrientes",
+    "Calle Florida", "Avenida 18 de Julio", "Ermou", "Odos Egnatias", "İstiklal Caddesi", "Ulitsa Vitosha",
+    "Strada Lipscani", "Ilica", "Gedimino prospektas", "Brīvības iela",
+)  # fmt: skip
+
 STREET_TYPES: tuple[str, ...] = (
     "Street", "St", "St.", "Avenue", "Ave", "Ave.", "Road", "Rd", "Drive", "Dr", "Lane", "Ln", "Court",
     "Ct", "Boulevard", "Blvd", "Place", "Pl", "Terrace", "Way", "Circle", "Parkway", "Pkwy", "Highway",
@@ -309,6 +343,8 @@ class Lexicon:
     street_names: tuple[str, ...]
     hospital_stems: tuple[str, ...]
     ward_stems: tuple[str, ...]
+    world_cities: tuple[str, ...]
+    world_streets: tuple[str, ...]
 
     @classmethod
     def for_split(cls, split: Split) -> Lexicon:
@@ -321,4 +357,6 @@ class Lexicon:
             street_names=halve(STREET_NAMES, split),
             hospital_stems=halve(HOSPITAL_STEMS, split),
             ward_stems=halve(WARD_STEMS, split),
+            world_cities=halve(WORLD_CITIES, split),
+            world_streets=halve(WORLD_STREETS, split),
         )

@@ -215,6 +215,17 @@ def digit_group(rng: random.Random) -> str:
     )
 
 
+def relative_time(rng: random.Random) -> str:
+    """Time words that are not dates: relative ('next week'), vague ('for years') or a decade of life."""
+    return rng.choice(
+        (
+            "next week", "last week", "over the weekend", "last month", "for years", "for a few days",
+            "this morning", "tonight", "since then", "two weeks ago", "in her 60s", "in his 40s", "every spring",
+            "later today", "the day before", "after the holidays", "by then", "at the time", "in a month or so",
+        )
+    )  # fmt: skip
+
+
 NEG_MAKERS: dict[str, NegMaker] = {
     "med": medication,
     "meds": medication_list,
@@ -229,4 +240,5 @@ NEG_MAKERS: dict[str, NegMaker] = {
     "nonzip": non_zip,
     "nondate": non_date,
     "digits": digit_group,
+    "when": relative_time,
 }

@@ -571,7 +571,83 @@ EXTRA_BODY: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: A second round, appended after the first for the same reason: towns abroad in travel and residence
+#: sentences, foreign postal addresses (street and number, postcode and town, country), names as the bare
+#: subject of a sentence, and relative time words ('next week', 'for years') that are not dates.
+TRAVEL_BODY: dict[str, tuple[str, ...]] = {
+    "nursing": (
+        "PT RETURNED FROM {WCITY} {when}, {abbr}.",
+        "{LAST} AMBULATED IN HALL X2 WITH PT. {score}.",
+        "{FIRST} STATES PAIN BETTER {when}. {vitals}.",
+        "FOREIGN ADDRESS ON FILE: {WADDR}.",
+        "{REL} FLEW IN FROM {WCITY}, AT BEDSIDE. CELL {PHONE}.",
+        "{LAST} REFUSED {med} {when}.",
+        "VISITOR FROM {WCITY} {when}; {nondate}.",
+        "{FIRST} AND {FIRST} AT BEDSIDE {when}.",
+    ),
+    "icu": (
+        "Recent travel to {WCITY} {when}; {labs}.",
+        "{LAST} remains intubated; {vitals}.",
+        "Family flying in from {WCITY}; {REL} reachable at {PHONE}.",
+        "Mailing address abroad: {WADDR}.",
+        "{FIRST} was more alert {when}; {score}.",
+        "Transferred from a hospital in {WCITY}; records requested {when}.",
+        "{LAST}, {FIRST}: family meeting held {when}.",
+        "Visa letter sent to {WADDR}; {digits}.",
+    ),
+    "discharge": (
+        "Travel history: {WCITY} and {CITY} in the last month.",
+        "{LAST} tolerated the procedure well and plans to fly home to {WCITY}.",
+        "Permanent address: {WADDR}.",
+        "{FIRST} {LAST} was seen {when} and is ready for discharge.",
+        "Originally from {WCITY}, moved to the area in {YEAR}.",
+        "{FIRST} will follow up with her doctor in {WCITY} {when}.",
+        "Records to be mailed to {WADDR}.",
+        "Lives with {REL} in {WCITY}; {nonzip}.",
+    ),
+    "referral": (
+        "{FIRST} {LAST} is visiting from {WCITY} and needs follow-up {when}.",
+        "Home address: {WADDR}.",
+        "{LAST} was first seen at our clinic in {WCITY} in {YEAR}.",
+        "Please send the report to {WADDR}; phone {PHONE}.",
+        "He returned from {WCITY} {when} with fever; {labs}.",
+        "{FIRST} prefers to be called by her first name.",
+        "Patient spends the winter in {WCITY}; {nondate}.",
+        "Contact abroad: {PERSON}, {WADDR}.",
+    ),
+    "telephone": (
+        "{FIRST} called from {WCITY}, callback {PHONE}.",
+        "{LAST} says the swelling is better {when}.",
+        "Pt is travelling to {WCITY} {when}, asks about vaccines.",
+        "Caller gave a new address: {WADDR}.",
+        "Spoke with {FIRST}; she will call back {when}.",
+        "{REL} phoned from {WCITY} re {med}.",
+        "{FIRST} asked for the results to be sent {when}.",
+        "Pt staying at {WADDR} until {PDATE}.",
+    ),
+    "portal": (
+        "i just got back from {WCITY} {when}",
+        "hi its {FIRST} again, {nondate}",
+        "we are flying to {WCITY} {when}, do i need a shot",
+        "my new address is {WADDR}",
+        "{FIRST} says the rash is worse {when}",
+        "{FIRST} and i can come in {when}",
+        "pls mail it to {WADDR}",
+        "this is {FIRST} {LAST}, i was seen {when}",
+    ),
+    "admin": (
+        "Foreign address on file: {WADDR}.",
+        "{LAST}, {FIRST} requested records {when}.",
+        "Emergency contact in {WCITY}: {PERSON}, {PHONE}.",
+        "Mailing address: {WADDR}; phone {PHONE}.",
+        "Insurance abroad, policyholder lives in {WCITY}.",
+        "{FIRST} {LAST} registered as a visitor from {WCITY}.",
+        "Bill to {WADDR}.",
+        "Interpreter requested by {FIRST}; {when}.",
+    ),
+}
+
 STYLES: tuple[Style, ...] = tuple(
-    replace(style, body=style.body + EXTRA_BODY.get(style.name, ()))
+    replace(style, body=style.body + EXTRA_BODY.get(style.name, ()) + TRAVEL_BODY.get(style.name, ()))
     for style in (NURSING, ICU, DISCHARGE, RADIOLOGY, PATHOLOGY, REFERRAL, MEDLIST, TELEPHONE, PORTAL, ADMIN)
 )

@@ -322,6 +322,59 @@ def address(rng: random.Random, lex: Lexicon) -> list[Seg]:
     return segs
 
 
+#: Countries written after a foreign address; not identifiers under Safe Harbor, so left untyped.
+_ADDRESS_COUNTRIES = (
+    "Finland", "Sweden", "Denmark", "Norway", "Iceland", "Estonia", "Latvia", "Lithuania", "Poland",
+    "Hungary", "Slovenia", "Czechia", "Austria", "Switzerland", "Belgium", "Netherlands", "Portugal", "Spain",
+    "Italy", "France", "Germany", "Brazil", "Argentina", "Uruguay", "Tunisia", "South Africa", "New Zealand",
+    "Canada", "Cyprus", "Romania", "Bulgaria", "Croatia", "Greece", "Turkey", "India", "Japan", "Mexico",
+)  # fmt: skip
+
+
+def world_city(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    return [(rng.choice(lex.world_cities), PhiType.CITY)]
+
+
+def postcode(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """Postal codes in the shapes other countries use: '00100', '1051', '111 52', '4000-123', '02-495', 'H2X 1Y4'."""
+    letters = "ABCEGHJKLMNPRSTVXY"
+    shapes = (
+        lambda: f"{rng.randint(1000, 9999)}",
+        lambda: f"{rng.randint(1, 99999):05d}",
+        lambda: f"{rng.randint(100, 999)} {rng.randint(10, 99)}",
+        lambda: f"{rng.randint(1000, 9999)}-{rng.randint(100, 999)}",
+        lambda: f"{rng.randint(10, 99)}-{rng.randint(100, 999)}",
+        lambda: (
+            f"{rng.choice(letters)}{rng.randint(0, 9)}{rng.choice(letters)} "
+            f"{rng.randint(0, 9)}{rng.choice(letters)}{rng.randint(0, 9)}"
+        ),
+        lambda: f"{rng.randint(1000, 9999)} {rng.choice(letters)}{rng.choice(letters)}",
+    )
+    return [(rng.choice(shapes)(), PhiType.ZIP)]
+
+
+def world_address(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """A postal address abroad, on one line or several: street and number, postcode and town, country."""
+    street_text = f"{rng.choice(lex.world_streets)} {rng.randint(1, 240)}"
+    if rng.random() < 0.3:
+        unit = rng.choice(("Apt.", "Suite", "lgh", "piso", "Top"))
+        street_text += f"{rng.choice((' ', ', '))}{unit} {rng.randint(1, 40)}"
+    country = rng.choice(_ADDRESS_COUNTRIES)
+    sep = rng.choice(("\n", ", ", "\n "))
+    layout = rng.randrange(3)
+    segs: list[Seg] = [(street_text, PhiType.STREET), (sep, None)]
+    if layout == 0:  # Kauppakatu 14 / 00100 Kuopio / Finland
+        segs += [*postcode(rng, lex), (" ", None), *world_city(rng, lex)]
+    elif layout == 1:  # Rua Augusta 200 / Coimbra 3000-123 / Portugal
+        segs += [*world_city(rng, lex), (" ", None), *postcode(rng, lex)]
+    else:  # Laugavegur 12 / Hafnarfjörður / Iceland 220
+        segs += [*world_city(rng, lex), (sep, None), (f"{country} ", None), *postcode(rng, lex)]
+        return segs
+    if rng.random() < 0.7:
+        segs.append((f"{sep}{country}", None))
+    return segs
+
+
 def hospital(rng: random.Random, lex: Lexicon) -> list[Seg]:
     """'St. Mary's Hospital', 'Lakeside Medical Center', 'the Ashworth Clinic'."""
     stem = rng.choice(lex.hospital_stems)
@@ -481,6 +534,9 @@ PHI_MAKERS: dict[str, Maker] = {
     "ZIP": zip_code,
     "COUNTY": county,
     "ADDRESS": address,
+    "WCITY": world_city,
+    "POSTCODE": postcode,
+    "WADDR": world_address,
     "HOSP": hospital,
     "WARD": ward,
     "SSN": ssn,

@@ -198,8 +198,8 @@ class EnsembleDetector:
             candidates = self.rules.candidates(text)
             confident = [c for c in candidates if c.score >= self.ensemble.threshold(c.type)]
             for spans in model_spans:
-                plausible = [span for span in spans[index] if is_plausible(span, text)]
-                candidates.extend(_defer_to_shapes(plausible, confident))
+                vetted = [kept for kept in (vet(span, text) for span in spans[index]) if kept is not None]
+                candidates.extend(_defer_to_shapes(vetted, confident))
             results.append(self.ensemble.merge(candidates, text))
         return results
 
@@ -257,10 +257,28 @@ _DATE_EVIDENCE = re.compile(
 )
 
 
-def is_plausible(span: Span, text: str) -> bool:
-    """Whether a model's span could be the PHI it is typed as: it holds a letter or digit, and a date
-    holds date evidence (models trained on notes tag 'next week' or 'the weekend' in other prose)."""
+#: A number too short for a telephone is one only after a word that says so ('pager 41772', 'ext 4412').
+_SHORT_NUMBER_CUE = re.compile(r"(?i)(?:pager|pgr|beeper|beep|ext|extension|phone|tel|call|cell|page|fax)\W{0,12}$")
+_PHONE_DIGITS = 7
+
+
+def vet(span: Span, text: str) -> Span | None:
+    """A model's span as the PHI it can be, or None when it can be none.
+
+    It must hold a letter or digit; a date must hold date evidence (models trained on notes tag 'next week'
+    or 'the weekend' in other prose); a telephone number short of seven digits with no pager or extension
+    cue before it is a postcode or a house number (a model reading foreign addresses calls those PHONE),
+    so it is kept, as a ZIP, and the ZIP threshold decides.
+    """
     value = text[span.start : span.end]
     if not any(c.isalnum() for c in value):
-        return False
-    return span.type is not PhiType.DATE or _DATE_EVIDENCE.search(value) is not None
+        return None
+    if span.type is PhiType.DATE and _DATE_EVIDENCE.search(value) is None:
+        return None
+    if (
+        span.type in (PhiType.PHONE, PhiType.FAX)
+        and sum(c.isdigit() for c in value) < _PHONE_DIGITS
+        and _SHORT_NUMBER_CUE.search(text, max(0, span.start - 25), span.start) is None
+    ):
+        return Span(span.start, span.end, PhiType.ZIP, span.score, span.detector, (*span.reasons, "short-number"))
+    return span
