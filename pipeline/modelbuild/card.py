@@ -59,10 +59,11 @@ def _targets(ev: dict) -> list[str]:
             mark = "met" if row["recall"] >= _TARGET_RECALL else "**below**"
             cells.append(f"{key} {row['recall']:.3f} ({mark})")
     lines.append("  " + ", ".join(cells) + ".")
+    type_rows = {t.value for t in PhiType}
     below = [
         f"{key} {row['recall']:.3f}"
         for key, row in held.items()
-        if key in {t.value for t in PhiType} and row.get("gold") and row["recall"] < _TARGET_RECALL
+        if key in type_rows and row.get("gold") and row["recall"] < _TARGET_RECALL
     ]
     if below:
         lines.append("  Single types below the bar: " + ", ".join(below) + ".")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.core.corpus import Split, as_documents, generate, write_jsonl
+from pipeline.core.corpus import Split, as_documents, generate, jsonl_lines, write_jsonl
 from pipeline.core.evaluation.presidio_baseline import presidio_detector
 from pipeline.modelbuild.features import encode_notes, load_tokenizer
 from pipeline.modelbuild.train import TrainSettings, base_model_dir
@@ -128,7 +128,8 @@ def build(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str,
 
 
 class StaleBuildError(RuntimeError):
-    """The build folder does not match the shipped model or today's generator: re-evaluating would mislead."""
+    """The build folder is not the shipped model's, or today's generator no longer makes its held-out
+    split: re-evaluating would mislead."""
 
 
 def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str, object]:
@@ -136,7 +137,8 @@ def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict
 
     The rules, the ensemble and the evaluation conventions change more often than the weights; this
     refreshes ``report.json`` and the model card from the same weights, the same held-out notes (checked
-    against the build's copy, so a changed generator is caught) and the fp32 model kept in the build folder.
+    against the build's copy, so a changed generator is caught) and the fp32 model kept in the build folder
+    (checked to be the one the shipped int8 came from, when the build still holds that int8 file).
     """
     report_path = plan.out_dir / "report.json"
     fp32_dir = plan.build_dir / "onnx-fp32"
@@ -145,13 +147,16 @@ def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict
         if not needed.exists():
             raise StaleBuildError(f"{needed} is missing; run 'phi-pipeline model build' to rebuild the model")
     report = json.loads(report_path.read_text(encoding="utf-8"))
+    quantization = report.get("quantization", {})
+    chosen = quantization.get("candidates", {}).get(quantization.get("chosen"), {})
+    if "path" in chosen:
+        built = plan.build_dir / Path(chosen["path"]).parent.name / "model_quantized.onnx"
+        shipped = plan.out_dir / "model_quantized.onnx"
+        if built.exists() and shipped.exists() and built.read_bytes() != shipped.read_bytes():
+            raise StaleBuildError(f"{shipped} is not the int8 model of {plan.build_dir}; pass the build it came from")
     seed = int(report["settings"]["seed"])
     heldout = generate(int(report["corpus"]["heldout_notes"]), seed, Split.HELDOUT)
-    fresh = plan.build_dir / "heldout.check.jsonl"
-    write_jsonl(heldout, fresh)
-    same = fresh.read_bytes() == kept.read_bytes()
-    fresh.unlink()
-    if not same:
+    if "".join(jsonl_lines(heldout)).encode("utf-8") != kept.read_bytes():
         raise StaleBuildError(
             f"the generator no longer produces {kept} for seed {seed}; the held-out split would not be the one "
             "the model was built against. Rebuild with 'phi-pipeline model build'"
@@ -162,7 +167,6 @@ def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict
     report["reevaluated"] = {
         "when": time.strftime("%Y-%m-%d", time.gmtime()),
         "minutes": round((time.monotonic() - started) / 60, 1),
-        "presidio_compared": "presidio analyzer" in report["evaluation"].get("heldout", {}),  # type: ignore[operator]
     }
     report_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     from pipeline.modelbuild.card import write_model_card

@@ -58,21 +58,14 @@ def test_reveal_needs_token_and_role_and_every_attempt_is_audited(topic_settings
     )
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.strip() == "7767936"
-    decrypted = _cli(
-        topic_settings,
-        "reveal",
-        ssn_cipher,
-        "--type",
-        "SSN",
-        "--role",
-        "privacy-officer",
-        "--message-id",
-        "msg-1",
-        "--field",
-        "ssn",
-        *args,
-        stdin=officer,
-    )
+
+    def reveal_ssn(message_id: str) -> subprocess.CompletedProcess[str]:
+        return _cli(
+            topic_settings, "reveal", ssn_cipher, "--type", "SSN", "--role", "privacy-officer",
+            "--message-id", message_id, "--field", "ssn", *args, stdin=officer,
+        )  # fmt: skip
+
+    decrypted = reveal_ssn("msg-1")
     assert decrypted.stdout.strip() == "847-73-2029"
     wrong_role = _cli(topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "billing", *args, stdin=clerk)
     assert wrong_role.returncode == 3 and "7767936" not in wrong_role.stdout + wrong_role.stderr
@@ -80,21 +73,7 @@ def test_reveal_needs_token_and_role_and_every_attempt_is_audited(topic_settings
         topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "privacy-officer", *args, stdin="not-a-token"
     )
     assert bad_token.returncode == 3
-    moved = _cli(
-        topic_settings,
-        "reveal",
-        ssn_cipher,
-        "--type",
-        "SSN",
-        "--role",
-        "privacy-officer",
-        "--message-id",
-        "msg-2",
-        "--field",
-        "ssn",
-        *args,
-        stdin=officer,
-    )
+    moved = reveal_ssn("msg-2")  # the ciphertext is bound to msg-1
     assert moved.returncode == 3 and "847-73-2029" not in moved.stdout
 
     audits = asyncio.run(consume(topic_settings, [topic_settings.topic_audit], timeout=15, until=lambda f: len(f) >= 5))

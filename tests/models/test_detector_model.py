@@ -102,3 +102,10 @@ def test_reevaluation_refuses_a_missing_or_stale_build_folder(tmp_path):
     write_jsonl(generate(3, 14, Split.HELDOUT), build / "heldout.jsonl")  # another seed: not this build's split
     with pytest.raises(StaleBuildError, match="no longer produces"):
         reevaluate(plan, progress=lambda _line: None)
+    report["quantization"] = {"chosen": "q", "candidates": {"q": {"path": "elsewhere/int8-q/model_quantized.onnx"}}}
+    (out / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    (build / "int8-q").mkdir()
+    (build / "int8-q" / "model_quantized.onnx").write_bytes(b"one build")
+    (out / "model_quantized.onnx").write_bytes(b"another build")
+    with pytest.raises(StaleBuildError, match="is not the int8 model of"):
+        reevaluate(plan, progress=lambda _line: None)

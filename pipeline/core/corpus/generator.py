@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,17 +117,23 @@ def as_documents(notes: Sequence[Note]) -> list[Document]:
     ]
 
 
+def jsonl_lines(notes: Iterable[Note]) -> Iterator[str]:
+    """Each note as one line of the evaluation's JSONL span format, newline included."""
+    for note in notes:
+        record = {
+            "id": note.id,
+            "text": note.text,
+            "spans": [{"start": s.start, "end": s.end, "type": s.type.value} for s in note.spans],
+            "style": note.style,
+        }
+        yield json.dumps(record, ensure_ascii=False) + "\n"
+
+
 def write_jsonl(notes: Iterable[Note], path: Path) -> int:
     """Write notes in the evaluation's JSONL span format (``phi-pipeline eval --format jsonl``)."""
     count = 0
     with path.open("w", encoding="utf-8") as handle:
-        for note in notes:
-            record = {
-                "id": note.id,
-                "text": note.text,
-                "spans": [{"start": s.start, "end": s.end, "type": s.type.value} for s in note.spans],
-                "style": note.style,
-            }
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for line in jsonl_lines(notes):
+            handle.write(line)
             count += 1
     return count

@@ -535,7 +535,6 @@ PHI_MAKERS: dict[str, Maker] = {
     "COUNTY": county,
     "ADDRESS": address,
     "WCITY": world_city,
-    "POSTCODE": postcode,
     "WADDR": world_address,
     "HOSP": hospital,
     "WARD": ward,

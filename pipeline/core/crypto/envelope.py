@@ -32,8 +32,6 @@ Errors are :class:`EnvelopeError` (or subclasses) with a stable ``reason``: ``en
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import struct
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pipeline.core.crypto.encoding import b64url, decode_b64url
 from pipeline.core.crypto.keyring import (
     Key,
     KeyPurpose,
@@ -112,24 +111,15 @@ def parse_ciphertext(text: str) -> ParsedCiphertext:
     parts = text.split(":")
     if len(parts) != 3 or parts[0] != CIPHERTEXT_PREFIX or not parts[1]:
         raise EnvelopeError("enc-malformed", "ciphertext must look like enc:<key-id>:<base64url>")
-    body = parts[2]
-    if "=" in body:
-        raise EnvelopeError("enc-malformed", "ciphertext payload must be base64url without padding")
     try:
-        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    except (binascii.Error, ValueError):
-        raise EnvelopeError("enc-malformed", "ciphertext payload is not base64url") from None
-    if _b64url(payload) != body:
-        raise EnvelopeError("enc-malformed", "ciphertext payload is not canonical base64url")
+        payload = decode_b64url(parts[2], "ciphertext payload")
+    except ValueError as exc:
+        raise EnvelopeError("enc-malformed", str(exc)) from None
     if len(payload) < _HEADER_BYTES + TAG_BYTES:
         raise EnvelopeError("enc-malformed", f"ciphertext payload is {len(payload)} bytes; too short")
     if payload[0] != FORMAT_VERSION:
         raise EnvelopeError("enc-malformed", f"ciphertext format version {payload[0]} is not supported")
     return ParsedCiphertext(parts[1], payload)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _associated_data(domain: bytes, key_id: str, message_id: str | None, field_path: str, last: str) -> bytes:
@@ -175,7 +165,7 @@ class Encryptor:
         wrapped = self._kek(kek).encrypt(wrap_nonce, data_key, ad)
         body = AESGCM(data_key).encrypt(data_nonce, data, ad)
         payload = b"".join((bytes([FORMAT_VERSION]), wrap_nonce, wrapped, data_nonce, body))
-        return f"{CIPHERTEXT_PREFIX}:{kek.key_id}:{_b64url(payload)}"
+        return f"{CIPHERTEXT_PREFIX}:{kek.key_id}:{b64url(payload)}"
 
     def _open(
         self, purpose: KeyPurpose, domain: bytes, text: str, message_id: str | None, path: str, last: str

@@ -34,8 +34,6 @@ purpose so it can be copied into another code base.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import re
@@ -43,6 +41,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pipeline.core.crypto.encoding import b64, decode_b64
 from pipeline.core.crypto.keyring import (
     KeyPurpose,
     Keyring,
@@ -147,7 +146,7 @@ def _mac(material: bytes, message_id: str, key: bytes | None, value: bytes | Non
 def sign(keyring: Keyring, purpose: KeyPurpose, message_id: str, key: bytes | None, value: bytes | None) -> str:
     """The ``phi-hmac`` header value for a message, made with the newest active key of ``purpose``."""
     signing_key = keyring.current(purpose)
-    tag = base64.b64encode(_mac(signing_key.material, message_id, key, value)).decode("ascii")
+    tag = b64(_mac(signing_key.material, message_id, key, value))
     return f"{SIGNATURE_VERSION}:{signing_key.key_id}:{tag}"
 
 
@@ -172,11 +171,9 @@ def _parse(signature: str | bytes | None) -> tuple[str, bytes]:
     if not _KEY_ID_SYNTAX.match(key_id):
         raise MalformedSignatureError(f"{HEADER_HMAC} header key id is empty or has invalid characters")
     try:
-        tag = base64.b64decode(tag_text, validate=True)
-    except (binascii.Error, ValueError):
-        raise MalformedSignatureError(f"{HEADER_HMAC} header MAC is not valid base64") from None
-    if base64.b64encode(tag).decode("ascii") != tag_text:
-        raise MalformedSignatureError(f"{HEADER_HMAC} header MAC is not canonical base64")
+        tag = decode_b64(tag_text, f"{HEADER_HMAC} header MAC")
+    except ValueError as exc:
+        raise MalformedSignatureError(str(exc)) from None
     if len(tag) != hashlib.sha256().digest_size:
         raise MalformedSignatureError(f"{HEADER_HMAC} header MAC is {len(tag)} bytes; HMAC-SHA256 is 32")
     return key_id, tag

@@ -217,14 +217,7 @@ class Key:
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form of this key, material included: only for writing the keyring file."""
-        return {
-            "key_id": self.key_id,
-            "purpose": self.purpose.value,
-            "version": self.version,
-            "status": self.status.value,
-            "created": _format_time(self.created),
-            "material": base64.b64encode(self.material).decode("ascii"),
-        }
+        return {**self.describe(), "material": base64.b64encode(self.material).decode("ascii")}
 
     def describe(self) -> dict[str, object]:
         """Everything about the key except its material: safe to print, log or list."""

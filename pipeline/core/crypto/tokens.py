@@ -22,13 +22,12 @@ Errors are :class:`TokenError` (or subclasses) with a stable ``reason``: ``token
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from pipeline.core.crypto.encoding import b64url, decode_b64url
 from pipeline.core.crypto.keyring import (
     KeyPurpose,
     Keyring,
@@ -91,24 +90,14 @@ def parse_token(token: str) -> ParsedToken:
     parts = token.split(":")
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1]:
         raise TokenError("token-malformed", "token must look like tok:<key-id>:<base64url>")
-    text = parts[2]
-    if "=" in text:
-        raise TokenError("token-malformed", "token payload must be base64url without padding")
     try:
-        payload = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise TokenError("token-malformed", "token payload is not base64url") from None
-    if _b64url(payload) != text:
-        # Rejects non-canonical encodings (stray characters, non-zero trailing bits) so each
-        # value has exactly one token string.
-        raise TokenError("token-malformed", "token payload is not canonical base64url")
+        # Canonical only, so each value has exactly one token string.
+        payload = decode_b64url(parts[2], "token payload")
+    except ValueError as exc:
+        raise TokenError("token-malformed", str(exc)) from None
     if len(payload) < _SIV_BYTES:
         raise TokenError("token-malformed", f"token payload is shorter than the {_SIV_BYTES}-byte SIV")
     return ParsedToken(parts[1], payload)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _associated_data(phi_type: PhiType) -> list[bytes]:
@@ -138,7 +127,7 @@ class Tokenizer:
         """The token for ``value`` under the newest active TOKEN key; equal inputs give equal tokens."""
         key = self._keyring.current(KeyPurpose.TOKEN)
         payload = self._cipher(key.key_id, key.material).encrypt(value.encode("utf-8"), _associated_data(phi_type))
-        return f"{TOKEN_PREFIX}:{key.key_id}:{_b64url(payload)}"
+        return f"{TOKEN_PREFIX}:{key.key_id}:{b64url(payload)}"
 
     def detokenize(self, token: str, phi_type: PhiType) -> str:
         """The original value; ``phi_type`` must be the type the token was made with."""

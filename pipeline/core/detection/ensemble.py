@@ -242,13 +242,13 @@ def _defer_to_shapes(model_spans: Sequence[Span], confident_rules: Sequence[Span
     return out
 
 
-#: A labelled identifier of the catch-all type ('passport', 'study id', 'username') is as specific as a
-#: shape; the bare 'ID' cue and digit-run guesses score below this and are not.
-_LABELLED_ID_SCORE = 0.85
+#: Recognizers of the catch-all ID type whose cue names what the value is ('passport', 'study id',
+#: 'username'): as specific as a shape. The bare 'ID' cue and digit-run guesses are not.
+LABELLED_ID_RECOGNIZERS: frozenset[str] = frozenset({"rules:personal_id", "rules:user_name", "rules:login_name"})
 
 
 def _is_shape(rule: Span) -> bool:
-    return rule.type in SHAPE_TYPES or (rule.type is PhiType.ID and rule.score >= _LABELLED_ID_SCORE)
+    return rule.type in SHAPE_TYPES or rule.detector in LABELLED_ID_RECOGNIZERS
 
 
 #: What a date needs to hold to be PHI: a digit, a month or a holiday ('next week' or 'then' is not).
