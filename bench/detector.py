@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from pipeline.core.detection import RuleDetector  # noqa: E402
-from pipeline.core.evaluation import load_corpus, score_corpus  # noqa: E402
-from pipeline.core.evaluation.presidio_baseline import presidio_detector  # noqa: E402
+from pipeline.modelbuild.evaluation import load_corpus, score_corpus  # noqa: E402
+from pipeline.modelbuild.evaluation.presidio_baseline import presidio_detector  # noqa: E402
 
 PRESIDIO_DATA = ROOT.parent / "shared" / "data" / "presidio_research_synth" / "synth_dataset_v2.json"
 RESULTS = ROOT / "bench" / "results" / "detector.json"

@@ -40,12 +40,12 @@ SIZE_ORDER = ("int4", "int8", "fp32")  # smallest first
 def source_notes(count: int) -> tuple[list[str], str]:
     """Notes from the project's corpus generator (held-out split) when present, else synthetic_records."""
     try:
-        from pipeline.core.corpus import Split, generate
+        from pipeline.modelbuild.corpus import Split, generate
     except ImportError:
         from pipeline.core.synthetic import synthetic_records
 
         return [r.record["note"] for r in synthetic_records(count, seed=11)], "pipeline.core.synthetic"
-    return [note.text for note in generate(count, seed=29, split=Split.HELDOUT)], "pipeline.core.corpus (heldout)"
+    return [note.text for note in generate(count, seed=29, split=Split.HELDOUT)], "pipeline.modelbuild.corpus (heldout)"
 
 
 def redact(notes: list[str]) -> tuple[list[str], object]:

@@ -17,8 +17,8 @@ from typing import IO
 
 from pipeline.config import DEFAULT_DETECTOR
 from pipeline.core.errors import PipelineError
-from pipeline.core.evaluation import FORMATS, CorpusError, format_table, load_corpus, score_corpus, write_missed
 from pipeline.core.transform import DEFAULT_TEXT_POLICY, TransformContext, transform_text
+from pipeline.modelbuild.evaluation import FORMATS, CorpusError, format_table, load_corpus, score_corpus, write_missed
 
 _BATCH = 64
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.core.evaluation.scoring import FAMILIES
 from pipeline.core.phi_types import PhiType
+from pipeline.modelbuild.evaluation.scoring import FAMILIES
 from pipeline.modelbuild.export import OPSET
 
 _COLUMNS = ("rules+int8", "int8 model only", "rules+fp32", "fp32 model only", "rules only", "presidio analyzer")
@@ -107,7 +107,7 @@ def render(report: dict) -> str:
         "- Uncased WordPiece tokenizer (`tokenizer.json`, 30,522 tokens): casing carries no signal to the model.",
         "",
         "## Data",
-        "- Training: only the project's own synthetic clinical corpus (`pipeline.core.corpus`), seed "
+        "- Training: only the project's own synthetic clinical corpus (`pipeline.modelbuild.corpus`), seed "
         f"{s['seed']}: {c['train_notes']} notes, {c['train_spans']} gold PHI spans, {c['train_windows']} windows.",
         "  Ten styles: terse ALL-CAPS nursing and ICU notes, discharge summaries, radiology and pathology reports,",
         "  referral letters, medication lists, telephone encounters, patient-portal messages with typos,",

@@ -2,7 +2,7 @@
 
 Quality is measured through the same code paths production uses: :func:`build_detector` (rules plus
 model, merged by the ensemble) and the model alone (:class:`OnnxTokenClassifier`), scored by
-:mod:`pipeline.core.evaluation` on the held-out synthetic split and on the presidio-research data, a
+:mod:`pipeline.modelbuild.evaluation` on the held-out synthetic split and on the presidio-research data, a
 corpus in styles the generator never produced (that is where precision is honest). Presidio's own
 analyzer runs beside them when ``presidio-analyzer`` and the offline spaCy package are installed.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.evaluation import Document, Scores, score_corpus
 from pipeline.core.spans import Span
+from pipeline.modelbuild.evaluation import Document, Scores, score_corpus
 from pipeline.modelbuild.features import Window
 
 DetectBatch = Callable[[Sequence[str]], list[list[Span]]]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tokenizers import Encoding, Tokenizer
 
-from pipeline.core.corpus import CorpusSpan, Note
+from pipeline.modelbuild.corpus import CorpusSpan, Note
 from pipeline.modelbuild.labels import OUTSIDE, label_ids
 
 

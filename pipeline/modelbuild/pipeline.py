@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.core.corpus import Split, as_documents, generate, jsonl_lines, write_jsonl
-from pipeline.core.evaluation.presidio_baseline import presidio_detector
+from pipeline.modelbuild.corpus import Split, as_documents, generate, jsonl_lines, write_jsonl
+from pipeline.modelbuild.evaluation.presidio_baseline import presidio_detector
 from pipeline.modelbuild.features import encode_notes, load_tokenizer
 from pipeline.modelbuild.train import TrainSettings, base_model_dir
 
@@ -178,8 +178,8 @@ def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict
 
 def evaluate_all(plan: BuildPlan, fp32_dir: Path, heldout: list, progress: Callable[[str], None]) -> dict[str, object]:
     """Quality on the held-out split and presidio-research data for each detector; latency of both models."""
-    from pipeline.core.evaluation import load_corpus
     from pipeline.modelbuild import evaluate as ev
+    from pipeline.modelbuild.evaluation import load_corpus
     from pipeline.runtime.detectors import build_detector
     from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.corpus import Split, generate
 from pipeline.core.phi_types import PhiType
+from pipeline.modelbuild.corpus import Split, generate
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "detector"
 REQUIRED = ("model_quantized.onnx", "tokenizer.json", "labels.json")
@@ -87,7 +87,7 @@ def test_report_states_agreement_and_quality():
 
 def test_reevaluation_refuses_a_missing_or_stale_build_folder(tmp_path):
     pytest.importorskip("tokenizers", reason="the model build needs the models extra")
-    from pipeline.core.corpus import write_jsonl
+    from pipeline.modelbuild.corpus import write_jsonl
     from pipeline.modelbuild.pipeline import BuildPlan, StaleBuildError, reevaluate
 
     out, build = tmp_path / "out", tmp_path / "build"

@@ -7,13 +7,13 @@ from collections import Counter
 
 import pytest
 
-from pipeline.core.corpus import Split, as_documents, generate, generate_note
-from pipeline.core.corpus import lexicon as lx
-from pipeline.core.corpus.generator import family
-from pipeline.core.corpus.render import slots_of
-from pipeline.core.corpus.templates import STYLES
-from pipeline.core.corpus.values import PHI_MAKERS
 from pipeline.core.phi_types import PhiType
+from pipeline.modelbuild.corpus import Split, as_documents, generate, generate_note
+from pipeline.modelbuild.corpus import lexicon as lx
+from pipeline.modelbuild.corpus.generator import family
+from pipeline.modelbuild.corpus.render import slots_of
+from pipeline.modelbuild.corpus.templates import STYLES
+from pipeline.modelbuild.corpus.values import PHI_MAKERS
 
 N = 600
 
@@ -147,7 +147,7 @@ def test_held_out_templates_and_name_pools_are_disjoint_from_training(train_note
 def test_foreign_addresses_type_street_town_and_postcode_but_not_the_country():
     import random
 
-    from pipeline.core.corpus.values import world_address
+    from pipeline.modelbuild.corpus.values import world_address
 
     lex = lx.Lexicon.for_split(Split.TRAIN)
     countries = set()
@@ -164,7 +164,7 @@ def test_foreign_addresses_type_street_town_and_postcode_but_not_the_country():
 def test_relative_time_words_are_never_labelled(train_notes):
     import random
 
-    from pipeline.core.corpus.negatives import relative_time
+    from pipeline.modelbuild.corpus.negatives import relative_time
 
     words = {relative_time(random.Random(i)) for i in range(200)}
     seen = 0
@@ -177,7 +177,7 @@ def test_relative_time_words_are_never_labelled(train_notes):
 
 
 def test_every_template_slot_has_a_maker():
-    from pipeline.core.corpus.negatives import NEG_MAKERS
+    from pipeline.modelbuild.corpus.negatives import NEG_MAKERS
 
     for style in STYLES:
         for template in style.headers + style.body + style.footers:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.detection import RuleDetector
-from pipeline.core.evaluation import load_corpus, score_corpus
+from pipeline.modelbuild.evaluation import load_corpus, score_corpus
 
 DATA = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "presidio_research_synth" / "synth_dataset_v2.json"

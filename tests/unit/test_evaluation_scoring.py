@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.detection import RuleDetector
-from pipeline.core.evaluation import (
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+from pipeline.modelbuild.evaluation import (
     CorpusError,
     Document,
     GoldSpan,
@@ -15,8 +17,6 @@ from pipeline.core.evaluation import (
     score_corpus,
     write_missed,
 )
-from pipeline.core.phi_types import PhiType
-from pipeline.core.spans import Span
 
 TEXT = "Patient John Smith called 617-555-0134 on 03/14/2026."
 #       0123456789012345678901234567890123456789012345678901

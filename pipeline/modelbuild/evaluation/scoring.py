@@ -18,9 +18,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from pipeline.core.evaluation.corpus import Document, GoldSpan
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
+from pipeline.modelbuild.evaluation.corpus import Document, GoldSpan
 
 ANY = "ANY"
 _TOKEN = re.compile(r"\w+")

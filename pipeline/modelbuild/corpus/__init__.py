@@ -9,9 +9,9 @@ measure generalization to unseen sentence shapes and unseen names, not memory.
 Pure: no I/O except :func:`write_jsonl`, no third-party packages; same seed, same corpus.
 """
 
-from pipeline.core.corpus.generator import Note, as_documents, generate, generate_note, jsonl_lines, write_jsonl
-from pipeline.core.corpus.lexicon import Split
-from pipeline.core.corpus.render import CorpusSpan
+from pipeline.modelbuild.corpus.generator import Note, as_documents, generate, generate_note, jsonl_lines, write_jsonl
+from pipeline.modelbuild.corpus.lexicon import Split
+from pipeline.modelbuild.corpus.render import CorpusSpan
 
 __all__ = [
     "CorpusSpan", "Note", "Split", "as_documents", "generate", "generate_note", "jsonl_lines", "write_jsonl",

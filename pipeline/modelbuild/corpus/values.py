@@ -12,9 +12,9 @@ import random
 import string
 from collections.abc import Callable
 
-from pipeline.core.corpus import lexicon as lx
-from pipeline.core.corpus.lexicon import Lexicon
 from pipeline.core.phi_types import PhiType
+from pipeline.modelbuild.corpus import lexicon as lx
+from pipeline.modelbuild.corpus.lexicon import Lexicon
 
 Seg = tuple[str, PhiType | None]
 Maker = Callable[[random.Random, Lexicon], list[Seg]]

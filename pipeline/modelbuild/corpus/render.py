@@ -12,10 +12,10 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from pipeline.core.corpus.lexicon import Lexicon
-from pipeline.core.corpus.negatives import NEG_MAKERS
-from pipeline.core.corpus.values import PHI_MAKERS, Seg
 from pipeline.core.phi_types import PhiType
+from pipeline.modelbuild.corpus.lexicon import Lexicon
+from pipeline.modelbuild.corpus.negatives import NEG_MAKERS
+from pipeline.modelbuild.corpus.values import PHI_MAKERS, Seg
 
 _SLOT = re.compile(r"\{([A-Za-z]+)\}")
 _WORD = re.compile(r"[A-Za-z]{4,}")

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core.corpus.lexicon import Lexicon, Split
-from pipeline.core.corpus.render import CorpusSpan, NoteWriter
-from pipeline.core.corpus.templates import STYLES, Case, Style, template_heldout
-from pipeline.core.evaluation.corpus import Document, GoldSpan
+from pipeline.modelbuild.corpus.lexicon import Lexicon, Split
+from pipeline.modelbuild.corpus.render import CorpusSpan, NoteWriter
+from pipeline.modelbuild.corpus.templates import STYLES, Case, Style, template_heldout
+from pipeline.modelbuild.evaluation.corpus import Document, GoldSpan
 
 #: Relative frequency of each style; terse nursing and ICU notes weigh most because that is where a
 #: model's precision breaks down.
@@ -110,7 +110,7 @@ def generate(count: int, seed: int = 13, split: Split = Split.TRAIN, start: int 
 
 
 def as_documents(notes: Sequence[Note]) -> list[Document]:
-    """The notes as evaluation documents, so :func:`pipeline.core.evaluation.score_corpus` scores them."""
+    """The notes as evaluation documents, so :func:`pipeline.modelbuild.evaluation.score_corpus` scores them."""
     return [
         Document(note.id, note.text, tuple(GoldSpan(s.start, s.end, s.type.value, s.type) for s in note.spans))
         for note in notes

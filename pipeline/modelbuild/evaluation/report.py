@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.core.evaluation.corpus import Document
-from pipeline.core.evaluation.scoring import FAMILIES, Scores
+from pipeline.modelbuild.evaluation.corpus import Document
+from pipeline.modelbuild.evaluation.scoring import FAMILIES, Scores
 
 _CONTEXT = 30
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from pipeline.core.corpus import lexicon as lx
+from pipeline.modelbuild.corpus import lexicon as lx
 
 NegMaker = Callable[[random.Random], str]
 
