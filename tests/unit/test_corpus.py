@@ -12,6 +12,7 @@ from pipeline.modelbuild.corpus import Split, as_documents, generate, generate_n
 from pipeline.modelbuild.corpus import lexicon as lx
 from pipeline.modelbuild.corpus.generator import family
 from pipeline.modelbuild.corpus.render import slots_of
+from pipeline.modelbuild.corpus.generator import ALL_STYLES
 from pipeline.modelbuild.corpus.templates import STYLES
 from pipeline.modelbuild.corpus.values import PHI_MAKERS
 
@@ -67,10 +68,32 @@ def test_every_phi_type_appears_in_both_splits(train_notes, heldout_notes):
 
 def test_every_style_is_produced_and_terse_styles_are_upper_case(train_notes):
     styles = Counter(n.style for n in train_notes)
-    assert set(styles) == {s.name for s in STYLES}
+    assert set(styles) == {s.name for s in ALL_STYLES}
     nursing = [n for n in train_notes if n.style == "nursing"]
     upper = [n for n in nursing if n.text == n.text.upper()]
     assert len(upper) >= 0.8 * len(nursing)
+
+
+def test_progress_notes_are_most_of_the_corpus_and_mostly_not_phi(train_notes):
+    progress = [n for n in train_notes if n.style in ("icu_progress", "ward_progress", "physician_progress")]
+    assert len(progress) >= 0.35 * len(train_notes)
+    text_chars = sum(len(n.text) for n in progress)
+    phi_chars = sum(s.end - s.start for n in progress for s in n.spans)
+    assert phi_chars < 0.1 * text_chars
+    ward = [n for n in train_notes if n.style == "ward_progress"]
+    assert sum(n.text == n.text.lower() for n in ward) >= 0.7 * len(ward)
+
+
+def test_times_bare_years_and_ages_under_90_are_never_labelled(train_notes, heldout_notes):
+    time_only = re.compile(r"(?i)^@?(?:[01]?\d|2[0-3]):?[0-5]\d(?:\s*[ap]\.?m\.?)?$|^\d{1,2}\s*[ap]\.?m\.?$")
+    for note in (*train_notes, *heldout_notes):
+        for span in note.spans:
+            value = note.text[span.start : span.end]
+            if span.type is PhiType.DATE:
+                assert not time_only.match(value), (note.id, value)
+                assert not re.fullmatch(r"(?:19|20)\d\d", value), (note.id, value)
+            if span.type is PhiType.AGE and value.isdigit():
+                assert int(value) >= 90, (note.id, value)
 
 
 def test_hard_negatives_are_present_and_never_labelled(train_notes):
@@ -112,11 +135,12 @@ def test_relatives_and_clinicians_keep_their_titles_outside_the_span(train_notes
     assert found_relative and found_doctor
 
 
-def test_partial_dates_and_years_are_labelled_dates(train_notes):
+def test_partial_dates_are_labelled_and_years_and_times_appear_unlabelled(train_notes):
     values = [n.text[s.start : s.end] for n in train_notes for s in n.spans if s.type is PhiType.DATE]
     assert any(re.fullmatch(r"\d{1,2}/\d{1,2}", v) for v in values)
-    assert any(re.fullmatch(r"(19|20)\d\d", v) for v in values)
-    assert any(re.fullmatch(r"\d{1,2}:\d{2}( ?[AaPp]\.?[Mm]\.?)?", v) for v in values)
+    text = "\n".join(n.text for n in train_notes)
+    assert re.search(r"\b(19|20)\d\d\b", text)
+    assert re.search(r"\b\d{1,2}:\d{2}\b", text)
 
 
 def test_held_out_templates_and_name_pools_are_disjoint_from_training(train_notes, heldout_notes):

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from pipeline.core.detection import Ensemble, EnsembleDetector, RuleDetector
-from pipeline.core.detection.ensemble import vet
+from pipeline.core.detection.vetting import vet
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 

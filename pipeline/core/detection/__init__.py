@@ -5,7 +5,8 @@ Public surface: :class:`TextDetector` (the protocol every detector meets), :clas
 """
 
 from pipeline.core.detection.base import Doc, Recognizer, TextDetector
-from pipeline.core.detection.ensemble import DEFAULT_THRESHOLDS, Ensemble, EnsembleDetector
+from pipeline.core.detection.ensemble import EnsembleDetector
+from pipeline.core.detection.merge import DEFAULT_THRESHOLDS, Ensemble
 from pipeline.core.detection.registry import default_recognizers
 from pipeline.core.detection.rule_detector import RuleDetector
 

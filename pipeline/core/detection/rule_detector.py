@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.detection.merge import Ensemble
+from pipeline.core.detection.registry import default_recognizers
+from pipeline.core.detection.vetting import vet
 from pipeline.core.spans import Span
-
-if TYPE_CHECKING:
-    from pipeline.core.detection.ensemble import Ensemble
 
 
 class RuleDetector:
@@ -19,18 +18,16 @@ class RuleDetector:
     """
 
     def __init__(self, recognizers: Sequence[Recognizer] | None = None, ensemble: Ensemble | None = None) -> None:
-        from pipeline.core.detection.ensemble import Ensemble
-        from pipeline.core.detection.registry import default_recognizers
-
         self.recognizers: tuple[Recognizer, ...] = tuple(default_recognizers() if recognizers is None else recognizers)
         self.ensemble = ensemble or Ensemble()
 
     def candidates(self, text: str) -> list[Span]:
-        """Every recognizer's raw spans, before thresholds and merging."""
+        """Every recognizer's spans that can be PHI (:func:`~pipeline.core.detection.vetting.vet`), before
+        thresholds and merging."""
         doc = Doc.of(text)
         spans: list[Span] = []
         for recognizer in self.recognizers:
-            spans.extend(recognizer.find(doc))
+            spans.extend(kept for kept in (vet(span, text) for span in recognizer.find(doc)) if kept is not None)
         return spans
 
     def detect(self, text: str) -> list[Span]:

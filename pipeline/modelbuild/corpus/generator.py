@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.modelbuild.corpus.lexicon import Lexicon, Split
+from pipeline.modelbuild.corpus.progress_notes import PROGRESS_STYLES
 from pipeline.modelbuild.corpus.render import CorpusSpan, NoteWriter
 from pipeline.modelbuild.corpus.templates import STYLES, Case, Style, template_heldout
 from pipeline.modelbuild.evaluation.corpus import Document, GoldSpan
@@ -30,7 +31,13 @@ STYLE_WEIGHTS: dict[str, float] = {
     "telephone": 0.1,
     "portal": 0.11,
     "admin": 0.09,
+    "icu_progress": 0.34,
+    "ward_progress": 0.18,
+    "physician_progress": 0.14,
 }
+
+#: Every style the generator writes: the template styles and the progress notes written like real ones.
+ALL_STYLES: tuple[Style, ...] = STYLES + PROGRESS_STYLES
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ def family(style: Style, section: str, split: Split) -> list[tuple[str, str]]:
 def _case_for(style: Style, rng: random.Random) -> str:
     if style.case is Case.UPPER:
         return "upper" if rng.random() < 0.92 else ""
+    if style.case is Case.LOWER:
+        return "lower" if rng.random() < 0.85 else ("upper" if rng.random() < 0.5 else "")
     if style.case is Case.MIXED:
         return "upper" if rng.random() < 0.5 else ""
     if style.typos and rng.random() < 0.25:
@@ -68,8 +77,8 @@ def _case_for(style: Style, rng: random.Random) -> str:
 def generate_note(seed: int, split: Split, index: int) -> Note:
     """The ``index``-th note of the ``split`` corpus for ``seed``."""
     rng = random.Random(f"phi-corpus:{seed}:{split.value}:{index}")
-    names = [s.name for s in STYLES]
-    style = STYLES[names.index(rng.choices(names, weights=[STYLE_WEIGHTS[n] for n in names])[0])]
+    names = [s.name for s in ALL_STYLES]
+    style = ALL_STYLES[names.index(rng.choices(names, weights=[STYLE_WEIGHTS[n] for n in names])[0])]
     writer = NoteWriter(
         rng=rng,
         lex=Lexicon.for_split(split),

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import cache
 
+from pipeline.core.detection.lexicons import lexicons
 from pipeline.modelbuild.corpus import lexicon as lx
 
 NegMaker = Callable[[random.Random], str]
@@ -226,6 +228,102 @@ def relative_time(rng: random.Random) -> str:
     )  # fmt: skip
 
 
+@cache
+def _drug_words() -> tuple[str, ...]:
+    """Single-word drug names from the shipped drug lexicon (maintained source, not a hand list)."""
+    return tuple(sorted(d for d in lexicons().drugs if d.isalpha() and 4 <= len(d) <= 14))
+
+
+@cache
+def _abbreviation_words() -> tuple[str, ...]:
+    return tuple(sorted(a for a in lexicons().abbreviations if 2 <= len(a) <= 6 and a.replace("/", "").isalnum()))
+
+
+def drug_word(rng: random.Random) -> str:
+    """Any drug or brand name from the lexicon, often clipped the way nurses write ('levo', 'vanc')."""
+    drug = rng.choice(_drug_words()) if rng.random() < 0.7 else rng.choice(lx.DRUGS).split()[0]
+    return drug[:4] if rng.random() < 0.1 else drug
+
+
+def shorthand(rng: random.Random) -> str:
+    """A run of medical abbreviations from the glossary, upper-cased as notes write them."""
+    return " ".join(rng.choice(_abbreviation_words()).upper() for _ in range(rng.randint(1, 4)))
+
+
+def clock(rng: random.Random) -> str:
+    """A time of day or a shift: '0200', '@1400', '2am', '7P-7A', '11-7', 'NOC'."""
+    h = rng.randint(0, 23)
+    return rng.choice(
+        (
+            f"{h:02d}{rng.choice((0, 15, 30, 45)):02d}",
+            f"@{h:02d}00",
+            f"{h % 12 or 12}{rng.choice(('am', 'pm', 'AM', 'PM', 'a', 'p'))}",
+            f"{h:02d}:{rng.randint(0, 59):02d}",
+            rng.choice(("7P-7A", "7A-7P", "11-7", "3-11", "7-3", "NOC", "days", "nights", "0700-1900", "1900-0700")),
+        )
+    )
+
+
+def drip(rng: random.Random) -> str:
+    """Infusions and titrations: 'levophed @ 0.12 mcg/kg/min', 'heparin gtt 1100 u/hr', 'neo weaned to off'."""
+    drug = rng.choice(("levophed", "levo", "neo", "neosynephrine", "propofol", "fentanyl", "versed", "heparin",
+                       "insulin", "nitro", "dopamine", "vasopressin", "amio", "dilt", "precedex", "lasix", "esmolol"))
+    return rng.choice(
+        (
+            f"{drug} @ {rng.uniform(0.02, 2):.2f} mcg/kg/min",
+            f"{drug} gtt at {rng.randint(1, 30)} {rng.choice(('u/hr', 'mg/hr', 'mcg/min', 'cc/hr'))}",
+            f"{drug} titrated {rng.randint(1, 5)}-{rng.randint(6, 10)} mcg/kg/min to keep MAP >{rng.randint(55, 70)}",
+            f"{drug} weaned to off at {clock(rng)}",
+            f"{drug} increased to {rng.randint(10, 200)} mcg",
+        )
+    )  # fmt: skip
+
+
+def vital_range(rng: random.Random) -> str:
+    """Ranges and decades of values: 'HR 80s-90s', 'SBP 100-120s', 'sats in the 90s', 'low 100s'."""
+    a = rng.randint(5, 14) * 10
+    return rng.choice(
+        (
+            f"HR {a}s-{a + 10}s {rng.choice(('NSR', 'ST', 'SR', 'AF', 'SB', 'afib'))}",
+            f"SBP {a}-{a + 30}s",
+            f"sats {rng.randint(88, 95)}-{rng.randint(96, 100)}%",
+            f"in the {a}s",
+            f"{rng.choice(('low', 'mid', 'high'))} {a}s",
+            f"RR {rng.choice(('teens', '20s', 'teens-20s', '12-18'))}",
+            f"MAP >{rng.randint(55, 70)}",
+            f"CVP {rng.randint(2, 18)}-{rng.randint(8, 22)}",
+            f"UOP {rng.randint(10, 80)}-{rng.randint(80, 200)}cc/hr",
+        )
+    )
+
+
+def ratio(rng: random.Random) -> str:
+    """Ratios and staffing: '1:1', '2:1 care', 'I:E 1:2', '1:1 sitter'."""
+    return rng.choice(("1:1", "1:1 sitter", "2:1 care", f"I:E 1:{rng.randint(2, 4)}", f"{rng.randint(1, 4)}:1",
+                       "1:2 assignment", f"heparin 1:{rng.choice((10, 100, 1000))}"))  # fmt: skip
+
+
+def strength(rng: random.Random) -> str:
+    """Strength grades and fractions written like dates: 'grips 5/5', 'LUE 3/5', 'MAE 4/5 strength'."""
+    limb = rng.choice(("grips", "LUE", "RUE", "LLE", "RLE", "BUE", "BLE", "MAE", "strength", "motor"))
+    return rng.choice((f"{limb} {rng.randint(0, 5)}/5", f"{limb} {rng.randint(0, 5)}/5 strength", f"{rng.randint(1, 5)}/5 {limb}"))
+
+
+def lines_devices(rng: random.Random) -> str:
+    """Lines, tubes and drains: 'R IJ TLC', 'L radial aline', 'PIV x2', 'ETT 7.5 23 @ lip', 'foley'."""
+    return rng.choice(("R IJ TLC", "L IJ cordis", "L radial aline", "R fem aline", f"PIV x{rng.randint(1, 3)}",
+                       "RUE PICC", f"ETT 7.5 {rng.randint(20, 25)} @ lip", "OGT to LCWS", "foley to gravity",
+                       "JP x2 draining serosang", "rectal tube", "dobhoff", "swan", "chest tube to -20 sxn",
+                       "A-line", "HD cath", "NGT to LIS", "trach #8 shiley"))  # fmt: skip
+
+
+def intake_output(rng: random.Random) -> str:
+    """Fluid balance: 'I/O +1.2L', 'net neg 500cc', 'UO 35cc/hr'."""
+    return rng.choice((f"I/O +{rng.uniform(0.1, 3):.1f}L", f"net neg {rng.randint(1, 30) * 100}cc",
+                       f"UO {rng.randint(10, 120)}cc/hr", f"LOS +{rng.randint(1, 12)}L",
+                       f"24h I&O {rng.randint(1000, 4000)}/{rng.randint(500, 4000)}"))  # fmt: skip
+
+
 NEG_MAKERS: dict[str, NegMaker] = {
     "med": medication,
     "meds": medication_list,
@@ -241,4 +339,13 @@ NEG_MAKERS: dict[str, NegMaker] = {
     "nondate": non_date,
     "digits": digit_group,
     "when": relative_time,
+    "drug": drug_word,
+    "sh": shorthand,
+    "clock": clock,
+    "drip": drip,
+    "range": vital_range,
+    "ratio": ratio,
+    "str": strength,
+    "lines": lines_devices,
+    "io": intake_output,
 }

@@ -19,6 +19,7 @@ class Case(StrEnum):
     AS_WRITTEN = "as_written"
     UPPER = "upper"
     MIXED = "mixed"
+    LOWER = "lower"
 
 
 @dataclass(frozen=True)

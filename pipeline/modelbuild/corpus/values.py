@@ -165,8 +165,8 @@ def partial_date(rng: random.Random, lex: Lexicon) -> list[Seg]:
 
 
 def year(rng: random.Random, lex: Lexicon) -> list[Seg]:
-    """A bare year ('IN 1992'): tagged DATE, as de-identification corpora do when it dates an event."""
-    return [(str(rng.randint(1950, 2030)), PhiType.DATE)]
+    """A bare year ('IN 1992'): Safe Harbor keeps years, so it is left untyped (a hard negative)."""
+    return [(str(rng.randint(1950, 2030)), None)]
 
 
 def day_word(rng: random.Random, lex: Lexicon) -> list[Seg]:
@@ -174,18 +174,23 @@ def day_word(rng: random.Random, lex: Lexicon) -> list[Seg]:
     return [(rng.choice((f"the {_ordinal(rng.randint(1, 31))}", _ordinal(rng.randint(1, 31)))), PhiType.DATE)]
 
 
-def time(rng: random.Random, lex: Lexicon) -> list[Seg]:
-    """Clock times tied to the encounter date: '14:30', '2:15 PM', '0800', '11pm'."""
+def clock_time(rng: random.Random) -> list[Seg]:
+    """Clock times: '14:30', '2:15 PM', '0800', '11pm'."""
     h, mi = rng.randint(0, 23), rng.choice((0, 5, 10, 15, 20, 30, 40, 45, 50, rng.randint(0, 59)))
     h12 = h % 12 or 12
     ampm = rng.choice(("AM", "PM", "am", "pm", "a.m.", "p.m."))
     forms = (f"{h:02d}:{mi:02d}", f"{h}:{mi:02d}", f"{h:02d}{mi:02d}", f"{h12}:{mi:02d} {ampm}", f"{h12}{ampm}")
-    return [(rng.choice(forms), PhiType.DATE)]
+    return [(rng.choice(forms), None)]
+
+
+def time(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """A time of day ('14:30', '2:15 PM', '0800'): never PHI under Safe Harbor, so untyped."""
+    return clock_time(rng)
 
 
 def datetime_(rng: random.Random, lex: Lexicon) -> list[Seg]:
-    """A date followed by a time, one span ('3/14/2024 14:30')."""
-    return [(f"{date(rng, lex)[0][0]} {rng.choice(('', 'at ', '@ '))}{time(rng, lex)[0][0]}", PhiType.DATE)]
+    """A date followed by a time ('3/14/2024 14:30'): the date is PHI, the time of day is not."""
+    return [date(rng, lex)[0], (f" {rng.choice(('', 'at ', '@ '))}{clock_time(rng)[0][0]}", None)]
 
 
 # -- ages -------------------------------------------------------------------------------------------
@@ -506,6 +511,50 @@ def other_id(rng: random.Random, lex: Lexicon) -> list[Seg]:
     return [(rng.choice(forms), PhiType.ID)]
 
 
+# -- forms seen in real progress notes ---------------------------------------------------------------
+
+
+def hospital_acronym(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """A hospital by its initials ('LMC', 'SMH', 'BWGH'), as transfer notes write it; 'OSH' is not one."""
+    stem = rng.choice(lex.hospital_stems)
+    initials = "".join(w[0] for w in stem.replace("St.", "Saint").split() if w[:1].isalpha()).upper()
+    return [(initials + rng.choice(("H", "MC", "GH", "MH", "CH", "")), PhiType.FACILITY)]
+
+
+def company(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """A company or agency ('Hartley Home Care', 'Benson Ambulance'): a location in de-identification corpora."""
+    kind = rng.choice(("Home Care", "Ambulance", "Medical Supply", "Nursing Services", "Hospice", "Pharmacy"))
+    return [(f"{last_name(rng, lex)} {kind}", PhiType.LOCATION)]
+
+
+def short_pager(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """A pager after a short cue ('pg 41772', 'P#2-3456', 'BEEPER 14490'): the cue is not PHI."""
+    cue = rng.choice(("pg ", "pgr ", "p# ", "P#", "beeper ", "bpr #", "pager #", "page ", "pager: "))
+    return [(cue, None), (rng.choice((_digits(rng, 5), f"{_digits(rng, 1)}-{_digits(rng, 4)}", _digits(rng, 4))), PhiType.PHONE)]
+
+
+def per_clinician(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """'per md Lee', 'PER NP JONES', 'np Chen aware', 'd/w Dr Patel': the cue is not PHI."""
+    cue = rng.choice(("per md ", "per MD ", "per NP ", "NP ", "np ", "per Dr ", "d/w Dr. ", "per ", "PA ", "resident "))
+    return [(cue, None), (last_name(rng, lex), PhiType.NAME)]
+
+
+def two_clinicians(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """'Drs. Lee and Okafor', 'DR SMITH AND JONES': two surnames after one title."""
+    title = rng.choice(("Drs. ", "Drs ", "Dr. ", "DRS ", "dr "))
+    joiner = rng.choice((" and ", " & ", "/", " AND "))
+    return [(title, None), (last_name(rng, lex), PhiType.NAME), (joiner, None), (last_name(rng, lex), PhiType.NAME)]
+
+
+def kin_first(rng: random.Random, lex: Lexicon) -> list[Seg]:
+    """A kinship word and a first name, often all lower case ('wife mary', 'dtr susan', 'son Joe')."""
+    rel = rng.choice(("wife", "husband", "son", "daughter", "dtr", "sister", "brother", "niece", "friend", "hcp"))
+    name = first_name(rng, lex)
+    if rng.random() < 0.5:
+        name = name.lower()
+    return [(f"{rel} ", None), (name, PhiType.NAME)]
+
+
 #: Slot name (as written in templates) -> maker. Upper-case names are PHI slots.
 PHI_MAKERS: dict[str, Maker] = {
     "PERSON": person,
@@ -549,4 +598,10 @@ PHI_MAKERS: dict[str, Maker] = {
     "PHOTO": photo,
     "ID": other_id,
     "YAGE": young_age,
+    "HOSPABBR": hospital_acronym,
+    "COMPANY": company,
+    "SPAGER": short_pager,
+    "PERMD": per_clinician,
+    "DRS": two_clinicians,
+    "KIN": kin_first,
 }

@@ -1,0 +1,107 @@
+"""Word lists from maintained sources, read once: what a token is when it is not a person or a place.
+
+Built by :mod:`pipeline.modelbuild.lexicons` from PyPI packages (Census names, a drug dictionary, a
+medical abbreviation glossary, English word frequencies) and shipped as small gzip files, so the worker
+needs none of those packages. The ensemble uses them to throw out model spans that are clinical
+vocabulary ('Foley', 'PERRLA', 'levo', 'clear') rather than names, and to tell a name-first word
+('John') from a word-first name ('Will').
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pipeline.core.errors import PipelineError
+
+DATA_DIR = Path(__file__).parent / "lexicon_data"
+LEXICON_FILES: dict[str, str] = {
+    "first_names": "first_names.txt.gz",
+    "surnames": "surnames.txt.gz",
+    "drugs": "drugs.txt.gz",
+    "abbreviations": "abbreviations.txt.gz",
+    "common_words": "common_words.txt.gz",
+}
+
+#: A word this frequent in English (Zipf scale: log10 of uses per billion words) is a word first.
+COMMON_ZIPF = 3.2
+#: ``log10(name share %) - zipf + 5`` above this: the token is read as a name even though it is a word too
+#: ('john' 0.1, 'brown' -0.2, 'mark' -0.5); below it a word ('will' -4.2, 'may' -3.3, 'clear' -3.9).
+NAME_DOMINANCE = -1.5
+
+
+class LexiconMissingError(PipelineError):
+    """A shipped word list is missing or unreadable: the install is incomplete."""
+
+
+@dataclass(frozen=True)
+class Lexicons:
+    first_names: dict[str, float]
+    surnames: dict[str, float]
+    drugs: frozenset[str]
+    abbreviations: frozenset[str]
+    common_words: dict[str, float]
+
+    def name_share(self, token: str) -> float:
+        """Largest Census share (per cent) of ``token`` as a first name or surname."""
+        low = token.lower()
+        return max(self.first_names.get(low, 0.0), self.surnames.get(low, 0.0))
+
+    def is_name_first(self, token: str) -> bool:
+        """A Census name that is not mostly an ordinary word."""
+        share = self.name_share(token)
+        if share <= 0.0:
+            return False
+        zipf = self.common_words.get(token.lower(), 0.0)
+        return math.log10(share) - zipf + 5 > NAME_DOMINANCE
+
+    def is_clinical(self, token: str) -> bool:
+        """A drug name or a medical abbreviation."""
+        low = token.lower()
+        return low in self.drugs or low in self.abbreviations
+
+    def is_common_word(self, token: str) -> bool:
+        return self.common_words.get(token.lower(), 0.0) >= COMMON_ZIPF
+
+    def is_vocabulary(self, token: str) -> bool:
+        """Clinical vocabulary or an everyday word, and not a name first: never a name on its own."""
+        if len(token) <= 1:
+            return True
+        if self.is_clinical(token):
+            return token.lower() in self.abbreviations or not self.is_name_first(token)
+        return self.is_common_word(token) and not self.is_name_first(token)
+
+
+def _read(name: str) -> list[str]:
+    path = DATA_DIR / LEXICON_FILES[name]
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return [line.rstrip("\n") for line in handle if line.strip()]
+    except OSError as exc:
+        raise LexiconMissingError(
+            f"word list {path} is missing or unreadable ({type(exc).__name__}); reinstall the package or run "
+            "'phi-pipeline model lexicons'"
+        ) from exc
+
+
+def _weighted(name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in _read(name):
+        word, _, weight = line.partition("\t")
+        out[word] = float(weight or 0.0)
+    return out
+
+
+@cache
+def lexicons() -> Lexicons:
+    """The shipped lists (loaded once per process)."""
+    return Lexicons(
+        first_names=_weighted("first_names"),
+        surnames=_weighted("surnames"),
+        drugs=frozenset(_read("drugs")),
+        abbreviations=frozenset(_read("abbreviations")),
+        common_words=_weighted("common_words"),
+    )

@@ -1,0 +1,207 @@
+"""What is never PHI, whoever proposed it: the last word on every span before the merge.
+
+Safe Harbor lists eighteen identifiers. Times of day, durations, vital signs, lab values, scores and
+grades, ratios, doses, bare years and ages under 90 are not among them, and a de-identified note that
+loses them is of no use to a clinician. A model fine-tuned on notes marks many of them anyway (measured
+on real ICU notes: half its false alarms were times and clinical numbers called DATE, a quarter nursing
+shorthand called NAME). So every span passes here, from a model or a rule:
+
+- a DATE must have calendar structure: a month name with a day or year, a holiday, or numbers that form
+  a valid month and day and are not a score, a strength grade, a blood pressure or a time;
+- an AGE must be 90 or over (or say so in words: '90s', 'nonagenarian');
+- a NAME made only of clinical vocabulary (drug names, medical abbreviations, device eponyms, everyday
+  English words that are not names first) needs a person cue beside it ('Dr.', 'wife', 'per', ', RN');
+- a place made only of drug names, abbreviations or generic units ('MICU', 'OSH', 'rehab') is dropped;
+- a telephone number short of seven digits with no pager or extension cue is read as a postcode.
+
+The word lists come from maintained sources (:mod:`pipeline.core.detection.lexicons`).
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.core.detection.lexicons import Lexicons, lexicons
+from pipeline.core.detection.recognizers.dates import MONTH
+from pipeline.core.phi_types import PhiType
+from pipeline.core.spans import Span
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*")
+
+# -- dates -------------------------------------------------------------------------------------------
+
+_MONTH_NAME = re.compile(rf"(?<![A-Za-z])(?:{MONTH})\.?(?![a-z])")
+_HOLIDAY = re.compile(r"(?i)christmas|thanksgiving|easter|hanukkah|halloween|new\s+year|independence\s+day")
+_TIME_ONLY = re.compile(
+    r"(?i)^\s*@?\s*(?:(?:[01]?\d|2[0-3]):?[0-5]\d(?::[0-5]\d)?\s*(?:h|hrs?|hours?)?\s*(?:[ap]\.?m\.?)?"
+    r"|(?:1[0-2]|0?[1-9])\s*(?:[ap]\.?m\.?|[ap])|noon|midnight|noc|[0-2]?\d\s*[ap]?\s*-\s*[0-2]?\d\s*[ap]?)\s*$"
+)
+_YEAR_ONLY = re.compile(r"^\s*(?:in\s+)?'?(?:(?:1[89]|20)\d\d|'\d\d)s?\s*$", re.IGNORECASE)
+_NUMERIC_MD = re.compile(r"(?<!\d)(?P<m>\d{1,2})\s*(?P<sep>[/.-])\s*(?P<d>\d{1,2})(?!\d)")
+_FULL_NUMERIC = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{8}")
+#: Words before a fraction that make it a score, grade, pressure or ratio rather than a month/day.
+_SCORE_CUE = re.compile(
+    r"(?i)(?:\b(?:pain|bp|b/p|sbp|dbp|map|nbp|abp|art|cvp|pap|pcwp|gcs|score|scale|rated|grade|grades|strength|str"
+    r"|motor|power|grips?|mae|bue|ble|lue|rue|lle|rle|extremit(?:y|ies)|ratio|i/o|i&o|ins?|outs?|peep|ps|cpap|bipap"
+    r"|vent|ac|simv|tv|rr|hr|sats?|spo2|o2|fio2|k|na|cl|hco3|bun|cr|hct|hgb|wbc|plt|inr|ptt|abg|vbg|murmur|sem"
+    r"|apgar|g\d|p\d|x|of|out\s+of|q|every|doses?|tabs?|in\s+the|between|range|ranging)\W{0,4}"
+    r"|[:=]\s?|\d\s?[-/]\s?)$"
+)
+_SCORE_AFTER = re.compile(
+    r"(?i)^\s*(?:/\s?\d|mm|mmhg|%|cm|mg|mcg|ml|cc|l\b|units?|u\b|meq|pain|strength|murmur|sem|power|in\b|out\b"
+    r"|bilat|[+]|s\b|'s|x\b|times|hrs?|hours?|min|mins|minutes|days?|weeks?|wks?|months?|yrs?|years?|degrees?)"
+)
+_DATE_CUE = re.compile(
+    r"(?i)\b(?:on|since|dated?|dos|dob|from|until|till|thru|through|by|last|next|adm(?:itted)?|d/?c'?d?|discharged"
+    r"|seen|s/p|started|stopped|began|onset|due|scheduled|appt|f/u|returns?|cxr|ct|mri|echo|ekg|ecg|cath|egd|us"
+    r"|bm|cx|culture|surgery|procedure|placed|inserted|changed|done|performed|report|note)\W{0,4}$"
+)
+
+
+def _calendar_evidence(value: str) -> bool:
+    return bool(_MONTH_NAME.search(value) or _HOLIDAY.search(value) or _FULL_NUMERIC.search(value))
+
+
+def date_is_possible(text: str, span: Span) -> bool:
+    """A DATE span with calendar structure that is not a time, a bare year, a score or a pressure."""
+    value = text[span.start : span.end]
+    if _TIME_ONLY.match(value) or _YEAR_ONLY.match(value):
+        return False
+    month = _MONTH_NAME.search(value)
+    if month is not None:
+        name = month.group(0).rstrip(".")
+        # 'may', 'march' and 'sept' alone are verbs or abbreviations unless a number or cue sits beside them.
+        if name.lower() in ("may", "march", "mar", "sept", "jan", "dec", "aug", "sat", "sun") and not re.search(
+            r"\d", value
+        ):
+            return _DATE_CUE.search(text, max(0, span.start - 14), span.start) is not None
+        return True
+    if _calendar_evidence(value):
+        return True
+    match = _NUMERIC_MD.search(value)
+    if match is None:
+        return bool(re.search(r"(?i)\b\d{1,2}(?:st|nd|rd|th)\b", value))
+    first, second = int(match.group("m")), int(match.group("d"))
+    if not (1 <= first <= 12 and 1 <= second <= 31):
+        return False
+    before = text[max(0, span.start - 24) : span.start]
+    after = text[span.end : span.end + 12]
+    cued = _DATE_CUE.search(before) is not None
+    if _SCORE_CUE.search(before) and not cued:
+        return False
+    if _SCORE_AFTER.match(after):
+        return False
+    if match.group("sep") in "-." and not cued:
+        # '10-12' and '3.5' are ranges and decimals far more often than dates.
+        return False
+    if second in (4, 5, 6, 10) and first <= second and not cued:
+        # '4/5', '3/6', '7/10': grades, murmurs and pain scores written without their label.
+        return False
+    return True
+
+
+# -- ages --------------------------------------------------------------------------------------------
+
+_AGE_WORDS = re.compile(r"(?i)nonagenarian|centenarian|ninet|hundred|90s|100s")
+
+
+def age_is_possible(text: str, span: Span) -> bool:
+    """Ages under 90 are not identifiers under Safe Harbor."""
+    value = text[span.start : span.end]
+    if _AGE_WORDS.search(value):
+        return True
+    digits = re.findall(r"\d+", value)
+    return bool(digits) and int(digits[0]) >= 90
+
+
+# -- names -------------------------------------------------------------------------------------------
+
+_PERSON_CUE_BEFORE = re.compile(
+    r"(?i)(?:\b(?:dr|drs|doctor|mr|mrs|ms|miss|mx|prof|rn|np|pa|md|pt\s+name|name(?:\s+is)?|named|wife|husband|husb"
+    r"|son|sons|daughter|daughters|dtr|dau|sister|sis|brother|bro|mother|mom|father|dad|niece|nephew|grandson"
+    r"|granddaughter|grandmother|grandfather|aunt|uncle|cousin|fianc[eé]e?|partner|boyfriend|girlfriend|friend"
+    r"|neighbou?r|hcp|proxy|guardian|per|called|paged|page|spoke(?:\s+with|\s+to)?|talked\s+(?:with|to)|d/w"
+    r"|discussed\s+with|seen\s+by|notified|informed|attending|resident|fellow|intern|nurse|pcp|signed|by|cc"
+    r"|and|&)\.?,?\s*)$"
+)
+_PERSON_CUE_AFTER = re.compile(r"(?i)^(?:,?\s*(?:md|m\.d\.|do|rn|np|pa(?:-c)?|lpn|cna|phd|pharmd)\b|'s\s)")
+_TITLE_BEFORE = re.compile(r"(?i)\b(?:dr|drs|doctor|mr|mrs|ms|miss|mx|prof)\.?\s*$")
+#: An everyday word this frequent is a word even after a person cue ('wife will call', 'son may visit'),
+#: though not after a title ('Dr. May').
+_FUNCTION_ZIPF = 5.5
+
+
+def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str) -> bool:
+    if not cue or len(token) <= 1 or lex.is_clinical(token):
+        return False
+    return cue == "title" or lex.common_words.get(token.lower(), 0.0) < _FUNCTION_ZIPF
+
+
+def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool:
+    """A NAME span holds a token that can be a name, or sits beside a person cue."""
+    lex = lex or lexicons()
+    tokens = _WORD.findall(text[span.start : span.end])
+    if not tokens:
+        return False
+    if any(not lex.is_vocabulary(token.strip("'\u2019-")) for token in tokens):
+        return True
+    before = text[max(0, span.start - 24) : span.start]
+    cue = ""
+    if _TITLE_BEFORE.search(before):
+        cue = "title"
+    elif _PERSON_CUE_BEFORE.search(before) or _PERSON_CUE_AFTER.match(text[span.end : span.end + 10]):
+        cue = "person"
+    return any(_vocabulary_name_allowed(lex, token, cue) for token in tokens)
+
+
+# -- places ------------------------------------------------------------------------------------------
+
+_GENERIC_PLACES = frozenset(
+    """
+    micu sicu ccu csru ctic cvicu nicu picu tsicu msicu icu ed er or pacu ir cath lab floor floors unit ward
+    rehab snf ltac ltach acute osh home hospice nursing facility clinic hospital er rm room bed step down
+    stepdown telemetry tele vicu trauma neuro
+    """.split()
+)
+
+
+def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool:
+    """A place must hold a word that is not a drug, an abbreviation or a generic unit name."""
+    lex = lex or lexicons()
+    tokens = _WORD.findall(text[span.start : span.end])
+    if not tokens:
+        return span.type in (PhiType.STREET, PhiType.ZIP)
+    return any(t.lower() not in _GENERIC_PLACES and not lex.is_clinical(t) for t in tokens)
+
+
+# -- telephone ---------------------------------------------------------------------------------------
+
+#: A number too short for a telephone is one only after a word that says so ('pager 41772', 'pg 2-3456').
+_SHORT_NUMBER_CUE = re.compile(
+    r"(?i)(?<![a-z])(?:pager|pgr|pg|p#|beeper|bpr|beep|ext|extension|phone|tel|call|cell|page|paged|fax|x)\W{0,12}$"
+)
+_PHONE_DIGITS = 7
+
+_PLACE_TYPES = frozenset({PhiType.CITY, PhiType.FACILITY, PhiType.LOCATION, PhiType.STREET})
+
+
+def vet(span: Span, text: str) -> Span | None:
+    """``span`` as the PHI it can be, or None when it can be none (see the module's rules)."""
+    value = text[span.start : span.end]
+    if not any(c.isalnum() for c in value):
+        return None
+    if span.type is PhiType.DATE:
+        return span if date_is_possible(text, span) else None
+    if span.type is PhiType.AGE:
+        return span if age_is_possible(text, span) else None
+    if span.type is PhiType.NAME:
+        return span if name_is_possible(text, span) else None
+    if span.type in _PLACE_TYPES:
+        return span if place_is_possible(text, span) else None
+    if (
+        span.type in (PhiType.PHONE, PhiType.FAX)
+        and sum(c.isdigit() for c in value) < _PHONE_DIGITS
+        and _SHORT_NUMBER_CUE.search(text, max(0, span.start - 25), span.start) is None
+    ):
+        return Span(span.start, span.end, PhiType.ZIP, span.score, span.detector, (*span.reasons, "short-number"))
+    return span
