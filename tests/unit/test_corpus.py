@@ -10,9 +10,8 @@ import pytest
 from pipeline.core.phi_types import PhiType
 from pipeline.modelbuild.corpus import Split, as_documents, generate, generate_note
 from pipeline.modelbuild.corpus import lexicon as lx
-from pipeline.modelbuild.corpus.generator import family
+from pipeline.modelbuild.corpus.generator import ALL_STYLES, family
 from pipeline.modelbuild.corpus.render import slots_of
-from pipeline.modelbuild.corpus.generator import ALL_STYLES
 from pipeline.modelbuild.corpus.templates import STYLES
 from pipeline.modelbuild.corpus.values import PHI_MAKERS
 

@@ -266,8 +266,27 @@ def clock(rng: random.Random) -> str:
 
 def drip(rng: random.Random) -> str:
     """Infusions and titrations: 'levophed @ 0.12 mcg/kg/min', 'heparin gtt 1100 u/hr', 'neo weaned to off'."""
-    drug = rng.choice(("levophed", "levo", "neo", "neosynephrine", "propofol", "fentanyl", "versed", "heparin",
-                       "insulin", "nitro", "dopamine", "vasopressin", "amio", "dilt", "precedex", "lasix", "esmolol"))
+    drug = rng.choice(
+        (
+            "levophed",
+            "levo",
+            "neo",
+            "neosynephrine",
+            "propofol",
+            "fentanyl",
+            "versed",
+            "heparin",
+            "insulin",
+            "nitro",
+            "dopamine",
+            "vasopressin",
+            "amio",
+            "dilt",
+            "precedex",
+            "lasix",
+            "esmolol",
+        )
+    )
     return rng.choice(
         (
             f"{drug} @ {rng.uniform(0.02, 2):.2f} mcg/kg/min",
@@ -306,7 +325,9 @@ def ratio(rng: random.Random) -> str:
 def strength(rng: random.Random) -> str:
     """Strength grades and fractions written like dates: 'grips 5/5', 'LUE 3/5', 'MAE 4/5 strength'."""
     limb = rng.choice(("grips", "LUE", "RUE", "LLE", "RLE", "BUE", "BLE", "MAE", "strength", "motor"))
-    return rng.choice((f"{limb} {rng.randint(0, 5)}/5", f"{limb} {rng.randint(0, 5)}/5 strength", f"{rng.randint(1, 5)}/5 {limb}"))
+    return rng.choice(
+        (f"{limb} {rng.randint(0, 5)}/5", f"{limb} {rng.randint(0, 5)}/5 strength", f"{rng.randint(1, 5)}/5 {limb}")
+    )
 
 
 def lines_devices(rng: random.Random) -> str:

@@ -530,7 +530,10 @@ def company(rng: random.Random, lex: Lexicon) -> list[Seg]:
 def short_pager(rng: random.Random, lex: Lexicon) -> list[Seg]:
     """A pager after a short cue ('pg 41772', 'P#2-3456', 'BEEPER 14490'): the cue is not PHI."""
     cue = rng.choice(("pg ", "pgr ", "p# ", "P#", "beeper ", "bpr #", "pager #", "page ", "pager: "))
-    return [(cue, None), (rng.choice((_digits(rng, 5), f"{_digits(rng, 1)}-{_digits(rng, 4)}", _digits(rng, 4))), PhiType.PHONE)]
+    return [
+        (cue, None),
+        (rng.choice((_digits(rng, 5), f"{_digits(rng, 1)}-{_digits(rng, 4)}", _digits(rng, 4))), PhiType.PHONE),
+    ]
 
 
 def per_clinician(rng: random.Random, lex: Lexicon) -> list[Seg]:
