@@ -40,6 +40,67 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     evaluate.set_defaults(func=run_evaluate)
 
+    corpus = sub.add_parser(
+        "corpus",
+        help="write synthetic notes with gold spans as JSONL (the development split: --split heldout)",
+    )
+    corpus.add_argument("--split", choices=("train", "heldout"), default="heldout", help="(default heldout)")
+    corpus.add_argument("--count", type=int, default=1000, help="notes (default 1000)")
+    corpus.add_argument("--seed", type=int, default=13, help="corpus seed (default 13, the build's)")
+    corpus.add_argument("--start", type=int, default=0, help="index of the first note (default 0)")
+    corpus.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+    corpus.set_defaults(func=run_corpus)
+
+    alarms = sub.add_parser(
+        "false-alarms",
+        help="false positives per 10,000 tokens on a negative corpus of real medical language with no PHI "
+        "(abbreviation glossary and drug names from maintained packages)",
+    )
+    alarms.add_argument("--model", action="append", type=Path, default=None, help="model folder (repeatable)")
+    alarms.add_argument("--rules-only", action="store_true", help="also measure rules alone")
+    alarms.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
+    alarms.add_argument("--json", type=Path, dest="json_out", help="write the figures as JSON here")
+    alarms.set_defaults(func=run_false_alarms)
+
+
+def run_corpus(args: argparse.Namespace) -> int:
+    """Write ``--count`` notes of one split, in the format ``phi-pipeline eval --format jsonl`` reads."""
+    from pipeline.modelbuild.corpus import Split, generate, write_jsonl
+
+    if args.count < 1:
+        print("model corpus: --count must be at least 1", file=sys.stderr)
+        return 2
+    notes = generate(args.count, seed=args.seed, split=Split(args.split), start=args.start)
+    written = write_jsonl(notes, args.out)
+    print(f"wrote {written} {args.split} notes (seed {args.seed}) to {args.out}")
+    return 0
+
+
+def run_false_alarms(args: argparse.Namespace) -> int:
+    """Run each detector over the negative corpus and print spans per 10,000 tokens, by type."""
+    import json
+
+    try:
+        from pipeline.modelbuild.lexicons import negative_corpus
+    except ImportError as exc:
+        print(f"model false-alarms needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
+        return 2
+    from pipeline.modelbuild.false_alarms import false_alarm_rates, format_rates
+    from pipeline.runtime.detectors import build_detector
+
+    texts = negative_corpus()
+    folders: list[Path | None] = list(args.model or [DEFAULT_OUT])
+    if args.rules_only:
+        folders.append(None)
+    results = {}
+    for folder in folders:
+        detector = build_detector(folder, threads=args.threads)
+        results[str(folder) if folder else "rules only"] = false_alarm_rates(detector, texts)
+    print(format_rates(results))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return 0
+
 
 def _add_common(parser: argparse.ArgumentParser, build_dir_help: str, threads_help: str) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"shipped model folder (default {DEFAULT_OUT})")

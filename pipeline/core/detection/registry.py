@@ -9,6 +9,7 @@ from pipeline.core.detection.recognizers.contact import (
     EmailRecognizer,
     Ipv4Recognizer,
     Ipv6Recognizer,
+    PagerRecognizer,
     PhoneRecognizer,
     UrlRecognizer,
 )
@@ -27,6 +28,7 @@ from pipeline.core.detection.recognizers.places import (
     CityRecognizer,
     FacilityRecognizer,
     StreetAddressRecognizer,
+    TransferPlaceRecognizer,
     ZipRecognizer,
 )
 
@@ -36,6 +38,7 @@ def default_recognizers() -> list[Recognizer]:
     return [
         SsnRecognizer(),
         PhoneRecognizer(),
+        PagerRecognizer(),
         EmailRecognizer(),
         UrlRecognizer(),
         Ipv4Recognizer(),
@@ -64,4 +67,5 @@ def default_recognizers() -> list[Recognizer]:
         StreetAddressRecognizer(),
         CityRecognizer(),
         ZipRecognizer(),
+        TransferPlaceRecognizer(),
     ]

@@ -132,9 +132,13 @@ _FUNCTION_ZIPF = 5.5
 
 
 def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str) -> bool:
-    if not cue or len(token) <= 1 or lex.is_clinical(token):
+    """A word-name after a cue: capitalised, and after a kinship or role cue also a Census name ('wife Hope',
+    but not 'wife supportive' or 'WIFE SUPPORTIVE')."""
+    if not cue or len(token) <= 1 or lex.is_clinical(token) or not token[0].isupper():
         return False
-    return cue == "title" or lex.common_words.get(token.lower(), 0.0) < _FUNCTION_ZIPF
+    if cue == "title":
+        return True
+    return lex.name_share(token) > 0 and lex.common_words.get(token.lower(), 0.0) < _FUNCTION_ZIPF
 
 
 def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool:

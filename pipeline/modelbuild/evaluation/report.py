@@ -32,6 +32,18 @@ def format_table(scores: Scores) -> str:
         if key in ("ALL", "ANY", next(iter(FAMILIES))):
             lines.append("-" * len(header))
         lines.append(f"{key:<12} {gold:>6} {pred:>6} | {trio(s)} | {trio(o, 9)} | {trio(t, 7)}")
+    if scores.leak_free:
+        lines.append("")
+        lines.append("type-blind: leak-free recall (every character of a gold span covered, any type) by gold type;")
+        lines.append("span precision (a prediction touching any gold span) by predicted type")
+        lines.append(f"  {'type':<12} {'gold':>6} {'leak-free R':>11} {'pred':>6} {'span P':>7}")
+        for key in [*(k for k in scores.types() if k in scores.leak_free and k != "ALL"), "ALL"]:
+            c = scores.leak_free.get(key)
+            if c is None:
+                continue
+            recall = f"{c.recall:.3f}" if c.gold else "-"
+            precision = f"{c.precision:.3f}" if c.pred else "-"
+            lines.append(f"  {key:<12} {c.gold:>6} {recall:>11} {c.pred:>6} {precision:>7}")
     if scores.aside:
         lines.append("")
         lines.append("set aside (not PHI under Safe Harbor, not in the figures above): covered / gold")

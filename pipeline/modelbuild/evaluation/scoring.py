@@ -91,6 +91,10 @@ class Scores:
     overlap: dict[str, Counts] = field(default_factory=dict)
     token: dict[str, Counts] = field(default_factory=dict)
     aside: dict[str, Counts] = field(default_factory=dict)
+    #: Type-blind, as a leak is judged: recall counts a gold span caught only when every non-space
+    #: character of it is covered by some prediction (any type), keyed by gold type; precision counts a
+    #: predicted span right when it touches any gold span, keyed by predicted type. 'ALL' sums each.
+    leak_free: dict[str, Counts] = field(default_factory=dict)
     missed: list[Missed] = field(default_factory=list)
     documents: int = 0
 
@@ -116,6 +120,7 @@ class Scores:
                 }
                 for key in self.types()
             },
+            "leak_free": {key: c.as_dict() for key, c in sorted(self.leak_free.items())},
             "aside_coverage": {
                 label: {"gold": c.gold, "covered": c.tp_gold, "coverage": round(c.recall, 4)}
                 for label, c in sorted(self.aside.items())
@@ -186,6 +191,7 @@ def _score_document(scores: Scores, doc: Document, preds: list[Span]) -> None:
         counts.tp_gold += any(p.start < g.end and g.start < p.end for p in preds)
     scored = [p for p in preds if not any(p.start < a.end and a.start < p.end for a in aside)]
     _entity_level(scores, doc, gold, scored)
+    _leak_free_level(scores, doc.text, gold, scored)
     _family_level(scores, gold, scored)
     _token_level(scores, doc, gold, scored, aside)
 
@@ -228,6 +234,24 @@ def _entity_level(scores: Scores, doc: Document, gold: list[GoldSpan], preds: li
             )
         if touching:
             scores._get(scores.overlap, ANY).tp_gold += 1
+
+
+def _leak_free_level(scores: Scores, text: str, gold: list[GoldSpan], preds: list[Span]) -> None:
+    covered = bytearray(len(text) + 1)
+    for p in preds:
+        covered[p.start : p.end] = b"\x01" * (p.end - p.start)
+    for g in gold:
+        caught = all(covered[i] or text[i].isspace() for i in range(g.start, min(g.end, len(text))))
+        for key in (g.type.value, "ALL"):  # type: ignore[union-attr]
+            counts = scores._get(scores.leak_free, key)
+            counts.gold += 1
+            counts.tp_gold += caught
+    for p in preds:
+        hit = any(p.start < g.end and g.start < p.end for g in gold)
+        for key in (p.type.value, "ALL"):
+            counts = scores._get(scores.leak_free, key)
+            counts.pred += 1
+            counts.tp_pred += hit
 
 
 def _family_level(scores: Scores, gold: list[GoldSpan], preds: list[Span]) -> None:

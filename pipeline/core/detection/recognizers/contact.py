@@ -174,3 +174,25 @@ class Ipv6Recognizer(PatternRecognizer):
             [Pattern("ipv6", re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])"), 0.8)],
             validator=_ipv6_check,
         )
+
+
+class PagerRecognizer(PatternRecognizer):
+    """Pager numbers after a short cue ('pg 41772', 'P#2-3456', 'beeper #14490'): too short for a phone
+    shape, so only the cue says what they are."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "pager",
+            PhiType.PHONE,
+            [
+                Pattern(
+                    "pager_cue",
+                    re.compile(
+                        r"(?i:(?<![a-z])(?:pager|pgr|pg|p|beeper|bpr|beep|paged?(?:\s+at)?)\s{0,2}(?:#|no\.?|num(?:ber)?)?"
+                        r"[:\s]{0,3})(?P<num>\d{4,5}|\d-\d{4}|\d{2}-\d{3})(?![\w/.-])"
+                    ),
+                    0.75,
+                    "num",
+                )
+            ],
+        )

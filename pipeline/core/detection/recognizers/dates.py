@@ -110,6 +110,8 @@ class DateRecognizer(Recognizer):
             "from", "until", "through", "thru", "by", "last", "next", "f/u", "follow up", "followup", "visit",
             "surgery", "started", "stopped", "born", "onset", "as of", "returns", "rtc", "scheduled", "appt",
             "appointment", "due", "effective", "expires", "birthday", "before", "after", "between", "to",
+            "cxr", "ct", "mri", "echo", "ekg", "ecg", "cath", "egd", "bm", "cx", "culture", "placed", "inserted",
+            "changed", "done", "s/p", "tte", "tee", "us", "eeg", "bx", "biopsy", "op", "cabg", "repair",
         ],
         before=24,
     )  # fmt: skip

@@ -87,7 +87,7 @@ class NameRecognizer(Recognizer):
     _patterns: tuple[tuple[str, re.Pattern[str], float], ...] = (
         (
             "title",
-            re.compile(rf"(?<![\w])(?:Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Sr|Sister|Rev)\.?[ \t]+(?P<name>{MIXED})"),
+            re.compile(rf"(?<![\w])(?:Drs|Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Sr|Sister|Rev)\.?[ \t]+(?P<name>{MIXED})"),
             0.85,
         ),
         ("title_caps", re.compile(rf"(?<![\w])(?:DR|MR|MRS|MS|MX|MISS|PROF)\.?[ \t]+(?P<name>{CAPS_NAME})"), 0.8),
@@ -98,6 +98,15 @@ class NameRecognizer(Recognizer):
                 rf"(?<![\w])(?:PT|PATIENT)[ \t]+(?P<name>{CAPS_NAME})[ \t]+(?:RESTING|SLEEPING|AMBULATED|AMBULATING|"
                 r"TOLERATED|TOLERATING|REPORTS|STATES|DENIES|COMPLAINS|AWAKE|ALERT|SEEN|VOIDED|REFUSED|"
                 r"REQUESTED|DISCHARGED|TRANSFERRED|ADMITTED)(?![\w])"
+            ),
+            0.75,
+        ),
+        (
+            # 'Drs. Lee and Okafor', 'DR SMITH AND JONES': the second surname after one title.
+            "title_pair",
+            re.compile(
+                rf"(?<![\w])(?:Drs|DRS|drs|Dr|DR|dr)\.?[ \t]+(?:{WORD}|{CAPS})[ \t]*(?:and|AND|&|/)[ \t]*"
+                rf"(?P<name>{WORD}|{CAPS})(?![\w])"
             ),
             0.75,
         ),
@@ -156,6 +165,26 @@ class NameRecognizer(Recognizer):
             ),
             re.compile(rf"{MIXED}|{CAPS_NAME}"),
             0.75,
+        ),
+        (
+            # 'wife mary', 'dtr susan called': lower-case first names after a kinship word; the ensemble's
+            # vetting drops what is an ordinary word ('wife supportive').
+            "relation_lower",
+            re.compile(
+                r"\b(?:husband|wife|son|daughter|dtr|dau|mother|mom|father|dad|brother|sister|niece|nephew|"
+                r"grandson|granddaughter|friend|hcp|husb)[ \t]+"
+            ),
+            re.compile(rf"[{LO}]{{2,20}}(?![\w])"),
+            0.55,
+        ),
+        (
+            # 'per md Lee', 'np chen aware', 'paged ho Jones': a clinician's role, then the surname.
+            "role",
+            re.compile(
+                r"\b(?:per|d/w|paged|called|notified|by)?[ \t]*(?:md|dr|np|pa|ho|resident|fellow|attending)\.?[ \t]+"
+            ),
+            re.compile(rf"{MIXED}|{CAPS_NAME}|[{LO}]{{2,20}}(?![\w])"),
+            0.55,
         ),
         (
             "self_intro",

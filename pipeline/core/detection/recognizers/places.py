@@ -27,7 +27,8 @@ _FACILITY_KEYS = [
     "Children's", "Health", "VAMC", "Medical Office", "Surgical Hospital", "Psychiatric Center",
 ]  # fmt: skip
 _KEY_RE = "|".join(sorted({*_FACILITY_KEYS, *(k.upper() for k in _FACILITY_KEYS)}, key=len, reverse=True))
-_CAPWORD = rf"(?:[{UP}][\w'\u2019&.-]*)"
+#: Bounded (30 characters) so a crafted run such as "O'O'O'..." cannot make the facility pattern quadratic.
+_CAPWORD = rf"(?:[{UP}][\w'\u2019&.-]{{0,30}})"
 _FACILITY_LEAD_STOP = STOPWORDS - {"MEDICAL", "MEMORIAL", "CHILDREN'S", "CARE", "FAMILY", "HEART"}
 
 
@@ -36,8 +37,9 @@ class FacilityRecognizer(Recognizer):
 
     name = "facility"
     _regex = re.compile(
-        rf"(?<![\w])(?:(?:St\.?|Saint|Mt\.?|Mount)[ \t]+)?(?:{_CAPWORD}[ \t]+(?:(?:of|and|the|for|&)[ \t]+)?){{1,5}}"
-        rf"(?:{_KEY_RE})(?![\w])(?:[ \t]+(?:of|at)[ \t]+(?:the[ \t]+)?{_CAPWORD}(?:[ \t]+{_CAPWORD}){{0,2}})?"
+        rf"(?<![\w])(?:(?:St\.?|Saint|Mt\.?|Mount)[ \t]{{1,3}})?"
+        rf"(?:{_CAPWORD}[ \t]{{1,3}}(?:(?:of|and|the|for|&)[ \t]{{1,3}})?){{1,5}}(?:{_KEY_RE})(?![\w])"
+        rf"(?:[ \t]{{1,3}}(?:of|at)[ \t]{{1,3}}(?:the[ \t]{{1,3}})?{_CAPWORD}(?:[ \t]{{1,3}}{_CAPWORD}){{0,2}})?"
     )
 
     def find(self, doc: Doc) -> Iterator[Span]:
@@ -209,3 +211,21 @@ class ZipRecognizer(PatternRecognizer):
         if self._state_before.search(doc.text, max(0, start - 20), start):
             return self.span(start, end, PhiType.ZIP, 0.8, [*span.reasons, "context:state"])
         return span
+
+
+class TransferPlaceRecognizer(Recognizer):
+    """A hospital by its initials after a transfer or arrival word ('TRANSFERRED FROM LMC', 'arrived from
+    SMH'); the ensemble's vetting drops generic units and abbreviations ('OSH', 'MICU', 'rehab')."""
+
+    name = "transfer_place"
+    _regex = re.compile(
+        r"(?i:(?<![a-z])(?:transferred|transfered|transfer|tx'?d|xfer(?:red)?|arrived|admitted|came|sent|returned"
+        r"|d/c'?d|discharged|brought|admit)[ \t]+(?:back[ \t]+)?(?:from|to|at)[ \t]+(?:the[ \t]+)?)"
+        r"(?P<place>[A-Z][A-Z&]{1,7})(?![\w])"
+    )
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        for match in self._regex.finditer(doc.text):
+            span = self.span(*match.span("place"), PhiType.FACILITY, 0.55, ["pattern:transfer_initials"])
+            if span is not None:
+                yield span
