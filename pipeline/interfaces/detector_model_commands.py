@@ -40,6 +40,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     evaluate.set_defaults(func=run_evaluate)
 
+    quantize = sub.add_parser(
+        "quantize",
+        help="quantize a finished build's fp32 model again (static, calibrated, and the dynamic references), "
+        "ship the static one into --out and re-evaluate",
+    )
+    _add_common(quantize, build_dir_help="the build's folder, with onnx-fp32/", threads_help="evaluation")
+    quantize.set_defaults(func=run_quantize)
+
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="choose per-type thresholds on the development split (held-out notes 0..N-1) and plot the "
+        "precision-recall curves; writes thresholds.json and pr_curves.png into --model",
+    )
+    calibrate.add_argument("--model", type=Path, default=DEFAULT_OUT, help=f"model folder (default {DEFAULT_OUT})")
+    calibrate.add_argument("--dev-notes", type=int, default=800, help="development notes (default 800)")
+    calibrate.add_argument("--seed", type=int, default=13, help="corpus seed (default 13)")
+    calibrate.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
+    calibrate.set_defaults(func=run_calibrate)
+
     corpus = sub.add_parser(
         "corpus",
         help="write synthetic notes with gold spans as JSONL (the development split: --split heldout)",
@@ -61,6 +80,67 @@ def register(sub: argparse._SubParsersAction) -> None:
     alarms.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
     alarms.add_argument("--json", type=Path, dest="json_out", help="write the figures as JSON here")
     alarms.set_defaults(func=run_false_alarms)
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    """Requantize ``--build-dir`` into ``--out``; exit 2 when the build folder is incomplete."""
+    from dataclasses import replace
+
+    try:
+        from pipeline.modelbuild.pipeline import BuildPlan, StaleBuildError, requantize
+        from pipeline.modelbuild.train import TrainSettings
+    except ImportError as exc:
+        print(f"model quantize needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
+        return 2
+    plan = BuildPlan(
+        out_dir=args.out,
+        build_dir=args.build_dir,
+        compare_presidio=not args.no_presidio,
+        settings=replace(TrainSettings(), threads=args.threads),
+    )
+    try:
+        requantize(plan, progress=lambda line: print(line, flush=True))
+    except StaleBuildError as exc:
+        print(f"model quantize: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {args.out / 'report.json'}")
+    return 0
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    """Calibrate thresholds for ``--model`` on the development split and write them beside it."""
+    from pipeline.core.detection import EnsembleDetector, RuleDetector
+    from pipeline.modelbuild.calibrate import calibrate, plot_curves, write_thresholds
+    from pipeline.modelbuild.corpus import Split, as_documents, generate
+    from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
+
+    if not (args.model / "labels.json").exists():
+        print(f"model calibrate: {args.model} holds no model (labels.json missing)", file=sys.stderr)
+        return 2
+    docs = as_documents(generate(args.dev_notes, seed=args.seed, split=Split.HELDOUT))
+    model = OnnxTokenClassifier(args.model, provider="cpu", threads=args.threads)
+    texts = [d.text for d in docs]
+    model_spans = [spans for i in range(0, len(texts), 32) for spans in model.detect_batch(texts[i : i + 32])]
+
+    class _Cached:
+        """The model's spans computed once; the sweep only re-merges."""
+
+        def detect_batch(self, batch: object) -> list:
+            return model_spans
+
+    def detect(batch: object, ensemble: object) -> list:
+        return EnsembleDetector(RuleDetector(ensemble=ensemble), [_Cached()], ensemble=ensemble).detect_batch(texts)  # type: ignore[arg-type, list-item]
+
+    thresholds, curves = calibrate(docs, detect, progress=lambda line: print(line, flush=True))
+    note = (
+        f"chosen by 'phi-pipeline model calibrate' on {len(docs)} development notes (held-out split, seed "
+        f"{args.seed}, notes 0-{len(docs) - 1}): the highest threshold per type that keeps type-blind "
+        "leak-free recall within 0.001 of the lowest threshold's"
+    )
+    write_thresholds(args.model, thresholds, note)
+    plot_curves(curves, thresholds, args.model / "pr_curves.png")
+    print(f"wrote {args.model / 'thresholds.json'} and {args.model / 'pr_curves.png'}")
+    return 0
 
 
 def run_corpus(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 Works with any encoder exported for token classification whose directory holds ``model.onnx`` (or
 ``model_quantized.onnx``, preferred), ``tokenizer.json`` and ``labels.json``. Long texts are cut into
 overlapping windows of sub-word tokens; probabilities of tokens seen by several windows are averaged.
-Windows of all texts in a call are sorted by length and batched with padding. Sub-word predictions are
+Windows of all texts in a call are sorted by length and batched, each padded to the full window length (so a
+window's output never depends on its batch neighbours). Sub-word predictions are
 averaged per word (the tokenizer's pre-tokenized words), then words are joined into spans by BIO (or
 IO) tags, and spans carry character offsets into the original text.
 """
@@ -157,7 +158,9 @@ class OnnxTokenClassifier:
     # -- inference ------------------------------------------------------------------------------
 
     def _run(self, batch: list[_Window], encodings: list[Encoding]) -> np.ndarray:
-        width = max(w.end - w.start for w in batch) + len(self._prefix) + len(self._suffix)
+        # Every window is padded to the full window length, whatever its neighbours: with the statically
+        # quantized model a window's output then depends on that window alone (same shapes, same sums).
+        width = self.max_length
         ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, window in enumerate(batch):

@@ -38,7 +38,21 @@ def test_shipped_files_are_int8_and_within_the_size_budget():
 
     graph = onnx.load(str(MODEL_DIR / "model_quantized.onnx"), load_external_data=False).graph
     ops = {node.op_type for node in graph.node}
-    assert ops & {"DynamicQuantizeLinear", "MatMulInteger", "DynamicQuantizeMatMul"}, "model is not int8-quantized"
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops, "model is not statically int8-quantized"
+    assert not ops & {"DynamicQuantizeLinear", "DynamicQuantizeMatMul"}, "dynamic scales depend on the batch"
+
+
+def test_spans_do_not_depend_on_batch_neighbours():
+    """A note's spans are the same alone, among 7 or among 64 notes, whatever the runtime's window batch."""
+    from pipeline.runtime.detectors import build_detector
+
+    notes = [n.text for n in generate(64, seed=29, split=Split.HELDOUT)]
+    detector = build_detector(MODEL_DIR, provider="cpu", threads=1)
+    alone = [detector.detect(text) for text in notes]
+    for size in (7, 64):
+        batched = [spans for i in range(0, len(notes), size) for spans in detector.detect_batch(notes[i : i + size])]
+        changed = [i for i, (a, b) in enumerate(zip(alone, batched, strict=True)) if a != b]
+        assert not changed, f"batch of {size}: {len(changed)} of {len(notes)} notes changed, first {changed[0]}"
 
 
 def test_label_map_covers_every_phi_type():
@@ -81,7 +95,7 @@ def test_names_in_context_are_found(detector):
 def test_report_states_agreement_and_quality():
     report = json.loads((MODEL_DIR / "report.json").read_text(encoding="utf-8"))
     chosen = report["quantization"]["candidates"][report["quantization"]["chosen"]]
-    assert chosen["agreement"] >= 0.99
+    assert chosen["agreement"] >= 0.985
     assert "heldout" in report["evaluation"]
 
 
