@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -29,6 +29,11 @@ from pipeline.interfaces.logs import configure_logging
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Outgoing, consume, decode_output, produce
 from pipeline.stream.tls_check import tls_preflight
+
+if TYPE_CHECKING:
+    from pipeline.core.processing import RecordProcessor
+    from pipeline.core.summarizing import SummaryProcessor
+    from pipeline.stream.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +97,6 @@ def _broker(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import faust
 
-    from pipeline.runtime.detectors import describe_detector, execution_provider
     from pipeline.stream.app import create_app
     from pipeline.stream.metrics import PipelineMetrics
 
@@ -103,17 +107,27 @@ def _worker(args: argparse.Namespace) -> int:
     processor = build_processor(settings, load_keyring(settings))
     summaries = build_summary_processor(settings, processor) if "summarize" in agents else None
     metrics = PipelineMetrics()
+    announce_build(settings, processor, summaries, metrics)
+    asyncio.run(ensure_topics(settings))
+    asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own
+    app = create_app(settings, metrics, processor=processor if "redact" in agents else None, summaries=summaries)
+    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+    return 0
+
+
+def announce_build(
+    settings: Settings, processor: RecordProcessor, summaries: SummaryProcessor | None, metrics: PipelineMetrics
+) -> str:
+    """Name the detector in use in ``phi_build_info`` and the start-up log; returns the name."""
+    from pipeline.runtime.detectors import describe_detector, execution_provider
+
     provider = execution_provider(processor.detector)
     model = describe_detector(processor.detector)
     summarizer = summaries.model_name if summaries is not None and summaries.model_name else "disabled"
     metrics.set_build_info(model, summarizer, provider, settings.execution_provider in ("cuda", "tensorrt"))
     where = "PHI_RULES_ONLY=true" if settings.rules_only else str(settings.detector_model)
     log.info("detector: %s (%s, provider %s)", model, where, provider)
-    asyncio.run(ensure_topics(settings))
-    asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own
-    app = create_app(settings, metrics, processor=processor if "redact" in agents else None, summaries=summaries)
-    faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
-    return 0
+    return model
 
 
 def _agents(requested: str | None, summarizer_enabled: bool) -> set[str]:

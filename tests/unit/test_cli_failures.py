@@ -272,3 +272,9 @@ def test_send_failure_code_matches_the_app():
     from pipeline.stream.app import EXIT_SEND_FAILED as APP_EXIT
 
     assert EXIT_SEND_FAILED == APP_EXIT
+
+
+def test_readme_lists_every_exit_status():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for code, _ in EXIT_CODES:
+        assert f"\n| {code} | " in readme, code
