@@ -54,8 +54,8 @@ async def start_client(
         while True:
             attempts += 1
             client = create()
-            try:
-                await client.start()
+            try:  # bounded even where a connection hangs rather than being refused (a filtered port)
+                await asyncio.wait_for(client.start(), timeout=max(deadline - loop.time(), 1.0))
                 return client
             except (KafkaConnectionError, KafkaError, OSError) as exc:
                 cause = type(exc).__name__
@@ -83,7 +83,7 @@ async def ensure_topics(settings: Settings, timeout: float | None = None) -> lis
     wait = settings.connect_timeout if timeout is None else timeout
     admin = await start_client(
         settings,
-        lambda: AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(max(wait, 30.0) * 1000)),
+        lambda: AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(max(wait, 5.0) * 1000)),
         lambda client: client.close(),
         wait,
     )

@@ -117,6 +117,17 @@ def test_consume_against_a_wrong_address_is_one_line_and_leaves_no_client_open()
     assert "Unclosed" not in done.stderr and "KafkaConnectionError:" not in done.stderr
 
 
+def test_consume_against_a_silent_listener_gives_up_on_time():
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        env = cli_env(PHI_BOOTSTRAP_SERVERS=f"127.0.0.1:{silent.getsockname()[1]}", PHI_CONNECT_TIMEOUT="2")
+        done, seconds = run_cli("consume", "--topic", "redacted", env=env)
+    assert done.returncode == 69, done.stderr
+    assert_one_clear_line(done.stderr, "no Kafka broker answered")
+    assert seconds < 20  # aiokafka alone waits 40 s per request
+
+
 def _produce_args(path: Path, encoding: str) -> argparse.Namespace:
     return argparse.Namespace(file=path, count=0, bad=0, encoding=encoding, seed=1, no_notes=False)
 
