@@ -126,8 +126,9 @@ def test_installed_worker_uses_packaged_schemas_and_model_and_refuses_without_th
     assert "detector: detector/model_quantized.onnx@sha256:" in done.stderr
     # The same install with its model file gone refuses to start, before connecting, and says how to go on.
     packaged = Path(
-        _run([str(venv / "bin" / "python"), "-c", "import pipeline.config as c; print(c.DEFAULT_DETECTOR)"], tmp_path)
-        .stdout.strip()
+        _run(
+            [str(venv / "bin" / "python"), "-c", "import pipeline.config as c; print(c.DEFAULT_DETECTOR)"], tmp_path
+        ).stdout.strip()
     )
     shutil.move(packaged / "model_quantized.onnx", tmp_path / "moved.onnx")
     try:
