@@ -19,7 +19,18 @@ from pipeline.core.errors import ConfigError
 
 PREFIX = "PHI_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DETECTOR = REPO_ROOT / "models" / "detector"
+PACKAGED_DATA = Path(__file__).resolve().parent / "_data"  # only in an installed wheel: see setup.py
+
+
+def shipped_folder(packaged: str, checkout: str) -> Path:
+    """A data folder shipped with the code: the installed package's copy (a wheel), else the checkout's."""
+    installed = PACKAGED_DATA / packaged
+    return installed if installed.is_dir() else REPO_ROOT / checkout
+
+
+DEFAULT_DETECTOR = shipped_folder("detector", "models/detector")
+DEFAULT_SCHEMA_DIR = shipped_folder("schemas", "schemas")
+RULES_ONLY_HINT = "or set PHI_RULES_ONLY=true to run with the rules alone on purpose (far lower recall: see README)"
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -150,7 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sasl_password", "", _text, "SASL password", secret=True),
     Setting("keyring_path", None, _optional_path, "Keyring file (mode 0600); see `phi-pipeline keys init`"),
     Setting("keyring", "", _text, "Keyring JSON (plain or base64) inline, for tests and demos only", secret=True),
-    Setting("schema_dir", REPO_ROOT / "schemas", Path, "Folder of Avro schemas (*.avsc) with PHI tags"),
+    Setting("schema_dir", DEFAULT_SCHEMA_DIR, Path, "Folder of Avro schemas (*.avsc) with PHI tags"),
     Setting("input_schema", "clinical_record", _text, "Default input schema name when a message names none"),
     Setting(
         "max_message_bytes",
@@ -162,10 +173,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("batch_timeout", 0.2, _positive_float, "Seconds to wait to fill a batch"),
     Setting(
         "detector_model",
-        DEFAULT_DETECTOR if DEFAULT_DETECTOR.is_dir() else None,
+        DEFAULT_DETECTOR,
         _optional_path,
-        "Token-classification ONNX model folder (default: the shipped int8 model; empty: rules only)",
+        "Token-classification ONNX model folder (default: the int8 model shipped in the package)",
     ),
+    Setting("rules_only", False, _bool, "Detect with the rules alone, no model (must be asked for: never a fallback)"),
     Setting("execution_provider", "auto", _choice(EXECUTION_PROVIDERS), "ONNX Runtime provider"),
     Setting("inference_threads", 0, _int, "ONNX Runtime intra-op threads (0: one per core)"),
     Setting("summarizer_enabled", False, _bool, "Run the summary agent on redacted notes"),
@@ -185,6 +197,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("metrics_tls_keyfile", None, _optional_path, "Private key for PHI_METRICS_TLS_CERTFILE"),
     Setting("session_timeout", 10.0, _positive_float, "Consumer group session timeout, seconds (tansu: about 4)"),
     Setting("heartbeat_interval", 3.0, _positive_float, "Consumer heartbeat interval, seconds (tansu: 1)"),
+    Setting(
+        "connect_timeout",
+        30.0,
+        _positive_float,
+        "Seconds to retry the first connection to the brokers before giving up (exit status 69)",
+    ),
     Setting("data_dir", Path(tempfile.gettempdir()) / "phi-pipeline", Path, "Worker scratch folder"),
     Setting("log_level", "INFO", _choice(LOG_LEVELS, upper=True), "Log level; logs never carry PHI values"),
 )
@@ -221,6 +239,7 @@ class Settings:
     batch_size: int
     batch_timeout: float
     detector_model: Path | None
+    rules_only: bool
     execution_provider: str
     inference_threads: int
     summarizer_enabled: bool
@@ -234,6 +253,7 @@ class Settings:
     metrics_tls_keyfile: Path | None
     session_timeout: float
     heartbeat_interval: float
+    connect_timeout: float
     data_dir: Path
     log_level: str
 
@@ -309,8 +329,15 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append(f"PHI_SCHEMA_DIR: folder {str(values['schema_dir'])!r} does not exist")
     if values["heartbeat_interval"] >= values["session_timeout"]:
         problems.append("PHI_HEARTBEAT_INTERVAL must be below PHI_SESSION_TIMEOUT (a third of it is usual)")
-    if values["detector_model"] is not None and not Path(values["detector_model"]).is_dir():
-        problems.append(f"PHI_DETECTOR_MODEL: folder {str(values['detector_model'])!r} does not exist")
+    if values["rules_only"]:
+        pass  # the model setting is not used
+    elif values["detector_model"] is None:
+        problems.append(f"PHI_DETECTOR_MODEL is empty: set it to a model folder, {RULES_ONLY_HINT}")
+    elif not Path(values["detector_model"]).is_dir():
+        problems.append(
+            f"PHI_DETECTOR_MODEL: folder {str(values['detector_model'])!r} does not exist; "
+            f"point it at the detector model folder, {RULES_ONLY_HINT}"
+        )
     if values["summarizer_model"] is not None and not Path(values["summarizer_model"]).is_dir():
         problems.append(
             f"PHI_SUMMARIZER_MODEL: folder {str(values['summarizer_model'])!r} does not exist "
@@ -327,9 +354,9 @@ def settings_table() -> str:
     for setting in SETTINGS:
         default = "(hostname)" if setting.name == "worker_id" else setting.default
         shown_defaults = {
-            "schema_dir": "`schemas/` in the checkout",
+            "schema_dir": "`schemas/` in the checkout, the package's copy in a wheel",
             "data_dir": "`$TMPDIR/phi-pipeline`",
-            "detector_model": "`models/detector` in the checkout",
+            "detector_model": "`models/detector` in the checkout, the package's copy in a wheel",
         }
         if setting.name in shown_defaults:
             default = shown_defaults[setting.name]

@@ -49,12 +49,18 @@ def load_schemas(settings: Settings) -> SchemaRegistry:
 
 
 def build_processor(settings: Settings, keyring: Keyring | None = None) -> RecordProcessor:
+    """Keyring, schemas, then the detector (rules alone only when PHI_RULES_ONLY asks for it): each refuses
+    with a :class:`ConfigError` naming what to fix, before anything connects to Kafka."""
+    keyring = keyring or load_keyring(settings)
+    registry = load_schemas(settings)
     detector = build_detector(
-        settings.detector_model, provider=settings.execution_provider, threads=settings.inference_threads or None
+        None if settings.rules_only else settings.detector_model,
+        provider=settings.execution_provider,
+        threads=settings.inference_threads or None,
     )
     return RecordProcessor(
-        registry=load_schemas(settings),
-        keyring=keyring or load_keyring(settings),
+        registry=registry,
+        keyring=keyring,
         detector=detector,
         worker_id=settings.worker_id,
         max_message_bytes=settings.max_message_bytes,

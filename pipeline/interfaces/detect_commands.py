@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.config import DEFAULT_DETECTOR
+from pipeline.core.detection import TextDetector
 from pipeline.core.errors import PipelineError
 from pipeline.core.transform import DEFAULT_TEXT_POLICY, TransformContext, transform_text
 from pipeline.modelbuild.evaluation import FORMATS, CorpusError, format_table, load_corpus, score_corpus, write_missed
@@ -29,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     detect.add_argument("input", nargs="?", default="-", help="JSONL file, or - for standard input (default)")
     detect.add_argument("-o", "--output", default="-", help="where to write JSONL (default standard output)")
     detect.add_argument("--redact", action="store_true", help="write the de-identified text (placeholders)")
+    detect.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip lines that are not UTF-8 JSON objects with a string 'text' (their numbers go to stderr) "
+        "instead of stopping at the first one with exit status 2",
+    )
     _model_options(detect)
     detect.set_defaults(func=run_detect)
 
@@ -43,15 +50,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    default = DEFAULT_DETECTOR if DEFAULT_DETECTOR.is_dir() else None
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--model",
         type=Path,
-        default=default,
-        help="token-classification model folder (default: the shipped models/detector)",
+        default=DEFAULT_DETECTOR,
+        help="token-classification model folder (default: the model shipped with the package); a missing or "
+        "unreadable model is an error (exit status 2), never a silent fall-back to rules",
     )
-    group.add_argument("--rules-only", dest="model", action="store_const", const=None, help="no model: rules only")
+    group.add_argument(
+        "--rules-only", dest="model", action="store_const", const=None, help="no model, on purpose: rules only"
+    )
     parser.add_argument("--provider", default="auto", help="auto, cpu, cuda or tensorrt (default auto)")
     parser.add_argument("--threads", type=int, help="intra-op threads for the model on CPU")
     parser.add_argument("--batch-size", type=int, default=_BATCH, help=f"texts per batch (default {_BATCH})")
@@ -63,49 +72,109 @@ def _build(args: argparse.Namespace):
     return build_detector(args.model, provider=args.provider, threads=args.threads)
 
 
-def _records(handle: IO[str], name: str) -> Iterator[tuple[object, str]]:
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
+class InvalidLine(CorpusError):
+    """A ``detect`` input line that is not a UTF-8 JSON object with a string ``text``; says why, never the content."""
+
+    def __init__(self, source: str, number: int, why: str) -> None:
+        super().__init__(f"{source} line {number}: {why}")
+        self.number = number
+
+
+def _parse_line(raw: bytes, source: str, number: int) -> tuple[object, str]:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidLine(
+            source, number, f"not UTF-8 (byte {exc.start} of the line); convert the file, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+    try:
+        record = json.loads(line)
+        text = record["text"]
+    except (json.JSONDecodeError, KeyError, TypeError, RecursionError):
+        raise InvalidLine(source, number, "expected a JSON object with 'id' and 'text'") from None
+    if not isinstance(text, str):
+        raise InvalidLine(source, number, "'text' must be a string")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidLine(source, number, "'text' holds a lone UTF-16 surrogate (such as \\ud800)") from None
+    record_id = record.get("id", number)
+    try:
+        json.dumps(record_id, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        raise InvalidLine(source, number, "'id' cannot be written back as UTF-8 JSON") from None
+    return record_id, text
+
+
+def _records(handle: IO[bytes], source: str, skipped: list[int] | None) -> Iterator[tuple[object, str]]:
+    """(id, text) per non-blank line. An invalid line raises :class:`InvalidLine`, or is recorded in
+    ``skipped`` (its line number) and passed over when a list is given."""
+    for number, raw in enumerate(handle, start=1):
+        if not raw.strip():
             continue
         try:
-            record = json.loads(line)
-            text = record["text"]
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise CorpusError(f"{name} line {number}: expected a JSON object with 'id' and 'text'") from None
-        if not isinstance(text, str):
-            raise CorpusError(f"{name} line {number}: 'text' must be a string")
-        yield record.get("id", number), text
+            yield _parse_line(raw, source, number)
+        except InvalidLine:
+            if skipped is None:
+                raise
+            skipped.append(number)
+
+
+def _skipped_report(skipped: list[int], shown: int = 20) -> str:
+    numbers = ", ".join(str(n) for n in skipped[:shown])
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"detect: skipped {len(skipped)} invalid line{'s' if len(skipped) != 1 else ''}: {numbers}{more}"
 
 
 def run_detect(args: argparse.Namespace) -> int:
-    """Stream records through the detector in batches and write one JSON line per record."""
+    """Stream records through the detector in batches and write one JSON line per record.
+
+    A bad line stops the run with exit status 2 after the lines before it are written, unless
+    ``--skip-invalid`` passes over it and reports its number on stderr.
+    """
     try:
         detector = _build(args)
-        source = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")
+        source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
         sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
     except (PipelineError, OSError) as exc:
         print(f"detect: {exc}", file=sys.stderr)
         return 2
+    print(f"detect: detector {_detector_name(detector, args.model)}", file=sys.stderr)
     # Placeholders need no key; a throwaway one satisfies the context without touching the keyring.
     ctx = TransformContext(patient_key="cli", secret=os.urandom(32))
+    skipped: list[int] | None = [] if args.skip_invalid else None
+    batch: list[tuple[object, str]] = []
     try:
-        batch: list[tuple[object, str]] = []
-        for record in _records(source, "standard input" if args.input == "-" else args.input):
+        for record in _records(source, "standard input" if args.input == "-" else args.input, skipped):
             batch.append(record)
             if len(batch) >= args.batch_size:
                 _write_batch(detector, batch, sink, args.redact, ctx)
                 batch = []
         if batch:
             _write_batch(detector, batch, sink, args.redact, ctx)
+    except InvalidLine as exc:
+        if batch:  # everything before the bad line is written
+            _write_batch(detector, batch, sink, args.redact, ctx)
+        print(f"detect: {exc}; stopped there (--skip-invalid skips such lines)", file=sys.stderr)
+        return 2
     except PipelineError as exc:
         print(f"detect: {exc}", file=sys.stderr)
         return 2
     finally:
-        if source is not sys.stdin:
+        if source is not sys.stdin.buffer:
             source.close()
         if sink is not sys.stdout:
             sink.close()
+    if skipped:
+        print(_skipped_report(skipped), file=sys.stderr)
     return 0
+
+
+def _detector_name(detector: TextDetector, model: Path | None) -> str:
+    from pipeline.runtime.detectors import describe_detector
+
+    name = describe_detector(detector)
+    return f"{name} (--rules-only)" if model is None else f"rules + {name} from {model}"
 
 
 def _write_batch(detector, batch: list[tuple[object, str]], sink: IO[str], redact: bool, ctx: TransformContext) -> None:  # noqa: ANN001

@@ -5,20 +5,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from pipeline.config import Settings
+from pipeline.core.codecs import conform
 from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import ConfigError, RejectedMessage, SchemaError
 from pipeline.core.inputs import ENCODINGS, SignedInput, encode_record, hostile_messages, signed_input
+from pipeline.core.schemas import SchemaEntry
 from pipeline.core.synthetic import synthetic_records
 from pipeline.interfaces.components import build_processor, build_summary_processor, load_keyring, load_schemas
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
@@ -26,6 +29,13 @@ from pipeline.interfaces.logs import configure_logging
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Outgoing, consume, decode_output, produce
 from pipeline.stream.tls_check import tls_preflight
+
+if TYPE_CHECKING:
+    from pipeline.core.processing import RecordProcessor
+    from pipeline.core.summarizing import SummaryProcessor
+    from pipeline.stream.metrics import PipelineMetrics
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,24 +97,37 @@ def _broker(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import faust
 
-    from pipeline.runtime.detectors import execution_provider
     from pipeline.stream.app import create_app
     from pipeline.stream.metrics import PipelineMetrics
 
     settings = _settings()
     agents = _agents(args.agents, settings.summarizer_enabled)
-    asyncio.run(ensure_topics(settings))
-    processor = build_processor(settings)
+    # Everything the worker needs is checked before it connects: a missing keyring, schema or model is a
+    # configuration error (exit 2) an operator can fix, never a retry loop against the broker.
+    processor = build_processor(settings, load_keyring(settings))
     summaries = build_summary_processor(settings, processor) if "summarize" in agents else None
     metrics = PipelineMetrics()
-    provider = execution_provider(processor.detector)
-    model = str(settings.detector_model.name) if settings.detector_model else "rules-only"
-    summarizer = summaries.model_name if summaries is not None and summaries.model_name else "disabled"
-    metrics.set_build_info(model, summarizer, provider, settings.execution_provider in ("cuda", "tensorrt"))
+    announce_build(settings, processor, summaries, metrics)
+    asyncio.run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own
     app = create_app(settings, metrics, processor=processor if "redact" in agents else None, summaries=summaries)
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
     return 0
+
+
+def announce_build(
+    settings: Settings, processor: RecordProcessor, summaries: SummaryProcessor | None, metrics: PipelineMetrics
+) -> str:
+    """Name the detector in use in ``phi_build_info`` and the start-up log; returns the name."""
+    from pipeline.runtime.detectors import describe_detector, execution_provider
+
+    provider = execution_provider(processor.detector)
+    model = describe_detector(processor.detector)
+    summarizer = summaries.model_name if summaries is not None and summaries.model_name else "disabled"
+    metrics.set_build_info(model, summarizer, provider, settings.execution_provider in ("cuda", "tensorrt"))
+    where = "PHI_RULES_ONLY=true" if settings.rules_only else str(settings.detector_model)
+    log.info("detector: %s (%s, provider %s)", model, where, provider)
+    return model
 
 
 def _agents(requested: str | None, summarizer_enabled: bool) -> set[str]:
@@ -117,33 +140,94 @@ def _agents(requested: str | None, summarizer_enabled: bool) -> set[str]:
     return agents
 
 
-def _file_records(path: Path) -> Iterator[dict[str, Any]]:
+class InputFileError(ConfigError):
+    """A record in a ``produce --file`` input cannot be sent; the message names its line and field, never a value."""
+
+
+def _file_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) for each record: ``file:line`` for JSONL, ``file record N`` for Avro containers."""
     if path.suffix == ".avro":
         import fastavro
 
         with path.open("rb") as handle:
-            yield from fastavro.reader(handle)
+            for number, record in enumerate(fastavro.reader(handle), 1):
+                yield f"{path} record {number}", record
         return
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputFileError(
+                    f"{path}:{number}: not UTF-8 (byte {exc.start} of the line); convert the file to UTF-8"
+                ) from None
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield f"{path}:{number}", json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise ConfigError(f"{path}:{number}: not JSON ({exc.msg})") from None
+                    raise InputFileError(f"{path}:{number}: not JSON ({exc.msg})") from None
+
+
+def _unencodable(value: Any, path: str = "record") -> str | None:
+    """The path of the first string UTF-8 cannot encode (a lone surrogate such as \\ud800), if any."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            plain = isinstance(name, str) and name.isidentifier() and len(name) <= 64
+            found = _unencodable(name, f"{path} (a field name)") or _unencodable(
+                item, f"{path}.{name if plain else '<field>'}"
+            )
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unencodable(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def _encode_file_record(entry: SchemaEntry, record: Any, encoding: str, where: str) -> bytes:
+    if not isinstance(record, dict):
+        raise InputFileError(f"{where}: expected a JSON object (a record), got {type(record).__name__}")
+    bad_text = _unencodable(record)
+    if bad_text:
+        raise InputFileError(
+            f"{where}: {bad_text} holds text UTF-8 cannot encode (a lone UTF-16 surrogate such as \\ud800); "
+            "fix or remove it at the source"
+        )
+    try:
+        return encode_record(entry, record, encoding)
+    except (SchemaError, UnicodeError):
+        raise
+    except Exception as exc:  # fastavro raises ValueError, TypeError, KeyError... and may quote the value
+        try:
+            conform(entry, record)
+        except RejectedMessage as rejected:
+            detail = rejected.detail
+        else:
+            detail = f"Avro encoding failed ({type(exc).__name__})"
+        raise InputFileError(f"{where}: record does not fit schema {entry.ref}: {detail}") from None
 
 
 def build_inputs(settings: Settings, args: argparse.Namespace) -> list[SignedInput]:
     keyring = load_keyring(settings)
     entry = load_schemas(settings).get(settings.input_schema)
     if args.file:
-        records = list(_file_records(args.file))
+        located = list(_file_records(args.file))  # the whole file parses before anything is encoded or sent
+        records = [record for _, record in located]
+        encoded = [_encode_file_record(entry, record, args.encoding, where) for where, record in located]
     else:
         records = [r.record for r in synthetic_records(args.count, args.seed, with_notes=not args.no_notes)]
+        encoded = [encode_record(entry, rec, args.encoding) for rec in records]
     key_field = entry.raw.get("key_field", "record_id")
     inputs = [
-        signed_input(keyring, entry.ref, encode_record(entry, rec, args.encoding), str(rec.get(key_field, "")))
-        for rec in records
+        signed_input(keyring, entry.ref, value, str(rec.get(key_field, "")))
+        for rec, value in zip(records, encoded, strict=True)
     ]
     if args.bad and records:
         hostile = hostile_messages(keyring, entry, records[0], "hostile", settings.max_message_bytes)

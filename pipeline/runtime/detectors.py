@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,21 +14,42 @@ from pipeline.core.phi_types import PhiType
 #: Per-type thresholds calibrated for the model in the same folder (``phi-pipeline model calibrate``).
 THRESHOLDS_FILE = "thresholds.json"
 
+RULES_ONLY = "rules-only"
+
+
+class DetectorModelError(ConfigError):
+    """The configured detector model is missing or cannot be loaded; the worker and ``detect`` refuse to start."""
+
+
+def _refusal(model_dir: Path, problem: str) -> DetectorModelError:
+    return DetectorModelError(
+        f"detector model {model_dir}: {problem}. Restore the folder (the package ships one), point "
+        "PHI_DETECTOR_MODEL or --model at a working model, or ask for the rules alone on purpose: "
+        "PHI_RULES_ONLY=true for the worker, --rules-only for detect (far lower recall)"
+    )
+
 
 def build_detector(model_dir: Path | None, provider: str = "auto", threads: int | None = None) -> TextDetector:
     """Rules only when ``model_dir`` is None; otherwise rules and the model in ``model_dir``, merged.
 
-    The model's provider is chosen once here ('auto' prefers TensorRT, CUDA, then CPU) and is readable
-    as ``detector.models[0].provider``.
+    A model folder that is missing or unreadable (files absent, corrupt ONNX, unreadable tokenizer) raises
+    :class:`DetectorModelError`: never a silent fall-back to the rules alone. The model's provider is chosen
+    once here ('auto' prefers TensorRT, CUDA, then CPU) and is readable as ``detector.models[0].provider``.
     """
     rules = RuleDetector()
     if model_dir is None:
         return rules
     if not model_dir.is_dir():
-        raise ConfigError(f"model directory {model_dir} does not exist; pass a folder or omit --model")
+        raise _refusal(model_dir, "folder does not exist")
     from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
 
-    model = OnnxTokenClassifier(model_dir, provider=provider, threads=threads)
+    try:
+        model = OnnxTokenClassifier(model_dir, provider=provider, threads=threads)
+    except ConfigError as exc:
+        raise _refusal(model_dir, "cannot be loaded: " + str(exc).removeprefix(f"{model_dir}: ").rstrip(". ")) from None
+    except Exception as exc:  # onnxruntime and tokenizers raise their own classes for unreadable files
+        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise _refusal(model_dir, f"cannot be loaded ({type(exc).__name__}: {first_line})") from None
     return EnsembleDetector(rules, [model], ensemble=calibrated_ensemble(model_dir))
 
 
@@ -53,3 +75,26 @@ def execution_provider(detector: TextDetector) -> str:
     """The execution provider of the detector's model, or 'none' for rules only (for metrics and logs)."""
     models = getattr(detector, "models", ())
     return str(getattr(models[0], "provider", "unknown")) if models else "none"
+
+
+def describe_detector(detector: TextDetector) -> str:
+    """The detector in use, for the start-up log and ``phi_build_info``: 'rules-only', or the model folder,
+    file and the first 12 hex digits of the file's SHA-256 (so two builds of a model never look alike)."""
+    models = getattr(detector, "models", ())
+    if not models:
+        return RULES_ONLY
+    names = []
+    for model in models:
+        model_dir = getattr(model, "model_dir", None)
+        if model_dir is None:
+            names.append(str(getattr(model, "name", type(model).__name__)))
+            continue
+        from pipeline.runtime.onnx_recognizer import find_model_file
+
+        path = find_model_file(Path(model_dir))
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        names.append(f"{Path(model_dir).name}/{path.name}@sha256:{digest.hexdigest()[:12]}")
+    return "+".join(names)

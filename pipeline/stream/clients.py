@@ -16,6 +16,7 @@ from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.integrity import HEADER_SCHEMA
 from pipeline.core.errors import SchemaError
 from pipeline.core.schemas import SchemaRegistry
+from pipeline.stream.admin import start_client
 from pipeline.stream.kafka_options import client_options
 
 
@@ -45,8 +46,13 @@ async def produce(
     max_request_size: int = 16 * 1024 * 1024,
 ) -> int:
     """Send all messages and wait for every acknowledgement; returns how many were sent."""
-    producer = AIOKafkaProducer(**client_options(settings), acks="all", max_request_size=max_request_size, linger_ms=5)
-    await producer.start()
+    producer = await start_client(
+        settings,
+        lambda: AIOKafkaProducer(
+            **client_options(settings), acks="all", max_request_size=max_request_size, linger_ms=5
+        ),
+        lambda client: client.stop(),
+    )
     sent = 0
     try:
         pending: list[asyncio.Future] = []
@@ -82,17 +88,20 @@ async def consume(
     Stops when ``until(messages)`` is true, ``limit`` messages were read, ``timeout`` seconds passed,
     or nothing new arrived for ``idle_timeout`` seconds.
     """
-    consumer = AIOKafkaConsumer(
-        **client_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        client_id=f"phi-reader-{uuid.uuid4().hex[:8]}",
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=32 * 1024 * 1024,
-        fetch_max_wait_ms=50,  # tansu answers a fetch only when the wait expires: keep it short
+    consumer = await start_client(
+        settings,
+        lambda: AIOKafkaConsumer(
+            **client_options(settings),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=f"phi-reader-{uuid.uuid4().hex[:8]}",
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=32 * 1024 * 1024,
+            fetch_max_wait_ms=50,  # tansu answers a fetch only when the wait expires: keep it short
+        ),
+        lambda client: client.stop(),
     )
-    await consumer.start()
     found: list[Consumed] = []
     try:
         await consumer.topics()  # loads metadata for every topic, so partitions_for_topic answers

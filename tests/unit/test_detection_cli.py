@@ -36,7 +36,7 @@ def test_detect_writes_spans(tmp_path):
 
 
 def test_detect_redact_from_stdin(monkeypatch, capsys):
-    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(RECORDS[0]) + "\n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((json.dumps(RECORDS[0]) + "\n").encode())))
     args = parse(["detect", "--redact"])
     assert args.func(args) == 0
     row = json.loads(capsys.readouterr().out)
