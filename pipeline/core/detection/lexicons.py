@@ -66,12 +66,18 @@ class Lexicons:
     def is_common_word(self, token: str) -> bool:
         return self.common_words.get(token.lower(), 0.0) >= COMMON_ZIPF
 
-    def is_vocabulary(self, token: str) -> bool:
-        """Clinical vocabulary or an everyday word, and not a name first: never a name on its own."""
+    def is_vocabulary(self, token: str, as_written: bool = False) -> bool:
+        """Clinical vocabulary or an everyday word, and not a name first: never a name on its own.
+
+        A token that is both an abbreviation and a name first ('Sara'/'SARA', 'Ed'/'ED') is read as the
+        abbreviation when written in capitals; with ``as_written`` a Title-Case spelling reads as the name.
+        """
         if len(token) <= 1:
             return True
         if self.is_clinical(token):
-            return token.lower() in self.abbreviations or not self.is_name_first(token)
+            if not self.is_name_first(token):
+                return True
+            return token.lower() in self.abbreviations and not (as_written and not token.isupper())
         return self.is_common_word(token) and not self.is_name_first(token)
 
 

@@ -26,7 +26,8 @@ from pipeline.core.detection.recognizers.dates import MONTH
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*")
+#: A word in any script ('Ján', 'ΠΑΦΟΣ' are words too); digits and underscores are not letters.
+_WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019-])*")
 
 # -- dates -------------------------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ _PERSON_CUE_BEFORE = re.compile(
     r"|granddaughter|grandmother|grandfather|aunt|uncle|cousin|fianc[eé]e?|partner|boyfriend|girlfriend|friend"
     r"|neighbou?r|hcp|proxy|guardian|per|called|paged|page|spoke(?:\s+with|\s+to)?|talked\s+(?:with|to)|d/w"
     r"|discussed\s+with|seen\s+by|notified|informed|attending|resident|fellow|intern|nurse|pcp|signed|by|cc"
-    r"|and|&)\.?,?\s*)$"
+    r"|says|said|asked|told|replied|thanked|and|&)[.,:?]?\s*)$"
 )
 _PERSON_CUE_AFTER = re.compile(r"(?i)^(?:,?\s*(?:md|m\.d\.|do|rn|np|pa(?:-c)?|lpn|cna|phd|pharmd)\b|'s\s)")
 _TITLE_BEFORE = re.compile(r"(?i)\b(?:dr|drs|doctor|mr|mrs|ms|miss|mx|prof)\.?\s*$")
@@ -135,7 +136,9 @@ _FUNCTION_ZIPF = 5.5
 def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str) -> bool:
     """A word-name after a cue: capitalised, and after a kinship or role cue also a Census name ('wife Hope',
     but not 'wife supportive' or 'WIFE SUPPORTIVE')."""
-    if not cue or len(token) <= 1 or lex.is_clinical(token) or not token[0].isupper():
+    if not cue or len(token) <= 1 or not token[0].isupper():
+        return False
+    if lex.is_clinical(token) and not lex.is_name_first(token):
         return False
     if cue == "title":
         return True
@@ -148,7 +151,7 @@ def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool
     tokens = _WORD.findall(text[span.start : span.end])
     if not tokens:
         return False
-    if any(not lex.is_vocabulary(token.strip("'\u2019-")) for token in tokens):
+    if any(not lex.is_vocabulary(token.strip("'\u2019-"), as_written=True) for token in tokens):
         return True
     before = text[max(0, span.start - 24) : span.start]
     cue = ""
