@@ -3,8 +3,10 @@
 Works with any encoder exported for token classification whose directory holds ``model.onnx`` (or
 ``model_quantized.onnx``, preferred), ``tokenizer.json`` and ``labels.json``. Long texts are cut into
 overlapping windows of sub-word tokens; probabilities of tokens seen by several windows are averaged.
-Windows of all texts in a call are sorted by length and batched, each padded to the full window length (so a
-window's output never depends on its batch neighbours). Sub-word predictions are
+A window's output never depends on the other windows of the call: on the CPU each window runs alone and
+unpadded (the shipped int8 model computes activation scales per run, so a shared batch would let one note's
+tokens move another's scales; batching buys little on a CPU anyway), and on a GPU windows are batched with
+every one padded to the full window length. Sub-word predictions are
 averaged per word (the tokenizer's pre-tokenized words), then words are joined into spans by BIO (or
 IO) tags, and spans carry character offsets into the original text.
 """
@@ -104,8 +106,9 @@ class OnnxTokenClassifier:
         sums = [np.zeros((len(enc.ids), len(self.tags)), dtype=np.float32) for enc in encodings]
         counts = [np.zeros((len(enc.ids), 1), dtype=np.float32) for enc in encodings]
         windows.sort(key=lambda w: w.end - w.start)
-        for first in range(0, len(windows), self.batch_size):
-            batch = windows[first : first + self.batch_size]
+        per_run = self.batch_size if self._use_binding else 1
+        for first in range(0, len(windows), per_run):
+            batch = windows[first : first + per_run]
             probs = self._run(batch, encodings)
             offset = len(self._prefix)
             for row, window in enumerate(batch):
@@ -158,9 +161,11 @@ class OnnxTokenClassifier:
     # -- inference ------------------------------------------------------------------------------
 
     def _run(self, batch: list[_Window], encodings: list[Encoding]) -> np.ndarray:
-        # Every window is padded to the full window length, whatever its neighbours: with the statically
-        # quantized model a window's output then depends on that window alone (same shapes, same sums).
-        width = self.max_length
+        # Batched (GPU): every window padded to the full window length, so its shapes and sums are the same
+        # whatever its neighbours. Alone (CPU): no padding at all.
+        width = (
+            self.max_length if len(batch) > 1 else batch[0].end - batch[0].start + len(self._prefix) + len(self._suffix)
+        )
         ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, window in enumerate(batch):

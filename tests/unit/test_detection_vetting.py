@@ -13,9 +13,9 @@ from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
 
-def _span(text: str, value: str, phi_type: PhiType) -> Span:
+def _span(text: str, value: str, phi_type: PhiType, score: float = 0.7) -> Span:
     start = text.index(value)
-    return Span(start, start + len(value), phi_type, 0.9, "model:test")
+    return Span(start, start + len(value), phi_type, score, "model:test")
 
 
 @pytest.mark.parametrize(
@@ -99,6 +99,21 @@ def test_names_survive(text, value):
 def test_generic_units_and_drugs_are_not_places(text, value):
     for phi_type in (PhiType.FACILITY, PhiType.CITY, PhiType.LOCATION):
         assert vet(_span(text, value, phi_type), text) is None
+
+
+def test_a_confident_model_is_believed_where_the_shape_is_ambiguous():
+    text = "US ABDOMEN 8-25. SPOKE WITH SISTER MAY BY PHONE. last bm jul 11. imaging from 9/1929"
+    assert vet(_span(text, "8-25", PhiType.DATE, 0.95), text) is not None
+    assert vet(_span(text, "8-25", PhiType.DATE, 0.7), text) is None
+    assert vet(_span(text, "MAY", PhiType.NAME, 0.98), text) is not None
+    assert vet(_span(text, "jul 11", PhiType.DATE), text) is not None
+    assert vet(_span(text, "9/1929", PhiType.DATE), text) is not None
+
+
+def test_hospital_initials_that_are_also_abbreviations_survive_after_a_transfer_word():
+    text = "TRANSFERRED FROM PMH ON 3/2. PMH: HTN"
+    assert vet(_span(text, "PMH", PhiType.FACILITY), text) is not None
+    assert vet(Span(29, 32, PhiType.FACILITY, 0.7, "model:test"), text) is None
 
 
 def test_named_hospitals_survive():

@@ -32,6 +32,11 @@ _WORD = re.compile(r"[^\W\d_](?:[^\W\d_]|['\u2019-])*")
 # -- dates -------------------------------------------------------------------------------------------
 
 _MONTH_NAME = re.compile(rf"(?<![A-Za-z])(?:{MONTH})\.?(?![a-z])")
+#: Any-case month names, trusted only with a number beside them ('last bm jul 11').
+_MONTH_ANY_CASE = re.compile(
+    r"(?i)(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6}\.?(?![a-z])"
+)
+_MONTH_YEAR = re.compile(r"(?<!\d)(?:0?[1-9]|1[0-2])\s?[/-]\s?(?:19|20)\d\d(?!\d)")
 _HOLIDAY = re.compile(r"(?i)christmas|thanksgiving|easter|hanukkah|halloween|new\s+year|independence\s+day")
 _TIME_ONLY = re.compile(
     r"(?i)^\s*@?\s*(?:(?:[01]?\d|2[0-3]):?[0-5]\d(?::[0-5]\d)?\s*(?:h|hrs?|hours?)?\s*(?:[ap]\.?m\.?)?"
@@ -60,8 +65,16 @@ _DATE_CUE = re.compile(
 )
 
 
+#: A model this sure of a hyphenated month-day ('US ABDOMEN 8-25') is believed without a date cue.
+_CONFIDENT = 0.9
+
+
 def _calendar_evidence(value: str) -> bool:
-    return bool(_MONTH_NAME.search(value) or _HOLIDAY.search(value) or _FULL_NUMERIC.search(value))
+    if _MONTH_NAME.search(value) or _HOLIDAY.search(value) or _FULL_NUMERIC.search(value):
+        return True
+    if _MONTH_YEAR.search(value):
+        return True
+    return bool(_MONTH_ANY_CASE.search(value) and re.search(r"\d", value))
 
 
 def date_is_possible(text: str, span: Span) -> bool:
@@ -93,12 +106,10 @@ def date_is_possible(text: str, span: Span) -> bool:
         return False
     if _SCORE_AFTER.match(after):
         return False
-    if match.group("sep") in "-." and not cued:
-        # '10-12' and '3.5' are ranges and decimals far more often than dates.
-        return False
-    if second in (4, 5, 6, 10) and first <= second and not cued:
-        # '4/5', '3/6', '7/10': grades, murmurs and pain scores written without their label.
-        return False
+    if match.group("sep") == "." and not cued:
+        return False  # '3.5' is a decimal far more often than a date
+    if match.group("sep") == "-" and not cued and span.score < _CONFIDENT:
+        return False  # '10-12' is a range far more often than a date
     return True
 
 
@@ -124,7 +135,7 @@ _PERSON_CUE_BEFORE = re.compile(
     r"|granddaughter|grandmother|grandfather|aunt|uncle|cousin|fianc[eé]e?|partner|boyfriend|girlfriend|friend"
     r"|neighbou?r|hcp|proxy|guardian|per|called|paged|page|spoke(?:\s+with|\s+to)?|talked\s+(?:with|to)|d/w"
     r"|discussed\s+with|seen\s+by|notified|informed|attending|resident|fellow|intern|nurse|pcp|signed|by|cc"
-    r"|says|said|asked|told|replied|thanked|and|&)[.,:?]?\s*)$"
+    r"|says|said|asked|told|replied|thanked|and|&)[.,:?]?\s*(?:-\s*)?)$"
 )
 _PERSON_CUE_AFTER = re.compile(r"(?i)^(?:,?\s*(?:md|m\.d\.|do|rn|np|pa(?:-c)?|lpn|cna|phd|pharmd)\b|'s\s)")
 _TITLE_BEFORE = re.compile(r"(?i)\b(?:dr|drs|doctor|mr|mrs|ms|miss|mx|prof)\.?\s*$")
@@ -133,14 +144,14 @@ _TITLE_BEFORE = re.compile(r"(?i)\b(?:dr|drs|doctor|mr|mrs|ms|miss|mx|prof)\.?\s
 _FUNCTION_ZIPF = 5.5
 
 
-def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str) -> bool:
+def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str, score: float) -> bool:
     """A word-name after a cue: capitalised, and after a kinship or role cue also a Census name ('wife Hope',
-    but not 'wife supportive' or 'WIFE SUPPORTIVE')."""
+    but not 'wife supportive' or 'WIFE SUPPORTIVE'); a model this sure ('SISTER MAY', 0.98) is believed."""
     if not cue or len(token) <= 1 or not token[0].isupper():
         return False
     if lex.is_clinical(token) and not lex.is_name_first(token):
         return False
-    if cue == "title":
+    if cue == "title" or score >= _CONFIDENT:
         return True
     return lex.name_share(token) > 0 and lex.common_words.get(token.lower(), 0.0) < _FUNCTION_ZIPF
 
@@ -159,7 +170,7 @@ def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool
         cue = "title"
     elif _PERSON_CUE_BEFORE.search(before) or _PERSON_CUE_AFTER.match(text[span.end : span.end + 10]):
         cue = "person"
-    return any(_vocabulary_name_allowed(lex, token, cue) for token in tokens)
+    return any(_vocabulary_name_allowed(lex, token, cue, span.score) for token in tokens)
 
 
 # -- places ------------------------------------------------------------------------------------------
@@ -173,13 +184,24 @@ _GENERIC_PLACES = frozenset(
 )
 
 
+_PLACE_CUE = re.compile(
+    r"(?i)\b(?:from|to|at|in|near|via|lives|lived|resides|moved|visiting|transferred|arrived|admitted|sent)\W{1,3}$"
+)
+
+
 def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool:
-    """A place must hold a word that is not a drug, an abbreviation or a generic unit name."""
+    """A place must hold a word that is not a drug, an abbreviation or a generic unit name; an abbreviation
+    after a place word ('TRANSFERRED FROM PMH') may be a hospital's initials, a drug or a unit never is."""
     lex = lex or lexicons()
     tokens = _WORD.findall(text[span.start : span.end])
     if not tokens:
-        return span.type in (PhiType.STREET, PhiType.ZIP)
-    return any(t.lower() not in _GENERIC_PLACES and not lex.is_clinical(t) for t in tokens)
+        # A number alone is part of an address or a ward ('LUNDER 19'): dropping it would leave it in clear.
+        return any(c.isdigit() for c in text[span.start : span.end])
+    if any(t.lower() not in _GENERIC_PLACES and not lex.is_clinical(t) for t in tokens):
+        return True
+    if all(t.lower() in _GENERIC_PLACES or t.lower() in lex.drugs for t in tokens):
+        return False
+    return _PLACE_CUE.search(text, max(0, span.start - 16), span.start) is not None
 
 
 # -- telephone ---------------------------------------------------------------------------------------
