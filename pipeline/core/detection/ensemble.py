@@ -6,6 +6,7 @@ Models run once per batch (so batching reaches the runtime); rules run per text.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
@@ -49,8 +50,53 @@ class EnsembleDetector:
             for spans in model_spans:
                 vetted = [kept for kept in (vet(span, text) for span in spans[index]) if kept is not None]
                 candidates.extend(_defer_to_shapes(vetted, confident))
-            results.append(self.ensemble.merge(candidates, text))
+            merged = self.ensemble.merge(candidates, text)
+            results.append(rescue_neighbours(merged, [s for spans in model_spans for s in spans[index]], text))
         return results
+
+
+#: Families within which a model's pieces of one identifier are joined ('OLGA' + 'ESPOSITO', 'CHAVEZ' +
+#: 'NURSING SERVICES'); a piece below its threshold or vetted out alone is kept when it touches a kept span
+#: of its family, because leaving part of a name or an address in clear is a leak.
+_FAMILIES: tuple[frozenset[PhiType], ...] = (
+    frozenset({PhiType.NAME}),
+    frozenset({PhiType.STREET, PhiType.CITY, PhiType.ZIP, PhiType.FACILITY, PhiType.LOCATION}),
+    frozenset({PhiType.DATE}),
+)
+_RESCUE_MIN_SCORE = 0.25
+_GAP = re.compile(r"[\s.,'\u2019&/-]{0,3}")
+
+
+def _family(phi_type: PhiType) -> frozenset[PhiType] | None:
+    return next((f for f in _FAMILIES if phi_type in f), None)
+
+
+def rescue_neighbours(kept: list[Span], model_spans: Sequence[Span], text: str) -> list[Span]:
+    """``kept`` plus the model pieces that continue one of its spans (same family, at most a few spaces or
+    punctuation apart), repeated until nothing more joins; each rescued piece takes its neighbour's type."""
+    spans = list(kept)
+    pending = [m for m in model_spans if m.score >= _RESCUE_MIN_SCORE and _family(m.type) is not None]
+    changed = True
+    while changed and pending:
+        changed = False
+        for piece in list(pending):
+            if any(piece.overlaps(s) for s in spans):
+                pending.remove(piece)
+                continue
+            family = _family(piece.type)
+            for neighbour in spans:
+                if neighbour.type not in (family or ()):
+                    continue
+                left, right = (piece, neighbour) if piece.end <= neighbour.start else (neighbour, piece)
+                if _GAP.fullmatch(text, left.end, right.start):
+                    spans.append(
+                        Span(piece.start, piece.end, neighbour.type, piece.score, piece.detector, ("joined-neighbour",))
+                    )
+                    pending.remove(piece)
+                    changed = True
+                    break
+    spans.sort(key=lambda s: s.start)
+    return spans
 
 
 #: Types whose rules validate a shape (checksums, ranges, context): where such a rule fires, a model

@@ -188,8 +188,8 @@ class PagerRecognizer(PatternRecognizer):
                 Pattern(
                     "pager_cue",
                     re.compile(
-                        r"(?i:(?<![a-z])(?:pager|pgr|pg|p|beeper|bpr|beep|paged?(?:\s+at)?)\s{0,2}(?:#|no\.?|num(?:ber)?)?"
-                        r"[:\s]{0,3})(?P<num>\d{4,5}|\d-\d{4}|\d{2}-\d{3})(?![\w/.-])"
+                        r"(?i:(?<![a-z])(?:pager|pgr|pg|p|beeper|bpr|beep|paged?(?:\s+at)?)\s{0,2}(?:no\.?|num(?:ber)?)?"
+                        r"[:\s]{0,3})(?P<num>#?(?:\d{4,5}|\d-\d{4}|\d{2}-\d{3}))(?![\w/.-])"
                     ),
                     0.75,
                     "num",
