@@ -149,3 +149,14 @@ def test_vetting_never_raises_and_never_moves_a_span(text, data, phi_type):
     kept = vet(Span(start, end, phi_type, 0.8, "model:test"), text)
     if kept is not None:
         assert (kept.start, kept.end) == (start, end)
+
+
+def test_census_names_are_found_in_mixed_case_text_but_not_eponyms_or_sentence_openers():
+    detector = RuleDetector()
+    text = "Unlike the Jensen novel, the patient with Parkinson disease and a Foley catheter. Mark the site."
+    found = [text[s.start : s.end] for s in detector.detect(text) if s.type is PhiType.NAME]
+    assert found == ["Jensen"]
+    pair = "Seen with Kevin J Smith today."
+    assert [pair[s.start : s.end] for s in detector.detect(pair)] == ["Kevin J Smith"]
+    shouted = "PT JENSEN RESTING. KEVIN SMITH AT BEDSIDE"
+    assert not [s for s in detector.candidates(shouted) if s.detector == "rules:name_lexicon"]

@@ -14,7 +14,7 @@ from pipeline.core.detection.recognizers.contact import (
     UrlRecognizer,
 )
 from pipeline.core.detection.recognizers.dates import DateRecognizer
-from pipeline.core.detection.recognizers.names import NameRecognizer
+from pipeline.core.detection.recognizers.names import LexiconNameRecognizer, NameRecognizer
 from pipeline.core.detection.recognizers.numbers import (
     DeaRecognizer,
     GenericIdRecognizer,
@@ -63,6 +63,7 @@ def default_recognizers() -> list[Recognizer]:
         DateRecognizer(),
         AgeOver89Recognizer(),
         NameRecognizer(),
+        LexiconNameRecognizer(),
         FacilityRecognizer(),
         StreetAddressRecognizer(),
         CityRecognizer(),

@@ -283,3 +283,62 @@ def _is_name_word(token: str) -> bool:
     """'May' (Title Case, a known name word) but not 'MAY' or 'may'."""
     word = token.strip(_STRIP)
     return len(word) > 1 and word[0].isupper() and word[1:].islower() and word.upper() in NAME_WORDS
+
+
+#: Words after an eponym that make it a disease, sign, device or scale rather than a person.
+_EPONYM_NEXT = re.compile(
+    r"['\u2019]?s?[ \t]+(?i:disease|syndrome|sign|test|catheter|line|tube|drain|score|scale|criteria|maneuver|"
+    r"procedure|fracture|classification|murmur|lymphoma|sarcoma|palsy|reflex|phenomenon|type|class|units?|"
+    r"filter|shunt|reservoir|incision|pouch|nodes?|spots|lesions|esophagus|thyroiditis|contracture)\b"
+)
+_TITLE_WORD = re.compile(r"(?<![\w'\u2019-])[^\W\d_a-z][^\W\d_A-Z]+(?:-[^\W\d_a-z][^\W\d_A-Z]+)?(?![\w-])")
+_INITIAL_BETWEEN = re.compile(r"[ \t]+(?:[A-Z]\.?[ \t]+)?")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n\"“(]\s*|\n\s*[-*#]\s*)$")
+
+
+class LexiconNameRecognizer(Recognizer):
+    """Capitalised words that the Census name lists say are names first ('Jensen', 'Mette Holm'), in
+    mixed-case text only, where capitals mean something; all-capital and all-lower-case notes are left to
+    the model and the cue-led patterns.
+
+    A run of such words (an initial allowed between them) is one span and scores higher; a lone word at
+    the start of a sentence scores lowest, so it needs the model's agreement. An eponym before 'disease',
+    'sign' or 'catheter' is not a person.
+    """
+
+    name = "name_lexicon"
+    _mixed_floor = 0.3
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        text = doc.text
+        letters = sum(c.isalpha() for c in text)
+        if not letters or sum(c.islower() for c in text) < self._mixed_floor * letters:
+            return
+        from pipeline.core.detection.lexicons import lexicons
+
+        lex = lexicons()
+        words = [m for m in _TITLE_WORD.finditer(text) if _is_lexicon_name(lex, m.group(0))]
+        index = 0
+        while index < len(words):
+            run = [words[index]]
+            while index + 1 < len(words) and _INITIAL_BETWEEN.fullmatch(text, run[-1].end(), words[index + 1].start()):
+                index += 1
+                run.append(words[index])
+            index += 1
+            start, end = run[0].start(), run[-1].end()
+            if _EPONYM_NEXT.match(text, end):
+                continue
+            if len(run) > 1:
+                score = 0.7
+            elif _SENTENCE_START.search(text, max(0, start - 3), start):
+                score = 0.35
+            else:
+                score = 0.5
+            span = self.span(start, end, PhiType.NAME, score, [f"lexicon:census-names:{len(run)}"])
+            if span is not None:
+                yield span
+
+
+def _is_lexicon_name(lex: object, word: str) -> bool:
+    parts = word.split("-")
+    return all(lex.is_name_first(p) and not lex.is_vocabulary(p, as_written=True) for p in parts)  # type: ignore[attr-defined]
