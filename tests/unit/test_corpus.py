@@ -73,9 +73,9 @@ def test_every_style_is_produced_and_terse_styles_are_upper_case(train_notes):
     assert len(upper) >= 0.8 * len(nursing)
 
 
-def test_progress_notes_are_most_of_the_corpus_and_mostly_not_phi(train_notes):
+def test_progress_notes_are_a_large_share_of_the_corpus_and_mostly_not_phi(train_notes):
     progress = [n for n in train_notes if n.style in ("icu_progress", "ward_progress", "physician_progress")]
-    assert len(progress) >= 0.35 * len(train_notes)
+    assert len(progress) >= 0.25 * len(train_notes)
     text_chars = sum(len(n.text) for n in progress)
     phi_chars = sum(s.end - s.start for n in progress for s in n.spans)
     assert phi_chars < 0.1 * text_chars

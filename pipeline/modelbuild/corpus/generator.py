@@ -31,9 +31,9 @@ STYLE_WEIGHTS: dict[str, float] = {
     "telephone": 0.1,
     "portal": 0.11,
     "admin": 0.09,
-    "icu_progress": 0.34,
-    "ward_progress": 0.18,
-    "physician_progress": 0.14,
+    "icu_progress": 0.24,
+    "ward_progress": 0.13,
+    "physician_progress": 0.1,
 }
 
 #: Every style the generator writes: the template styles and the progress notes written like real ones.

@@ -246,9 +246,8 @@ def phone(rng: random.Random, lex: Lexicon) -> list[Seg]:
 
 def pager(rng: random.Random, lex: Lexicon) -> list[Seg]:
     """Pager and beeper numbers: short, and easily confused with lab values."""
-    return [
-        (rng.choice((_digits(rng, 5), f"{_digits(rng, 1)}-{_digits(rng, 4)}", f"#{_digits(rng, 5)}")), PhiType.PHONE)
-    ]
+    number = rng.choice((_digits(rng, 5), f"{_digits(rng, 1)}-{_digits(rng, 4)}"))
+    return [("#", None), (number, PhiType.PHONE)] if rng.random() < 0.3 else [(number, PhiType.PHONE)]
 
 
 def fax(rng: random.Random, lex: Lexicon) -> list[Seg]:
