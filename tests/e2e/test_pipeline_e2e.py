@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,7 +18,6 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from pipeline.config import settings_to_env
 from pipeline.core.codecs import decode_avro, encode_avro
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import verify_headers
@@ -32,7 +28,7 @@ from pipeline.core.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_
 from pipeline.interfaces.embedded_broker import free_port
 from pipeline.stream.clients import Consumed, Outgoing, decode_output, produce
 from tests.conftest import isolated_settings
-from tests.e2e.helpers import log_tail, message_id, read_outputs, send, worker_process
+from tests.e2e.helpers import log_tail, message_id, read_outputs, run_cli, send, worker_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -179,19 +175,12 @@ def test_records_keep_clinical_content_and_protect_phi(run, registry):
     assert first.key.startswith(b"tok:")
 
 
-def _cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_to_env(settings)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.interfaces.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, base_settings, broker):
     audits = sorted(run.on(run.settings.topic_audit), key=lambda m: (m.partition, m.offset))
     events = [decode_output(registry, m) for m in audits]
     expected = {g.message_id for g in run.good} | set(run.expected_reason)
     assert {e["message_id"] for e in events} >= expected
-    good = _cli(run.settings, "audit", "verify", "--timeout", "20")
+    good = run_cli(run.settings, "audit", "verify", "--timeout", "20")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "audit chains verified" in good.stdout
 
@@ -210,7 +199,7 @@ def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, base
                 value = encode_avro(registry.get("audit_event"), event)
             forged.append(Outgoing(message.key, value, message.headers))
         asyncio.run(produce(copy, copy.topic_audit, forged))
-        bad = _cli(copy, "audit", "verify", "--timeout", "20")
+        bad = run_cli(copy, "audit", "verify", "--timeout", "20")
         assert bad.returncode == 1
         reason = "edited" if case == "edited" else "gap"
         assert f"seq {events[victim]['seq']}" in bad.stdout or f"seq {events[victim]['seq'] + 1}" in bad.stdout
@@ -218,7 +207,7 @@ def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, base
 
 
 def test_dead_letters_replay_to_the_input_topic(run, base_settings, broker):
-    dry = _cli(run.settings, "deadletter", "replay", "--reason", "hmac-mismatch", "--dry-run", "--timeout", "20")
+    dry = run_cli(run.settings, "deadletter", "replay", "--reason", "hmac-mismatch", "--dry-run", "--timeout", "20")
     assert dry.returncode == 0, dry.stderr
     mismatched = sum(1 for reason in run.expected_reason.values() if reason == "hmac-mismatch")
     assert f"{mismatched} dead letters selected" in dry.stdout

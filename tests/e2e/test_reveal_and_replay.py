@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
-from pipeline.config import settings_to_env
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.reveal import hash_api_token, new_api_token
 from pipeline.core.crypto.tokens import Tokenizer
@@ -18,21 +15,9 @@ from pipeline.core.inputs import encode_record, hostile_messages, signed_input
 from pipeline.core.phi_types import PhiType
 from pipeline.core.synthetic import synthetic_records
 from pipeline.stream.clients import consume, decode_output
-from tests.e2e.helpers import message_id, read_outputs, send, worker_process
+from tests.e2e.helpers import message_id, read_outputs, run_cli, send, worker_process
 
 pytestmark = [pytest.mark.broker]
-
-
-def _cli(settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_to_env(settings)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.interfaces.cli", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_reveal_needs_token_and_role_and_every_attempt_is_audited(topic_settings, keyring, registry, tmp_path):
@@ -53,23 +38,23 @@ def test_reveal_needs_token_and_role_and_every_attempt_is_audited(topic_settings
     ssn_cipher = Encryptor(keyring).encrypt("847-73-2029", "msg-1", "ssn", PhiType.SSN)
     args = ["--policy", str(policy)]
 
-    allowed = _cli(
+    allowed = run_cli(
         topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "privacy-officer", *args, stdin=officer + "\n"
     )
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.strip() == "7767936"
 
     def reveal_ssn(message_id: str) -> subprocess.CompletedProcess[str]:
-        return _cli(
+        return run_cli(
             topic_settings, "reveal", ssn_cipher, "--type", "SSN", "--role", "privacy-officer",
             "--message-id", message_id, "--field", "ssn", *args, stdin=officer,
         )  # fmt: skip
 
     decrypted = reveal_ssn("msg-1")
     assert decrypted.stdout.strip() == "847-73-2029"
-    wrong_role = _cli(topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "billing", *args, stdin=clerk)
+    wrong_role = run_cli(topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "billing", *args, stdin=clerk)
     assert wrong_role.returncode == 3 and "7767936" not in wrong_role.stdout + wrong_role.stderr
-    bad_token = _cli(
+    bad_token = run_cli(
         topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "privacy-officer", *args, stdin="not-a-token"
     )
     assert bad_token.returncode == 3
@@ -99,7 +84,7 @@ def test_replayed_dead_letters_are_the_original_bytes(topic_settings, keyring, r
         first = read_outputs(topic_settings, {m.message_id for m in bad + good}, timeout=90)
         letters = [m for m in first if m.topic == topic_settings.topic_deadletter]
         assert {message_id(m) for m in letters} == {m.message_id for m in bad}
-        replay = _cli(topic_settings, "deadletter", "replay", "--reason", "schema-unknown", "--timeout", "10")
+        replay = run_cli(topic_settings, "deadletter", "replay", "--reason", "schema-unknown", "--timeout", "10")
         assert replay.returncode == 0, replay.stderr
         assert f"{len(bad)} dead letters replayed" in replay.stdout
 
