@@ -24,6 +24,7 @@ from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring
 from pipeline.core.inputs import SignedInput, encode_record, hostile_messages, signed_input
 from pipeline.core.leaks import LeakScanner
+from pipeline.core.processing import signed_output
 from pipeline.core.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_records
 from pipeline.interfaces.embedded_broker import free_port
 from pipeline.stream.clients import Consumed, Outgoing, decode_output, produce
@@ -175,7 +176,7 @@ def test_records_keep_clinical_content_and_protect_phi(run, registry):
     assert first.key.startswith(b"tok:")
 
 
-def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, base_settings, broker):
+def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, keyring, base_settings, broker):
     audits = sorted(run.on(run.settings.topic_audit), key=lambda m: (m.partition, m.offset))
     events = [decode_output(registry, m) for m in audits]
     expected = {g.message_id for g in run.good} | set(run.expected_reason)
@@ -187,23 +188,30 @@ def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, base
     chain_id = events[len(events) // 2]["chain_id"]
     in_chain = [i for i, e in enumerate(events) if e["chain_id"] == chain_id]
     victim = in_chain[len(in_chain) // 2]
-    for case in ("edited", "dropped"):
+    # "edited": re-signed with the egress key (an insider without the audit key); "altered": not re-signed,
+    # so verify skips it as a foreign record and the chain shows the gap it leaves.
+    schema = registry.get("audit_event")
+    for case, reason in (("edited", "edited"), ("altered", "gap"), ("dropped", "gap")):
         copy = isolated_settings(base_settings, broker, f"audit-{case}")
         forged = []
         for i, message in enumerate(audits):
             if i == victim and case == "dropped":
                 continue
+            headers = message.headers
             value = message.value
             if i == victim:
                 event = dict(events[i], outcome="deadletter" if events[i]["outcome"] == "ok" else "ok")
-                value = encode_avro(registry.get("audit_event"), event)
-            forged.append(Outgoing(message.key, value, message.headers))
+                value = encode_avro(schema, event)
+                if case == "edited":
+                    headers = signed_output(keyring, "audit", message.key, value, event["event_id"], schema.ref).headers
+            forged.append(Outgoing(message.key, value, headers))
         asyncio.run(produce(copy, copy.topic_audit, forged))
         bad = run_cli(copy, "audit", "verify", "--timeout", "20")
         assert bad.returncode == 1
-        reason = "edited" if case == "edited" else "gap"
         assert f"seq {events[victim]['seq']}" in bad.stdout or f"seq {events[victim]['seq'] + 1}" in bad.stdout
         assert reason in bad.stdout, bad.stdout
+        if case == "altered":
+            assert "1 record(s) skipped" in bad.stdout and "hmac-mismatch" in bad.stderr, bad.stdout + bad.stderr
 
 
 def test_dead_letters_replay_to_the_input_topic(run, base_settings, broker):
