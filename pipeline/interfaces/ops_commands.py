@@ -34,15 +34,8 @@ from pipeline.core.replay import ReplayCandidate, fingerprint, fingerprint_key_i
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.interfaces.components import load_keyring, load_schemas
 from pipeline.interfaces.logs import configure_logging
-from pipeline.stream.clients import (
-    Consumed,
-    Outgoing,
-    TopicRead,
-    UntrustedRecordError,
-    decode_trusted,
-    produce,
-    read_to_end,
-)
+from pipeline.stream.clients import Consumed, Outgoing, produce
+from pipeline.stream.reading import TopicRead, UntrustedRecordError, decode_trusted, read_to_end
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.config import Settings, settings_to_env
+from pipeline.config import Settings
 from pipeline.core.inputs import SignedInput
 from pipeline.interfaces.processes import spawn_worker, stop_process
 from pipeline.stream.clients import Consumed, Outgoing, consume, produce
@@ -57,16 +55,3 @@ def log_tail(path: Path, lines: int = 40) -> str:
     if not path.exists():
         return "(no worker log)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def run_cli(settings: Settings, *args: str, stdin: str = "", timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """``phi-pipeline ARGS`` in a child process with ``settings`` as its environment."""
-    env = {**os.environ, **settings_to_env(settings)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.interfaces.cli", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )

@@ -29,7 +29,8 @@ from pipeline.core.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_
 from pipeline.interfaces.embedded_broker import free_port
 from pipeline.stream.clients import Consumed, Outgoing, decode_output, produce
 from tests.conftest import isolated_settings
-from tests.e2e.helpers import log_tail, message_id, read_outputs, run_cli, send, worker_process
+from tests.e2e.cli import run_cli
+from tests.e2e.helpers import log_tail, message_id, read_outputs, send, worker_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

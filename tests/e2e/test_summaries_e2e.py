@@ -19,7 +19,8 @@ from pipeline.core.inputs import encode_record, signed_input
 from pipeline.core.leaks import LeakScanner
 from pipeline.core.synthetic import DRUGS, FINDINGS, synthetic_records
 from pipeline.stream.clients import consume, decode_output
-from tests.e2e.helpers import log_tail, message_id, run_cli, send, worker_process
+from tests.e2e.cli import run_cli
+from tests.e2e.helpers import log_tail, message_id, send, worker_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

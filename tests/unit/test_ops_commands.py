@@ -16,7 +16,8 @@ from pipeline.core.processing import InboundMessage
 from pipeline.core.synthetic import synthetic_records
 from pipeline.interfaces import ops_commands
 from pipeline.interfaces.components import build_processor
-from pipeline.stream.clients import Consumed, TopicRead
+from pipeline.stream.clients import Consumed
+from pipeline.stream.reading import TopicRead
 
 TOPIC = "phi.audit"
 
