@@ -91,6 +91,24 @@ def summary_event(
     return event
 
 
+REPLAYED = "deadletter_replayed"
+
+
+def replay_event(
+    *, actor: str, message_id: str, reason: str, letter: str, original: str, run_id: str
+) -> dict[str, Any]:
+    """A dead letter's original sent back to the input topic by ``deadletter replay``.
+
+    ``letter`` is the dead letter's topic/partition/offset; ``original`` the keyed fingerprint of the
+    original bytes (:func:`pipeline.core.replay.fingerprint`), which later runs skip; ``run_id`` names
+    the replay run, so a deliberate second replay (``--again``) is an event of its own.
+    """
+    event = _base(REPLAYED, actor, "replay", "replayed", message_id, None)
+    event.update(event_id=event_id(REPLAYED, f"{message_id}@{run_id}"), source=letter, reason=reason)
+    event["details"] = {"run": run_id, "original": original}
+    return event
+
+
 def reveal_event(attempt: Mapping[str, Any]) -> dict[str, Any]:
     """The audit form of a reveal attempt (from :func:`pipeline.core.crypto.reveal.reveal`): who, which
     role, which type, what outcome, under which key; never the value or the API token."""

@@ -16,11 +16,19 @@ from typing import Protocol
 
 from pipeline.core.audit import summary_event
 from pipeline.core.codecs import decode_avro, encode_avro
+from pipeline.core.crypto.audit_chain import PartitionChains
 from pipeline.core.crypto.integrity import HEADER_SCHEMA, SignatureError, verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.detection.base import TextDetector
 from pipeline.core.errors import RejectedMessage, SchemaError
-from pipeline.core.processing import InboundMessage, OutboundMessage, RecordProcessor, signed_output
+from pipeline.core.processing import (
+    AUDIT_SCHEMA,
+    InboundMessage,
+    OutboundMessage,
+    RecordProcessor,
+    audit_output,
+    signed_output,
+)
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.core.summary import finalize_summary
 
@@ -62,7 +70,11 @@ class SummaryProcessor:
         self.registry = registry
         self.keyring = keyring
         self.detector = detector
-        self.audit = audit  # its audit chains, so summary events are chained like every other event
+        self.audit = audit  # the worker's redaction core: its worker id and run id name this agent's chains
+        #: Chains of this agent's own (``<worker>/<run>/summarize/p<partition>``): the redaction agent sends
+        #: from another coroutine, so sharing its chains would let events reach the topic out of seq order.
+        self.chains = PartitionChains(keyring, f"{audit.worker_id}/{audit.run_id}/summarize")
+        self._audit_schema = registry.get(AUDIT_SCHEMA)
         self.generate = generate
         self.model_name = model_name
         self._schema = registry.get(SUMMARY_SCHEMA)
@@ -114,7 +126,7 @@ class SummaryProcessor:
                 reason=reason,
                 phi_found=outcome.phi_found,
             )
-            audit = self.audit.audit_message(event, message.partition)
+            audit = audit_output(self.keyring, self._audit_schema, self.chains.get(message.partition), event)
             results.append(SummaryResult(message_id, status, reason, [summary, audit], message.partition))
         return results
 

@@ -2,9 +2,13 @@
 
 ``audit verify`` reads the whole audit topic and checks every hash chain and signature, pointing at
 the first bad event. ``deadletter replay`` opens the sealed original bytes of dead letters and sends
-them back to the input topic (after a fix), exactly as they first arrived. ``reveal`` turns a token
-or ciphertext back into its value for an authorized role, and writes an audit event for every
+them back to the input topic (after a fix), exactly as they first arrived, once per message id: each
+replay is recorded in the audit topic and later runs skip what was replayed before. ``reveal`` turns
+a token or ciphertext back into its value for an authorized role, and writes an audit event for every
 attempt, allowed or not.
+
+Both reading tools read to the end offsets their topics had when they started (or fail), and believe
+only records that carry the pipeline's egress signature: anything else is reported and skipped.
 """
 
 from __future__ import annotations
@@ -16,17 +20,22 @@ import json
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 from pipeline.config import Settings
-from pipeline.core.audit import reveal_event
+from pipeline.core.audit import REPLAYED, replay_event, reveal_event
 from pipeline.core.crypto.audit_chain import AuditChain, verify_chain
 from pipeline.core.crypto.envelope import Encryptor, EnvelopeError
+from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
 from pipeline.core.crypto.reveal import RevealPolicy, reveal
 from pipeline.core.crypto.tokens import Tokenizer
-from pipeline.core.processing import audit_output
+from pipeline.core.processing import AUDIT_SCHEMA, DEADLETTER_SCHEMA, audit_output
+from pipeline.core.replay import ReplayCandidate, fingerprint, fingerprint_key_ids, matches, plan_replay
+from pipeline.core.schemas import SchemaRegistry
 from pipeline.interfaces.components import load_keyring, load_schemas
 from pipeline.interfaces.logs import configure_logging
-from pipeline.stream.clients import Outgoing, consume, decode_output, produce
+from pipeline.stream.clients import Consumed, Outgoing, produce
+from pipeline.stream.reading import TopicRead, UntrustedRecordError, decode_trusted, read_to_end
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     replay.add_argument("--reason", action="append", help="only dead letters with this reason (repeatable)")
     replay.add_argument("--message-id", action="append", help="only this message id (repeatable)")
     replay.add_argument("--dry-run", action="store_true", help="list what would be replayed, send nothing")
+    replay.add_argument(
+        "--again", action="store_true", help="also replay message ids replayed before (once each, for a second attempt)"
+    )
     replay.add_argument("--timeout", type=float, default=30.0)
     replay.set_defaults(func=_deadletter_replay)
 
@@ -63,21 +75,76 @@ def _settings() -> Settings:
     return settings
 
 
+def _trusted(
+    keyring: Keyring, registry: SchemaRegistry, schema_name: str, messages: list[Consumed]
+) -> tuple[list[Consumed], list[dict[str, Any]], int]:
+    """The records that carry the pipeline's egress signature and decode, in order; the rest are
+    reported on stderr (where, and why; never their content) and counted."""
+    kept: list[Consumed] = []
+    decoded: list[dict[str, Any]] = []
+    skipped = 0
+    for message in messages:
+        try:
+            decoded.append(decode_trusted(keyring, registry, schema_name, message))
+        except UntrustedRecordError as exc:
+            print(f"skipped {exc}", file=sys.stderr)
+            skipped += 1
+            continue
+        kept.append(message)
+    return kept, decoded, skipped
+
+
+def _incomplete(read: TopicRead) -> bool:
+    """Say so, on stderr, when a read stopped before the end offsets captured at its start."""
+    for line in read.describe_short():
+        print(f"incomplete read: {line}; raise --timeout or check the broker", file=sys.stderr)
+    return not read.complete
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
     settings = _settings()
     keyring = load_keyring(settings)
     registry = load_schemas(settings)
-    messages = asyncio.run(consume(settings, [settings.topic_audit], timeout=args.timeout, idle_timeout=3.0))
+    read = asyncio.run(read_to_end(settings, [settings.topic_audit], timeout=args.timeout, idle_timeout=3.0))
     # Each chain lives in one partition (keyed by chain id), so partition order is chain order.
-    messages.sort(key=lambda m: (m.partition, m.offset))
-    events = [decode_output(registry, m) for m in messages]
+    ordered = sorted(read.messages, key=lambda m: (m.partition, m.offset))
+    messages, events, skipped = _trusted(keyring, registry, AUDIT_SCHEMA, ordered)
     report = verify_chain(events, keyring, allow_duplicates=args.allow_duplicates)
-    print(report.summary())
+    lines = report.summary().splitlines()
+    incomplete = _incomplete(read)
+    if incomplete:
+        lines[-1] = "audit chains NOT verified: the read stopped before the end of the topic (see stderr)"
+    print("\n".join(lines))
+    if skipped:
+        print(f"{skipped} record(s) skipped: not written by the pipeline, or altered (see stderr)")
     failure = report.first_failure
     if failure is not None:
         where = messages[failure.index]
         print(f"first bad event: partition {where.partition} offset {where.offset}: {failure.reason}", file=sys.stderr)
-    return 0 if report.ok and events else 1
+    return 0 if report.ok and events and not incomplete else 1
+
+
+def _open_letter(encryptor: Encryptor, letter: dict[str, Any]) -> Outgoing | str:
+    """The original message sealed in a dead letter, or why it cannot be replayed."""
+    mid = letter["message_id"]
+
+    def sealed(part: str) -> bytes | None:
+        text = letter[f"sealed_{part}"]
+        return None if text is None else encryptor.open_bytes(text, mid, context=f"deadletter/{part}")
+
+    if letter["sealed_value"] is None:
+        return (
+            "its original was not copied into the dead letter (too large); it stays at "
+            f"{letter['source_topic']}/{letter['source_partition']}/{letter['source_offset']} until retention"
+        )
+    try:
+        value, key, header_list = sealed("value"), sealed("key"), json.loads(sealed("headers") or b"[]")
+        headers = [(str(name), base64.b64decode(v, validate=True)) for name, v in header_list]
+    except EnvelopeError as exc:
+        return f"sealed bytes do not open ({exc.reason})"
+    except (ValueError, TypeError):  # sealed headers that are not the [[name, base64], ...] list
+        return "sealed headers are not a list of [name, base64] pairs"
+    return Outgoing(key, value, headers)
 
 
 def _deadletter_replay(args: argparse.Namespace) -> int:
@@ -85,34 +152,63 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
     keyring = load_keyring(settings)
     registry = load_schemas(settings)
     encryptor = Encryptor(keyring)
-    messages = asyncio.run(consume(settings, [settings.topic_deadletter], timeout=args.timeout, idle_timeout=3.0))
-    outgoing: list[Outgoing] = []
-    for message in messages:
-        letter = decode_output(registry, message)
-        mid = letter.get("message_id")
-        if args.reason and letter.get("reason") not in args.reason:
-            continue
-        if args.message_id and mid not in args.message_id:
-            continue
+    topics = [settings.topic_deadletter, settings.topic_audit]
+    read = asyncio.run(read_to_end(settings, topics, timeout=args.timeout, idle_timeout=3.0))
+    if _incomplete(read):  # a replay that has not seen every earlier replay could replay twice
+        print("nothing replayed: the dead-letter and audit topics were not read to their ends", file=sys.stderr)
+        return 1
+    on = {topic: [m for m in read.messages if m.topic == topic] for topic in topics}
+    letter_messages, letters, skipped = _trusted(keyring, registry, DEADLETTER_SCHEMA, on[settings.topic_deadletter])
+    _, audit_events, audit_skipped = _trusted(keyring, registry, AUDIT_SCHEMA, on[settings.topic_audit])
+    skipped += audit_skipped
+    replayed = {e["details"].get("original", "") for e in audit_events if e["event_type"] == REPLAYED}
+    current = keyring.current(KeyPurpose.DEADLETTER)
+    keys = [current]
+    for key_id in sorted(fingerprint_key_ids(replayed) - {current.key_id}):
         try:
-            value = encryptor.open_bytes(letter["sealed_value"], mid, context="deadletter/value")
-            key = (
-                encryptor.open_bytes(letter["sealed_key"], mid, context="deadletter/key")
-                if letter["sealed_key"]
-                else None
-            )
-            headers_json = encryptor.open_bytes(letter["sealed_headers"], mid, context="deadletter/headers")
-        except (EnvelopeError, TypeError) as exc:
-            print(
-                f"skip {mid}: sealed bytes do not open ({getattr(exc, 'reason', type(exc).__name__)})", file=sys.stderr
-            )
+            keys.append(keyring.get(key_id, KeyPurpose.DEADLETTER))
+        except KeyringError:  # retired or gone: its records cannot be compared any more
+            print(f"warning: earlier replays were recorded under key {key_id}, not usable here", file=sys.stderr)
+    candidates: list[ReplayCandidate[tuple[Consumed, Outgoing]]] = []
+    for where, letter in zip(letter_messages, letters, strict=True):
+        if not matches(letter, args.reason, args.message_id):
             continue
-        headers = [(name, base64.b64decode(v)) for name, v in json.loads(headers_json)]
-        print(f"{'would replay' if args.dry_run else 'replay'} {mid} ({letter['reason']}, {len(value)} bytes)")
-        outgoing.append(Outgoing(key, value, headers))
-    if not args.dry_run and outgoing:
-        asyncio.run(produce(settings, settings.topic_ingest, outgoing))
-    print(f"{len(outgoing)} dead letters {'selected' if args.dry_run else 'replayed to ' + settings.topic_ingest}")
+        opened = _open_letter(encryptor, letter)
+        if isinstance(opened, str):
+            print(f"skip {letter['message_id']}: {opened}", file=sys.stderr)
+            continue
+        prints = {k.key_id: fingerprint(k, opened.key, opened.value, opened.headers) for k in keys}
+        candidates.append(ReplayCandidate((where, opened), letter, frozenset(prints.values()), prints[current.key_id]))
+    plan = plan_replay(candidates, replayed, again=args.again)
+    run_id = uuid.uuid4().hex[:12]
+    events: list[dict[str, Any]] = []
+    for candidate in plan.selected:
+        letter, (where, original) = candidate.letter, candidate.where
+        verb = "would replay" if args.dry_run else "replay"
+        print(f"{verb} {letter['message_id']} ({letter['reason']}, {len(original.value or b'')} bytes)")
+        event = replay_event(
+            actor=settings.worker_id,
+            message_id=letter["message_id"],
+            reason=letter["reason"],
+            letter=f"{where.topic}/{where.partition}/{where.offset}",
+            original=candidate.record,
+            run_id=run_id,
+        )
+        events.append(event)
+    if not args.dry_run and plan.selected:
+        asyncio.run(produce(settings, settings.topic_ingest, [c.where[1] for c in plan.selected]))
+        # Recorded after the originals are acknowledged (at-least-once): a crash in between means the
+        # next run replays them again, under the same message ids, never that they are lost.
+        chain = AuditChain(keyring, f"replay/{settings.worker_id}/{run_id}")
+        schema = registry.get(AUDIT_SCHEMA)
+        audits = [audit_output(keyring, schema, chain, event) for event in events]
+        asyncio.run(produce(settings, settings.topic_audit, [Outgoing(a.key, a.value, a.headers) for a in audits]))
+    done = "selected" if args.dry_run else "replayed to " + settings.topic_ingest
+    print(f"{len(plan.selected)} dead letters {done}")
+    if plan.replayed_before:
+        print(f"{plan.replayed_before} dead letters skipped: their original was replayed before (--again: once more)")
+    if skipped:
+        print(f"{skipped} record(s) skipped: not written by the pipeline, or altered (see stderr)")
     return 0
 
 

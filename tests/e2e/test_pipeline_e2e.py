@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,17 +18,18 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from pipeline.config import settings_to_env
 from pipeline.core.codecs import decode_avro, encode_avro
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring
 from pipeline.core.inputs import SignedInput, encode_record, hostile_messages, signed_input
 from pipeline.core.leaks import LeakScanner
+from pipeline.core.processing import signed_output
 from pipeline.core.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_records
 from pipeline.interfaces.embedded_broker import free_port
 from pipeline.stream.clients import Consumed, Outgoing, decode_output, produce
 from tests.conftest import isolated_settings
+from tests.e2e.cli import run_cli
 from tests.e2e.helpers import log_tail, message_id, read_outputs, send, worker_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -179,46 +177,46 @@ def test_records_keep_clinical_content_and_protect_phi(run, registry):
     assert first.key.startswith(b"tok:")
 
 
-def _cli(settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **settings_to_env(settings)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.interfaces.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, base_settings, broker):
+def test_audit_trail_verifies_and_catches_an_edit_and_a_drop(run, registry, keyring, base_settings, broker):
     audits = sorted(run.on(run.settings.topic_audit), key=lambda m: (m.partition, m.offset))
     events = [decode_output(registry, m) for m in audits]
     expected = {g.message_id for g in run.good} | set(run.expected_reason)
     assert {e["message_id"] for e in events} >= expected
-    good = _cli(run.settings, "audit", "verify", "--timeout", "20")
+    good = run_cli(run.settings, "audit", "verify", "--timeout", "20")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "audit chains verified" in good.stdout
 
     chain_id = events[len(events) // 2]["chain_id"]
     in_chain = [i for i, e in enumerate(events) if e["chain_id"] == chain_id]
     victim = in_chain[len(in_chain) // 2]
-    for case in ("edited", "dropped"):
+    # "edited": re-signed with the egress key (an insider without the audit key); "altered": not re-signed,
+    # so verify skips it as a foreign record and the chain shows the gap it leaves.
+    schema = registry.get("audit_event")
+    for case, reason in (("edited", "edited"), ("altered", "gap"), ("dropped", "gap")):
         copy = isolated_settings(base_settings, broker, f"audit-{case}")
         forged = []
         for i, message in enumerate(audits):
             if i == victim and case == "dropped":
                 continue
+            headers = message.headers
             value = message.value
             if i == victim:
                 event = dict(events[i], outcome="deadletter" if events[i]["outcome"] == "ok" else "ok")
-                value = encode_avro(registry.get("audit_event"), event)
-            forged.append(Outgoing(message.key, value, message.headers))
+                value = encode_avro(schema, event)
+                if case == "edited":
+                    headers = signed_output(keyring, "audit", message.key, value, event["event_id"], schema.ref).headers
+            forged.append(Outgoing(message.key, value, headers))
         asyncio.run(produce(copy, copy.topic_audit, forged))
-        bad = _cli(copy, "audit", "verify", "--timeout", "20")
+        bad = run_cli(copy, "audit", "verify", "--timeout", "20")
         assert bad.returncode == 1
-        reason = "edited" if case == "edited" else "gap"
         assert f"seq {events[victim]['seq']}" in bad.stdout or f"seq {events[victim]['seq'] + 1}" in bad.stdout
         assert reason in bad.stdout, bad.stdout
+        if case == "altered":
+            assert "1 record(s) skipped" in bad.stdout and "hmac-mismatch" in bad.stderr, bad.stdout + bad.stderr
 
 
 def test_dead_letters_replay_to_the_input_topic(run, base_settings, broker):
-    dry = _cli(run.settings, "deadletter", "replay", "--reason", "hmac-mismatch", "--dry-run", "--timeout", "20")
+    dry = run_cli(run.settings, "deadletter", "replay", "--reason", "hmac-mismatch", "--dry-run", "--timeout", "20")
     assert dry.returncode == 0, dry.stderr
     mismatched = sum(1 for reason in run.expected_reason.values() if reason == "hmac-mismatch")
     assert f"{mismatched} dead letters selected" in dry.stdout

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,13 +43,84 @@ def test_round_trip_over_arbitrary_unicode(value, message_id, path, phi_type):
     assert ENC.decrypt(ct, message_id, path, phi_type) == value
 
 
-def test_fresh_nonce_and_data_key_every_time():
+def test_fresh_salt_nonce_and_data_key_every_time():
     cts = {ENC.encrypt("same", MID, PATH, PhiType.SSN) for _ in range(50)}
     assert len(cts) == 50
-    payloads = [parse_ciphertext(c).payload for c in cts]
-    assert len({p[1:13] for p in payloads}) == 50, "wrap nonces repeat"
-    assert len({p[13:61] for p in payloads}) == 50, "wrapped data keys repeat"
-    assert len({p[61:73] for p in payloads}) == 50, "data nonces repeat"
+    parsed = [parse_ciphertext(c) for c in cts]
+    assert len({p.salt for p in parsed}) == 50 and all(len(p.salt) == 32 for p in parsed), "salts repeat"
+    assert len({p.wrap_nonce for p in parsed}) == 50, "wrap nonces repeat"
+    assert len({p.wrapped_key for p in parsed}) == 50, "wrapped data keys repeat"
+    assert len({p.data_nonce for p in parsed}) == 50, "data nonces repeat"
+
+
+def _field_ad(key_id: str, version: int, message_id: str, path: str, phi_type: str) -> bytes:
+    """The associated data as the module docstring specifies it, built here independently."""
+    parts = (b"phi-pipeline/envelope/v1/field", key_id.encode(), bytes([version]), message_id.encode(), path.encode())
+    return b"".join(b"\x01" + len(p).to_bytes(8, "big") + p for p in (*parts, phi_type.encode()))
+
+
+def test_each_data_key_is_wrapped_under_a_one_use_key_derived_from_the_kek():
+    """Issue 20 #10: the long-lived KEK never encrypts with a random nonce itself (GCM's 2^32 limit)."""
+    kek = KEYRING.current(KeyPurpose.ENCRYPTION)
+    parsed = parse_ciphertext(ENC.encrypt("123-45-6789", MID, PATH, PhiType.SSN))
+    assert parsed.version == 2
+    ad = _field_ad(kek.key_id, 2, MID, PATH, "SSN")
+    with pytest.raises(Exception):  # noqa: B017 - InvalidTag: not wrapped under the KEK itself
+        AESGCM(kek.material).decrypt(parsed.wrap_nonce, parsed.wrapped_key, ad)
+    info = b"phi-pipeline/envelope/v2/wrap\x00" + kek.key_id.encode()
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=parsed.salt, info=info).derive(kek.material)
+    data_key = AESGCM(derived).decrypt(parsed.wrap_nonce, parsed.wrapped_key, ad)
+    assert AESGCM(data_key).decrypt(parsed.data_nonce, parsed.body, ad) == b"123-45-6789"
+
+
+def _vector_keyring() -> Keyring:
+    def material(purpose: str) -> str:
+        return base64.b64encode(hashlib.sha256(f"phi-pipeline test vector {purpose}".encode()).digest()).decode()
+
+    keys = [
+        {
+            "key_id": f"{purpose}-v1",
+            "purpose": purpose,
+            "version": 1,
+            "status": "active",
+            "created": "2026-01-01T00:00:00Z",
+            "material": material(purpose),
+        }
+        for purpose in ("encryption", "deadletter")
+    ]
+    return Keyring.from_dict({"format": "phi-pipeline-keyring", "format_version": 1, "keys": keys})
+
+
+# Made by the format-1 code (commit ce7f722) under _vector_keyring(): data keys wrapped under the KEK itself.
+V1_FIELD = (
+    "enc:encryption-v1:Ac9abPi0Is_2GllEIgE8gBS4H3YEeVLmdLN6bqpoCtH0G_nETZudhXg1fT38nm5-exNSZ2tTAUxKx6mrVvSYvCC0Ujdp2"
+    "wsYFPZ7q2kNEM8UFHmdXiGP3Eea3DCqENWYaFV1Mg"
+)
+V1_SEALED = (
+    "enc:deadletter-v1:AW2EgQVlanUCAK7NBuqutWC4lrSQWV9AGFs5vZiDLmhb4mr_VVmnzcbp17VuiLjkKxEwfxRFI5SwSVn10y-7cENZHj-roOK"
+    "i93oxB87FdH9q-qHIGjN1l0VJDmNhKZFovFfkAvwFP8_gP-x9CPPl"
+)
+
+
+def test_format_1_ciphertexts_still_decrypt_and_new_ones_are_format_2():
+    enc = Encryptor(_vector_keyring())
+    assert parse_ciphertext(V1_FIELD).version == 1 and parse_ciphertext(V1_SEALED).version == 1
+    assert enc.decrypt(V1_FIELD, "msg-v1-vector", "ssn", PhiType.SSN) == "123-45-6789"
+    assert enc.open_bytes(V1_SEALED, "msg-v1-vector", context="deadletter/value") == b"original kafka message"
+    with pytest.raises(EnvelopeError) as info:  # still bound to its record
+        enc.decrypt(V1_FIELD, "msg-other", "ssn", PhiType.SSN)
+    assert info.value.reason == "enc-invalid"
+    fresh = enc.encrypt("123-45-6789", "msg-v1-vector", "ssn", PhiType.SSN)
+    assert parse_ciphertext(fresh).version == 2
+    assert enc.decrypt(fresh, "msg-v1-vector", "ssn", PhiType.SSN) == "123-45-6789"
+
+
+def test_a_format_2_ciphertext_relabelled_as_format_1_does_not_open():
+    parsed = parse_ciphertext(ENC.encrypt("123-45-6789", MID, PATH, PhiType.SSN))
+    for payload in (b"\x01" + parsed.payload[1:], b"\x01" + parsed.payload[1 + 32 :]):
+        with pytest.raises(EnvelopeError) as info:
+            ENC.decrypt(f"enc:{parsed.key_id}:{b64url(payload)}", MID, PATH, PhiType.SSN)
+        assert info.value.reason == "enc-invalid"
 
 
 def test_every_byte_flip_of_ciphertext_detected():
@@ -133,6 +208,8 @@ def test_key_id_swap_unknown_and_wrong_purpose():
         "enc:encryption-v1:a=",
         "enc:encryption-v1:" + b64url(bytes(20)),
         "enc:encryption-v1:" + b64url(b"\x02" + bytes(100)),
+        "enc:encryption-v1:" + b64url(b"\x03" + bytes(200)),
+        "enc:encryption-v1:" + b64url(b"\x01" + bytes(80)),
     ],
 )
 def test_malformed(bad):

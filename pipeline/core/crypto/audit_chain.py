@@ -165,6 +165,35 @@ class AuditChain:
             return body
 
 
+class PartitionChains:
+    """One writer's chains, one per input partition: ``<prefix>/p<partition>``.
+
+    A chain's events must reach the topic in the order they were chained, so each writer (an agent of
+    one worker incarnation) owns its chains and sends their events in the order it appended them; two
+    writers that send from separate coroutines must never share a chain. Give each a distinct ``prefix``.
+    """
+
+    def __init__(self, keyring: Keyring, prefix: str) -> None:
+        if not isinstance(prefix, str) or not prefix:
+            raise AuditChainError("a chain prefix must be a non-empty string, for example '<worker>/<run>/<agent>'")
+        self._keyring = keyring
+        self._prefix = prefix
+        self._chains: dict[int, AuditChain] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    def get(self, partition: int) -> AuditChain:
+        """The chain for ``partition``, created at seq 0 on first use."""
+        with self._lock:
+            chain = self._chains.get(partition)
+            if chain is None:
+                chain = self._chains[partition] = AuditChain(self._keyring, f"{self._prefix}/p{partition}")
+            return chain
+
+
 @dataclass(frozen=True, slots=True)
 class ChainFailure:
     """The first bad event of a chain: its position in the input (0-based), its seq and why."""
