@@ -92,7 +92,8 @@ def _threshold_lines(out_dir: Path | None) -> list[str]:
         "- Why this point: a missed identifier is a leak, a false alarm is lost clinical content; so recall is",
         "  held at its ceiling and each threshold rises only as far as it costs no recall on the development",
         "  split. No threshold goes above 0.7 (scores on real notes run lower than on our templates), and a",
-        "  type with fewer than 30 development spans keeps the default.",
+        "  type with fewer than 30 development spans keeps the default; identifier types scored by rules (SSN, MRN,",
+        "  phone, licence...) keep the defaults their rules were written against.",
     ]
     if (out_dir / "pr_curves.png").exists():
         lines += ["", "![precision-recall curves per type, chosen points in red](pr_curves.png)"]
