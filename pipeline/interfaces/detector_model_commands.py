@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_common(build, build_dir_help="intermediate files, git-ignored", threads_help="training and evaluation")
     build.add_argument("--seed", type=int, default=13, help="seed of the corpus and the training (default 13)")
-    build.add_argument("--train-notes", type=int, default=None, help="synthetic training notes (default 6000)")
+    build.add_argument("--train-notes", type=int, default=None, help="synthetic training notes (default 8000)")
     build.add_argument("--epochs", type=float, default=None, help="training epochs (default 1)")
     build.add_argument("--max-minutes", type=float, default=None, help="stop training after this long (default 33)")
     build.add_argument("--quick", action="store_true", help="a tiny smoke build in a few minutes (not for shipping)")

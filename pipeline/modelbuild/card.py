@@ -295,6 +295,8 @@ def render(report: dict, out_dir: Path | None = None) -> str:
         f"HF_HUB_OFFLINE=1 phi-pipeline model build --out models/detector --seed {s['seed']}"
         + (f" --max-minutes {s['max_minutes']:g}" if s.get("max_minutes") else "")
         + (f" --build-dir {report['build_dir']}" if report.get("build_dir") else ""),
+        "HF_HUB_OFFLINE=1 phi-pipeline model calibrate --model models/detector   # thresholds.json, pr_curves.png",
+        "phi-pipeline model lexicons   # only to refresh the word lists from newer package versions",
         "```",
         "Same seed, same corpus and training order; figures agree within thread-scheduling noise.",
         "After a change to the rules, `phi-pipeline model evaluate"

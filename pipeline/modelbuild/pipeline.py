@@ -33,7 +33,7 @@ class BuildPlan:
 
     out_dir: Path
     build_dir: Path
-    train_notes: int = 6000
+    train_notes: int = 8000
     heldout_notes: int = 400
     presidio_path: Path | None = PRESIDIO_DATA
     presidio_limit: int | None = None

@@ -70,9 +70,10 @@ def test_recall_on_held_out_notes(detector):
             if gold.type not in KEY_TYPES:
                 continue
             total += 1
-            found += any(p.type is gold.type and p.start < gold.end and gold.start < p.end for p in spans)
+            found += any(p.start < gold.end and gold.start < p.end for p in spans)
     assert total > 100
-    assert found / total >= 0.93, f"recall {found / total:.3f} on {total} key PHI spans"
+    # Any type counts: a name called a place is still redacted (the type-blind figure a leak is judged by).
+    assert found / total >= 0.97, f"recall {found / total:.3f} on {total} key PHI spans"
 
 
 def test_terse_clinical_text_without_phi_stays_clean(detector):
