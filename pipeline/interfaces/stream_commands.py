@@ -88,13 +88,16 @@ def _worker(args: argparse.Namespace) -> int:
     import faust
 
     from pipeline.runtime.detectors import execution_provider
-    from pipeline.stream.app import create_app
+    from pipeline.stream.admin import topic_message_limits
+    from pipeline.stream.app import apply_output_limits, create_app
     from pipeline.stream.metrics import PipelineMetrics
 
     settings = _settings()
     agents = _agents(args.agents, settings.summarizer_enabled)
     asyncio.run(ensure_topics(settings))
     processor = build_processor(settings)
+    outputs = [settings.topic_redacted, settings.topic_deadletter, settings.topic_audit]
+    apply_output_limits(processor, settings, asyncio.run(topic_message_limits(settings, outputs)))
     summaries = build_summary_processor(settings, processor) if "summarize" in agents else None
     metrics = PipelineMetrics()
     provider = execution_provider(processor.detector)
@@ -186,8 +189,12 @@ def _consume(args: argparse.Namespace) -> int:
         shown: dict[str, Any] = {"partition": message.partition, "offset": message.offset}
         if keyring is not None:
             try:
-                verify_headers(keyring, KeyPurpose.EGRESS_HMAC, message.headers, message.key, message.value)
+                verified = verify_headers(
+                    keyring, KeyPurpose.EGRESS_HMAC, message.headers, message.key, message.value, legacy_schema=True
+                )
                 shown["verified"] = True
+                if not verified.schema_signed:  # written before v2 signatures: the schema header is unsigned
+                    shown["schema_signed"] = False
             except SignatureError as exc:
                 shown["verified"] = False
                 shown["verify_error"] = exc.reason

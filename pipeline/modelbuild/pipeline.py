@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.core.corpus import Split, as_documents, generate, jsonl_lines, write_jsonl
+from pipeline.core.errors import PipelineError
 from pipeline.core.evaluation.presidio_baseline import presidio_detector
 from pipeline.modelbuild.features import encode_notes, load_tokenizer
 from pipeline.modelbuild.train import TrainSettings, base_model_dir
@@ -127,9 +128,11 @@ def build(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str,
     return report
 
 
-class StaleBuildError(RuntimeError):
+class StaleBuildError(PipelineError, RuntimeError):
     """The build folder is not the shipped model's, or today's generator no longer makes its held-out
     split: re-evaluating would mislead."""
+
+    reason = "stale-build"
 
 
 def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str, object]:

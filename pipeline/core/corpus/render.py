@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from pipeline.core.corpus.lexicon import Lexicon
 from pipeline.core.corpus.negatives import NEG_MAKERS
 from pipeline.core.corpus.values import PHI_MAKERS, Seg
+from pipeline.core.errors import PipelineError
 from pipeline.core.phi_types import PhiType
 
 _SLOT = re.compile(r"\{([A-Za-z]+)\}")
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
 
-class UnknownSlotError(KeyError):
+class UnknownSlotError(PipelineError, KeyError):
     """A template names a slot that is neither a PHI maker nor a hard-negative maker."""
+
+    reason = "corpus-unknown-slot"
 
 
 @dataclass(frozen=True, slots=True)
