@@ -11,12 +11,11 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, RecordTooLargeError
 
 from pipeline.core.codecs import decode_avro
-from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.inputs import encode_record, signed_input
-from pipeline.core.processing import RecordProcessor
 from pipeline.core.synthetic import synthetic_records
 from pipeline.stream import app as stream_app
 from pipeline.stream.admin import limits_from_responses
+from tests.unit.test_isolation import make_processor
 
 
 class Exited(Exception):
@@ -37,14 +36,7 @@ def exits(monkeypatch):
 
 @pytest.fixture
 def processor(registry, keyring):
-    return RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=RuleDetector(),
-        worker_id="unit",
-        max_message_bytes=1_048_576,
-        default_schema="clinical_record",
-    )
+    return make_processor(registry, keyring)
 
 
 def events(registry, keyring, count=4):
