@@ -32,6 +32,7 @@ from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 STAGE = "decode"
 CONFLUENT_MAGIC = 0
 _CONFLUENT_HEADER = struct.Struct(">bI")
+_MAX_INT_BITS = 1024  # a double's range: larger integers overflow when written
 
 
 def encode_avro(entry: SchemaEntry, record: dict[str, Any]) -> bytes:
@@ -96,17 +97,21 @@ def decode_json(entry: SchemaEntry, data: bytes) -> dict[str, Any]:
 
 
 def check_encodable(value: Any) -> None:
-    """Every string (and object key) in a decoded JSON value can be written as UTF-8.
+    """Every string (and object key) in a decoded JSON value can be written as UTF-8, and every number
+    fits some Avro type.
 
     JSON's ``\\ud800`` escape decodes to a lone UTF-16 surrogate: valid JSON, but no UTF-8 encoder (Avro,
     the tokenizer, the model's tokenizer) can write it, so it is refused here, at decode, rather than
-    failing a later stage. Iterative, so a deeply nested value cannot exhaust the stack.
+    failing a later stage. Likewise an integer past a double's range (Avro's schema check lets it into a
+    ``double`` field, and writing it overflows). Iterative, so a deeply nested value cannot exhaust the stack.
     """
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             _check_text(item)
+        elif isinstance(item, int) and item.bit_length() > _MAX_INT_BITS:
+            raise NumberTooLarge(STAGE, f"JSON holds an integer of {item.bit_length()} bits; no Avro type holds it")
         elif isinstance(item, dict):
             for key, child in item.items():
                 _check_text(key)

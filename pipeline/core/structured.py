@@ -245,6 +245,13 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
 # -- actions ------------------------------------------------------------------------------------------
 
 
+def _generalized(phi_type: PhiType, text: str, path: str) -> str:
+    try:
+        return _GENERALIZERS[phi_type](text)
+    except GeneralizationError as exc:
+        raise InvalidField(STAGE, f"field {path!r}: {exc}") from None
+
+
 def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: TokenizeFn, encrypt: EncryptFn) -> None:
     policy, path = leaf.policy, leaf.path
     if policy.is_free_text or policy.phi_type is None:
@@ -257,6 +264,9 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: Toke
         result.known.append((phi_type, text))
     if result.aged_90_plus and phi_type in (PhiType.DATE, PhiType.AGE) and action in ("generalize", "keep"):
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
+        # The value must still be what the field says (a date with a year, an age), as for anyone else.
+        if action == "generalize":
+            _generalized(phi_type, text, path)
         if phi_type is PhiType.DATE or (_whole_years(text) or 0) >= 90:
             protected: str | None = AGED_90_PLUS
             action = "generalize"
@@ -269,10 +279,7 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: Toke
     elif action == "encrypt":
         protected = encrypt(text, message_id, path, phi_type)
     elif action == "generalize":
-        try:
-            protected = _GENERALIZERS[phi_type](text)
-        except GeneralizationError as exc:
-            raise InvalidField(STAGE, f"field {path!r}: {exc}") from None
+        protected = _generalized(phi_type, text, path)
     else:  # keep: allowed by the schema's author, recorded so the choice is visible in the audit trail
         protected = text
     leaf.container[leaf.key] = protected
