@@ -290,3 +290,57 @@ def test_every_dead_letter_reason_is_documented():
     assert not missing, f"reasons missing from README's dead-letter list: {missing}"
     schema_doc = (REPO / "schemas" / "dead_letter.avsc").read_text(encoding="utf-8")
     assert not [r for r in reasons if r not in schema_doc]
+
+
+def _legacy_v1_headers(keyring, message_id, key, value, schema=None):
+    import base64
+    import hashlib
+    import hmac
+
+    from pipeline.core.crypto.integrity import legacy_canonical_bytes
+
+    signing = keyring.current(KeyPurpose.INGEST_HMAC)
+    mac = hmac.new(signing.material, legacy_canonical_bytes(message_id, key, value), hashlib.sha256).digest()
+    headers = [
+        ("phi-message-id", message_id.encode()),
+        ("phi-hmac", f"v1:{signing.key_id}:".encode() + base64.b64encode(mac)),
+    ]
+    return headers + ([("phi-schema", schema.encode())] if schema else [])
+
+
+def test_the_schema_header_is_signed_at_ingest(registry, keyring):
+    _entry, _records, signed = good_batch(registry, keyring, count=1, encoding="avro")
+    good = signed[0]
+    processor = make_processor(registry, keyring)
+    relabelled = type(good)(
+        good.message_id,
+        good.key,
+        good.value,
+        [(n, b"clinical_record:9" if n == "phi-schema" else v) for n, v in good.headers],
+    )
+    dropped = type(good)(good.message_id, good.key, good.value, [(n, v) for n, v in good.headers if n != "phi-schema"])
+    results = processor.process_batch([inbound(m, offset=i) for i, m in enumerate([good, relabelled, dropped])])
+    assert [(r.outcome, r.reason) for r in results] == [
+        ("ok", None),
+        ("deadletter", "hmac-mismatch"),
+        ("deadletter", "hmac-mismatch"),
+    ]
+    for out in results[0].outputs:  # and on the way out
+        assert verify_headers(keyring, KeyPurpose.EGRESS_HMAC, out.headers, out.key, out.value).version == "v2"
+
+
+def test_legacy_v1_inputs_pass_only_without_an_unsigned_schema_header(registry, keyring):
+    entry, _records, signed = good_batch(registry, keyring, count=1, encoding="avro")
+    good = signed[0]
+    processor = make_processor(registry, keyring)
+    bare = type(good)(
+        good.message_id, good.key, good.value, _legacy_v1_headers(keyring, good.message_id, good.key, good.value)
+    )
+    with_schema = type(good)(
+        good.message_id,
+        good.key,
+        good.value,
+        _legacy_v1_headers(keyring, good.message_id, good.key, good.value, entry.ref),
+    )
+    results = processor.process_batch([inbound(bare), inbound(with_schema, offset=1)])
+    assert [(r.outcome, r.reason) for r in results] == [("ok", None), ("deadletter", "hmac-schema-unsigned")]
