@@ -26,7 +26,7 @@ test: $(STAMP)
 # Arbitrary JSON in every field through the whole processing path with the real model detector, at full
 # size (the same test runs 60 examples in `make test`). Hours on 2 cores: see README, Tests.
 fuzz-full: $(STAMP)
-	PIPELINE_FUZZ_EXAMPLES=200000 $(BIN)/pytest -q -p no:cacheprovider tests/unit/test_processing_fuzz.py
+	PIPELINE_FUZZ_EXAMPLES=200000 $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/unit/test_processing_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ a reason (never ``processing-error``: that would be a failure nobody anticipated
 accepted appears in no output. The spans the model finds are not checked (the model may be retrained).
 
 CI runs ``PIPELINE_FUZZ_EXAMPLES`` examples (60 by default); the full-size run:
-``PIPELINE_FUZZ_EXAMPLES=200000 .venv/bin/pytest -q -p no:cacheprovider tests/unit/test_processing_fuzz.py``
+``make fuzz-full`` (``PIPELINE_FUZZ_EXAMPLES=200000``, no per-test timeout)
 """
 
 from __future__ import annotations
