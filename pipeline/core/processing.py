@@ -225,18 +225,9 @@ class RecordProcessor:
         message = result.inbound
         if message is None:
             raise ValueError("send_failed needs a result from process_batch (it carries its input)")
-        detail = (
-            f"the broker refused the {result.outcome} output ({type(error).__name__}); "
-            f"the original stays at {message.source} until the input topic's retention"
-        )
-        letter = self._dead_letter(
-            message,
-            OutputRejected.reason,
-            "send",
-            detail,
-            result.message_id if result.outcome == "ok" else None,
-            keep_original=False,
-        )
+        detail = f"the {result.outcome} output was refused when sent ({type(error).__name__})"
+        verified_id = None if result.stage == "verify" else result.message_id  # verify failures have derived ids
+        letter = self._dead_letter(message, OutputRejected.reason, "send", detail, verified_id, keep_original=False)
         if letter.audit_event is not None:
             letter.outputs.append(self.audit_message(letter.audit_event, letter.partition))
             letter.audit_event = None
