@@ -100,8 +100,12 @@ def test_security_review_inputs_on_the_broker(topic_settings, registry, keyring,
     birth = "1925"
     for m in outputs:
         where = f"{m.topic}/{m.partition}/{m.offset}"
-        assert birth not in json.dumps(decode_output(registry, m), default=str), where
-        assert birth.encode() not in (m.value or b"") and birth.encode() not in (m.key or b""), where
+        decoded = decode_output(registry, m)
+        # Sealed originals are AES-GCM ciphertext in base64: four random characters can spell anything.
+        visible = {k: v for k, v in decoded.items() if not k.startswith("sealed_")}
+        assert birth not in json.dumps(visible, default=str), where
+        if m.topic != topic_settings.topic_deadletter:
+            assert birth.encode() not in (m.value or b"") and birth.encode() not in (m.key or b""), where
     elder_out = next(decode_output(registry, m) for m in redacted if message_id(m) == elder_input.message_id)
     assert (elder_out["age"], elder_out["date_of_birth"], elder_out["admission_date"]) == ("90+", "90+", "90+")
     assert "1990" not in elder_out["note"]  # no year survives in the note of a patient aged 90+
