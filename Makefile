@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean fuzz-full
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Arbitrary JSON in every field through the whole processing path with the real model detector, at full
+# size (the same test runs 60 examples in `make test`). Hours on 2 cores: see README, Tests.
+fuzz-full: $(STAMP)
+	PIPELINE_FUZZ_EXAMPLES=200000 $(BIN)/pytest -q -p no:cacheprovider --timeout=0 tests/unit/test_processing_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

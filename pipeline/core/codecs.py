@@ -10,17 +10,29 @@ from __future__ import annotations
 import io
 import json
 import struct
+import sys
 from typing import Any
 
 import fastavro
 from fastavro.validation import validate
 
-from pipeline.core.errors import RejectedMessage, SchemaError
+from pipeline.core.errors import (
+    EmptyMessage,
+    InvalidJson,
+    InvalidUtf8,
+    NumberTooLarge,
+    SchemaError,
+    SchemaMismatch,
+    UndecodableMessage,
+    UnencodableText,
+    UnknownSchema,
+)
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 
 STAGE = "decode"
 CONFLUENT_MAGIC = 0
 _CONFLUENT_HEADER = struct.Struct(">bI")
+_MAX_INT_BITS = 1024  # a double's range: larger integers overflow when written
 
 
 def encode_avro(entry: SchemaEntry, record: dict[str, Any]) -> bytes:
@@ -47,19 +59,18 @@ def decode_avro(entry: SchemaEntry, data: bytes) -> dict[str, Any]:
     try:
         record = fastavro.schemaless_reader(buffer, entry.parsed, None)
     except UnicodeDecodeError as exc:
-        raise RejectedMessage("invalid-utf8", STAGE, f"Avro string is not valid UTF-8 (byte {exc.start})") from None
+        raise InvalidUtf8(STAGE, f"Avro string is not valid UTF-8 (byte {exc.start})") from None
     except (EOFError, IndexError, struct.error):
-        raise RejectedMessage("undecodable", STAGE, f"Avro data ends early for schema {entry.ref}") from None
+        raise UndecodableMessage(STAGE, f"Avro data ends early for schema {entry.ref}") from None
     except Exception as exc:  # fastavro raises ValueError, TypeError, KeyError... on garbage
-        raise RejectedMessage("undecodable", STAGE, f"not Avro for schema {entry.ref} ({type(exc).__name__})") from None
+        raise UndecodableMessage(STAGE, f"not Avro for schema {entry.ref} ({type(exc).__name__})") from None
     if buffer.tell() != len(data):
-        raise RejectedMessage(
-            "schema-mismatch",
+        raise SchemaMismatch(
             STAGE,
             f"{len(data) - buffer.tell()} bytes left after decoding schema {entry.ref}: written with another schema",
         )
     if not isinstance(record, dict):
-        raise RejectedMessage("schema-mismatch", STAGE, f"schema {entry.ref} does not describe a record")
+        raise SchemaMismatch(STAGE, f"schema {entry.ref} does not describe a record")
     return record
 
 
@@ -68,16 +79,54 @@ def decode_json(entry: SchemaEntry, data: bytes) -> dict[str, Any]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RejectedMessage("invalid-utf8", STAGE, f"JSON is not valid UTF-8 (byte {exc.start})") from None
+        raise InvalidUtf8(STAGE, f"JSON is not valid UTF-8 (byte {exc.start})") from None
     try:
         record = json.loads(text)
     except RecursionError:
-        raise RejectedMessage("invalid-json", STAGE, "JSON nested too deeply") from None
+        raise InvalidJson(STAGE, "JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
-        raise RejectedMessage("invalid-json", STAGE, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise InvalidJson(STAGE, f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError:  # an integer longer than Python converts (sys.get_int_max_str_digits(), 4,300 by default)
+        raise NumberTooLarge(
+            STAGE, f"JSON holds an integer of more than {sys.get_int_max_str_digits()} digits"
+        ) from None
+    check_encodable(record)
     if not isinstance(record, dict):
-        raise RejectedMessage("schema-mismatch", STAGE, f"JSON must be an object for schema {entry.ref}")
+        raise SchemaMismatch(STAGE, f"JSON must be an object for schema {entry.ref}")
     return conform(entry, record)
+
+
+def check_encodable(value: Any) -> None:
+    """Every string (and object key) in a decoded JSON value can be written as UTF-8, and every number
+    fits some Avro type.
+
+    JSON's ``\\ud800`` escape decodes to a lone UTF-16 surrogate: valid JSON, but no UTF-8 encoder (Avro,
+    the tokenizer, the model's tokenizer) can write it, so it is refused here, at decode, rather than
+    failing a later stage. Likewise an integer past a double's range (Avro's schema check lets it into a
+    ``double`` field, and writing it overflows). Iterative, so a deeply nested value cannot exhaust the stack.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, int) and item.bit_length() > _MAX_INT_BITS:
+            raise NumberTooLarge(STAGE, f"JSON holds an integer of {item.bit_length()} bits; no Avro type holds it")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                _check_text(key)
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnencodableText(
+            STAGE, f"JSON string holds a character UTF-8 cannot encode (a lone surrogate) at index {exc.start}"
+        ) from None
 
 
 def conform(entry: SchemaEntry, record: dict[str, Any]) -> dict[str, Any]:
@@ -86,23 +135,19 @@ def conform(entry: SchemaEntry, record: dict[str, Any]) -> dict[str, Any]:
     known = {f["name"] for f in fields}
     extra = sorted(set(record) - known)
     if extra:
-        raise RejectedMessage(
-            "schema-mismatch", STAGE, f"fields not in schema {entry.ref}: {', '.join(_field_names(extra))}"
-        )
+        raise SchemaMismatch(STAGE, f"fields not in schema {entry.ref}: {', '.join(_field_names(extra))}")
     filled = dict(record)
     for field in fields:
         if field["name"] not in filled:
             if "default" not in field:
-                raise RejectedMessage(
-                    "schema-mismatch", STAGE, f"required field {field['name']!r} missing for schema {entry.ref}"
-                )
+                raise SchemaMismatch(STAGE, f"required field {field['name']!r} missing for schema {entry.ref}")
             filled[field["name"]] = field["default"]
     try:
         validate(filled, entry.parsed, raise_errors=True)
     except Exception as exc:
         fields_named = getattr(exc, "errors", None)
         where = ", ".join(sorted({str(getattr(e, "field", "?")) for e in fields_named or []})) or "a field"
-        raise RejectedMessage("schema-mismatch", STAGE, f"wrong type in {where} for schema {entry.ref}") from None
+        raise SchemaMismatch(STAGE, f"wrong type in {where} for schema {entry.ref}") from None
     return filled
 
 
@@ -120,22 +165,22 @@ def decode(
     Avro record whose first field is a non-empty string never starts with either byte.
     """
     if not data:
-        raise RejectedMessage("empty", STAGE, "message value is empty")
+        raise EmptyMessage(STAGE, "message value is empty")
     if data[:1] == b"\x00":
         if len(data) < _CONFLUENT_HEADER.size:
-            raise RejectedMessage("undecodable", STAGE, "Confluent wire-format header is truncated")
+            raise UndecodableMessage(STAGE, "Confluent wire-format header is truncated")
         _, registry_id = _CONFLUENT_HEADER.unpack_from(data)
         try:
             entry = registry.by_registry_id(registry_id)
         except SchemaError as exc:
-            raise RejectedMessage("schema-unknown", STAGE, str(exc)) from None
+            raise UnknownSchema(STAGE, str(exc)) from None
         return entry, decode_avro(entry, data[_CONFLUENT_HEADER.size :])
     try:
         entry = registry.get(schema_ref or default_schema)
     except SchemaError as exc:
-        raise RejectedMessage("schema-unknown", STAGE, _safe_schema_error(schema_ref, exc)) from None
+        raise UnknownSchema(STAGE, _safe_schema_error(schema_ref, exc)) from None
     if not entry.is_input:
-        raise RejectedMessage("schema-unknown", STAGE, f"schema {entry.ref} is not an input schema")
+        raise UnknownSchema(STAGE, f"schema {entry.ref} is not an input schema")
     if data[:1] == b"{":
         return entry, decode_json(entry, data)
     return entry, decode_avro(entry, data)

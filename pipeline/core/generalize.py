@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from pipeline.core.errors import PipelineError
+
 #: Three-digit ZIP prefixes with 20,000 or fewer residents (HHS guidance, 2000 Census).
 LOW_POPULATION_ZIP3: frozenset[str] = frozenset(
     {
@@ -38,8 +40,10 @@ _ZIP_RE = re.compile(r"^\s*(\d{5})(?:-?\d{4})?\s*$")
 _YEAR_RE = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 
 
-class GeneralizationError(ValueError):
+class GeneralizationError(PipelineError, ValueError):
     """The value does not have the shape the generalization needs (message names the shape, not the value)."""
+
+    reason = "invalid-field"
 
 
 def zip3(value: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pipeline.core.errors import PipelineError
+
 
 class PhiType(StrEnum):
     """One identifier class. Values are stable strings: they appear in schemas, records and metrics."""
@@ -66,8 +68,10 @@ SAFE_HARBOR_CLASS: dict[PhiType, str] = {
 }
 
 
-class UnknownPhiTypeError(ValueError):
+class UnknownPhiTypeError(PipelineError, ValueError):
     """A label that is neither one of ours nor mapped from a known external label set."""
+
+    reason = "unknown-phi-type"
 
 
 def parse_phi_type(label: str) -> PhiType:

@@ -5,10 +5,21 @@ coordinates of each message and sends what comes back. Keeping it pure makes eve
 (verify before decode, nothing lost, nothing leaked, deterministic outputs) testable without a
 broker, and lets the benchmarks time it apart from the transport.
 
-Order per message: size check -> HMAC verification (nothing is decoded before it passes) -> decode
-and schema check -> structured-field protection -> free-text detection (batched across messages)
--> transformation -> encode and sign. Any :class:`RejectedMessage` on the way turns the message into
-a dead letter whose original bytes are sealed with the dead-letter key.
+Order per message: HMAC verification (nothing is read before it passes) -> size check -> decode and
+schema check -> structured-field protection -> free-text detection (batched across messages) ->
+transformation -> encode, size and sign. Any :class:`RejectedMessage` or :class:`SignatureError` on
+the way turns the message into a dead letter whose original bytes are sealed with the dead-letter key.
+
+One message never takes its neighbours or the worker down: any other exception while handling one
+message dead-letters that message only (``processing-error``, with the stage and the exception class,
+never its text, which could quote a value); a detector that fails on a batch is asked again message
+by message, so only the message it cannot handle is dead-lettered. Every output is sized, key, value
+and every header included, against the smallest limit a producer or broker puts on it before it is
+returned; a dead letter that would not fit falls back to one that names the input's coordinates only.
+
+A message that fails verification gets a message id derived from its coordinates: the id it claims
+is not trusted (it could name another message), and is kept in its dead letter only as
+``claimed_message_id``.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import re
 import time
 import uuid
@@ -32,6 +44,7 @@ from pipeline.core.crypto.integrity import (
     HEADER_HMAC,
     HEADER_MESSAGE_ID,
     HEADER_SCHEMA,
+    MessageIdError,
     SignatureError,
     sign,
     verify_headers,
@@ -40,17 +53,34 @@ from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.detection.base import TextDetector
 from pipeline.core.detection.ensemble import Ensemble
-from pipeline.core.errors import PipelineError, RejectedMessage
+from pipeline.core.errors import (
+    EmptyMessage,
+    OutputRejected,
+    OutputTooLarge,
+    OversizedMessage,
+    ProcessingFailed,
+    RejectedMessage,
+)
 from pipeline.core.known_values import KnownValueFinder
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 from pipeline.core.spans import Span
-from pipeline.core.structured import Transformation, protect_fields
+from pipeline.core.structured import ProtectedRecord, Transformation, protect_record, year_spans
 from pipeline.core.transform import DEFAULT_TEXT_POLICY, Action, TransformContext, transform_text
+
+log = logging.getLogger(__name__)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 DEADLETTER_SCHEMA = "dead_letter"
 AUDIT_SCHEMA = "audit_event"
+#: Header names a dead letter lists (safe ones only); a message with thousands of headers must not
+#: make its dead letter large.
+MAX_LISTED_HEADER_NAMES = 32
+_MAX_DETAIL_CHARS = 1_000
+#: Bytes a record costs beyond its key, value and headers in a Kafka record batch, rounded up (batch
+#: header 61, record overhead at most 21, and up to 10 bytes of varints per header).
+RECORD_OVERHEAD_BYTES = 128
+HEADER_OVERHEAD_BYTES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +109,12 @@ class OutboundMessage:
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
 
+    @property
+    def size(self) -> int:
+        """An upper bound on what this message costs against a producer's or a broker's size limit:
+        key, value, every header name and value, and the record's framing."""
+        return output_size(self.key, self.value, self.headers)
+
 
 @dataclass
 class ProcessResult:
@@ -95,6 +131,16 @@ class ProcessResult:
     #: The audit event, chained and appended to ``outputs`` once the whole batch is done, in input
     #: order, so each chain's events reach the topic in the order they were chained.
     audit_event: dict[str, Any] | None = field(default=None, repr=False)
+    #: The input this is the fate of (the stream layer needs its coordinates if a send fails).
+    inbound: InboundMessage | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Progress:
+    """How far one message got: the stage an unexpected exception is reported in, and its verified id."""
+
+    stage: str = "verify"
+    message_id: str | None = None
 
 
 @dataclass
@@ -104,12 +150,12 @@ class _Work:
     message: InboundMessage
     message_id: str
     entry: SchemaEntry
-    record: dict[str, Any]
-    protected: dict[str, Any]
-    transformations: list[Transformation]
+    protected: ProtectedRecord
     subject: str
-    texts: dict[str, str] = field(default_factory=dict)
-    known: list[tuple[PhiType, str]] = field(default_factory=list)
+
+    @property
+    def texts(self) -> list[str]:
+        return [slot.text for slot in self.protected.texts]
 
 
 class RecordProcessor:
@@ -126,6 +172,7 @@ class RecordProcessor:
         default_schema: str,
         text_policy: Mapping[PhiType, Action] = DEFAULT_TEXT_POLICY,
         detector_name: str = "ensemble",
+        max_output_bytes: int | None = None,
     ) -> None:
         self.registry = registry
         self.keyring = keyring
@@ -133,8 +180,8 @@ class RecordProcessor:
         self.worker_id = worker_id
         self.max_message_bytes = max_message_bytes
         #: Outputs may grow (tokens are longer than the values they replace) up to twice the input limit;
-        #: the stream layer's producer is configured to accept this size.
-        self.max_output_bytes = output_limit(max_message_bytes)
+        #: the stream layer lowers this to the smallest of its producer's and the brokers' limits.
+        self.max_output_bytes = max_output_bytes or output_limit(max_message_bytes)
         self.default_schema = default_schema
         self.text_policy = dict(text_policy)
         self.detector_name = detector_name
@@ -150,22 +197,42 @@ class RecordProcessor:
     # -- public -------------------------------------------------------------------------------------
 
     def process_batch(self, messages: Sequence[InboundMessage]) -> list[ProcessResult]:
-        """Results in input order; never raises for a bad message (it becomes a dead letter)."""
+        """One result per message, in input order; never raises for a message (it becomes a dead letter)."""
         self.batch_seconds = Counter()
         results: list[ProcessResult | None] = [None] * len(messages)
         pending: list[tuple[int, _Work]] = []
         for index, message in enumerate(messages):
+            progress = _Progress()
             try:
-                pending.append((index, self._prepare(message)))
-            except RejectedMessage as rejected:
-                results[index] = self._dead_letter(message, rejected)
+                pending.append((index, self._prepare(message, progress)))
+            except Exception as exc:  # one message's failure, of any kind, is that message's dead letter
+                results[index] = self._reject(message, exc, progress)
         self._detect_and_finish(pending, results)
-        done = [r for r in results if r is not None]
-        for result in done:
+        done: list[ProcessResult] = []
+        for message, result in zip(messages, results, strict=True):
+            if result is None:  # unreachable by construction; fail closed rather than lose the message
+                result = self._reject(message, ProcessingFailed("emit", "message had no result"), _Progress("emit"))
+            result.inbound = message
             if result.audit_event is not None:
                 result.outputs.append(self.audit_message(result.audit_event, result.partition))
                 result.audit_event = None
+            done.append(result)
         return done
+
+    def send_failed(self, result: ProcessResult, error: BaseException) -> ProcessResult:
+        """The broker refused one of this message's outputs (too large or invalid for its topic): a
+        dead letter naming the input's coordinates only, with its audit event, in its place."""
+        message = result.inbound
+        if message is None:
+            raise ValueError("send_failed needs a result from process_batch (it carries its input)")
+        detail = f"the {result.outcome} output was refused when sent ({type(error).__name__})"
+        verified_id = None if result.stage == "verify" else result.message_id  # verify failures have derived ids
+        letter = self._dead_letter(message, OutputRejected.reason, "send", detail, verified_id, keep_original=False)
+        if letter.audit_event is not None:
+            letter.outputs.append(self.audit_message(letter.audit_event, letter.partition))
+            letter.audit_event = None
+        letter.inbound = message
+        return letter
 
     def chain(self, partition: int) -> AuditChain:
         chain = self._chains.get(partition)
@@ -183,86 +250,109 @@ class RecordProcessor:
     def _timed(self, stage: str, started: float) -> None:
         self.batch_seconds[stage] += time.perf_counter() - started
 
-    def _prepare(self, message: InboundMessage) -> _Work:
+    def _prepare(self, message: InboundMessage, progress: _Progress) -> _Work:
         started = time.perf_counter()
         value = message.value
-        if value is None or len(value) == 0:
-            raise RejectedMessage("empty", "ingest", "message value is empty")
-        if len(value) > self.max_message_bytes:
-            raise RejectedMessage(
-                "oversized", "ingest", f"value is {len(value)} bytes; the limit is {self.max_message_bytes}"
-            )
-        try:
-            verified = verify_headers(self.keyring, KeyPurpose.INGEST_HMAC, message.headers, message.key, value)
-        except SignatureError as exc:
-            raise RejectedMessage(exc.reason, "verify", str(exc)) from None
+        progress.stage = "verify"
+        verified = verify_headers(self.keyring, KeyPurpose.INGEST_HMAC, message.headers, message.key, value)
         if not _SAFE_ID.match(verified.message_id):
-            raise RejectedMessage(
-                "message-id-invalid", "verify", "phi-message-id must be 1-128 letters, digits or ._:@/-"
-            )
+            raise MessageIdError("phi-message-id must be 1-128 letters, digits or ._:@/-")
+        progress.message_id = verified.message_id
+        progress.stage = "ingest"
+        if value is None or len(value) == 0:
+            raise EmptyMessage("ingest", "message value is empty")
+        if len(value) > self.max_message_bytes:
+            raise OversizedMessage("ingest", f"value is {len(value)} bytes; the limit is {self.max_message_bytes}")
         self._timed("verify", started)
         started = time.perf_counter()
+        progress.stage = "decode"
         entry, record = decode(self.registry, verified.schema, value, self.default_schema)
         self._timed("decode", started)
         started = time.perf_counter()
-        protected, transformations = protect_fields(
-            entry, record, verified.message_id, self.tokenizer.tokenize, self.encryptor.encrypt
-        )
+        progress.stage = "protect"
+        protected = protect_record(entry, record, verified.message_id, self.tokenizer.tokenize, self.encryptor.encrypt)
         subject = str(record.get(entry.subject_field) or "") if entry.subject_field else ""
-        work = _Work(message, verified.message_id, entry, record, protected, transformations, subject)
-        for policy in entry.free_text_fields:
-            text = record.get(policy.name)
-            if text:
-                work.texts[policy.name] = text
-        if work.texts:
-            work.known = known_values(entry, record)
         self._timed("protect", started)
-        return work
+        return _Work(message, verified.message_id, entry, protected, subject)
 
     def _detect_and_finish(self, pending: list[tuple[int, _Work]], results: list[ProcessResult | None]) -> None:
-        jobs = [(index, work, name, text) for index, work in pending for name, text in work.texts.items()]
         started = time.perf_counter()
-        try:
-            found = self.detector.detect_batch([text for _, _, _, text in jobs]) if jobs else []
-        except Exception as exc:  # a detector fault must not lose the batch: each message is dead-lettered
-            detail = f"detector failed on the batch ({type(exc).__name__})"
-            for index, work in pending:
-                results[index] = self._dead_letter(work.message, RejectedMessage("processing-error", "detect", detail))
-            return
+        spans = self._detect(pending, results)
         self._timed("detect", started)
-        spans_by_job = {(index, name): spans for (index, _, name, _), spans in zip(jobs, found, strict=True)}
+        for index, work in pending:
+            if results[index] is not None:  # the detector could not handle this message alone
+                continue
+            progress = _Progress("transform", work.message_id)
+            try:
+                results[index] = self._finish(work, spans[index], progress)
+            except Exception as exc:  # this message only
+                results[index] = self._reject(work.message, exc, progress)
+
+    def _detect(
+        self, pending: list[tuple[int, _Work]], results: list[ProcessResult | None]
+    ) -> dict[int, list[list[Span]]]:
+        """Spans per text per message: one detector call for the batch; if it fails, one call per
+        message, so a message the detector cannot handle is dead-lettered alone."""
+        texts = [text for _, work in pending for text in work.texts]
+        if not texts:
+            return {index: [] for index, _ in pending}
+        try:
+            found = self._detect_texts(texts)
+        except Exception as exc:
+            log.warning(
+                "detector failed on a batch of %d texts (%s); retrying message by message",
+                len(texts),
+                type(exc).__name__,
+            )
+        else:
+            spans: dict[int, list[list[Span]]] = {}
+            position = 0
+            for index, work in pending:
+                spans[index] = found[position : position + len(work.texts)]
+                position += len(work.texts)
+            return spans
+        spans = {}
         for index, work in pending:
             try:
-                results[index] = self._finish(work, {n: spans_by_job[(index, n)] for n in work.texts})
-            except RejectedMessage as rejected:
-                results[index] = self._dead_letter(work.message, rejected)
-            except PipelineError as exc:
-                results[index] = self._dead_letter(
-                    work.message, RejectedMessage("processing-error", "transform", type(exc).__name__)
-                )
+                spans[index] = self._detect_texts(work.texts) if work.texts else []
+            except Exception as exc:
+                results[index] = self._reject(work.message, exc, _Progress("detect", work.message_id))
+        return spans
 
-    def _finish(self, work: _Work, spans_by_field: dict[str, list[Span]]) -> ProcessResult:
+    def _detect_texts(self, texts: list[str]) -> list[list[Span]]:
+        found = list(self.detector.detect_batch(texts))
+        if len(found) != len(texts):
+            raise ProcessingFailed("detect", f"the detector returned {len(found)} results for {len(texts)} texts")
+        return found
+
+    def _finish(self, work: _Work, detected_per_text: list[list[Span]], progress: _Progress) -> ProcessResult:
         started = time.perf_counter()
         entities: Counter[tuple[str, str]] = Counter()
-        transformations = list(work.transformations)
+        protected = work.protected
+        transformations = list(protected.transformations)
         context = TransformContext(
             patient_key=work.subject,
             secret=self.keyring.current(KeyPurpose.PSEUDONYM).material,
             tokenize=self.tokenizer.tokenize,
         )
-        finder = KnownValueFinder(work.known)
-        for name, detected in spans_by_field.items():
-            spans = self.ensemble.merge([*detected, *finder.find(work.texts[name])], work.texts[name])
-            result = transform_text(work.texts[name], spans, self.text_policy, context)
-            work.protected[name] = result.text
+        finder = KnownValueFinder(protected.known) if protected.texts else None
+        for slot, detected in zip(protected.texts, detected_per_text, strict=True):
+            text = slot.text
+            known = finder.find(text) if finder is not None else []
+            spans = self.ensemble.merge([*detected, *known], text)
+            if protected.aged_90_plus:  # Safe Harbor: no year survives in the notes of a patient aged 90+
+                spans = [*spans, *year_spans(text)]
+            result = transform_text(text, spans, self.text_policy, context)
+            slot.replace(result.text)
             for span in spans:
                 entities[(span.type.value, span.detector)] += 1
             transformations.extend(
-                Transformation(name, str(s.type), str(s.action), s.start, s.end, self.detector_name)
+                Transformation(slot.path, str(s.type), str(s.action), s.start, s.end, self.detector_name)
                 for s in result.spans
             )
+        progress.stage = "emit"
         output_entry = self.registry.output_for(work.entry)
-        record = dict(work.protected)
+        record = dict(protected.record)
         record.update(
             message_id=work.message_id,
             source_schema=work.entry.ref,
@@ -270,11 +360,11 @@ class RecordProcessor:
         )
         key = self._protect_key(work.message.key)
         value = encode_avro(output_entry, record)
-        if len(value) > self.max_output_bytes:
-            raise RejectedMessage(
-                "output-too-large", "emit", f"de-identified record is {len(value)} bytes; limit {self.max_output_bytes}"
-            )
         outbound = self._signed("redacted", key, value, work.message_id, output_entry.ref)
+        if outbound.size > self.max_output_bytes:
+            raise OutputTooLarge(
+                "emit", f"de-identified record is {outbound.size} bytes with its headers; limit {self.max_output_bytes}"
+            )
         self._timed("transform", started)
         entity_counts = Counter(t.phi_type for t in transformations)
         action_counts = Counter(t.action for t in transformations)
@@ -289,6 +379,117 @@ class RecordProcessor:
         return ProcessResult(
             work.message_id, "ok", "emit", None, [outbound], work.message.partition, entities, audit_event=event
         )
+
+    # -- dead letters -------------------------------------------------------------------------------
+
+    def _reject(self, message: InboundMessage, exc: BaseException, progress: _Progress) -> ProcessResult:
+        """The dead letter for one message's failure; never raises."""
+        if isinstance(exc, RejectedMessage):
+            reason, stage, detail = exc.reason, exc.stage, exc.detail
+        elif isinstance(exc, SignatureError):
+            reason, stage, detail = exc.reason, "verify", str(exc)
+        else:  # unexpected: the class and the stage only; an exception's text may quote a value
+            reason, stage = ProcessingFailed.reason, progress.stage
+            detail = f"unexpected {type(exc).__name__} in stage {stage}"
+            log.warning(
+                "%s: unexpected %s in stage %s; the message is dead-lettered (processing-error), its batch goes on",
+                message.source,
+                type(exc).__name__,
+                stage,
+            )
+        return self._dead_letter(message, reason, stage, detail, progress.message_id)
+
+    def _dead_letter(
+        self,
+        message: InboundMessage,
+        reason: str,
+        stage: str,
+        detail: str,
+        verified_id: str | None,
+        keep_original: bool = True,
+    ) -> ProcessResult:
+        """A dead letter that fits: the original sealed inside when it fits, else its coordinates only."""
+        message_id = verified_id or derived_message_id(message)
+        detail = detail[:_MAX_DETAIL_CHARS]
+        original = _original_size(message)
+        keep = keep_original and original <= self.max_message_bytes
+        try:
+            outbound = self._letter(message, message_id, reason, stage, detail, verified_id, keep, original)
+            if keep and outbound.size > self.max_output_bytes:
+                keep = False
+                outbound = self._letter(message, message_id, reason, stage, detail, verified_id, keep, original)
+        except Exception as exc:  # never lose the message: the plainest letter there is
+            log.warning("%s: its dead letter failed (%s); coordinates only", message.source, type(exc).__name__)
+            keep = False
+            outbound = self._letter(
+                message, message_id, reason, stage, f"{reason} in stage {stage}", verified_id, keep, original, bare=True
+            )
+        if outbound.size > self.max_output_bytes:
+            log.error(
+                "%s: even a coordinates-only dead letter (%d bytes) exceeds the output limit (%d bytes); "
+                "raise the producer's and brokers' message size limits",
+                message.source,
+                outbound.size,
+                self.max_output_bytes,
+            )
+        schema = _safe_header(message.headers, HEADER_SCHEMA)
+        event = rejected_event(
+            actor=self.worker_id,
+            message_id=message_id,
+            stage=stage,
+            reason=reason,
+            source=message.source,
+            schema=schema,
+        )
+        return ProcessResult(
+            message_id,
+            "deadletter",
+            stage,
+            reason,
+            [outbound],
+            message.partition,
+            hmac_failed=stage == "verify",
+            audit_event=event,
+        )
+
+    def _letter(
+        self,
+        message: InboundMessage,
+        message_id: str,
+        reason: str,
+        stage: str,
+        detail: str,
+        verified_id: str | None,
+        keep: bool,
+        original: int,
+        bare: bool = False,
+    ) -> OutboundMessage:
+        if not keep:
+            detail = (
+                f"{detail}; the original ({original} bytes with key and headers) is not copied here: "
+                f"it stays at {message.source} until the input topic's retention"
+            )
+        claimed = None if verified_id or bare else _safe_header(message.headers, HEADER_MESSAGE_ID)
+        letter = {
+            "message_id": message_id,
+            "reason": reason,
+            "stage": stage,
+            "detail": detail,
+            "source_topic": message.topic,
+            "source_partition": message.partition,
+            "source_offset": message.offset,
+            "source_timestamp_ms": message.timestamp_ms,
+            "schema": None if bare else _safe_header(message.headers, HEADER_SCHEMA),
+            "header_names": [] if bare else _listed_header_names(message.headers),
+            "value_size": len(message.value or b""),
+            "sealed_key": self._seal(message.key, message_id, "key") if keep else None,
+            "sealed_value": self._seal(message.value, message_id, "value") if keep else None,
+            "sealed_headers": self._seal(_headers_bytes(message.headers), message_id, "headers") if keep else None,
+            "claimed_message_id": claimed,
+            "time": utc_now_iso(),
+        }
+        value = encode_avro(self._deadletter_schema, letter)
+        return self._signed("deadletter", None, value, message_id, self._deadletter_schema.ref)
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -305,64 +506,6 @@ class RecordProcessor:
     def _signed(self, role: str, key: bytes | None, value: bytes, message_id: str, schema: str) -> OutboundMessage:
         return signed_output(self.keyring, role, key, value, message_id, schema)
 
-    def _dead_letter(self, message: InboundMessage, rejected: RejectedMessage) -> ProcessResult:
-        message_id = dead_letter_message_id(message)
-        schema = _header(message.headers, HEADER_SCHEMA)
-        schema = schema if schema is not None and _SAFE_ID.match(schema) else None
-        sealed_headers = json.dumps(
-            [[name, base64.b64encode(value or b"").decode("ascii")] for name, value in message.headers]
-        ).encode("utf-8")
-        original = len(message.value or b"") + len(message.key or b"") + len(sealed_headers)
-        # An input over the size limit is not copied into its dead letter (which would then be too large
-        # to send); it stays in the input topic at the offset the dead letter names.
-        keep = original <= self.max_message_bytes
-        detail = (
-            rejected.detail
-            if keep
-            else (
-                f"{rejected.detail}; the original ({original} bytes) is not copied here: it stays at "
-                f"{message.source} until the input topic's retention"
-            )
-        )
-        letter = {
-            "message_id": message_id,
-            "reason": rejected.reason,
-            "stage": rejected.stage,
-            "detail": detail,
-            "source_topic": message.topic,
-            "source_partition": message.partition,
-            "source_offset": message.offset,
-            "source_timestamp_ms": message.timestamp_ms,
-            "schema": schema,
-            "header_names": sorted({name for name, _ in message.headers if _SAFE_ID.match(name)}),
-            "value_size": len(message.value or b""),
-            "sealed_key": self._seal(message.key, message_id, "key") if keep else None,
-            "sealed_value": self._seal(message.value, message_id, "value") if keep else None,
-            "sealed_headers": self._seal(sealed_headers, message_id, "headers") if keep else None,
-            "time": utc_now_iso(),
-        }
-        outbound = self._signed(
-            "deadletter", None, encode_avro(self._deadletter_schema, letter), message_id, self._deadletter_schema.ref
-        )
-        event = rejected_event(
-            actor=self.worker_id,
-            message_id=message_id,
-            stage=rejected.stage,
-            reason=rejected.reason,
-            source=message.source,
-            schema=schema,
-        )
-        return ProcessResult(
-            message_id,
-            "deadletter",
-            rejected.stage,
-            rejected.reason,
-            [outbound],
-            message.partition,
-            hmac_failed=rejected.stage == "verify",
-            audit_event=event,
-        )
-
     def _seal(self, data: bytes | None, message_id: str, part: str) -> str | None:
         """Original bytes under the dead-letter key, bound to the message id and to which part they are."""
         if data is None:
@@ -375,24 +518,38 @@ def output_limit(max_message_bytes: int) -> int:
     return 2 * max_message_bytes + 65_536
 
 
-def known_values(entry: SchemaEntry, record: Mapping[str, Any]) -> list[tuple[PhiType, str]]:
-    """The record's structured PHI values, to be found again in its free text (ages only from 90 up)."""
-    known: list[tuple[PhiType, str]] = []
-    for policy in entry.policies:
-        value = record.get(policy.name)
-        if policy.phi_type is None or policy.action == "keep" or value is None:
-            continue
-        if policy.phi_type is PhiType.AGE and (not str(value).isdigit() or int(value) < 90):
-            continue
-        known.append((policy.phi_type, str(value)))
-    return known
+def output_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> int:
+    """An upper bound on a record's size as producers and brokers count it: key, value, each header's
+    name and value, and framing."""
+    size = RECORD_OVERHEAD_BYTES + len(key or b"") + len(value or b"")
+    for name, header_value in headers:
+        size += HEADER_OVERHEAD_BYTES + len(name.encode("utf-8", "surrogatepass")) + len(header_value or b"")
+    return size
+
+
+def _original_size(message: InboundMessage) -> int:
+    """What copying the input into a dead letter costs: key, value, and every header name and value."""
+    return output_size(message.key, message.value, message.headers) - RECORD_OVERHEAD_BYTES
+
+
+def _headers_bytes(headers: Sequence[tuple[str, bytes]]) -> bytes:
+    return json.dumps(
+        [[name, base64.b64encode(value or b"").decode("ascii")] for name, value in headers],
+        ensure_ascii=True,
+    ).encode("ascii")
+
+
+def _listed_header_names(headers: Sequence[tuple[str, bytes]]) -> list[str]:
+    names = sorted({name for name, _ in headers if _SAFE_ID.match(name)})
+    return names[:MAX_LISTED_HEADER_NAMES]
 
 
 def signed_output(
     keyring: Keyring, role: str, key: bytes | None, value: bytes, message_id: str, schema: str
 ) -> OutboundMessage:
-    """Every output carries the message id, the schema and an HMAC under the egress key."""
-    signature = sign(keyring, KeyPurpose.EGRESS_HMAC, message_id, key, value)
+    """Every output carries the message id, the schema and an HMAC over both, the key and the value,
+    under the egress key."""
+    signature = sign(keyring, KeyPurpose.EGRESS_HMAC, message_id, key, value, schema)
     headers = (
         (HEADER_MESSAGE_ID, message_id.encode("utf-8")),
         (HEADER_HMAC, signature.encode("ascii")),
@@ -419,10 +576,13 @@ def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
     return None
 
 
-def dead_letter_message_id(message: InboundMessage) -> str:
-    """The producer's message id when it is well-formed, else one derived from the message's coordinates."""
-    given = _header(message.headers, HEADER_MESSAGE_ID)
-    if given is not None and _SAFE_ID.match(given):
-        return given
+def _safe_header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
+    value = _header(headers, name)
+    return value if value is not None and _SAFE_ID.match(value) else None
+
+
+def derived_message_id(message: InboundMessage) -> str:
+    """The id of a message whose own id cannot be trusted (it failed verification, or has none):
+    derived from its coordinates, so a replayed input gets the same one."""
     digest = hashlib.sha256(message.source.encode("utf-8")).hexdigest()[:32]
     return f"derived-{digest}"

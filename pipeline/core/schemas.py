@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +36,26 @@ OUTPUT_METADATA_FIELDS = ("message_id", "source_schema", "phi_transformations")
 
 @dataclass(frozen=True, slots=True)
 class FieldPolicy:
-    """What to do with one top-level field of an input record."""
+    """What to do with one tagged field, at any depth of an input record.
+
+    ``name`` is the field's schema path: ``note`` at the top level, ``guarantor.phone`` inside a nested
+    record, ``contacts[].name`` inside the records of an array, ``extras{}.phone`` inside a map's
+    values. Transformations name the concrete path (``contacts[1].name``; map keys are never named,
+    as they may be PHI: ``extras{0}.phone`` is the first value in key order).
+    """
 
     name: str
-    phi_type: PhiType | None  # None for the free-text field
+    phi_type: PhiType | None  # None for free text
     action: str  # one of FIELD_ACTIONS, or "detect" for free text
     nullable: bool
 
     @property
     def is_free_text(self) -> bool:
         return self.action == "detect"
+
+    @property
+    def is_top_level(self) -> bool:
+        return not any(c in self.name for c in ".[{")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ class SchemaEntry:
     parsed: Any
     policies: tuple[FieldPolicy, ...]
     subject_field: str | None
+    plan: Plan = None  # the tags compiled for the data walk (pipeline.core.structured)
 
     @property
     def ref(self) -> str:
@@ -74,66 +85,261 @@ class SchemaEntry:
         return tuple(p for p in self.policies if p.is_free_text)
 
 
+# -- the protection plan: the schema's tags compiled into a tree the data is walked with -------------
+
+
+@dataclass(frozen=True, slots=True)
+class LeafPlan:
+    """A tagged field: every string or integer under it (itself, or the elements of its arrays and
+    the values of its maps, at any nesting) takes ``policy``."""
+
+    policy: FieldPolicy
+
+
+@dataclass(eq=False, slots=True)
+class RecordPlan:
+    """A record type with tags somewhere below it: per field, the plan for that field's value."""
+
+    name: str
+    field_names: frozenset[str]
+    required: frozenset[str]
+    fields: dict[str, Plan] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayPlan:
+    items: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class MapPlan:
+    values: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class UnionPlan:
+    """Members with tags below them; a value takes the first member its shape fits (as Avro writers do)."""
+
+    records: tuple[RecordPlan, ...]
+    array: ArrayPlan | None
+    map: MapPlan | None
+
+
+Plan = LeafPlan | RecordPlan | ArrayPlan | MapPlan | UnionPlan | None
+
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+#: What a tagged field's type may hold at its leaves: text and whole numbers (and null).
+_TAGGABLE_LEAVES = frozenset({"null", "string", "int", "long"})
+_TAG_KEYS = ("phi", "action")
+
+
 def _is_nullable(avro_type: Any) -> bool:
     return isinstance(avro_type, list) and "null" in avro_type
 
 
-def _is_string_like(avro_type: Any) -> bool:
-    members = avro_type if isinstance(avro_type, list) else [avro_type]
-    return all(m in ("null", "string", "int", "long") for m in members) and any(m != "null" for m in members)
+class _PlanBuilder:
+    """Walks a raw Avro schema once: checks every tag (refusing any the pipeline cannot enforce) and
+    compiles the protection plan. Named types are followed by reference; a recursive type is walked once."""
 
+    def __init__(self, schema_name: str, raw: Mapping[str, Any]) -> None:
+        self.schema_name = schema_name
+        self.raw = raw
+        self.named: dict[str, Any] = {}
+        self.records: dict[str, RecordPlan] = {}
+        self.policies: list[FieldPolicy] = []
 
-def _field_policies(name: str, raw: Mapping[str, Any]) -> tuple[FieldPolicy, ...]:
-    policies: list[FieldPolicy] = []
-    for field in raw.get("fields", []):
-        if "phi" not in field and "action" not in field:
-            continue
-        where = f"schema {name!r}, field {field.get('name')!r}"
-        if field.get("name") in OUTPUT_METADATA_FIELDS:
+    def build(self) -> Plan:
+        return self._type(self.raw, "", self.raw.get("namespace"))
+
+    def _where(self, path: str) -> str:
+        return f"schema {self.schema_name!r}, field {path!r}"
+
+    @staticmethod
+    def _full_name(name: str, namespace: str | None) -> str:
+        return name if "." in name or not namespace else f"{namespace}.{name}"
+
+    def _resolve(self, avro_type: Any, namespace: str | None) -> Any:
+        if isinstance(avro_type, str) and avro_type not in _PRIMITIVES:
+            return self.named.get(self._full_name(avro_type, namespace), self.named.get(avro_type, avro_type))
+        return avro_type
+
+    def _type(self, avro_type: Any, path: str, namespace: str | None) -> Plan:
+        avro_type = self._resolve(avro_type, namespace)
+        if isinstance(avro_type, list):
+            members = [self._type(member, path, namespace) for member in avro_type]
+            records = tuple(m for m in members if isinstance(m, RecordPlan))
+            arrays = [m for m in members if isinstance(m, ArrayPlan)]
+            maps = [m for m in members if isinstance(m, MapPlan)]
+            if not (records or arrays or maps):
+                return None
+            return UnionPlan(records, arrays[0] if arrays else None, maps[0] if maps else None)
+        if not isinstance(avro_type, dict):
+            return None
+        kind = avro_type.get("type")
+        if kind in ("record", "error"):
+            return self._record(avro_type, path, namespace)
+        if kind == "array":
+            items = self._type(avro_type.get("items"), f"{path}[]", namespace)
+            return ArrayPlan(items) if items is not None else None
+        if kind == "map":
+            values = self._type(avro_type.get("values"), f"{path}{{}}", namespace)
+            return MapPlan(values) if values is not None else None
+        if kind in ("enum", "fixed"):
+            self.named[self._full_name(avro_type["name"], avro_type.get("namespace", namespace))] = avro_type
+        return None
+
+    def _record(self, record: Mapping[str, Any], path: str, namespace: str | None) -> Plan:
+        namespace = record.get("namespace", namespace)
+        full = self._full_name(record["name"], namespace)
+        if full in self.records:  # used again, or a recursive reference whose plan is being built
+            return self.records[full]
+        self.named[full] = record
+        avro_fields = record.get("fields", [])
+        plan = RecordPlan(
+            full,
+            frozenset(f["name"] for f in avro_fields),
+            frozenset(f["name"] for f in avro_fields if "default" not in f),
+        )
+        self.records[full] = plan
+        for avro_field in avro_fields:
+            here = f"{path}.{avro_field['name']}" if path else avro_field["name"]
+            if any(k in avro_field for k in _TAG_KEYS):
+                plan.fields[avro_field["name"]] = LeafPlan(self._leaf(avro_field, here, namespace, top=not path))
+            else:
+                sub = self._type(avro_field["type"], here, namespace)
+                if sub is not None:
+                    plan.fields[avro_field["name"]] = sub
+        return plan if plan.fields or not path else None
+
+    def _leaf_types(self, avro_type: Any, namespace: str | None) -> set[str]:
+        """Every primitive or kind a tagged field's value can hold, through unions, arrays and maps."""
+        avro_type = self._resolve(avro_type, namespace)
+        if isinstance(avro_type, list):
+            return set().union(*(self._leaf_types(m, namespace) for m in avro_type))
+        if isinstance(avro_type, str):
+            return {avro_type if avro_type in _PRIMITIVES else "named type " + avro_type}
+        if isinstance(avro_type, dict):
+            kind = avro_type.get("type")
+            if kind == "array":
+                return self._leaf_types(avro_type.get("items"), namespace)
+            if kind == "map":
+                return self._leaf_types(avro_type.get("values"), namespace)
+            if kind in _PRIMITIVES:  # {"type": "string", "logicalType": ...}
+                return {f"logical type {avro_type['logicalType']}" if "logicalType" in avro_type else kind}
+            return {str(kind)}
+        return {"unknown"}
+
+    def _leaf(self, avro_field: Mapping[str, Any], path: str, namespace: str | None, top: bool) -> FieldPolicy:
+        where = self._where(path)
+        if top and avro_field.get("name") in OUTPUT_METADATA_FIELDS:
             raise SchemaError(f"{where}: the name is reserved for output metadata; rename the field")
-        tag, action = field.get("phi"), field.get("action")
+        tag, action = avro_field.get("phi"), avro_field.get("action")
         if tag is None or action is None:
             raise SchemaError(f"{where}: a PHI field needs both a 'phi' tag and an 'action'")
-        if not _is_string_like(field["type"]):
-            raise SchemaError(f"{where}: PHI tags are supported on string, int or long fields (optionally nullable)")
+        leaves = self._leaf_types(avro_field["type"], namespace)
+        if not leaves <= _TAGGABLE_LEAVES or leaves == {"null"}:
+            cannot = ", ".join(sorted(leaves - _TAGGABLE_LEAVES)) or "null only"
+            raise SchemaError(
+                f"{where}: PHI tags are supported on string, int or long fields (optionally nullable, or arrays "
+                f"and maps of them), not on {cannot}; tag the fields inside a record instead of the record"
+            )
+        nullable = _is_nullable(avro_field["type"])
         if tag == FREE_TEXT:
             if action != "detect":
                 raise SchemaError(f"{where}: a FREE_TEXT field takes action 'detect'")
-            policies.append(FieldPolicy(field["name"], None, "detect", _is_nullable(field["type"])))
-            continue
-        try:
-            phi_type = parse_phi_type(tag)
-        except UnknownPhiTypeError as exc:
-            raise SchemaError(f"{where}: {exc}") from None
-        if action not in FIELD_ACTIONS:
-            raise SchemaError(f"{where}: action {action!r} must be one of {', '.join(FIELD_ACTIONS)}")
-        allowed = FIELD_ACTIONS[action]
-        if allowed is not None and phi_type not in allowed:
-            kinds = ", ".join(sorted(allowed))
-            raise SchemaError(f"{where}: action {action!r} applies to {kinds}, not {phi_type}")
-        policies.append(FieldPolicy(field["name"], phi_type, action, _is_nullable(field["type"])))
-    return tuple(policies)
+            if leaves - {"null"} != {"string"}:
+                raise SchemaError(f"{where}: a FREE_TEXT field must hold strings only")
+            policy = FieldPolicy(path, None, "detect", nullable)
+        else:
+            try:
+                phi_type = parse_phi_type(tag)
+            except UnknownPhiTypeError as exc:
+                raise SchemaError(f"{where}: {exc}") from None
+            if action not in FIELD_ACTIONS:
+                raise SchemaError(f"{where}: action {action!r} must be one of {', '.join(FIELD_ACTIONS)}")
+            allowed = FIELD_ACTIONS[action]
+            if allowed is not None and phi_type not in allowed:
+                kinds = ", ".join(sorted(allowed))
+                raise SchemaError(f"{where}: action {action!r} applies to {kinds}, not {phi_type}")
+            policy = FieldPolicy(path, phi_type, action, nullable)
+        self.policies.append(policy)
+        return policy
+
+
+def _check_tags_only_on_fields(name: str, node: Any, path: str = "", on_field: bool = False) -> None:
+    """No 'phi'/'action' key anywhere but on a record field: a tag the walker would never read is refused."""
+    if isinstance(node, list):
+        for item in node:
+            _check_tags_only_on_fields(name, item, path)
+    elif isinstance(node, dict):
+        if not on_field and any(k in node for k in _TAG_KEYS):
+            raise SchemaError(
+                f"schema {name!r}, near {path or '<root>'!r}: 'phi'/'action' tags belong on record fields, "
+                "not on a type; move the tag to the field that holds this value"
+            )
+        for key, child in node.items():
+            if key == "fields" and isinstance(child, list):
+                for avro_field in child:
+                    if isinstance(avro_field, dict):
+                        here = f"{path}.{avro_field.get('name')}" if path else str(avro_field.get("name"))
+                        _check_tags_only_on_fields(name, avro_field, here, on_field=True)
+            elif key in ("type", "items", "values"):
+                _check_tags_only_on_fields(name, child, path)
+
+
+def _field_policies(name: str, raw: Mapping[str, Any]) -> tuple[tuple[FieldPolicy, ...], Plan]:
+    _check_tags_only_on_fields(name, raw)
+    builder = _PlanBuilder(name, raw)
+    plan = builder.build()
+    return tuple(builder.policies), plan
+
+
+def _deidentified_type(avro_type: Any) -> Any:
+    """A tagged field's type with every primitive leaf made a nullable string (tokens, ciphertexts, ``90+``)."""
+    if isinstance(avro_type, list):
+        members: list[Any] = []
+        for member in avro_type:
+            converted = _deidentified_type(member)
+            for item in converted if isinstance(converted, list) else [converted]:
+                if item not in members:
+                    members.append(item)
+        return sorted(members, key=lambda member: member != "null")
+    if isinstance(avro_type, dict) and avro_type.get("type") == "array":
+        return {"type": "array", "items": _deidentified_type(avro_type["items"])}
+    if isinstance(avro_type, dict) and avro_type.get("type") == "map":
+        return {"type": "map", "values": _deidentified_type(avro_type["values"])}
+    return ["null", "string"]
+
+
+def _strip_tags(node: Any) -> Any:
+    """The schema with every tagged field's type de-identified and the tags removed, at any depth."""
+    if isinstance(node, list):
+        return [_strip_tags(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if any(k in node for k in _TAG_KEYS) and "name" in node and "type" in node:  # a tagged field
+        clean = {k: v for k, v in node.items() if k not in _TAG_KEYS}
+        clean["type"] = _deidentified_type(node["type"])
+        if isinstance(clean["type"], list):  # a union with null first: a redacted value is null
+            clean["default"] = None
+        return clean
+    return {k: _strip_tags(v) if k in ("fields", "type", "items", "values") else v for k, v in node.items()}
 
 
 def deidentified_schema(entry: SchemaEntry) -> dict[str, Any]:
     """The output schema for an input schema: PHI fields become nullable strings, metadata is added.
 
     Protected values are strings whatever the input type (tokens, ciphertexts, ``90+``), and a
-    redacted field is null; every transformation is listed with its type, action and, for free text,
-    its position in the output, never the value.
+    redacted value is null, at any depth (inside nested records, arrays and maps too); every
+    transformation is listed with its field path, type, action and, for free text, its position in
+    the output, never the value.
     """
     raw = copy.deepcopy(entry.raw)
-    policy_names = {p.name for p in entry.policies}
     fields: list[dict[str, Any]] = [
         {"name": "message_id", "type": "string"},
         {"name": "source_schema", "type": "string"},
     ]
-    for field in raw["fields"]:
-        clean = {k: v for k, v in field.items() if k not in ("phi", "action")}
-        if field["name"] in policy_names:
-            clean["type"] = ["null", "string"]
-            clean["default"] = None
-        fields.append(clean)
+    fields.extend(_strip_tags(avro_field) for avro_field in raw["fields"])
     fields.append(
         {
             "name": "phi_transformations",
@@ -228,9 +434,9 @@ def _entry_from_raw(name: str, raw: dict[str, Any]) -> SchemaEntry:
         parsed = fastavro.parse_schema(copy.deepcopy(raw))
     except Exception as exc:  # fastavro raises several unrelated types for bad schemas
         raise SchemaError(f"schema {name!r} is not valid Avro: {exc}") from None
-    policies = _field_policies(name, raw)
+    policies, plan = _field_policies(name, raw)
     subject = raw.get("subject_field")
     field_names = {f["name"] for f in raw.get("fields", [])}
     if subject is not None and subject not in field_names:
         raise SchemaError(f"schema {name!r}: subject_field {subject!r} is not a field")
-    return SchemaEntry(name, version, raw.get("registry_id"), raw, parsed, policies, subject)
+    return SchemaEntry(name, version, raw.get("registry_id"), raw, parsed, policies, subject, plan)

@@ -1,22 +1,48 @@
-"""Protect the tagged fields of a decoded record, one policy per field, as the schema says.
+"""Protect the tagged fields of a decoded record, at any depth, as the schema says.
 
-Structured fields are protected whole (a field is PHI or it is not); free text goes through the
-detector instead. Each protected field yields a :class:`Transformation` naming the field, type and
-action, never the value, for the de-identified record and the audit event.
+The schema's tags are compiled into a plan (:mod:`pipeline.core.schemas`); this module walks a
+record with it: through nested records, arrays, maps and unions, every string or integer under a
+tagged field takes that field's action. Structured values are protected whole (a value is PHI or it
+is not); free text is collected for the detector instead. Each protected value yields a
+:class:`Transformation` naming its concrete field path (``contacts[1].name``; map values by their
+position in key order, ``extras{0}``, since keys may be PHI), type and action, never the value.
+
+Safe Harbor for the oldest patients: ages over 89 and every date element that indicates such an age,
+the year included, are aggregated into one category, ``90+``. When the record shows a patient aged
+90 or over (an age field of 90 or more, or a birth date 90 or more years before the record's other
+dates), every tagged date field whose action would keep a year becomes ``90+``, and
+:attr:`ProtectedRecord.aged_90_plus` tells the text stage to remove years from the notes too.
 """
 
 from __future__ import annotations
 
+import copy
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.core.errors import RejectedMessage
+from pipeline.core.errors import InvalidField
 from pipeline.core.generalize import GeneralizationError, age_bucket, year_only, zip3
 from pipeline.core.phi_types import PhiType
-from pipeline.core.schemas import SchemaEntry
+from pipeline.core.schemas import (
+    ArrayPlan,
+    FieldPolicy,
+    LeafPlan,
+    MapPlan,
+    Plan,
+    RecordPlan,
+    SchemaEntry,
+    UnionPlan,
+)
+from pipeline.core.spans import Span
 
 STAGE = "protect"
+AGED_90_PLUS = "90+"
+SAFE_HARBOR_DETECTOR = "safe-harbor-90"
+_YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
+_BIRTH_NAMES = ("birth", "dob")
 
 TokenizeFn = Callable[[str, PhiType], str]
 EncryptFn = Callable[[str, str, str, PhiType], str]  # value, message id, field path, type
@@ -24,7 +50,7 @@ EncryptFn = Callable[[str, str, str, PhiType], str]  # value, message id, field 
 
 @dataclass(frozen=True, slots=True)
 class Transformation:
-    """One protected value: which field, what type, which action; offsets only for free text."""
+    """One protected value: which field path, what type, which action; offsets only for free text."""
 
     field: str
     phi_type: str
@@ -44,11 +70,64 @@ class Transformation:
         }
 
 
+@dataclass(slots=True)
+class TextSlot:
+    """A free-text value and where it sits in the protected record, so its redacted form replaces it."""
+
+    path: str
+    container: Any  # the dict or list holding the value in the protected copy
+    key: Any
+    text: str
+
+    def replace(self, text: str) -> None:
+        self.container[self.key] = text
+
+
+@dataclass(slots=True)
+class ProtectedRecord:
+    record: dict[str, Any]
+    transformations: list[Transformation] = field(default_factory=list)
+    texts: list[TextSlot] = field(default_factory=list)
+    #: The record's own structured PHI values, to be found again in its free text (ages only from 90).
+    known: list[tuple[PhiType, str]] = field(default_factory=list)
+    aged_90_plus: bool = False
+
+
+@dataclass(slots=True)
+class _Leaf:
+    policy: FieldPolicy
+    path: str
+    container: Any
+    key: Any
+    value: Any
+
+
 _GENERALIZERS: dict[PhiType, Callable[[Any], str]] = {
     PhiType.DATE: year_only,
     PhiType.ZIP: zip3,
     PhiType.AGE: age_bucket,
 }
+
+
+def protect_record(
+    entry: SchemaEntry,
+    record: dict[str, Any],
+    message_id: str,
+    tokenize: TokenizeFn,
+    encrypt: EncryptFn,
+) -> ProtectedRecord:
+    """A protected copy of ``record``: every tagged value at any depth transformed, free text collected."""
+    out = copy.deepcopy(record)
+    leaves: list[_Leaf] = []
+    plan = entry.plan
+    if isinstance(plan, RecordPlan):
+        for name, sub in plan.fields.items():
+            if name in out:
+                _walk(sub, out, name, name, leaves)
+    result = ProtectedRecord(out, aged_90_plus=_aged_90_plus(leaves))
+    for leaf in leaves:
+        _apply(leaf, result, message_id, tokenize, encrypt)
+    return result
 
 
 def protect_fields(
@@ -58,29 +137,150 @@ def protect_fields(
     tokenize: TokenizeFn,
     encrypt: EncryptFn,
 ) -> tuple[dict[str, Any], list[Transformation]]:
-    """The record with every tagged structured field protected; free-text fields are left for the detector."""
-    out = dict(record)
-    done: list[Transformation] = []
-    for policy in entry.policies:
-        if policy.is_free_text or policy.phi_type is None:
-            continue
-        value = record.get(policy.name)
-        if value is None:
-            continue
-        text = str(value)
-        phi_type, action = policy.phi_type, policy.action
-        if action == "redact":
-            out[policy.name] = None
-        elif action == "tokenize":
-            out[policy.name] = tokenize(text, phi_type)
-        elif action == "encrypt":
-            out[policy.name] = encrypt(text, message_id, policy.name, phi_type)
-        elif action == "generalize":
-            try:
-                out[policy.name] = _GENERALIZERS[phi_type](text)
-            except GeneralizationError as exc:
-                raise RejectedMessage("invalid-field", STAGE, f"field {policy.name!r}: {exc}") from None
-        else:  # keep: allowed by the schema's author, recorded so the choice is visible in the audit trail
-            out[policy.name] = text
-        done.append(Transformation(policy.name, phi_type.value, action))
-    return out, done
+    """The record with every tagged structured value protected; free text is left for the detector."""
+    protected = protect_record(entry, record, message_id, tokenize, encrypt)
+    return protected.record, protected.transformations
+
+
+def year_spans(text: str) -> list[Span]:
+    """Every four-digit year in ``text`` as a DATE span: for a patient aged 90 or over, no year stays."""
+    return [
+        Span(m.start(), m.end(), PhiType.DATE, 1.0, SAFE_HARBOR_DETECTOR, ("aged-90-plus-year",))
+        for m in _YEAR.finditer(text)
+    ]
+
+
+# -- the walk -----------------------------------------------------------------------------------------
+
+
+def _walk(plan: Plan, container: Any, key: Any, path: str, leaves: list[_Leaf]) -> None:
+    value = container[key]
+    if value is None or plan is None:
+        return
+    if isinstance(plan, LeafPlan):
+        _collect(plan.policy, container, key, path, leaves)
+        return
+    if isinstance(plan, UnionPlan):
+        plan = _branch(plan, value)
+    if isinstance(plan, RecordPlan) and isinstance(value, dict):
+        for name, sub in plan.fields.items():
+            if name in value:
+                _walk(sub, value, name, f"{path}.{name}", leaves)
+    elif isinstance(plan, ArrayPlan) and isinstance(value, list):
+        for index in range(len(value)):
+            _walk(plan.items, value, index, f"{path}[{index}]", leaves)
+    elif isinstance(plan, MapPlan) and isinstance(value, dict):
+        for position, map_key in enumerate(sorted(value)):
+            _walk(plan.values, value, map_key, f"{path}{{{position}}}", leaves)
+
+
+def _branch(plan: UnionPlan, value: Any) -> Plan:
+    """The union member a value fits: the first record whose fields it has, else the map or the array."""
+    if isinstance(value, dict):
+        keys = set(value)
+        for record in plan.records:
+            if keys <= record.field_names and record.required <= keys:
+                return record
+        return plan.map
+    if isinstance(value, list):
+        return plan.array
+    return None
+
+
+def _collect(policy: FieldPolicy, container: Any, key: Any, path: str, leaves: list[_Leaf]) -> None:
+    """Every scalar under a tagged field: the field itself, or its arrays' elements and maps' values."""
+    value = container[key]
+    if value is None:
+        return
+    if isinstance(value, list):
+        for index in range(len(value)):
+            _collect(policy, value, index, f"{path}[{index}]", leaves)
+    elif isinstance(value, dict):
+        for position, map_key in enumerate(sorted(value)):
+            _collect(policy, value, map_key, f"{path}{{{position}}}", leaves)
+    else:
+        leaves.append(_Leaf(policy, path, container, key, value))
+
+
+# -- Safe Harbor: ages over 89 ----------------------------------------------------------------------
+
+
+def _whole_years(value: Any) -> int | None:
+    text = str(value).strip().rstrip("+")
+    return int(text) if text.isdigit() and len(text) <= 4 else None
+
+
+def _is_birth_date(path: str) -> bool:
+    """``date_of_birth``, ``guarantor.dob``, ``births[2]``: the field's own name speaks of birth."""
+    name = re.sub(r"[\[{]\d+[\]}]", "", path).rsplit(".", 1)[-1].lower()
+    return any(word in name for word in _BIRTH_NAMES)
+
+
+def _year_of(value: Any) -> int | None:
+    match = _YEAR.search(str(value))
+    return int(match.group(1)) if match else None
+
+
+def _aged_90_plus(leaves: list[_Leaf]) -> bool:
+    """An age of 90 or more, or a birth date 90 or more years before the record's latest other date
+    (or this year): rounding toward the older age, so a patient who may be 90 counts as 90+."""
+    births: list[int] = []
+    others: list[int] = []
+    for leaf in leaves:
+        phi_type = leaf.policy.phi_type
+        if phi_type is PhiType.AGE:
+            years = _whole_years(leaf.value)
+            if years is not None and years >= 90:
+                return True
+        elif phi_type is PhiType.DATE:
+            year = _year_of(leaf.value)
+            if year is not None:
+                (births if _is_birth_date(leaf.path) else others).append(year)
+    if not births:
+        return False
+    reference = max(others, default=datetime.now(UTC).year)
+    return reference - min(births) >= 90
+
+
+# -- actions ------------------------------------------------------------------------------------------
+
+
+def _generalized(phi_type: PhiType, text: str, path: str) -> str:
+    try:
+        return _GENERALIZERS[phi_type](text)
+    except GeneralizationError as exc:
+        raise InvalidField(STAGE, f"field {path!r}: {exc}") from None
+
+
+def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: TokenizeFn, encrypt: EncryptFn) -> None:
+    policy, path = leaf.policy, leaf.path
+    if policy.is_free_text or policy.phi_type is None:
+        if isinstance(leaf.value, str) and leaf.value:
+            result.texts.append(TextSlot(path, leaf.container, leaf.key, leaf.value))
+        return
+    text = str(leaf.value)
+    phi_type, action = policy.phi_type, policy.action
+    if action != "keep" and (phi_type is not PhiType.AGE or (_whole_years(text) or 0) >= 90):
+        result.known.append((phi_type, text))
+    if result.aged_90_plus and phi_type in (PhiType.DATE, PhiType.AGE) and action in ("generalize", "keep"):
+        # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
+        # The value must still be what the field says (a date with a year, an age), as for anyone else.
+        if action == "generalize":
+            _generalized(phi_type, text, path)
+        if phi_type is PhiType.DATE or (_whole_years(text) or 0) >= 90:
+            protected: str | None = AGED_90_PLUS
+            action = "generalize"
+        else:
+            protected = age_bucket(text) if action == "generalize" else text
+    elif action == "redact":
+        protected = None
+    elif action == "tokenize":
+        protected = tokenize(text, phi_type)
+    elif action == "encrypt":
+        protected = encrypt(text, message_id, path, phi_type)
+    elif action == "generalize":
+        protected = _generalized(phi_type, text, path)
+    else:  # keep: allowed by the schema's author, recorded so the choice is visible in the audit trail
+        protected = text
+    leaf.container[leaf.key] = protected
+    result.transformations.append(Transformation(path, phi_type.value, action))

@@ -149,6 +149,8 @@ def hostile_inputs(valid_avro: bytes, valid_json: bytes, max_bytes: int, seed: i
     extra_field = dict(doc, favourite_colour="blue")
     missing = {k: v for k, v in doc.items() if k != "mrn"}
     nested: str = "[" * 100_000 + "]" * 100_000
+    surrogate = json.dumps(dict(doc, note="Pt seen \ud800 today")).encode()  # valid JSON, not encodable text
+    huge_integer = valid_json.replace(b'"age":', b'"age":' + b"9" * 5_000 + b',"_pad":', 1)
     return [
         HostileInput("truncated-avro", valid_avro[: len(valid_avro) // 2], "clinical_record:1", "undecodable"),
         HostileInput("random-bytes", b"\x07" + garbage, "clinical_record:1", "undecodable"),
@@ -161,6 +163,8 @@ def hostile_inputs(valid_avro: bytes, valid_json: bytes, max_bytes: int, seed: i
         HostileInput("avro-invalid-utf8", _break_avro_utf8(valid_avro), "clinical_record:1", "invalid-utf8"),
         HostileInput("json-syntax", valid_json[:-1], None, "invalid-json"),
         HostileInput("json-deep-nesting", ("{" + '"a":' + nested + "}").encode(), None, "invalid-json"),
+        HostileInput("json-lone-surrogate", surrogate, "clinical_record:1", "invalid-unicode"),
+        HostileInput("json-huge-integer", huge_integer, "clinical_record:1", "number-too-large"),
         HostileInput("oversized", b"{" + b" " * (max_bytes + 1) + b"}", None, "oversized"),
         HostileInput("empty", b"", None, "empty"),
         HostileInput("confluent-unknown-id", b"\x00\x00\x00\x03\xe7" + valid_avro, None, "schema-unknown"),

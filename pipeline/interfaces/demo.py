@@ -33,7 +33,7 @@ from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.interfaces.logs import configure_logging
 from pipeline.interfaces.processes import spawn_worker, stop_process
 from pipeline.stream.admin import ensure_topics
-from pipeline.stream.clients import Consumed, Outgoing, consume, decode_output, produce
+from pipeline.stream.clients import Consumed, Outgoing, consume, decode_output, input_message_id, produce
 
 SHOWN_FIELDS = ("patient_name", "mrn", "date_of_birth", "age", "ssn", "zip", "admission_date", "note")
 
@@ -97,8 +97,12 @@ def _collect(settings: Settings, expected: set[str], timeout: float, worker: sub
         disable=not sys.stdout.isatty(),
     )
 
+    registry = load_schemas(settings)
+
     def done(found: list[Consumed]) -> bool:
-        ids = {_message_id(m) for m in found if m.topic != settings.topic_audit}
+        ids = {
+            input_message_id(registry, m, settings.topic_deadletter) for m in found if m.topic != settings.topic_audit
+        }
         bar.n = len(ids & expected)
         bar.refresh()
         return ids >= expected or worker.poll() is not None
@@ -126,7 +130,11 @@ def _report(
 ) -> int:
     registry = load_schemas(settings)
     redacted = {_message_id(m): m for m in outputs if m.topic == settings.topic_redacted}
-    dead = {_message_id(m): m for m in outputs if m.topic == settings.topic_deadletter}
+    dead = {
+        input_message_id(registry, m, settings.topic_deadletter): m
+        for m in outputs
+        if m.topic == settings.topic_deadletter
+    }
     audits = [m for m in outputs if m.topic == settings.topic_audit]
     decoded = {mid: decode_output(registry, m) for mid, m in redacted.items()}
     for record, signed in list(zip(records, inputs, strict=True))[:show]:

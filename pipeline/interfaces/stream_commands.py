@@ -97,7 +97,8 @@ def _broker(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     import faust
 
-    from pipeline.stream.app import create_app
+    from pipeline.stream.admin import topic_message_limits
+    from pipeline.stream.app import apply_output_limits, create_app
     from pipeline.stream.metrics import PipelineMetrics
 
     settings = _settings()
@@ -109,6 +110,8 @@ def _worker(args: argparse.Namespace) -> int:
     metrics = PipelineMetrics()
     announce_build(settings, processor, summaries, metrics)
     asyncio.run(ensure_topics(settings))
+    outputs = [settings.topic_redacted, settings.topic_deadletter, settings.topic_audit]
+    apply_output_limits(processor, settings, asyncio.run(topic_message_limits(settings, outputs)))
     asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own
     app = create_app(settings, metrics, processor=processor if "redact" in agents else None, summaries=summaries)
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
@@ -270,8 +273,12 @@ def _consume(args: argparse.Namespace) -> int:
         shown: dict[str, Any] = {"partition": message.partition, "offset": message.offset}
         if keyring is not None:
             try:
-                verify_headers(keyring, KeyPurpose.EGRESS_HMAC, message.headers, message.key, message.value)
+                verified = verify_headers(
+                    keyring, KeyPurpose.EGRESS_HMAC, message.headers, message.key, message.value, legacy_schema=True
+                )
                 shown["verified"] = True
+                if not verified.schema_signed:  # written before v2 signatures: the schema header is unsigned
+                    shown["schema_signed"] = False
             except SignatureError as exc:
                 shown["verified"] = False
                 shown["verify_error"] = exc.reason

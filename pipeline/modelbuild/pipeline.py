@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.core.errors import PipelineError
 from pipeline.modelbuild.corpus import Split, as_documents, generate, jsonl_lines, write_jsonl
 from pipeline.modelbuild.evaluation.presidio_baseline import presidio_detector
 from pipeline.modelbuild.features import encode_notes, load_tokenizer
@@ -172,9 +173,11 @@ def requantize(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict
     return reevaluate(plan, progress)
 
 
-class StaleBuildError(RuntimeError):
+class StaleBuildError(PipelineError, RuntimeError):
     """The build folder is not the shipped model's, or today's generator no longer makes its held-out
     split: re-evaluating would mislead."""
+
+    reason = "stale-build"
 
 
 def reevaluate(plan: BuildPlan, progress: Callable[[str], None] = print) -> dict[str, object]:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from pipeline.config import Settings
@@ -25,6 +26,45 @@ class BrokerUnavailableError(PipelineError, ConnectionError):
     """The bootstrap servers did not answer within PHI_CONNECT_TIMEOUT."""
 
     exit_code = EXIT_BROKER_UNAVAILABLE
+
+    reason = "broker-unavailable"
+
+
+MAX_MESSAGE_BYTES = "max.message.bytes"
+
+
+async def topic_message_limits(settings: Settings, topics: list[str], timeout: float = 10.0) -> dict[str, int]:
+    """Each topic's ``max.message.bytes`` where the broker reports it (DescribeConfigs); topics it does
+    not report (a broker without the request, such as tansu) are left out, and the caller keeps its own limit."""
+    admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=int(timeout * 1000))
+    limits: dict[str, int] = {}
+    try:
+        await admin.start()
+        resources = [ConfigResource(ConfigResourceType.TOPIC, t, {MAX_MESSAGE_BYTES: None}) for t in topics]
+        limits = limits_from_responses(await asyncio.wait_for(admin.describe_configs(resources), timeout))
+    except (KafkaError, OSError, TimeoutError, ValueError, TypeError, IndexError) as exc:
+        log.info("brokers did not report topic size limits (%s); the producer's limit applies", type(exc).__name__)
+    finally:
+        try:
+            await admin.close()
+        except (KafkaError, OSError):
+            pass
+    return limits
+
+
+def limits_from_responses(responses: list[Any]) -> dict[str, int]:
+    """``max.message.bytes`` per topic from DescribeConfigs responses (resources: error code, message,
+    type, name, entries of name and value first); topics with an error or no number are left out."""
+    limits: dict[str, int] = {}
+    for response in responses:
+        for resource in getattr(response, "resources", []):
+            error_code, _message, _type, name, entries = resource[:5]
+            if error_code:
+                continue
+            for entry in entries:
+                if entry[0] == MAX_MESSAGE_BYTES and entry[1] is not None and str(entry[1]).isdigit():
+                    limits[name] = int(entry[1])
+    return limits
 
 
 @contextlib.contextmanager

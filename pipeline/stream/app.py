@@ -13,19 +13,39 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import faust
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTimestampError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from pipeline.config import Settings
-from pipeline.core.processing import InboundMessage, ProcessResult, RecordProcessor, output_limit
+from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
 from pipeline.core.summarizing import SummaryProcessor
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 
 log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: restart and try again
+SEND_FAILURE = "send failure: cannot send a batch's outputs, the broker did not take them"
+PROCESSING_FAILURE = "processing failure: a batch failed as a whole, not one message"
+#: Send failures caused by the output itself (its size or its contents), not by the broker being away:
+#: that message is dead-lettered and its batch goes on.
+OUTPUT_SEND_ERRORS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    InvalidTimestampError,
+    ValueError,
+    TypeError,
+)
 
 
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
@@ -74,7 +94,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "broker_commit_interval": 1.0,
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
-        "producer_max_request_size": output_limit(settings.max_message_bytes) + 65_536,
+        "producer_max_request_size": producer_max_request_size(settings),
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 4_194_304),
         "topic_allow_declare": False,
         "topic_disable_leader": True,
@@ -85,20 +105,107 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
-def exit_without_commit(exc: BaseException) -> NoReturn:
+def producer_max_request_size(settings: Settings) -> int:
+    return output_limit(settings.max_message_bytes) + 65_536
+
+
+def apply_output_limits(processor: RecordProcessor, settings: Settings, broker_limits: Mapping[str, int]) -> int:
+    """Size every output against the smallest limit on its way: the producer's request size and each
+    output topic's ``max.message.bytes`` where the brokers reported it. Returns the limit applied."""
+    topics = (settings.topic_redacted, settings.topic_deadletter, settings.topic_audit)
+    limit = min(
+        processor.max_output_bytes,
+        producer_max_request_size(settings),
+        *(broker_limits[t] for t in topics if t in broker_limits),
+    )
+    processor.max_output_bytes = limit
+    log.info(
+        "outputs are sized against %d bytes (%s)",
+        limit,
+        "producer and topic limits" if any(t in broker_limits for t in topics) else "producer limit; brokers gave none",
+    )
+    return limit
+
+
+def exit_without_commit(exc: BaseException, failure: str = SEND_FAILURE) -> NoReturn:
     """Stop the process at once when a batch's outputs cannot be sent.
 
     faust's ``take_events`` acknowledges a batch's input events when the loop body is left, even by an
     exception, and acknowledged offsets get committed: a batch whose outputs were not sent would then be
     lost. Exiting before that (no ``finally`` runs) leaves the offsets uncommitted, so the restarted
     worker (Kubernetes, systemd, the tests) processes the batch again: at-least-once, never lost.
+    ``failure`` says which it was in the log: a send failure (the broker) or a batch processing failure
+    (a defect: one message's failure is dead-lettered by the core and never gets here).
     """
-    log.critical(
-        "cannot send a batch's outputs (%s); exiting without committing so the batch is processed again",
-        type(exc).__name__,
-    )
+    log.critical("%s (%s); exiting without committing so the batch is processed again", failure, type(exc).__name__)
     logging.shutdown()
     os._exit(EXIT_SEND_FAILED)
+
+
+SendFn = Callable[[OutboundMessage], Awaitable[Any]]
+
+
+async def send_outputs(send: SendFn, results: Sequence[Any]) -> dict[int, BaseException]:
+    """Send every output and wait for the broker's acknowledgements. Returns, per result index, the
+    error of an output refused because of that output; any other failure (the broker away) raises."""
+    refused: dict[int, BaseException] = {}
+    deliveries: list[tuple[int, Any]] = []
+    for index, result in enumerate(results):
+        for out in result.outputs:
+            try:
+                future = await send(out)
+            except OUTPUT_SEND_ERRORS as exc:  # refused before it left: this output, not the broker
+                refused.setdefault(index, exc)
+                continue
+            deliveries.append((index, future))
+    outcomes = await asyncio.gather(*(future for _, future in deliveries), return_exceptions=True)
+    for (index, _), outcome in zip(deliveries, outcomes, strict=True):
+        if isinstance(outcome, OUTPUT_SEND_ERRORS):
+            refused.setdefault(index, outcome)
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    return refused
+
+
+async def run_batch(
+    send: SendFn,
+    process: Callable[[list[InboundMessage]], Sequence[Any]],
+    events: Sequence[Any],
+    on_refused: Callable[[Any, BaseException], Any] | None = None,
+) -> list[Any]:
+    """Process in a worker thread (detection and generation are CPU work that must not starve
+    heartbeats), send every output, and wait for the broker's acknowledgements.
+
+    An output refused because of itself (too large, invalid) is replaced by ``on_refused``'s dead letter
+    for that message and the batch goes on. One message's processing failure never gets here (the core
+    dead-letters it). Only a failure of the broker (or a batch that fails as a whole) stops the worker,
+    without committing, and the log says which of the two it was."""
+    loop = asyncio.get_running_loop()
+    try:
+        results = list(await loop.run_in_executor(None, process, [inbound(event.message) for event in events]))
+    except Exception as exc:
+        exit_without_commit(exc, PROCESSING_FAILURE)
+    try:
+        refused = await send_outputs(send, results)
+        if refused and on_refused is None:
+            raise next(iter(refused.values()))
+        if refused:
+            replacements = {}
+            for index, error in refused.items():
+                log.warning(
+                    "%s: an output was refused (%s); the message is dead-lettered (output-rejected), the batch goes on",
+                    getattr(results[index].inbound, "source", "?"),
+                    type(error).__name__,
+                )
+                replacements[index] = on_refused(results[index], error)
+            again = await send_outputs(send, list(replacements.values()))
+            if again:
+                raise next(iter(again.values()))
+            for index, replacement in replacements.items():
+                results[index] = replacement
+    except Exception as exc:
+        exit_without_commit(exc, SEND_FAILURE)
+    return results
 
 
 def record_lag(app: faust.App, metrics: PipelineMetrics, events: Sequence[Any]) -> None:
@@ -147,23 +254,10 @@ def create_app(
         tls=server_tls(settings.metrics_tls_certfile, settings.metrics_tls_keyfile),
     )
 
-    async def run_batch(process: Callable[[list[InboundMessage]], Sequence[Any]], events: Sequence[Any]) -> list[Any]:
-        """Process in a worker thread (detection and generation are CPU work that must not starve
-        heartbeats), send every output, and wait for the broker's acknowledgements."""
-        loop = asyncio.get_running_loop()
-        try:
-            results = await loop.run_in_executor(None, process, [inbound(event.message) for event in events])
-            # faust's producer directly: the values are bytes already, so its topic and codec layers
-            # would only add cost (a third of the per-message time on structured records).
-            deliveries = [
-                await app.producer.send(topics[out.role], out.key, out.value, None, None, list(out.headers))
-                for result in results
-                for out in result.outputs
-            ]
-            await asyncio.gather(*deliveries)  # acknowledged by the broker before the inputs are acked
-        except Exception as exc:
-            exit_without_commit(exc)
-        return list(results)
+    async def send(out: OutboundMessage) -> Any:
+        # faust's producer directly: the values are bytes already, so its topic and codec layers would
+        # only add cost (a third of the per-message time on structured records).
+        return await app.producer.send(topics[out.role], out.key, out.value, None, None, list(out.headers))
 
     if processor is not None:
 
@@ -171,7 +265,7 @@ def create_app(
         async def redact(stream: faust.StreamT) -> None:
             async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
                 started = time.perf_counter()
-                results = await run_batch(processor.process_batch, events)
+                results = await run_batch(send, processor.process_batch, events, processor.send_failed)
                 record_metrics(metrics, results, time.perf_counter() - started)
                 for stage, seconds in processor.batch_seconds.items():
                     metrics.stage_seconds.labels(stage).observe(seconds)
@@ -185,7 +279,7 @@ def create_app(
         async def summarize(stream: faust.StreamT) -> None:
             async for events in stream.take_events(settings.summary_batch_size, within=settings.batch_timeout):
                 started = time.perf_counter()
-                results = await run_batch(summaries.process_batch, events)
+                results = await run_batch(send, summaries.process_batch, events)
                 metrics.stage_seconds.labels("summarize").observe(time.perf_counter() - started)
                 for result in results:
                     metrics.summaries.labels(result.outcome).inc()

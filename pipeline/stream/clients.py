@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from pipeline.config import Settings
 from pipeline.core.codecs import decode_avro
-from pipeline.core.crypto.integrity import HEADER_SCHEMA
+from pipeline.core.crypto.integrity import HEADER_MESSAGE_ID, HEADER_SCHEMA
 from pipeline.core.errors import SchemaError
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.stream.admin import start_client
@@ -139,3 +139,14 @@ def decode_output(registry: SchemaRegistry, message: Consumed) -> dict[str, Any]
     except SchemaError:
         return {"undecoded_bytes": len(message.value or b""), "schema": schema}
     return decode_avro(entry, message.value or b"")
+
+
+def input_message_id(registry: SchemaRegistry, message: Consumed, deadletter_topic: str) -> str:
+    """The input an output answers for: its ``phi-message-id``; for the dead letter of a message that
+    failed verification (whose own id is derived from its coordinates), the id that message claimed.
+    The claim is unverified: use it to match what you sent, never to trust who sent it."""
+    own = dict(message.headers).get(HEADER_MESSAGE_ID, b"").decode("utf-8", "replace")
+    if message.topic != deadletter_topic or not own.startswith("derived-"):
+        return own
+    letter = decode_output(registry, message)
+    return str(letter.get("claimed_message_id") or own)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,8 +11,9 @@ from pathlib import Path
 
 from pipeline.config import Settings
 from pipeline.core.inputs import SignedInput
+from pipeline.core.schemas import SchemaRegistry
 from pipeline.interfaces.processes import spawn_worker, stop_process
-from pipeline.stream.clients import Consumed, Outgoing, consume, produce
+from pipeline.stream.clients import Consumed, Outgoing, consume, input_message_id, produce
 
 
 @contextmanager
@@ -28,8 +30,14 @@ def send(settings: Settings, inputs: list[SignedInput]) -> int:
     return asyncio.run(produce(settings, settings.topic_ingest, [Outgoing(i.key, i.value, i.headers) for i in inputs]))
 
 
+@functools.cache
+def _registry() -> SchemaRegistry:
+    return SchemaRegistry.load(Path(__file__).resolve().parents[2] / "schemas")
+
+
 def message_id(message: Consumed) -> str:
-    return dict(message.headers).get("phi-message-id", b"").decode("utf-8", "replace")
+    """The input an output answers for (for a message that failed verification: the id it claimed)."""
+    return input_message_id(_registry(), message, message.topic if message.topic.endswith("deadletter") else "")
 
 
 def read_outputs(settings: Settings, expected: set[str], timeout: float, audit_events: int = 0) -> list[Consumed]:

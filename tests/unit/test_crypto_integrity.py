@@ -44,7 +44,7 @@ def flip(data: bytes, i: int) -> bytes:
 
 def test_header_format():
     header = sign(KEYRING, INGEST, MESSAGE_ID, RECORD_KEY, VALUE)
-    m = re.fullmatch(r"v1:(ingest-hmac-v1):([A-Za-z0-9+/]+=*)", header)
+    m = re.fullmatch(r"v2:(ingest-hmac-v1):([A-Za-z0-9+/]+=*)", header)
     assert m is not None
     assert len(base64.b64decode(m.group(2))) == 32
     assert verify(KEYRING, INGEST, header, MESSAGE_ID, RECORD_KEY, VALUE) == "ingest-hmac-v1"
@@ -57,7 +57,9 @@ def test_canonical_bytes_separates_parts():
     assert canonical_bytes("m", None, b"v") != canonical_bytes("m", b"", b"v")
     assert canonical_bytes("m", b"v", None) != canonical_bytes("m", None, b"v")
     assert canonical_bytes("mk", b"", b"") != canonical_bytes("m", b"k", b"")
-    assert canonical_bytes("m", b"k", b"v").startswith(b"\x01" + (20).to_bytes(8, "big") + b"phi-pipeline/hmac/v1")
+    assert canonical_bytes("m", b"k", b"v").startswith(b"\x01" + (20).to_bytes(8, "big") + b"phi-pipeline/hmac/v2")
+    assert canonical_bytes("m", b"k", b"v", "s:1") != canonical_bytes("m", b"k", b"v", None)
+    assert canonical_bytes("m", b"k", b"v", "") != canonical_bytes("m", b"k", b"v", None)
 
 
 def test_every_single_byte_flip_of_value_key_and_message_id_is_detected():
@@ -129,6 +131,7 @@ def test_property_round_trip_and_any_change_detected(message_id, key, value, dat
         (b"", MissingSignatureError, "hmac-missing"),
         ("garbage", MalformedSignatureError, "hmac-malformed"),
         ("v2:ingest-hmac-v1:" + "A" * 44, MalformedSignatureError, "hmac-malformed"),
+        ("v3:ingest-hmac-v1:" + base64.b64encode(bytes(32)).decode(), MalformedSignatureError, "hmac-malformed"),
         ("v1::" + "A" * 44, MalformedSignatureError, "hmac-malformed"),
         ("v1:ingest-hmac-v1:not base64!", MalformedSignatureError, "hmac-malformed"),
         ("v1:ingest-hmac-v1:" + base64.b64encode(b"short").decode(), MalformedSignatureError, "hmac-malformed"),
@@ -231,3 +234,48 @@ def test_non_canonical_base64_mac_is_refused():
     assert base64.b64decode(variant) == base64.b64decode(tag)
     with pytest.raises(MalformedSignatureError):
         verify(KEYRING, INGEST, f"{prefix}:{variant}", MESSAGE_ID, RECORD_KEY, VALUE)
+
+
+def _legacy_v1(keyring, purpose, message_id, key, value):
+    """A signature as the pipeline made them before v2 (no schema in the MAC)."""
+    import hashlib
+    import hmac as hmac_module
+
+    signing = keyring.current(purpose)
+    mac = hmac_module.new(signing.material, integrity.legacy_canonical_bytes(message_id, key, value), hashlib.sha256)
+    return f"v1:{signing.key_id}:{base64.b64encode(mac.digest()).decode()}"
+
+
+def test_schema_header_is_signed_in_and_out():
+    for purpose in (INGEST, KeyPurpose.EGRESS_HMAC):
+        headers = signed_headers(KEYRING, MESSAGE_ID, RECORD_KEY, VALUE, "clinical_record:1", purpose=purpose)
+        assert verify_headers(KEYRING, purpose, headers, RECORD_KEY, VALUE).schema == "clinical_record:1"
+        relabelled = [(n, b"lab_result:1" if n == HEADER_SCHEMA else v) for n, v in headers]
+        with pytest.raises(SignatureMismatchError):
+            verify_headers(KEYRING, purpose, relabelled, RECORD_KEY, VALUE)
+        dropped = [(n, v) for n, v in headers if n != HEADER_SCHEMA]
+        with pytest.raises(SignatureMismatchError):
+            verify_headers(KEYRING, purpose, dropped, RECORD_KEY, VALUE)
+        added = [*dropped, (HEADER_SCHEMA, b"clinical_record:1")]
+        verify_headers(KEYRING, purpose, added, RECORD_KEY, VALUE)  # header order does not matter
+
+
+def test_legacy_v1_signatures_verify_only_without_an_unsigned_schema_header():
+    from pipeline.core.crypto.integrity import UnsignedSchemaError
+
+    old = _legacy_v1(KEYRING, INGEST, MESSAGE_ID, RECORD_KEY, VALUE)
+    bare = [(HEADER_MESSAGE_ID, MESSAGE_ID.encode()), (HEADER_HMAC, old.encode())]
+    verified = verify_headers(KEYRING, INGEST, bare, RECORD_KEY, VALUE)
+    assert (verified.version, verified.schema, verified.schema_signed) == ("v1", None, True)
+    with_schema = [*bare, (HEADER_SCHEMA, b"clinical_record:1")]
+    with pytest.raises(UnsignedSchemaError) as info:
+        verify_headers(KEYRING, INGEST, with_schema, RECORD_KEY, VALUE)
+    assert info.value.reason == "hmac-schema-unsigned"
+    legacy = verify_headers(KEYRING, INGEST, with_schema, RECORD_KEY, VALUE, legacy_schema=True)
+    assert (legacy.version, legacy.schema, legacy.schema_signed) == ("v1", "clinical_record:1", False)
+    with pytest.raises(SignatureMismatchError):  # v1 still covers id, key and value
+        verify_headers(KEYRING, INGEST, bare, RECORD_KEY, VALUE + b"x")
+    # A v2 MAC relabelled as v1 (a downgrade) does not verify.
+    new = sign(KEYRING, INGEST, MESSAGE_ID, RECORD_KEY, VALUE)
+    with pytest.raises(SignatureMismatchError):
+        verify(KEYRING, INGEST, "v1" + new[2:], MESSAGE_ID, RECORD_KEY, VALUE)

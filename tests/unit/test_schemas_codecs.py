@@ -43,7 +43,18 @@ def test_output_schema_is_derived(registry):
         ({"name": "x", "type": "string", "phi": "SSN"}, "needs both"),
         ({"name": "x", "type": "string", "phi": "NOPE", "action": "redact"}, "unknown PHI type"),
         ({"name": "x", "type": "string", "phi": "NAME", "action": "generalize"}, "applies to"),
-        ({"name": "x", "type": {"type": "array", "items": "string"}, "phi": "NAME", "action": "redact"}, "supported"),
+        ({"name": "x", "type": "bytes", "phi": "NAME", "action": "redact"}, "supported"),
+        ({"name": "x", "type": ["null", "double"], "phi": "AGE", "action": "redact"}, "supported"),
+        (
+            {"name": "x", "type": {"type": "record", "name": "G", "fields": [{"name": "n", "type": "string"}]}}
+            | {"phi": "NAME", "action": "redact"},
+            "tag the fields inside a record",
+        ),
+        (
+            {"name": "x", "type": {"type": "array", "items": {"type": "string", "phi": "NAME"}}},
+            "belong on record fields",
+        ),
+        ({"name": "x", "type": {"type": "array", "items": "int"}, "phi": "FREE_TEXT", "action": "detect"}, "strings"),
         ({"name": "message_id", "type": "string", "phi": "ID", "action": "redact"}, "reserved"),
         ({"name": "x", "type": "string", "phi": "FREE_TEXT", "action": "redact"}, "FREE_TEXT"),
     ],

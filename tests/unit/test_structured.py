@@ -26,7 +26,7 @@ def test_policy_applied_per_field(protect, keyring):
     assert out["patient_name"] is None and out["phone"] is None
     assert out["age"] == "90+"
     assert out["zip"] == "000"
-    assert out["date_of_birth"] == "1931"
+    assert out["date_of_birth"] == "90+"  # Safe Harbor: the birth year of a patient over 89 is one category
     assert out["mrn"].startswith("tok:") and record["mrn"] not in out["mrn"]
     assert out["ssn"].startswith("enc:") and record["ssn"] not in out["ssn"]
     assert out["state"] == record["state"] and out["vitals"] == record["vitals"]
@@ -57,3 +57,19 @@ def test_bad_date_is_a_clear_rejection(protect):
     with pytest.raises(RejectedMessage) as info:
         protect(record)
     assert info.value.reason == "invalid-field" and "date_of_birth" in info.value.detail
+
+
+def test_safe_harbor_90_plus_every_date_field_generalized(protect):
+    record = next(synthetic_records(1, seed=5)).record
+    record.update(age=99, date_of_birth="1925-03-01", admission_date="2024-05-02", discharge_date="2024-05-09")
+    out, _done = protect(record)
+    assert (out["age"], out["date_of_birth"], out["admission_date"], out["discharge_date"]) == ("90+",) * 4
+    assert "1925" not in repr(out)
+    # The birth date alone is enough: no age field, born 90+ years before the record's other dates.
+    record.update(age=None)
+    out, _ = protect(record)
+    assert out["date_of_birth"] == "90+" and out["admission_date"] == "90+"
+    # A younger patient keeps years (Safe Harbor allows them).
+    record.update(age=45, date_of_birth="1979-03-01")
+    out, _ = protect(record)
+    assert (out["age"], out["date_of_birth"], out["admission_date"]) == ("45", "1979", "2024")

@@ -83,27 +83,41 @@ _FIELD = struct.Struct(">BQ")
 
 
 class EnvelopeError(PipelineError):
-    """A ciphertext cannot be made or opened. ``reason`` is a stable code (module docstring)."""
+    """A ciphertext cannot be made or opened. ``reason``, a class attribute, is a stable code (module docstring)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    reason = "enc-error"
+
+    def __init__(self, message: str) -> None:
         # Explicit base call: subclasses also derive from keyring errors with other signatures.
         PipelineError.__init__(self, message)
-        self.reason = reason
+
+
+class EnvelopeMalformedError(EnvelopeError):
+    reason = "enc-malformed"
+
+
+class EnvelopeWrongKeyError(EnvelopeError):
+    reason = "enc-wrong-key"
+
+
+class EnvelopeInvalidError(EnvelopeError):
+    reason = "enc-invalid"
 
 
 class EnvelopeUnknownKeyError(EnvelopeError, UnknownKeyError):
+    reason = "enc-unknown-key"
+
     def __init__(self, key_id: str) -> None:
-        EnvelopeError.__init__(
-            self, "enc-unknown-key", f"ciphertext names {describe_key_id(key_id)}, not in the keyring"
-        )
+        EnvelopeError.__init__(self, f"ciphertext names {describe_key_id(key_id)}, not in the keyring")
         self.key_id = key_id
 
 
 class EnvelopeRetiredKeyError(EnvelopeError, RetiredKeyError):
+    reason = "enc-retired-key"
+
     def __init__(self, key_id: str) -> None:
         EnvelopeError.__init__(
             self,
-            "enc-retired-key",
             f"ciphertext is wrapped by key {key_id}, which is retired; it can no longer be decrypted",
         )
         self.key_id = key_id
@@ -165,22 +179,21 @@ def is_ciphertext(text: object) -> bool:
 def parse_ciphertext(text: str) -> ParsedCiphertext:
     """Split ``enc:<key-id>:<payload>``; raises ``EnvelopeError('enc-malformed')``."""
     if not isinstance(text, str):
-        raise EnvelopeError("enc-malformed", "ciphertext must be a string")
+        raise EnvelopeMalformedError("ciphertext must be a string")
     parts = text.split(":")
     if len(parts) != 3 or parts[0] != CIPHERTEXT_PREFIX or not parts[1]:
-        raise EnvelopeError("enc-malformed", "ciphertext must look like enc:<key-id>:<base64url>")
+        raise EnvelopeMalformedError("ciphertext must look like enc:<key-id>:<base64url>")
     try:
         payload = decode_b64url(parts[2], "ciphertext payload")
     except ValueError as exc:
-        raise EnvelopeError("enc-malformed", str(exc)) from None
+        raise EnvelopeMalformedError(str(exc)) from None
     if not payload or payload[0] not in _SALT_BYTES:
         version = payload[0] if payload else "(none)"
-        raise EnvelopeError(
-            "enc-malformed",
-            f"ciphertext format version {version} is not supported (this build reads {sorted(_SALT_BYTES)})",
+        raise EnvelopeMalformedError(
+            f"ciphertext format version {version} is not supported (this build reads {sorted(_SALT_BYTES)})"
         )
     if len(payload) < _header_bytes(payload[0]) + TAG_BYTES:
-        raise EnvelopeError("enc-malformed", f"ciphertext payload is {len(payload)} bytes; too short")
+        raise EnvelopeMalformedError(f"ciphertext payload is {len(payload)} bytes; too short")
     return ParsedCiphertext(parts[1], payload)
 
 
@@ -240,8 +253,8 @@ class Encryptor:
         try:
             kek = self._keyring.get(key_id, purpose)
         except WrongKeyPurposeError:
-            raise EnvelopeError(
-                "enc-wrong-key", f"ciphertext names key {key_id}; this operation needs a {purpose.value} key"
+            raise EnvelopeWrongKeyError(
+                f"ciphertext names key {key_id}; this operation needs a {purpose.value} key"
             ) from None
         except RetiredKeyError:
             raise EnvelopeRetiredKeyError(key_id) from None
@@ -256,8 +269,7 @@ class Encryptor:
             data_key = unwrap.decrypt(parsed.wrap_nonce, parsed.wrapped_key, ad)
             return AESGCM(data_key).decrypt(parsed.data_nonce, parsed.body, ad)
         except InvalidTag:
-            raise EnvelopeError(
-                "enc-invalid",
+            raise EnvelopeInvalidError(
                 f"ciphertext does not authenticate under key {kek.key_id} for this message id, field path "
                 "and type: it was altered, or copied from another record or field",
             ) from None

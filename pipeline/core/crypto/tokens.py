@@ -46,25 +46,41 @@ _MAX_TOKEN_CHARS = 1 << 20
 
 
 class TokenError(PipelineError):
-    """A token cannot be made or reversed. ``reason`` is a stable code (module docstring)."""
+    """A token cannot be made or reversed. ``reason``, a class attribute, is a stable code (module docstring)."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    reason = "token-error"
+
+    def __init__(self, message: str) -> None:
         # Explicit base call: subclasses also derive from keyring errors with other signatures.
         PipelineError.__init__(self, message)
-        self.reason = reason
+
+
+class TokenMalformedError(TokenError):
+    reason = "token-malformed"
+
+
+class TokenWrongKeyError(TokenError):
+    reason = "token-wrong-key"
+
+
+class TokenInvalidError(TokenError):
+    reason = "token-invalid"
 
 
 class TokenUnknownKeyError(TokenError, UnknownKeyError):
+    reason = "token-unknown-key"
+
     def __init__(self, key_id: str) -> None:
-        TokenError.__init__(self, "token-unknown-key", f"token names {describe_key_id(key_id)}, not in the keyring")
+        TokenError.__init__(self, f"token names {describe_key_id(key_id)}, not in the keyring")
         self.key_id = key_id
 
 
 class TokenRetiredKeyError(TokenError, RetiredKeyError):
+    reason = "token-retired-key"
+
     def __init__(self, key_id: str) -> None:
         TokenError.__init__(
             self,
-            "token-retired-key",
             f"token was made with key {key_id}, which is retired; it can no longer be reversed",
         )
         self.key_id = key_id
@@ -86,17 +102,17 @@ def is_token(text: object) -> bool:
 def parse_token(token: str) -> ParsedToken:
     """Split ``tok:<key-id>:<payload>``; raises ``TokenError('token-malformed')``."""
     if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS:
-        raise TokenError("token-malformed", "token must be a string of reasonable length")
+        raise TokenMalformedError("token must be a string of reasonable length")
     parts = token.split(":")
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1]:
-        raise TokenError("token-malformed", "token must look like tok:<key-id>:<base64url>")
+        raise TokenMalformedError("token must look like tok:<key-id>:<base64url>")
     try:
         # Canonical only, so each value has exactly one token string.
         payload = decode_b64url(parts[2], "token payload")
     except ValueError as exc:
-        raise TokenError("token-malformed", str(exc)) from None
+        raise TokenMalformedError(str(exc)) from None
     if len(payload) < _SIV_BYTES:
-        raise TokenError("token-malformed", f"token payload is shorter than the {_SIV_BYTES}-byte SIV")
+        raise TokenMalformedError(f"token payload is shorter than the {_SIV_BYTES}-byte SIV")
     return ParsedToken(parts[1], payload)
 
 
@@ -136,7 +152,7 @@ class Tokenizer:
         try:
             key = self._keyring.get(key_id, KeyPurpose.TOKEN)
         except WrongKeyPurposeError:
-            raise TokenError("token-wrong-key", f"token names key {key_id}, which is not a token key") from None
+            raise TokenWrongKeyError(f"token names key {key_id}, which is not a token key") from None
         except RetiredKeyError:
             raise TokenRetiredKeyError(key_id) from None
         except UnknownKeyError:
@@ -144,8 +160,7 @@ class Tokenizer:
         try:
             plain = self._cipher(key.key_id, key.material).decrypt(parsed.payload, _associated_data(phi_type))
         except InvalidTag:
-            raise TokenError(
-                "token-invalid",
+            raise TokenInvalidError(
                 f"token does not authenticate as a {PhiType(phi_type).value} token under key {key.key_id}: "
                 "it was altered, truncated, or made for another PHI type",
             ) from None

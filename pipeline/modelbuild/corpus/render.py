@@ -12,6 +12,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
+from pipeline.core.errors import PipelineError
 from pipeline.core.phi_types import PhiType
 from pipeline.modelbuild.corpus.lexicon import Lexicon
 from pipeline.modelbuild.corpus.negatives import NEG_MAKERS
@@ -21,8 +22,10 @@ _SLOT = re.compile(r"\{([A-Za-z]+)\}")
 _WORD = re.compile(r"[A-Za-z]{4,}")
 
 
-class UnknownSlotError(KeyError):
+class UnknownSlotError(PipelineError, KeyError):
     """A template names a slot that is neither a PHI maker nor a hard-negative maker."""
+
+    reason = "corpus-unknown-slot"
 
 
 @dataclass(frozen=True, slots=True)
