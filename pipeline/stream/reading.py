@@ -89,12 +89,15 @@ async def read_to_end(
 
 class UntrustedRecordError(PipelineError):
     """A record on one of the pipeline's output topics that the pipeline did not write, or that was
-    altered: it fails egress verification, names another schema, or does not decode. ``reason`` is
-    a stable code (the egress check's, ``schema-unknown``, ``schema-mismatch`` or the decoder's)."""
+    altered: it fails egress verification, names another schema, or does not decode. ``cause`` is the
+    stable code of what failed (the egress check's, ``schema-unknown``, ``schema-mismatch`` or the
+    decoder's)."""
 
-    def __init__(self, message: Consumed, reason: str, detail: str) -> None:
+    reason = "untrusted-record"
+
+    def __init__(self, message: Consumed, cause: str, detail: str) -> None:
         super().__init__(f"{message.topic} partition {message.partition} offset {message.offset}: {detail}")
-        self.reason = reason
+        self.cause = cause
 
 
 def decode_trusted(keyring: Keyring, registry: SchemaRegistry, schema_name: str, message: Consumed) -> dict[str, Any]:

@@ -25,7 +25,7 @@ TOPIC = "phi.audit"
 @pytest.fixture
 def audit_messages(base_settings, keyring, registry, monkeypatch):
     """Six audit records of one chain as a reader would return them, with the CLI's environment set."""
-    settings = base_settings.with_overrides(detector_model=None, topic_audit=TOPIC)
+    settings = base_settings.with_overrides(detector_model=None, rules_only=True, topic_audit=TOPIC)
     for name, value in settings_to_env(settings).items():
         monkeypatch.setenv(name, value)
     processor = build_processor(settings, keyring)
