@@ -11,9 +11,9 @@ import argparse
 import pytest
 
 from pipeline.config import settings_to_env
-from pipeline.core.inputs import encode_record, signed_input
 from pipeline.core.processing import InboundMessage
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 from pipeline.interfaces import ops_commands
 from pipeline.interfaces.components import build_processor
 from pipeline.stream.clients import Consumed
