@@ -154,7 +154,7 @@ def test_replay_is_idempotent(topic_settings, keyring, registry, tmp_path):
 def test_operator_tools_report_and_skip_foreign_records(topic_settings, base_settings, keyring, registry):
     """Issue 20 #8: one unsigned junk record in each topic stopped the tools (KeyError: 'sealed_value')."""
     bad, good = _schema_unknown(keyring, registry, topic_settings)
-    processor = build_processor(base_settings.with_overrides(detector_model=None), keyring)
+    processor = build_processor(base_settings.with_overrides(detector_model=None, rules_only=True), keyring)
     inputs = enumerate(bad + good)
     inbound = [InboundMessage(i.value, i.key, tuple(i.headers), "phi.ingest", 0, n, 0) for n, i in inputs]
     outputs = [out for result in processor.process_batch(inbound) for out in result.outputs]

@@ -92,7 +92,12 @@ def test_audit_chains_verify_with_the_summarizer_in_the_same_worker(topic_settin
     Rules-only detection: the chains, not the detector, are under test, and the model would make the
     run take minutes on a loaded 2-core machine."""
     settings = topic_settings.with_overrides(
-        summarizer_enabled=True, summarizer_model=None, summary_batch_size=64, batch_size=8, detector_model=None
+        summarizer_enabled=True,
+        summarizer_model=None,
+        summary_batch_size=64,
+        batch_size=8,
+        detector_model=None,
+        rules_only=True,
     )
     log = tmp_path / "worker.log"
     with worker_process(settings, log):

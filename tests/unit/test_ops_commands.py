@@ -14,7 +14,7 @@ from pipeline.config import settings_to_env
 from pipeline.core.processing import InboundMessage
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
-from pipeline.interfaces import ops_commands
+from pipeline.interfaces import components, ops_commands
 from pipeline.interfaces.components import build_processor
 from pipeline.stream.clients import Consumed
 from pipeline.stream.reading import TopicRead
@@ -25,7 +25,7 @@ TOPIC = "phi.audit"
 @pytest.fixture
 def audit_messages(base_settings, keyring, registry, monkeypatch):
     """Six audit records of one chain as a reader would return them, with the CLI's environment set."""
-    settings = base_settings.with_overrides(detector_model=None, topic_audit=TOPIC)
+    settings = base_settings.with_overrides(detector_model=None, rules_only=True, topic_audit=TOPIC)
     for name, value in settings_to_env(settings).items():
         monkeypatch.setenv(name, value)
     processor = build_processor(settings, keyring)
@@ -48,7 +48,7 @@ def _verify(monkeypatch, read: TopicRead) -> int:
     async def consumer(*args, **kwargs):  # what the command read before it knew the end offsets
         return list(read.messages)
 
-    monkeypatch.setattr(ops_commands, "configure_logging", lambda level: None)  # keep pytest's handlers
+    monkeypatch.setattr(components, "configure_logging", lambda level: None)  # keep pytest's handlers
     monkeypatch.setattr(ops_commands, "read_to_end", reader, raising=False)
     monkeypatch.setattr(ops_commands, "consume", consumer, raising=False)
     return ops_commands._audit_verify(argparse.Namespace(timeout=1.0, allow_duplicates=False))
