@@ -140,7 +140,7 @@ def main() -> int:
     label = "rules + models/detector"
     with tempfile.TemporaryDirectory() as tmp:
         if not model_dir.is_dir():
-            from pipeline.runtime.tiny_model import build_tiny_model
+            from pipeline.devtools.tiny_model import build_tiny_model
 
             model_dir = build_tiny_model(Path(tmp) / "tiny", max_length=256)
             label = "rules + tiny test model"

@@ -40,7 +40,7 @@ def model_dir() -> tuple[Path, str]:
     shipped = ROOT / "models" / "detector"
     if (shipped / "tokenizer.json").exists():
         return shipped, "models/detector"
-    from pipeline.runtime.tiny_model import build_tiny_model
+    from pipeline.devtools.tiny_model import build_tiny_model
 
     folder = Path(tempfile.mkdtemp(prefix="phi-tiny-"))
     build_tiny_model(folder)

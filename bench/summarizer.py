@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.core.summary import check_faithfulness, finalize_summary  # noqa: E402
+from pipeline.core.summary_guard import check_faithfulness, finalize_summary  # noqa: E402
 from pipeline.core.transform import DEFAULT_TEXT_POLICY, TransformContext, transform_text  # noqa: E402
 from pipeline.runtime.detectors import build_detector  # noqa: E402
 from pipeline.runtime.summarizer import OnnxSummarizer  # noqa: E402
@@ -42,9 +42,9 @@ def source_notes(count: int) -> tuple[list[str], str]:
     try:
         from pipeline.modelbuild.corpus import Split, generate
     except ImportError:
-        from pipeline.core.synthetic import synthetic_records
+        from pipeline.devtools.synthetic import synthetic_records
 
-        return [r.record["note"] for r in synthetic_records(count, seed=11)], "pipeline.core.synthetic"
+        return [r.record["note"] for r in synthetic_records(count, seed=11)], "pipeline.devtools.synthetic"
     return [note.text for note in generate(count, seed=29, split=Split.HELDOUT)], "pipeline.modelbuild.corpus (heldout)"
 
 

@@ -34,9 +34,9 @@ from aiokafka import AIOKafkaProducer
 
 from pipeline.config import Settings, settings_to_env
 from pipeline.core.crypto.keyring import Keyring
-from pipeline.core.inputs import SignedInput, encode_record, signed_input
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import SignedInput, encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Consumed, Outgoing, consume, produce

@@ -40,17 +40,36 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 @dataclass(frozen=True)
 class Setting:
-    """One documented environment variable."""
+    """One documented environment variable, as declared on a :class:`Settings` field by :func:`declare`."""
 
     name: str  # attribute on Settings; the variable is PHI_<NAME upper>
     default: Any
     parse: Callable[[str], Any]
     help: str
     secret: bool = False
+    #: The default as the README shows it, where the real one depends on the machine (a host name, a path).
+    shown: str | None = None
 
     @property
     def env(self) -> str:
         return PREFIX + self.name.upper()
+
+
+_DECLARATION = "phi_setting"
+
+
+def declare(
+    default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False, shown: str | None = None
+) -> Any:
+    """A :class:`Settings` field that carries everything about its variable: default, parser, help text.
+
+    Why: each setting is written down once, where its type is, and both the validation in
+    :meth:`Settings.from_env` and the README table (:func:`settings_table`) read it from there, so the
+    field list, the documented variables and their defaults cannot drift apart. A ``secret`` is left out
+    of ``repr`` and shown as ``(hidden)`` in errors. The field has no dataclass default: a
+    :class:`Settings` is built by :meth:`Settings.from_env`, which applies the declared default.
+    """
+    return field(repr=not secret, metadata={_DECLARATION: (default, parse, help, secret, shown)})
 
 
 def _int(raw: str) -> int:
@@ -131,131 +150,74 @@ def _text(raw: str) -> str:
     return raw.strip()
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "bootstrap_servers",
-        "127.0.0.1:9092",
-        _bootstrap,
-        "Kafka bootstrap servers, comma-separated host:port",
-    ),
-    Setting("topic_ingest", "phi.ingest", _topic, "Input topic: signed records carrying PHI"),
-    Setting("topic_redacted", "phi.redacted", _topic, "Output topic: de-identified records"),
-    Setting("topic_summaries", "phi.summaries", _topic, "Output topic: note summaries"),
-    Setting("topic_audit", "phi.audit", _topic, "Audit topic: one hash-chained event per message"),
-    Setting(
-        "topic_deadletter",
-        "phi.deadletter",
-        _topic,
-        "Dead letters: rejected inputs, original bytes encrypted",
-    ),
-    Setting("partitions", 4, _positive_int, "Partitions per topic when the pipeline creates its topics"),
-    Setting("replication_factor", 1, _positive_int, "Replication factor when the pipeline creates its topics"),
-    Setting("group_id", "phi-pipeline", _text, "Kafka consumer group (faust app id) shared by all workers"),
-    Setting("worker_id", socket.gethostname(), _text, "This worker's name in audit chains and logs"),
-    Setting("security_protocol", "PLAINTEXT", _choice(SECURITY_PROTOCOLS, upper=True), "Kafka security protocol"),
-    Setting("ssl_cafile", None, _optional_path, "CA bundle that signed the brokers' certificates (SSL, SASL_SSL)"),
-    Setting("ssl_certfile", None, _optional_path, "Client certificate for mutual TLS"),
-    Setting("ssl_keyfile", None, _optional_path, "Client private key for mutual TLS"),
-    Setting("sasl_mechanism", "PLAIN", _choice(SASL_MECHANISMS, upper=True), "SASL mechanism (SASL_*)"),
-    Setting("sasl_username", "", _text, "SASL user name"),
-    Setting("sasl_password", "", _text, "SASL password", secret=True),
-    Setting("keyring_path", None, _optional_path, "Keyring file (mode 0600); see `phi-pipeline keys init`"),
-    Setting("keyring", "", _text, "Keyring JSON (plain or base64) inline, for tests and demos only", secret=True),
-    Setting("schema_dir", DEFAULT_SCHEMA_DIR, Path, "Folder of Avro schemas (*.avsc) with PHI tags"),
-    Setting("input_schema", "clinical_record", _text, "Default input schema name when a message names none"),
-    Setting(
-        "max_message_bytes",
-        1_048_576,
-        _positive_int,
-        "Inputs larger than this are dead-lettered as oversized",
-    ),
-    Setting("batch_size", 64, _positive_int, "Messages taken per batch by the ingest agent"),
-    Setting("batch_timeout", 0.2, _positive_float, "Seconds to wait to fill a batch"),
-    Setting(
-        "detector_model",
-        DEFAULT_DETECTOR,
-        _optional_path,
-        "Token-classification ONNX model folder (default: the int8 model shipped in the package)",
-    ),
-    Setting("rules_only", False, _bool, "Detect with the rules alone, no model (must be asked for: never a fallback)"),
-    Setting("execution_provider", "auto", _choice(EXECUTION_PROVIDERS), "ONNX Runtime provider"),
-    Setting("inference_threads", 0, _int, "ONNX Runtime intra-op threads (0: one per core)"),
-    Setting("summarizer_enabled", False, _bool, "Run the summary agent on redacted notes"),
-    Setting("summarizer_model", None, _optional_path, "Summarizer ONNX folder (built by a setup step)"),
-    Setting("summary_batch_size", 8, _positive_int, "Notes summarized per batch by the summary agent"),
-    Setting("summary_max_new_tokens", 96, _positive_int, "Upper bound on tokens generated per summary"),
-    Setting("metrics_bind", "127.0.0.1", _text, "Address the metrics/health server listens on"),
-    Setting("metrics_port", 9464, _port, "Port of /metrics, /healthz and /readyz (0 disables)"),
-    Setting(
-        "metrics_token",
-        "",
-        _text,
-        "Bearer token required on the metrics endpoints (empty: none)",
-        secret=True,
-    ),
-    Setting("metrics_tls_certfile", None, _optional_path, "Certificate to serve the metrics endpoints over HTTPS"),
-    Setting("metrics_tls_keyfile", None, _optional_path, "Private key for PHI_METRICS_TLS_CERTFILE"),
-    Setting("session_timeout", 10.0, _positive_float, "Consumer group session timeout, seconds (tansu: about 4)"),
-    Setting("heartbeat_interval", 3.0, _positive_float, "Consumer heartbeat interval, seconds (tansu: 1)"),
-    Setting(
-        "connect_timeout",
-        30.0,
-        _positive_float,
-        "Seconds to retry the first connection to the brokers before giving up (exit status 69)",
-    ),
-    Setting("data_dir", Path(tempfile.gettempdir()) / "phi-pipeline", Path, "Worker scratch folder"),
-    Setting("log_level", "INFO", _choice(LOG_LEVELS, upper=True), "Log level; logs never carry PHI values"),
-)
-
-_BY_NAME = {setting.name: setting for setting in SETTINGS}
-
-
 @dataclass(frozen=True)
 class Settings:
     """Validated settings. Build with :meth:`from_env`; secrets are hidden from ``repr``."""
 
-    bootstrap_servers: str
-    topic_ingest: str
-    topic_redacted: str
-    topic_summaries: str
-    topic_audit: str
-    topic_deadletter: str
-    partitions: int
-    replication_factor: int
-    group_id: str
-    worker_id: str
-    security_protocol: str
-    ssl_cafile: Path | None
-    ssl_certfile: Path | None
-    ssl_keyfile: Path | None
-    sasl_mechanism: str
-    sasl_username: str
-    sasl_password: str = field(repr=False)
-    keyring_path: Path | None
-    keyring: str = field(repr=False)
-    schema_dir: Path
-    input_schema: str
-    max_message_bytes: int
-    batch_size: int
-    batch_timeout: float
-    detector_model: Path | None
-    rules_only: bool
-    execution_provider: str
-    inference_threads: int
-    summarizer_enabled: bool
-    summarizer_model: Path | None
-    summary_batch_size: int
-    summary_max_new_tokens: int
-    metrics_bind: str
-    metrics_port: int
-    metrics_token: str = field(repr=False)
-    metrics_tls_certfile: Path | None
-    metrics_tls_keyfile: Path | None
-    session_timeout: float
-    heartbeat_interval: float
-    connect_timeout: float
-    data_dir: Path
-    log_level: str
+    bootstrap_servers: str = declare("127.0.0.1:9092", _bootstrap, "Kafka bootstrap servers, comma-separated host:port")
+    topic_ingest: str = declare("phi.ingest", _topic, "Input topic: signed records carrying PHI")
+    topic_redacted: str = declare("phi.redacted", _topic, "Output topic: de-identified records")
+    topic_summaries: str = declare("phi.summaries", _topic, "Output topic: note summaries")
+    topic_audit: str = declare("phi.audit", _topic, "Audit topic: one hash-chained event per message")
+    topic_deadletter: str = declare("phi.deadletter", _topic, "Dead letters: rejected inputs, original bytes encrypted")
+    partitions: int = declare(4, _positive_int, "Partitions per topic when the pipeline creates its topics")
+    replication_factor: int = declare(1, _positive_int, "Replication factor when the pipeline creates its topics")
+    group_id: str = declare("phi-pipeline", _text, "Kafka consumer group (faust app id) shared by all workers")
+    worker_id: str = declare(
+        socket.gethostname(), _text, "This worker's name in audit chains and logs", shown="(hostname)"
+    )
+    security_protocol: str = declare("PLAINTEXT", _choice(SECURITY_PROTOCOLS, upper=True), "Kafka security protocol")
+    ssl_cafile: Path | None = declare(
+        None, _optional_path, "CA bundle that signed the brokers' certificates (SSL, SASL_SSL)"
+    )
+    ssl_certfile: Path | None = declare(None, _optional_path, "Client certificate for mutual TLS")
+    ssl_keyfile: Path | None = declare(None, _optional_path, "Client private key for mutual TLS")
+    sasl_mechanism: str = declare("PLAIN", _choice(SASL_MECHANISMS, upper=True), "SASL mechanism (SASL_*)")
+    sasl_username: str = declare("", _text, "SASL user name")
+    sasl_password: str = declare("", _text, "SASL password", secret=True)
+    keyring_path: Path | None = declare(None, _optional_path, "Keyring file (mode 0600); see `phi-pipeline keys init`")
+    keyring: str = declare("", _text, "Keyring JSON (plain or base64) inline, for tests and demos only", secret=True)
+    schema_dir: Path = declare(
+        DEFAULT_SCHEMA_DIR,
+        Path,
+        "Folder of Avro schemas (*.avsc) with PHI tags",
+        shown="`schemas/` in the checkout, the package's copy in a wheel",
+    )
+    input_schema: str = declare("clinical_record", _text, "Default input schema name when a message names none")
+    max_message_bytes: int = declare(1_048_576, _positive_int, "Inputs larger than this are dead-lettered as oversized")
+    batch_size: int = declare(64, _positive_int, "Messages taken per batch by the ingest agent")
+    batch_timeout: float = declare(0.2, _positive_float, "Seconds to wait to fill a batch")
+    detector_model: Path | None = declare(
+        DEFAULT_DETECTOR,
+        _optional_path,
+        "Token-classification ONNX model folder (default: the int8 model shipped in the package)",
+        shown="`models/detector` in the checkout, the package's copy in a wheel",
+    )
+    rules_only: bool = declare(
+        False, _bool, "Detect with the rules alone, no model (must be asked for: never a fallback)"
+    )
+    execution_provider: str = declare("auto", _choice(EXECUTION_PROVIDERS), "ONNX Runtime provider")
+    inference_threads: int = declare(0, _int, "ONNX Runtime intra-op threads (0: one per core)")
+    summarizer_enabled: bool = declare(False, _bool, "Run the summary agent on redacted notes")
+    summarizer_model: Path | None = declare(None, _optional_path, "Summarizer ONNX folder (built by a setup step)")
+    summary_batch_size: int = declare(8, _positive_int, "Notes summarized per batch by the summary agent")
+    summary_max_new_tokens: int = declare(96, _positive_int, "Upper bound on tokens generated per summary")
+    metrics_bind: str = declare("127.0.0.1", _text, "Address the metrics/health server listens on")
+    metrics_port: int = declare(9464, _port, "Port of /metrics, /healthz and /readyz (0 disables)")
+    metrics_token: str = declare("", _text, "Bearer token required on the metrics endpoints (empty: none)", secret=True)
+    metrics_tls_certfile: Path | None = declare(
+        None, _optional_path, "Certificate to serve the metrics endpoints over HTTPS"
+    )
+    metrics_tls_keyfile: Path | None = declare(None, _optional_path, "Private key for PHI_METRICS_TLS_CERTFILE")
+    session_timeout: float = declare(10.0, _positive_float, "Consumer group session timeout, seconds (tansu: about 4)")
+    heartbeat_interval: float = declare(3.0, _positive_float, "Consumer heartbeat interval, seconds (tansu: 1)")
+    connect_timeout: float = declare(
+        30.0, _positive_float, "Seconds to retry the first connection to the brokers before giving up (exit status 69)"
+    )
+    data_dir: Path = declare(
+        Path(tempfile.gettempdir()) / "phi-pipeline", Path, "Worker scratch folder", shown="`$TMPDIR/phi-pipeline`"
+    )
+    log_level: str = declare("INFO", _choice(LOG_LEVELS, upper=True), "Log level; logs never carry PHI values")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -301,6 +263,11 @@ class Settings:
             self.topic_audit,
             self.topic_deadletter,
         )
+
+
+#: Every setting in declaration order, read from the :class:`Settings` fields (see :func:`declare`).
+SETTINGS: tuple[Setting, ...] = tuple(Setting(f.name, *f.metadata[_DECLARATION]) for f in fields(Settings))
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
 def _cross_checks(values: Mapping[str, Any]) -> list[str]:
@@ -352,14 +319,7 @@ def settings_table() -> str:
     """The Markdown configuration table for the README."""
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     for setting in SETTINGS:
-        default = "(hostname)" if setting.name == "worker_id" else setting.default
-        shown_defaults = {
-            "schema_dir": "`schemas/` in the checkout, the package's copy in a wheel",
-            "data_dir": "`$TMPDIR/phi-pipeline`",
-            "detector_model": "`models/detector` in the checkout, the package's copy in a wheel",
-        }
-        if setting.name in shown_defaults:
-            default = shown_defaults[setting.name]
+        default = setting.default if setting.shown is None else setting.shown
         shown = "" if default in (None, "") else f"`{default}`" if not str(default).startswith("`") else default
         rows.append(f"| `{setting.env}` | {shown} | {setting.help} |")
     return "\n".join(rows)

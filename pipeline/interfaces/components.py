@@ -14,11 +14,20 @@ from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
 from pipeline.core.errors import ConfigError, SchemaError
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.core.summarizing import SummaryProcessor
+from pipeline.core.summary_processing import SummaryProcessor
+from pipeline.interfaces.logs import configure_logging
 from pipeline.runtime.detectors import build_detector
 
 if TYPE_CHECKING:
     from pipeline.runtime.summarizer import Generation
+
+
+def load_settings() -> Settings:
+    """The ``PHI_*`` settings, validated, with logging set to their level: the first step of every command
+    that talks to Kafka, so a wrong setting stops it before anything connects and logs are configured once."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return settings
 
 
 def load_keyring(settings: Settings) -> Keyring:

@@ -25,9 +25,6 @@ from tqdm import tqdm
 
 from pipeline.config import Settings
 from pipeline.core.crypto.keyring import Keyring
-from pipeline.core.inputs import encode_record, hostile_messages, signed_input
-from pipeline.core.leaks import LeakScanner
-from pipeline.core.synthetic import DRUGS, FINDINGS, synthetic_records
 from pipeline.interfaces.components import load_schemas
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.interfaces.logs import configure_logging
@@ -59,6 +56,12 @@ def _side_by_side(before: dict[str, Any], after: dict[str, Any], width: int = 58
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """Run broker, worker and synthetic records end to end; non-zero when an input is unaccounted for or leaks."""
+    # Imported here, not at the top: the CLI module is loaded by every command, the worker included, and
+    # the worker must not carry the demo's record generator and leak scanner (tests/unit/test_import_layers.py).
+    from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
+    from pipeline.devtools.synthetic import synthetic_records
+
     base = Settings.from_env()
     configure_logging("WARNING")
     keyring = Keyring.generate()
@@ -128,6 +131,9 @@ def _report(
     show: int,
     workdir: Path,
 ) -> int:
+    from pipeline.devtools.leaks import LeakScanner
+    from pipeline.devtools.synthetic import DRUGS, FINDINGS
+
     registry = load_schemas(settings)
     redacted = {_message_id(m): m for m in outputs if m.topic == settings.topic_redacted}
     dead = {

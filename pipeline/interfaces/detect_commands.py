@@ -19,9 +19,11 @@ from pipeline.config import DEFAULT_DETECTOR
 from pipeline.core.detection import TextDetector
 from pipeline.core.errors import PipelineError
 from pipeline.core.transform import DEFAULT_TEXT_POLICY, TransformContext, transform_text
-from pipeline.modelbuild.evaluation import FORMATS, CorpusError, format_table, load_corpus, score_corpus, write_missed
 
 _BATCH = 64
+#: ``eval --format`` choices: :data:`pipeline.modelbuild.evaluation.FORMATS`, spelled out here so that
+#: registering the command does not load the evaluation package into the worker (a test keeps the two equal).
+CORPUS_FORMATS = ("jsonl", "brat", "i2b2", "presidio")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     evaluate = subparsers.add_parser("eval", help="precision/recall/F1 per PHI type on a labelled corpus")
     evaluate.add_argument("--corpus", required=True, type=Path, help="corpus file or folder")
-    evaluate.add_argument("--format", required=True, choices=FORMATS, dest="corpus_format")
+    evaluate.add_argument("--format", required=True, choices=CORPUS_FORMATS, dest="corpus_format")
     evaluate.add_argument("--missed", type=Path, help="write missed gold spans (JSONL, with text) here")
     evaluate.add_argument("--json", type=Path, dest="json_out", help="write all figures as JSON here")
     evaluate.add_argument("--limit", type=int, help="evaluate the first N documents only")
@@ -72,7 +74,7 @@ def _build(args: argparse.Namespace):
     return build_detector(args.model, provider=args.provider, threads=args.threads)
 
 
-class InvalidLine(CorpusError):
+class InvalidLine(PipelineError, ValueError):
     """A ``detect`` input line that is not a UTF-8 JSON object with a string ``text``; says why, never the content."""
 
     def __init__(self, source: str, number: int, why: str) -> None:
@@ -199,12 +201,14 @@ def _write_batch(detector, batch: list[tuple[object, str]], sink: IO[str], redac
 
 def run_eval(args: argparse.Namespace) -> int:
     """Load the corpus, detect, score, print the table; optionally write JSON figures and missed spans."""
+    from pipeline.modelbuild.evaluation import format_table, load_corpus, score_corpus, write_missed
+
     try:
         docs = load_corpus(args.corpus, args.corpus_format)
         if args.limit is not None:
             docs = docs[: args.limit]
         detector = _build(args)
-    except (PipelineError, CorpusError, OSError) as exc:
+    except (PipelineError, OSError) as exc:  # CorpusError is a PipelineError
         print(f"eval: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()

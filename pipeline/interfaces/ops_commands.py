@@ -22,7 +22,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Settings
 from pipeline.core.audit import REPLAYED, replay_event, reveal_event
 from pipeline.core.crypto.audit_chain import AuditChain, verify_chain
 from pipeline.core.crypto.envelope import Encryptor, EnvelopeError
@@ -32,8 +31,7 @@ from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.processing import AUDIT_SCHEMA, DEADLETTER_SCHEMA, audit_output
 from pipeline.core.replay import ReplayCandidate, fingerprint, fingerprint_key_ids, matches, plan_replay
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.interfaces.components import load_keyring, load_schemas
-from pipeline.interfaces.logs import configure_logging
+from pipeline.interfaces.components import load_keyring, load_schemas, load_settings
 from pipeline.stream.clients import Consumed, Outgoing, produce
 from pipeline.stream.reading import TopicRead, UntrustedRecordError, decode_trusted, read_to_end
 
@@ -69,12 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rev.set_defaults(func=_reveal)
 
 
-def _settings() -> Settings:
-    settings = Settings.from_env()
-    configure_logging(settings.log_level)
-    return settings
-
-
 def _trusted(
     keyring: Keyring, registry: SchemaRegistry, schema_name: str, messages: list[Consumed]
 ) -> tuple[list[Consumed], list[dict[str, Any]], int]:
@@ -102,7 +94,7 @@ def _incomplete(read: TopicRead) -> bool:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     keyring = load_keyring(settings)
     registry = load_schemas(settings)
     read = asyncio.run(read_to_end(settings, [settings.topic_audit], timeout=args.timeout, idle_timeout=3.0))
@@ -148,7 +140,7 @@ def _open_letter(encryptor: Encryptor, letter: dict[str, Any]) -> Outgoing | str
 
 
 def _deadletter_replay(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     keyring = load_keyring(settings)
     registry = load_schemas(settings)
     encryptor = Encryptor(keyring)
@@ -213,7 +205,7 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
 
 
 def _reveal(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     keyring = load_keyring(settings)
     registry = load_schemas(settings)
     policy = RevealPolicy.load(args.policy)

@@ -20,22 +20,30 @@ from pipeline.core.codecs import conform
 from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.errors import ConfigError, RejectedMessage, SchemaError
-from pipeline.core.inputs import ENCODINGS, SignedInput, encode_record, hostile_messages, signed_input
 from pipeline.core.schemas import SchemaEntry
-from pipeline.core.synthetic import synthetic_records
-from pipeline.interfaces.components import build_processor, build_summary_processor, load_keyring, load_schemas
+from pipeline.interfaces.components import (
+    build_processor,
+    build_summary_processor,
+    load_keyring,
+    load_schemas,
+    load_settings,
+)
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
-from pipeline.interfaces.logs import configure_logging
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Outgoing, consume, decode_output, produce
 from pipeline.stream.tls_check import tls_preflight
 
 if TYPE_CHECKING:
     from pipeline.core.processing import RecordProcessor
-    from pipeline.core.summarizing import SummaryProcessor
+    from pipeline.core.summary_processing import SummaryProcessor
+    from pipeline.devtools.inputs import SignedInput
     from pipeline.stream.metrics import PipelineMetrics
 
 log = logging.getLogger(__name__)
+
+#: ``produce --encoding`` choices: :data:`pipeline.devtools.inputs.ENCODINGS`, spelled out here so that
+#: registering the command does not load producer helpers into the worker (a test keeps the two equal).
+ENCODINGS = ("avro", "json", "confluent")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,14 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cons.set_defaults(func=_consume)
 
 
-def _settings() -> Settings:
-    settings = Settings.from_env()
-    configure_logging(settings.log_level)
-    return settings
-
-
 def _broker(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -101,7 +103,7 @@ def _worker(args: argparse.Namespace) -> int:
     from pipeline.stream.app import apply_output_limits, create_app
     from pipeline.stream.metrics import PipelineMetrics
 
-    settings = _settings()
+    settings = load_settings()
     agents = _agents(args.agents, settings.summarizer_enabled)
     # Everything the worker needs is checked before it connects: a missing keyring, schema or model is a
     # configuration error (exit 2) an operator can fix, never a retry loop against the broker.
@@ -195,6 +197,8 @@ def _unencodable(value: Any, path: str = "record") -> str | None:
 
 
 def _encode_file_record(entry: SchemaEntry, record: Any, encoding: str, where: str) -> bytes:
+    from pipeline.devtools.inputs import encode_record
+
     if not isinstance(record, dict):
         raise InputFileError(f"{where}: expected a JSON object (a record), got {type(record).__name__}")
     bad_text = _unencodable(record)
@@ -218,6 +222,10 @@ def _encode_file_record(entry: SchemaEntry, record: Any, encoding: str, where: s
 
 
 def build_inputs(settings: Settings, args: argparse.Namespace) -> list[SignedInput]:
+    """The signed messages ``produce`` sends: records from ``--file`` or synthetic ones, then ``--bad`` hostile ones."""
+    from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
+    from pipeline.devtools.synthetic import synthetic_records
+
     keyring = load_keyring(settings)
     entry = load_schemas(settings).get(settings.input_schema)
     if args.file:
@@ -239,7 +247,7 @@ def build_inputs(settings: Settings, args: argparse.Namespace) -> list[SignedInp
 
 
 def _produce(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     tls_preflight(settings)
     inputs = build_inputs(settings, args)
     with tqdm(total=len(inputs), unit="msg", desc="sent", disable=len(inputs) < 1000 or not sys.stderr.isatty()) as bar:
@@ -255,7 +263,7 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def _consume(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings()
     roles = {
         "ingest": settings.topic_ingest,
         "redacted": settings.topic_redacted,

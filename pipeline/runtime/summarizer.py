@@ -6,7 +6,7 @@ values, ``tokenizer.json``, ``generation_config.json``).
 
 The texts given to :meth:`OnnxSummarizer.summarize_batch` must already be REDACTED (placeholders such as
 ``[NAME]``, ``[DATE]``): the generator must never see an original note. Its output still goes through
-:func:`pipeline.core.summary.finalize_summary` (PHI re-scan and faithfulness guard) before anyone reads it.
+:func:`pipeline.core.summary_guard.finalize_summary` (PHI re-scan and faithfulness guard) before anyone reads it.
 """
 
 from __future__ import annotations

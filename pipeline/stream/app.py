@@ -27,7 +27,7 @@ from aiokafka.errors import (
 
 from pipeline.config import Settings
 from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
-from pipeline.core.summarizing import SummaryProcessor
+from pipeline.core.summary_processing import SummaryProcessor
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.core.inputs import SignedInput
 from pipeline.core.schemas import SchemaRegistry
+from pipeline.devtools.inputs import SignedInput
 from pipeline.interfaces.processes import spawn_worker, stop_process
 from pipeline.stream.clients import Consumed, Outgoing, consume, input_message_id, produce
 

@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from pipeline.core.inputs import SignedInput, encode_record, signed_input
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import SignedInput, encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 from pipeline.stream.clients import decode_output
 from tests.e2e.helpers import log_tail, message_id, read_outputs, send, worker_process
 

@@ -28,8 +28,8 @@ from aiokafka import AIOKafkaProducer
 
 from pipeline.config import Settings
 from pipeline.core.crypto.audit_chain import verify_chain
-from pipeline.core.inputs import SignedInput, encode_record, signed_input
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import SignedInput, encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 from pipeline.interfaces.embedded_broker import free_port
 from pipeline.interfaces.processes import spawn_worker, stop_process
 from pipeline.stream.clients import decode_output

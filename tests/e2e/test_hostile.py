@@ -16,9 +16,9 @@ from dataclasses import replace
 
 import pytest
 
-from pipeline.core.inputs import SignedInput, encode_record, hostile_messages, signed_input
-from pipeline.core.leaks import LeakScanner
-from pipeline.core.synthetic import DRUGS, FINDINGS, synthetic_records
+from pipeline.devtools.inputs import SignedInput, encode_record, hostile_messages, signed_input
+from pipeline.devtools.leaks import LeakScanner
+from pipeline.devtools.synthetic import DRUGS, FINDINGS, synthetic_records
 from pipeline.interfaces.embedded_broker import free_port
 from pipeline.stream.clients import decode_output
 from tests.conftest import isolated_settings

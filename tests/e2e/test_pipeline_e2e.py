@@ -22,10 +22,10 @@ from pipeline.core.codecs import decode_avro, encode_avro
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring
-from pipeline.core.inputs import SignedInput, encode_record, hostile_messages, signed_input
-from pipeline.core.leaks import LeakScanner
 from pipeline.core.processing import signed_output
-from pipeline.core.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_records
+from pipeline.devtools.inputs import SignedInput, encode_record, hostile_messages, signed_input
+from pipeline.devtools.leaks import LeakScanner
+from pipeline.devtools.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_records
 from pipeline.interfaces.embedded_broker import free_port
 from pipeline.stream.clients import Consumed, Outgoing, decode_output, produce
 from tests.conftest import isolated_settings

@@ -11,10 +11,10 @@ import pytest
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.reveal import hash_api_token, new_api_token
 from pipeline.core.crypto.tokens import Tokenizer
-from pipeline.core.inputs import encode_record, hostile_messages, signed_input
 from pipeline.core.phi_types import PhiType
 from pipeline.core.processing import InboundMessage
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 from pipeline.interfaces.components import build_processor
 from pipeline.stream.clients import Outgoing, consume, decode_output, produce
 from pipeline.stream.reading import read_to_end

@@ -15,9 +15,9 @@ import pytest
 
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
-from pipeline.core.inputs import encode_record, signed_input
-from pipeline.core.leaks import LeakScanner
-from pipeline.core.synthetic import DRUGS, FINDINGS, synthetic_records
+from pipeline.devtools.inputs import encode_record, signed_input
+from pipeline.devtools.leaks import LeakScanner
+from pipeline.devtools.synthetic import DRUGS, FINDINGS, synthetic_records
 from pipeline.stream.clients import consume, decode_output
 from tests.e2e.cli import run_cli
 from tests.e2e.helpers import log_tail, message_id, send, worker_process

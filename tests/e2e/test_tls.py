@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import settings_to_env
-from pipeline.core.inputs import encode_record, signed_input
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 from pipeline.interfaces.embedded_broker import EmbeddedBroker, free_port
 from pipeline.stream.admin import BrokerUnavailableError, ensure_topics
 from pipeline.stream.tls_check import TransportSecurityError, tls_preflight

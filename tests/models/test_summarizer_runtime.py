@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.summary import finalize_summary
+from pipeline.core.summary_guard import finalize_summary
 from pipeline.runtime.summarizer import OnnxSummarizer, chat_prompt
 
 MODELS = Path(__file__).resolve().parents[2] / "models" / "summarizer"

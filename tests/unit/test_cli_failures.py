@@ -133,7 +133,7 @@ def _produce_args(path: Path, encoding: str) -> argparse.Namespace:
 
 
 def test_produce_file_with_an_unencodable_string_names_line_and_field(base_settings, tmp_path):
-    from pipeline.core.synthetic import synthetic_records
+    from pipeline.devtools.synthetic import synthetic_records
 
     good = next(iter(synthetic_records(1, seed=3))).record
     bad = dict(good, note="Pt seen \ud800 today, SSN 123-45-6780")

@@ -86,3 +86,14 @@ def test_keyring_and_tokens_never_in_settings_repr():
     shown = repr(settings) + str(settings)
     assert "material" not in shown and "tok-abcdef-123456" not in shown
     assert keyring_json[:40] not in shown
+
+
+def test_each_setting_is_declared_once_on_its_settings_field():
+    """SETTINGS (validation, README table, child environments) is read from the Settings fields themselves."""
+    from dataclasses import fields
+
+    names = [f.name for f in fields(Settings)]
+    assert [s.name for s in SETTINGS] == names
+    assert len(set(names)) == len(names)
+    assert {f.name for f in fields(Settings) if not f.repr} == {s.name for s in SETTINGS if s.secret}
+    assert len({s.env for s in SETTINGS}) == len(SETTINGS)

@@ -13,10 +13,10 @@ pytest.importorskip("onnx", reason="the 'onnx' package (dev dependency) builds t
 from pipeline.config import DEFAULT_DETECTOR, DEFAULT_SCHEMA_DIR, Settings
 from pipeline.core.detection import RuleDetector
 from pipeline.core.errors import ConfigError
+from pipeline.devtools.tiny_model import build_tiny_model
 from pipeline.interfaces.components import build_processor
 from pipeline.interfaces.stream_commands import announce_build
 from pipeline.runtime.detectors import DetectorModelError, build_detector, describe_detector
-from pipeline.runtime.tiny_model import build_tiny_model
 from pipeline.stream.metrics import PipelineMetrics
 
 

@@ -21,9 +21,9 @@ from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_h
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.errors import PipelineError, RejectedMessage
-from pipeline.core.inputs import encode_record, signed_input
 from pipeline.core.processing import InboundMessage, RecordProcessor
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 
 REPO = Path(__file__).resolve().parents[2]
 POISON = "Zq-poison-marker"

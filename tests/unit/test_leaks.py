@@ -1,4 +1,4 @@
-from pipeline.core.leaks import LeakScanner
+from pipeline.devtools.leaks import LeakScanner
 
 
 def test_finds_values_across_formatting_and_case():

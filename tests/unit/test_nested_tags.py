@@ -22,10 +22,10 @@ from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.errors import SchemaError
-from pipeline.core.inputs import encode_record, signed_input
 from pipeline.core.phi_types import PhiType
 from pipeline.core.processing import InboundMessage, RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
+from pipeline.devtools.inputs import encode_record, signed_input
 
 REPO = Path(__file__).resolve().parents[2]
 

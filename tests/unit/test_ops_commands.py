@@ -11,10 +11,10 @@ import argparse
 import pytest
 
 from pipeline.config import settings_to_env
-from pipeline.core.inputs import encode_record, signed_input
 from pipeline.core.processing import InboundMessage
-from pipeline.core.synthetic import synthetic_records
-from pipeline.interfaces import ops_commands
+from pipeline.devtools.inputs import encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
+from pipeline.interfaces import components, ops_commands
 from pipeline.interfaces.components import build_processor
 from pipeline.stream.clients import Consumed
 from pipeline.stream.reading import TopicRead
@@ -48,7 +48,7 @@ def _verify(monkeypatch, read: TopicRead) -> int:
     async def consumer(*args, **kwargs):  # what the command read before it knew the end offsets
         return list(read.messages)
 
-    monkeypatch.setattr(ops_commands, "configure_logging", lambda level: None)  # keep pytest's handlers
+    monkeypatch.setattr(components, "configure_logging", lambda level: None)  # keep pytest's handlers
     monkeypatch.setattr(ops_commands, "read_to_end", reader, raising=False)
     monkeypatch.setattr(ops_commands, "consume", consumer, raising=False)
     return ops_commands._audit_verify(argparse.Namespace(timeout=1.0, allow_duplicates=False))

@@ -13,10 +13,10 @@ from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.detection.rule_detector import RuleDetector
-from pipeline.core.inputs import encode_record, hostile_messages, signed_input
-from pipeline.core.leaks import LeakScanner
 from pipeline.core.processing import InboundMessage, RecordProcessor
-from pipeline.core.synthetic import DRUGS, FINDINGS, synthetic_records
+from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
+from pipeline.devtools.leaks import LeakScanner
+from pipeline.devtools.synthetic import DRUGS, FINDINGS, synthetic_records
 
 
 @pytest.fixture(scope="module")

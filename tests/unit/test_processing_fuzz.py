@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.inputs import encode_record, signed_input
 from pipeline.core.processing import InboundMessage, RecordProcessor
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("PIPELINE_FUZZ_EXAMPLES", "60"))

@@ -11,7 +11,7 @@ import pytest
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.errors import ConfigError
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.synthetic import synthetic_records
 from pipeline.interfaces.stream_commands import build_inputs
 
 

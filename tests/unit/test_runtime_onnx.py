@@ -9,10 +9,10 @@ pytest.importorskip("onnx", reason="the 'onnx' package (dev dependency) builds t
 from pipeline.core.detection import EnsembleDetector, RuleDetector
 from pipeline.core.errors import ConfigError
 from pipeline.core.phi_types import PhiType
+from pipeline.devtools.tiny_model import build_tiny_model
 from pipeline.runtime.detectors import build_detector, execution_provider
 from pipeline.runtime.labelmap import Tag, parse_tag
 from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
-from pipeline.runtime.tiny_model import build_tiny_model
 
 NOTE = "The patient John Johnson was seen at Mercy General Hospital by Dr. Patel on 3/2. Jane Doe admitted."
 

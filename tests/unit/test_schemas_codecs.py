@@ -9,7 +9,7 @@ from pipeline.core.codecs import decode, decode_avro, encode_avro, encode_conflu
 from pipeline.core.errors import RejectedMessage, SchemaError
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.core.synthetic import hostile_inputs, synthetic_records
+from pipeline.devtools.synthetic import hostile_inputs, synthetic_records
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pytest
 from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, RecordTooLargeError
 
 from pipeline.core.codecs import decode_avro
-from pipeline.core.inputs import encode_record, signed_input
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.inputs import encode_record, signed_input
+from pipeline.devtools.synthetic import synthetic_records
 from pipeline.stream import app as stream_app
 from pipeline.stream.admin import limits_from_responses
 from tests.unit.test_isolation import make_processor

@@ -5,7 +5,7 @@ from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.errors import RejectedMessage
 from pipeline.core.phi_types import PhiType
 from pipeline.core.structured import protect_fields
-from pipeline.core.synthetic import synthetic_records
+from pipeline.devtools.synthetic import synthetic_records
 
 
 @pytest.fixture

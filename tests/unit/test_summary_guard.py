@@ -4,7 +4,7 @@ import pytest
 
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
-from pipeline.core.summary import (
+from pipeline.core.summary_guard import (
     check_faithfulness,
     extractive_summary,
     finalize_summary,

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.core.phi_types import PhiType
-from pipeline.core.spans import Span
+from pipeline.core.spans import Span, disjoint_spans
 from pipeline.core.transform.actions import Action
 from pipeline.core.transform.context import TransformContext
 from pipeline.core.transform.errors import OperatorUnavailableError
@@ -67,19 +67,10 @@ def transform_text(
 
 
 def _disjoint(spans: Sequence[Span], text_length: int) -> list[Span]:
-    ordered = sorted((s for s in spans if s.end <= text_length), key=lambda s: (s.start, -s.end))
-    out: list[Span] = []
-    for span in ordered:
-        if out and span.start < out[-1].end:
-            last = out[-1]
-            winner = last if last.score >= span.score else span
-            out[-1] = Span(last.start, max(last.end, span.end), winner.type, winner.score, winner.detector)
-        else:
-            out.append(span)
     dropped = [s for s in spans if s.end > text_length]
     if dropped:
         raise ValueError(f"{len(dropped)} span(s) end past the text ({text_length} characters)")
-    return out
+    return disjoint_spans(spans)
 
 
 def _require_callables(spans: Sequence[Span], policy: Mapping[PhiType, Action], ctx: TransformContext) -> None:

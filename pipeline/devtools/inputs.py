@@ -14,7 +14,7 @@ from pipeline.core.codecs import encode_avro, encode_confluent, encode_json
 from pipeline.core.crypto.integrity import HEADER_HMAC, HEADER_MESSAGE_ID, signed_headers
 from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring
 from pipeline.core.schemas import SchemaEntry
-from pipeline.core.synthetic import hostile_inputs
+from pipeline.devtools.synthetic import hostile_inputs
 
 ENCODINGS = ("avro", "json", "confluent")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pipeline.core.phi_types import PhiType
-from pipeline.core.spans import Span
+from pipeline.core.spans import Span, disjoint_spans
 
 #: Common inpatient medications (generic names, lower case). Multi-word names are matched as phrases.
 MEDICATIONS: tuple[str, ...] = (
@@ -264,16 +264,10 @@ def redact_spans(text: str, spans: Sequence[Span]) -> tuple[str, int]:
 
     Overlapping spans are merged first, the higher score's type winning, as the transform engine does.
     """
-    merged: list[Span] = []
-    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        if span.end > len(text):
-            raise ValueError(f"a re-scan span ends at {span.end}, past the summary ({len(text)} characters)")
-        if merged and span.start < merged[-1].end:
-            last = merged[-1]
-            winner = last if last.score >= span.score else span
-            merged[-1] = Span(last.start, max(last.end, span.end), winner.type, winner.score, winner.detector)
-        else:
-            merged.append(span)
+    beyond = min((s for s in spans if s.end > len(text)), key=lambda s: (s.start, -s.end), default=None)
+    if beyond is not None:
+        raise ValueError(f"a re-scan span ends at {beyond.end}, past the summary ({len(text)} characters)")
+    merged = disjoint_spans(spans)
     pieces: list[str] = []
     cursor = 0
     for span in merged:

@@ -30,7 +30,7 @@ from pipeline.core.processing import (
     signed_output,
 )
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.core.summary import finalize_summary
+from pipeline.core.summary_guard import finalize_summary
 
 SUMMARY_SCHEMA = "note_summary"
 
