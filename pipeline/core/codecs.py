@@ -33,6 +33,9 @@ STAGE = "decode"
 CONFLUENT_MAGIC = 0
 _CONFLUENT_HEADER = struct.Struct(">bI")
 _MAX_INT_BITS = 1024  # a double's range: larger integers overflow when written
+#: Deeper JSON is refused at decode: no record schema here nests this deep, and later stages (copying,
+#: walking) recurse over the value.
+MAX_JSON_DEPTH = 64
 
 
 def encode_avro(entry: SchemaEntry, record: dict[str, Any]) -> bytes:
@@ -105,19 +108,21 @@ def check_encodable(value: Any) -> None:
     failing a later stage. Likewise an integer past a double's range (Avro's schema check lets it into a
     ``double`` field, and writing it overflows). Iterative, so a deeply nested value cannot exhaust the stack.
     """
-    stack = [value]
+    stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
             _check_text(item)
         elif isinstance(item, int) and item.bit_length() > _MAX_INT_BITS:
             raise NumberTooLarge(STAGE, f"JSON holds an integer of {item.bit_length()} bits; no Avro type holds it")
+        elif isinstance(item, dict | list) and depth >= MAX_JSON_DEPTH:
+            raise InvalidJson(STAGE, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         elif isinstance(item, dict):
             for key, child in item.items():
                 _check_text(key)
-                stack.append(child)
+                stack.append((child, depth + 1))
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
 
 
 def _check_text(text: str) -> None:

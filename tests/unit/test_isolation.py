@@ -344,3 +344,17 @@ def test_legacy_v1_inputs_pass_only_without_an_unsigned_schema_header(registry, 
     )
     results = processor.process_batch([inbound(bare), inbound(with_schema, offset=1)])
     assert [(r.outcome, r.reason) for r in results] == [("ok", None), ("deadletter", "hmac-schema-unsigned")]
+
+
+def test_json_nested_past_any_record_is_refused_at_decode(registry, keyring):
+    """Found by the model property test (seed 53): an extra key nesting 994 objects inside ``vitals`` passed the
+    schema check (extra keys are ignored) and made copying the record recurse past Python's limit."""
+    entry, records, signed = good_batch(registry, keyring)
+    raw = json.dumps(dict(records[0].record, vitals={"heart_rate": 80})).replace(
+        '"vitals": {', '"vitals": {"a": ' + '{"a": ' * 500 + "1" + "}" * 500 + ", ", 1
+    )
+    bad, result = run_with(
+        make_processor(registry, keyring), signed, signed_input(keyring, entry.ref, raw.encode(), "k")
+    )
+    assert bad == ("deadletter", "invalid-json", "decode")
+    assert "nested deeper than 64" in letter_of(registry, result)["detail"]

@@ -120,18 +120,19 @@ def _parse(raw: str) -> tuple[bool, object]:
 
 
 def _no_lone_surrogate_or_overflow(value: object) -> bool:
-    stack = [value]
+    stack = [(value, 0)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
+        if isinstance(item, dict | list) and depth >= 64:  # deeper than any record: refused at decode
+            return False
         if isinstance(item, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in item):
             return False
         if isinstance(item, int) and not isinstance(item, bool) and abs(item) > 2**1024:
             return False
         if isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
+            stack.extend((child, depth + 1) for child in (*item.keys(), *item.values()))
         elif isinstance(item, list):
-            stack.extend(item)
+            stack.extend((child, depth + 1) for child in item)
     return True
 
 
