@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.roles import OutputRole
 
 PREFIX = "PHI_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -253,6 +254,15 @@ class Settings:
         if problems:
             raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
         return Settings(**current)
+
+    def topic_for(self, role: OutputRole) -> str:
+        """The topic each output role is written to (the one map from roles to topics)."""
+        return {
+            OutputRole.REDACTED: self.topic_redacted,
+            OutputRole.DEADLETTER: self.topic_deadletter,
+            OutputRole.AUDIT: self.topic_audit,
+            OutputRole.SUMMARY: self.topic_summaries,
+        }[role]
 
     @property
     def topics(self) -> tuple[str, ...]:

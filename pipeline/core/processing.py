@@ -63,6 +63,7 @@ from pipeline.core.errors import (
 )
 from pipeline.core.known_values import KnownValueFinder
 from pipeline.core.phi_types import PhiType
+from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 from pipeline.core.spans import Span
 from pipeline.core.structured import ProtectedRecord, Transformation, protect_record, year_spans
@@ -102,9 +103,9 @@ class InboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
-    """A message to send; ``role`` (redacted, deadletter, audit) is mapped to a topic by the stream layer."""
+    """A message to send; ``role`` is mapped to a topic by the stream layer (``Settings.topic_for``)."""
 
-    role: str
+    role: OutputRole
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
@@ -121,7 +122,7 @@ class ProcessResult:
     """The fate of one input: exactly one record or dead letter, and its audit event."""
 
     message_id: str
-    outcome: str  # "ok" or "deadletter"
+    outcome: Outcome
     stage: str
     reason: str | None
     outputs: list[OutboundMessage]
@@ -360,7 +361,7 @@ class RecordProcessor:
         )
         key = self._protect_key(work.message.key)
         value = encode_avro(output_entry, record)
-        outbound = self._signed("redacted", key, value, work.message_id, output_entry.ref)
+        outbound = self._signed(OutputRole.REDACTED, key, value, work.message_id, output_entry.ref)
         if outbound.size > self.max_output_bytes:
             raise OutputTooLarge(
                 "emit", f"de-identified record is {outbound.size} bytes with its headers; limit {self.max_output_bytes}"
@@ -377,7 +378,7 @@ class RecordProcessor:
             action_counts=action_counts,
         )
         return ProcessResult(
-            work.message_id, "ok", "emit", None, [outbound], work.message.partition, entities, audit_event=event
+            work.message_id, Outcome.OK, "emit", None, [outbound], work.message.partition, entities, audit_event=event
         )
 
     # -- dead letters -------------------------------------------------------------------------------
@@ -443,7 +444,7 @@ class RecordProcessor:
         )
         return ProcessResult(
             message_id,
-            "deadletter",
+            Outcome.DEADLETTER,
             stage,
             reason,
             [outbound],
@@ -489,7 +490,7 @@ class RecordProcessor:
             "time": utc_now_iso(),
         }
         value = encode_avro(self._deadletter_schema, letter)
-        return self._signed("deadletter", None, value, message_id, self._deadletter_schema.ref)
+        return self._signed(OutputRole.DEADLETTER, None, value, message_id, self._deadletter_schema.ref)
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -503,7 +504,9 @@ class RecordProcessor:
             text = "b64:" + base64.b64encode(key).decode("ascii")
         return self.tokenizer.tokenize(text, PhiType.ID).encode("ascii")
 
-    def _signed(self, role: str, key: bytes | None, value: bytes, message_id: str, schema: str) -> OutboundMessage:
+    def _signed(
+        self, role: OutputRole, key: bytes | None, value: bytes, message_id: str, schema: str
+    ) -> OutboundMessage:
         return signed_output(self.keyring, role, key, value, message_id, schema)
 
     def _seal(self, data: bytes | None, message_id: str, part: str) -> str | None:
@@ -545,7 +548,7 @@ def _listed_header_names(headers: Sequence[tuple[str, bytes]]) -> list[str]:
 
 
 def signed_output(
-    keyring: Keyring, role: str, key: bytes | None, value: bytes, message_id: str, schema: str
+    keyring: Keyring, role: OutputRole, key: bytes | None, value: bytes, message_id: str, schema: str
 ) -> OutboundMessage:
     """Every output carries the message id, the schema and an HMAC over both, the key and the value,
     under the egress key."""
@@ -563,7 +566,7 @@ def audit_output(keyring: Keyring, schema: SchemaEntry, chain: AuditChain, event
     and readers see its events in order."""
     chained = chain.append(event)
     key = chained["chain_id"].encode("utf-8")
-    return signed_output(keyring, "audit", key, encode_avro(schema, chained), chained["event_id"], schema.ref)
+    return signed_output(keyring, OutputRole.AUDIT, key, encode_avro(schema, chained), chained["event_id"], schema.ref)
 
 
 def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipeline.core.audit import summary_event
 from pipeline.core.codecs import decode_avro, encode_avro
@@ -25,11 +25,11 @@ from pipeline.core.processing import (
     AUDIT_SCHEMA,
     InboundMessage,
     OutboundMessage,
-    RecordProcessor,
     audit_output,
     signed_output,
 )
-from pipeline.core.schemas import SchemaRegistry
+from pipeline.core.roles import OutputRole
+from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 from pipeline.core.summary_guard import finalize_summary
 
 SUMMARY_SCHEMA = "note_summary"
@@ -54,6 +54,32 @@ class SummaryResult:
     partition: int
 
 
+@dataclass
+class AgentAuditTrail:
+    """One agent's audit trail: who it writes as, and chains of its own (``<worker>/<run>/<agent>/p<n>``).
+
+    The redaction agent sends from another coroutine, so sharing its chains would let events reach the
+    topic out of sequence order; the summary agent gets this instead of the whole redaction core.
+    """
+
+    actor: str
+    keyring: Keyring
+    schema: SchemaEntry
+    chains: PartitionChains
+
+    @classmethod
+    def for_agent(
+        cls, keyring: Keyring, registry: SchemaRegistry, worker_id: str, run_id: str, agent: str
+    ) -> AgentAuditTrail:
+        return cls(
+            worker_id, keyring, registry.get(AUDIT_SCHEMA), PartitionChains(keyring, f"{worker_id}/{run_id}/{agent}")
+        )
+
+    def message(self, event: dict[str, Any], partition: int) -> OutboundMessage:
+        """``event`` chained on this agent's chain for ``partition``, signed, as an audit output."""
+        return audit_output(self.keyring, self.schema, self.chains.get(partition), event)
+
+
 class SummaryProcessor:
     """Summarizes the free-text fields of de-identified records, one summary per record with a note."""
 
@@ -63,18 +89,14 @@ class SummaryProcessor:
         registry: SchemaRegistry,
         keyring: Keyring,
         detector: TextDetector,
-        audit: RecordProcessor,
+        audit: AgentAuditTrail,
         generate: Generate | None,
         model_name: str | None,
     ) -> None:
         self.registry = registry
         self.keyring = keyring
         self.detector = detector
-        self.audit = audit  # the worker's redaction core: its worker id and run id name this agent's chains
-        #: Chains of this agent's own (``<worker>/<run>/summarize/p<partition>``): the redaction agent sends
-        #: from another coroutine, so sharing its chains would let events reach the topic out of seq order.
-        self.chains = PartitionChains(keyring, f"{audit.worker_id}/{audit.run_id}/summarize")
-        self._audit_schema = registry.get(AUDIT_SCHEMA)
+        self.audit = audit
         self.generate = generate
         self.model_name = model_name
         self._schema = registry.get(SUMMARY_SCHEMA)
@@ -116,17 +138,17 @@ class SummaryProcessor:
                 "source_chars": len(note),
             }
             summary = signed_output(
-                self.keyring, "summary", key, encode_avro(self._schema, record), message_id, self._schema.ref
+                self.keyring, OutputRole.SUMMARY, key, encode_avro(self._schema, record), message_id, self._schema.ref
             )
             status = "generated" if outcome.method == "generated" else "extractive_fallback"
             event = summary_event(
-                actor=self.audit.worker_id,
+                actor=self.audit.actor,
                 message_id=message_id,
                 outcome=status,
                 reason=reason,
                 phi_found=outcome.phi_found,
             )
-            audit = audit_output(self.keyring, self._audit_schema, self.chains.get(message.partition), event)
+            audit = self.audit.message(event, message.partition)
             results.append(SummaryResult(message_id, status, reason, [summary, audit], message.partition))
         return results
 

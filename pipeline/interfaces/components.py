@@ -14,7 +14,7 @@ from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
 from pipeline.core.errors import ConfigError, SchemaError
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.core.summary_processing import SummaryProcessor
+from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
 from pipeline.interfaces.logs import configure_logging
 from pipeline.runtime.detectors import build_detector
 
@@ -99,7 +99,9 @@ def build_summary_processor(settings: Settings, processor: RecordProcessor) -> S
         registry=processor.registry,
         keyring=processor.keyring,
         detector=processor.detector,
-        audit=processor,
+        audit=AgentAuditTrail.for_agent(
+            processor.keyring, processor.registry, processor.worker_id, processor.run_id, "summarize"
+        ),
         generate=generate,
         model_name=model_name,
     )

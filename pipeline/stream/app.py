@@ -27,6 +27,7 @@ from aiokafka.errors import (
 
 from pipeline.config import Settings
 from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
+from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
@@ -73,7 +74,7 @@ def record_metrics(metrics: PipelineMetrics, results: Sequence[ProcessResult], s
     metrics.stage_seconds.labels("batch").observe(seconds)
     for result in results:
         metrics.messages.labels(result.stage, result.outcome).inc()
-        if result.outcome == "deadletter":
+        if result.outcome is Outcome.DEADLETTER:
             metrics.dead_letters.labels(result.reason or "unknown", result.stage).inc()
             if result.hmac_failed:
                 metrics.hmac_failures.labels(result.reason or "unknown").inc()
@@ -112,7 +113,7 @@ def producer_max_request_size(settings: Settings) -> int:
 def apply_output_limits(processor: RecordProcessor, settings: Settings, broker_limits: Mapping[str, int]) -> int:
     """Size every output against the smallest limit on its way: the producer's request size and each
     output topic's ``max.message.bytes`` where the brokers reported it. Returns the limit applied."""
-    topics = (settings.topic_redacted, settings.topic_deadletter, settings.topic_audit)
+    topics = tuple(settings.topic_for(r) for r in (OutputRole.REDACTED, OutputRole.DEADLETTER, OutputRole.AUDIT))
     limit = min(
         processor.max_output_bytes,
         producer_max_request_size(settings),
@@ -239,12 +240,6 @@ def create_app(
     app_id = settings.group_id if processor is not None else f"{settings.group_id}-summarizer"
     app = faust.App(app_id, **faust_settings(settings))
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-    topics = {
-        "redacted": settings.topic_redacted,
-        "deadletter": settings.topic_deadletter,
-        "audit": settings.topic_audit,
-        "summary": settings.topic_summaries,
-    }
     health = HealthServer(
         metrics,
         settings.metrics_bind,
@@ -257,7 +252,7 @@ def create_app(
     async def send(out: OutboundMessage) -> Any:
         # faust's producer directly: the values are bytes already, so its topic and codec layers would
         # only add cost (a third of the per-message time on structured records).
-        return await app.producer.send(topics[out.role], out.key, out.value, None, None, list(out.headers))
+        return await app.producer.send(settings.topic_for(out.role), out.key, out.value, None, None, list(out.headers))
 
     if processor is not None:
 
