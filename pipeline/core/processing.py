@@ -51,7 +51,7 @@ from pipeline.core.crypto.integrity import (
 )
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.crypto.tokens import Tokenizer
-from pipeline.core.detection.base import TextDetector
+from pipeline.core.detection.base import Detector
 from pipeline.core.detection.ensemble import Ensemble
 from pipeline.core.errors import (
     EmptyMessage,
@@ -167,7 +167,7 @@ class RecordProcessor:
         *,
         registry: SchemaRegistry,
         keyring: Keyring,
-        detector: TextDetector,
+        detector: Detector,
         worker_id: str,
         max_message_bytes: int,
         default_schema: str,

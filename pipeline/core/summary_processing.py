@@ -160,7 +160,7 @@ class SummaryProcessor:
             record = decode_avro(self.registry.get(schema), message.value or b"")
             source = self.registry.get(str(record.get("source_schema", "")))
         except (SignatureError, SchemaError, RejectedMessage) as exc:
-            reason = getattr(exc, "reason", "schema-unknown")
+            reason = exc.reason  # every PipelineError carries its reason as a class attribute
             return SummaryResult("(unverified)", "error", reason, [], message.partition)
         notes = [record.get(p.name) for p in source.free_text_fields if record.get(p.name)]
         if not notes:

@@ -132,6 +132,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     class _Cached:
         """The model's spans computed once; the sweep only re-merges."""
 
+        name = model.name
+        provider = model.provider
+        model_dir = model.model_dir
+
         def detect_batch(self, batch: object) -> list:
             return model_spans
 

@@ -6,7 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipeline.core.detection import EnsembleDetector, RuleDetector, TextDetector
+from pipeline.core.detection import EnsembleDetector, RuleDetector
+from pipeline.core.detection.base import Detector
 from pipeline.core.detection.merge import DEFAULT_THRESHOLDS, Ensemble
 from pipeline.core.errors import ConfigError
 from pipeline.core.phi_types import PhiType
@@ -29,7 +30,7 @@ def _refusal(model_dir: Path, problem: str) -> DetectorModelError:
     )
 
 
-def build_detector(model_dir: Path | None, provider: str = "auto", threads: int | None = None) -> TextDetector:
+def build_detector(model_dir: Path | None, provider: str = "auto", threads: int | None = None) -> Detector:
     """Rules only when ``model_dir`` is None; otherwise rules and the model in ``model_dir``, merged.
 
     A model folder that is missing or unreadable (files absent, corrupt ONNX, unreadable tokenizer) raises
@@ -71,23 +72,21 @@ def calibrated_ensemble(model_dir: Path) -> Ensemble:
     return Ensemble(thresholds={**DEFAULT_THRESHOLDS, **thresholds})
 
 
-def execution_provider(detector: TextDetector) -> str:
+def execution_provider(detector: Detector) -> str:
     """The execution provider of the detector's model, or 'none' for rules only (for metrics and logs)."""
-    models = getattr(detector, "models", ())
-    return str(getattr(models[0], "provider", "unknown")) if models else "none"
+    return detector.models[0].provider if detector.models else "none"
 
 
-def describe_detector(detector: TextDetector) -> str:
+def describe_detector(detector: Detector) -> str:
     """The detector in use, for the start-up log and ``phi_build_info``: 'rules-only', or the model folder,
     file and the first 12 hex digits of the file's SHA-256 (so two builds of a model never look alike)."""
-    models = getattr(detector, "models", ())
-    if not models:
+    if not detector.models:
         return RULES_ONLY
     names = []
-    for model in models:
-        model_dir = getattr(model, "model_dir", None)
+    for model in detector.models:
+        model_dir = model.model_dir
         if model_dir is None:
-            names.append(str(getattr(model, "name", type(model).__name__)))
+            names.append(model.name)
             continue
         from pipeline.runtime.onnx_recognizer import find_model_file
 

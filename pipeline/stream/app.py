@@ -193,9 +193,10 @@ async def run_batch(
         if refused:
             replacements = {}
             for index, error in refused.items():
+                refused_input = results[index].inbound
                 log.warning(
                     "%s: an output was refused (%s); the message is dead-lettered (output-rejected), the batch goes on",
-                    getattr(results[index].inbound, "source", "?"),
+                    refused_input.source if refused_input is not None else "?",
                     type(error).__name__,
                 )
                 replacements[index] = on_refused(results[index], error)
@@ -264,7 +265,7 @@ def create_app(
                 record_metrics(metrics, results, time.perf_counter() - started)
                 for stage, seconds in processor.batch_seconds.items():
                     metrics.stage_seconds.labels(stage).observe(seconds)
-                for model, seconds in getattr(processor.detector, "last_model_seconds", {}).items():
+                for model, seconds in processor.detector.last_model_seconds.items():
                     metrics.model_seconds.labels(model).observe(seconds)
                 record_lag(app, metrics, events)
 

@@ -60,6 +60,10 @@ def test_output_is_sorted_and_disjoint():
 class _FakeModel:
     """A model stand-in that reports a weak NAME where the rules see a weak candidate too."""
 
+    name = "model:fake"
+    provider = "cpu"
+    model_dir = None
+
     def __init__(self, spans):
         self.spans = spans
         self.calls = 0

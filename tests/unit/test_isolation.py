@@ -93,6 +93,10 @@ def test_huge_json_integer_has_its_own_reason(registry, keyring):
 class _PoisonDetector:
     """Fails on any batch holding the poison marker, as a model runtime may on one odd text."""
 
+    name = "poison"
+    models = ()
+    last_model_seconds: dict = {}
+
     def __init__(self):
         self.inner = RuleDetector()
         self.calls = 0

@@ -95,6 +95,10 @@ def test_every_hostile_message_is_a_dead_letter_with_its_reason(processor, regis
 
 def test_detector_failure_dead_letters_the_batch_instead_of_losing_it(registry, keyring):
     class Broken:
+        name = "broken"
+        models = ()
+        last_model_seconds: dict = {}
+
         def detect_batch(self, texts):
             raise RuntimeError("boom")
 

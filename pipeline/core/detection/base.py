@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pipeline.core.phi_types import PhiType
@@ -24,6 +25,26 @@ class TextDetector(Protocol):
     def detect(self, text: str) -> list[Span]: ...
 
     def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]: ...
+
+
+@runtime_checkable
+class ModelDetector(TextDetector, Protocol):
+    """A model the ensemble runs beside the rules: its name (in span reasons and metrics), the execution
+    provider it runs on, and the folder it was loaded from (None when it has none)."""
+
+    name: str
+    provider: str
+    model_dir: Path | None
+
+
+@runtime_checkable
+class Detector(TextDetector, Protocol):
+    """What the worker reads from its detector besides spans: a name, the models it runs (none for the
+    rules alone) and the seconds each model spent on the last batch (for the inference-latency metric)."""
+
+    name: str
+    models: Sequence[ModelDetector]
+    last_model_seconds: Mapping[str, float]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Sequence
 
-from pipeline.core.detection.base import TextDetector
+from pipeline.core.detection.base import ModelDetector
 from pipeline.core.detection.merge import Ensemble
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.detection.vetting import vet
@@ -26,10 +26,11 @@ class EnsembleDetector:
     """
 
     def __init__(
-        self, rules: RuleDetector, models: Sequence[TextDetector] = (), ensemble: Ensemble | None = None
+        self, rules: RuleDetector, models: Sequence[ModelDetector] = (), ensemble: Ensemble | None = None
     ) -> None:
         self.rules = rules
         self.models = tuple(models)
+        self.name = "+".join(["rules", *(m.name for m in self.models)])
         self.ensemble = ensemble or rules.ensemble
         #: Seconds each model spent on the last batch, by model name (for the inference-latency metric).
         self.last_model_seconds: dict[str, float] = {}
@@ -42,7 +43,7 @@ class EnsembleDetector:
         for model in self.models:
             started = time.perf_counter()
             model_spans.append(model.detect_batch(texts))
-            self.last_model_seconds[getattr(model, "name", type(model).__name__)] = time.perf_counter() - started
+            self.last_model_seconds[model.name] = time.perf_counter() - started
         results: list[list[Span]] = []
         for index, text in enumerate(texts):
             candidates = self.rules.candidates(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.detection.base import Doc, ModelDetector, Recognizer
 from pipeline.core.detection.merge import Ensemble
 from pipeline.core.detection.registry import default_recognizers
 from pipeline.core.detection.vetting import vet
@@ -18,6 +18,10 @@ class RuleDetector:
     """
 
     def __init__(self, recognizers: Sequence[Recognizer] | None = None, ensemble: Ensemble | None = None) -> None:
+        self.name = "rules"
+        self.models: tuple[ModelDetector, ...] = ()
+        #: Always empty: the rules run no model (the worker's latency metric reads it from any detector).
+        self.last_model_seconds: dict[str, float] = {}
         self.recognizers: tuple[Recognizer, ...] = tuple(default_recognizers() if recognizers is None else recognizers)
         self.ensemble = ensemble or Ensemble()
 
