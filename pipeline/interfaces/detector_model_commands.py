@@ -91,27 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_quantize(args: argparse.Namespace) -> int:
     """Requantize ``--build-dir`` into ``--out``; exit 2 when the build folder is incomplete."""
-    from dataclasses import replace
-
-    try:
-        from pipeline.modelbuild.pipeline import BuildPlan, StaleBuildError, requantize
-        from pipeline.modelbuild.train import TrainSettings
-    except ImportError as exc:
-        print(f"model quantize needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
-    plan = BuildPlan(
-        out_dir=args.out,
-        build_dir=args.build_dir,
-        compare_presidio=not args.no_presidio,
-        settings=replace(TrainSettings(), threads=args.threads),
-    )
-    try:
-        requantize(plan, progress=lambda line: print(line, flush=True))
-    except StaleBuildError as exc:
-        print(f"model quantize: {exc}", file=sys.stderr)
-        return 2
-    print(f"report: {args.out / 'report.json'}")
-    return 0
+    return _rework_build(args, "quantize")
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
@@ -261,24 +241,33 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Re-measure ``--out`` against its build folder; exit 2 when the build folder is missing or stale."""
+    return _rework_build(args, "evaluate")
+
+
+def _rework_build(args: argparse.Namespace, verb: str) -> int:
+    """Requantize (``quantize``) or re-measure (``evaluate``) a finished build from its folder."""
     if args.threads < 1:
-        print("model evaluate: --threads must be at least 1", file=sys.stderr)
+        print(f"model {verb}: --threads must be at least 1", file=sys.stderr)
         return 2
     from dataclasses import replace
 
-    from pipeline.modelbuild.pipeline import BuildPlan, StaleBuildError, reevaluate
-    from pipeline.modelbuild.train import TrainSettings
-
+    try:
+        from pipeline.modelbuild.pipeline import BuildPlan, StaleBuildError, reevaluate, requantize
+        from pipeline.modelbuild.train import TrainSettings
+    except ImportError as exc:
+        print(f"model {verb} needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
+        return 2
     plan = BuildPlan(
         out_dir=args.out,
         build_dir=args.build_dir,
         compare_presidio=not args.no_presidio,
         settings=replace(TrainSettings(), threads=args.threads),
     )
+    step = requantize if verb == "quantize" else reevaluate
     try:
-        reevaluate(plan, progress=lambda line: print(line, flush=True))
+        step(plan, progress=lambda line: print(line, flush=True))
     except StaleBuildError as exc:
-        print(f"model evaluate: {exc}", file=sys.stderr)
+        print(f"model {verb}: {exc}", file=sys.stderr)
         return 2
     print(f"report: {args.out / 'report.json'}")
     return 0
