@@ -62,7 +62,6 @@ from pipeline.core.crypto.keyring import (
     RetiredKeyError,
     UnknownKeyError,
     WrongKeyPurposeError,
-    describe_key_id,
 )
 from pipeline.core.errors import PipelineError
 from pipeline.core.phi_types import PhiType
@@ -104,23 +103,15 @@ class EnvelopeInvalidError(EnvelopeError):
     reason = "enc-invalid"
 
 
-class EnvelopeUnknownKeyError(EnvelopeError, UnknownKeyError):
+class EnvelopeUnknownKeyError(UnknownKeyError, EnvelopeError):
     reason = "enc-unknown-key"
-
-    def __init__(self, key_id: str) -> None:
-        EnvelopeError.__init__(self, f"ciphertext names {describe_key_id(key_id)}, not in the keyring")
-        self.key_id = key_id
+    subject = "ciphertext"
 
 
-class EnvelopeRetiredKeyError(EnvelopeError, RetiredKeyError):
+class EnvelopeRetiredKeyError(RetiredKeyError, EnvelopeError):
     reason = "enc-retired-key"
-
-    def __init__(self, key_id: str) -> None:
-        EnvelopeError.__init__(
-            self,
-            f"ciphertext is wrapped by key {key_id}, which is retired; it can no longer be decrypted",
-        )
-        self.key_id = key_id
+    subject = "ciphertext is wrapped by"
+    consequence = "decrypted"
 
 
 @dataclass(frozen=True, slots=True)

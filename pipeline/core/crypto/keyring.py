@@ -105,9 +105,14 @@ class UnknownKeyError(KeyringError):
     """No key with this id is in the keyring (or the id is not of the form ``<purpose>-v<n>``)."""
 
     reason = "unknown-key"
+    #: What named the key ('token', 'ciphertext'): a subclass per kind of data sets it beside its own reason,
+    #: so tokens and ciphertexts share this one class instead of parallel copies.
+    subject = ""
 
     def __init__(self, key_id: str, message: str | None = None) -> None:
         self.key_id = key_id if is_key_id(key_id) else None
+        if message is None and self.subject:
+            message = f"{self.subject} names {describe_key_id(key_id)}, not in the keyring"
         super().__init__(message or f"{describe_key_id(key_id)} is not in the keyring: {_LOAD_HINT}")
 
 
@@ -115,9 +120,14 @@ class RetiredKeyError(KeyringError):
     """The key exists but was retired: data under it can no longer be verified or read."""
 
     reason = "retired-key"
+    #: For a subclass per kind of data: how the data used the key, and what can no longer be done.
+    subject = ""
+    consequence = ""
 
     def __init__(self, key_id: str, message: str | None = None) -> None:
         self.key_id = key_id
+        if message is None and self.subject:
+            message = f"{self.subject} key {key_id}, which is retired; it can no longer be {self.consequence}"
         super().__init__(
             message
             or f"key {key_id} is retired and refused; if data under it must still be read, set its status "

@@ -34,7 +34,6 @@ from pipeline.core.crypto.keyring import (
     RetiredKeyError,
     UnknownKeyError,
     WrongKeyPurposeError,
-    describe_key_id,
 )
 from pipeline.core.errors import PipelineError
 from pipeline.core.phi_types import PhiType
@@ -67,23 +66,15 @@ class TokenInvalidError(TokenError):
     reason = "token-invalid"
 
 
-class TokenUnknownKeyError(TokenError, UnknownKeyError):
+class TokenUnknownKeyError(UnknownKeyError, TokenError):
     reason = "token-unknown-key"
-
-    def __init__(self, key_id: str) -> None:
-        TokenError.__init__(self, f"token names {describe_key_id(key_id)}, not in the keyring")
-        self.key_id = key_id
+    subject = "token"
 
 
-class TokenRetiredKeyError(TokenError, RetiredKeyError):
+class TokenRetiredKeyError(RetiredKeyError, TokenError):
     reason = "token-retired-key"
-
-    def __init__(self, key_id: str) -> None:
-        TokenError.__init__(
-            self,
-            f"token was made with key {key_id}, which is retired; it can no longer be reversed",
-        )
-        self.key_id = key_id
+    subject = "token was made with"
+    consequence = "reversed"
 
 
 @dataclass(frozen=True, slots=True)
