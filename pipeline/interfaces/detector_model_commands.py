@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_OUT = Path("models/detector")
@@ -97,6 +98,8 @@ def run_quantize(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     """Calibrate thresholds for ``--model`` on the development split and write them beside it."""
     from pipeline.core.detection import EnsembleDetector, RuleDetector
+    from pipeline.core.detection.merge import Ensemble
+    from pipeline.core.spans import Span
     from pipeline.modelbuild.calibrate import calibrate, plot_curves, write_thresholds
     from pipeline.modelbuild.corpus import Split, as_documents, generate
     from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
@@ -109,18 +112,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     texts = [d.text for d in docs]
     model_spans = [spans for i in range(0, len(texts), 32) for spans in model.detect_batch(texts[i : i + 32])]
 
-    class _Cached:
-        """The model's spans computed once; the sweep only re-merges."""
-
-        name = model.name
-        provider = model.provider
-        model_dir = model.model_dir
-
-        def detect_batch(self, batch: object) -> list:
-            return model_spans
-
-    def detect(batch: object, ensemble: object) -> list:
-        return EnsembleDetector(RuleDetector(ensemble=ensemble), [_Cached()], ensemble=ensemble).detect_batch(texts)  # type: ignore[arg-type, list-item]
+    def detect(batch: Sequence[str], ensemble: Ensemble) -> list[list[Span]]:
+        detector = EnsembleDetector(RuleDetector(ensemble=ensemble), [model], ensemble=ensemble)
+        return detector.merge_batch(batch, [model_spans])
 
     thresholds, curves = calibrate(docs, detect, progress=lambda line: print(line, flush=True))
     note = (

@@ -21,6 +21,7 @@ from pipeline.core.detection.merge import Ensemble
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 from pipeline.modelbuild.evaluation.corpus import Document
+from pipeline.modelbuild.evaluation.scoring import coverage, leak_free
 
 #: Thresholds tried. None above 0.7: a higher one tuned on synthetic notes would trade recall on real
 #: text (where scores run lower) for precision measured on our own templates.
@@ -54,42 +55,28 @@ class CurvePoint:
     predicted: int
 
 
-def _covered(text: str, gold_start: int, gold_end: int, mask: bytearray) -> bool:
-    return all(mask[i] or text[i].isspace() for i in range(gold_start, min(gold_end, len(text))))
-
-
-def _leak_free_recall(docs: Sequence[Document], spans: Sequence[Sequence[Span]]) -> tuple[int, int]:
-    caught = total = 0
-    for doc, predicted in zip(docs, spans, strict=True):
-        mask = bytearray(len(doc.text) + 1)
-        for p in predicted:
-            mask[p.start : p.end] = b"\x01" * (p.end - p.start)
-        for g in doc.spans:
-            if g.type is None:
-                continue
-            total += 1
-            caught += _covered(doc.text, g.start, g.end, mask)
-    return caught, total
-
-
-def _type_point(
-    docs: Sequence[Document], spans: Sequence[Sequence[Span]], phi_type: PhiType, threshold: float
-) -> CurvePoint:
-    """Span precision of ``phi_type`` predictions and leak-free recall of ``phi_type`` gold spans."""
-    hit = predicted = caught = total = 0
+def _measure(
+    docs: Sequence[Document], spans: Sequence[Sequence[Span]], phi_type: PhiType | None, threshold: float = FLOOR
+) -> tuple[CurvePoint, int, int]:
+    """One pass over the corpus: ``phi_type``'s point (span precision of its predictions, leak-free recall
+    of its gold spans) and the leak-free count over all gold spans (caught, total)."""
+    hit = predicted = caught = total = caught_all = total_all = 0
     for doc, found in zip(docs, spans, strict=True):
         gold = [g for g in doc.spans if g.type is not None]
-        mask = bytearray(len(doc.text) + 1)
+        mask = coverage(doc.text, found)
         for p in found:
-            mask[p.start : p.end] = b"\x01" * (p.end - p.start)
             if p.type is phi_type:
                 predicted += 1
                 hit += any(p.start < g.end and g.start < p.end for g in gold)
         for g in gold:
+            ok = leak_free(doc.text, g.start, g.end, mask)
+            total_all += 1
+            caught_all += ok
             if g.type is phi_type:
                 total += 1
-                caught += _covered(doc.text, g.start, g.end, mask)
-    return CurvePoint(threshold, hit / predicted if predicted else 1.0, caught / total if total else 1.0, predicted)
+                caught += ok
+    point = CurvePoint(threshold, hit / predicted if predicted else 1.0, caught / total if total else 1.0, predicted)
+    return point, caught_all, total_all
 
 
 def calibrate(
@@ -103,7 +90,7 @@ def calibrate(
     defaults = Ensemble()
     chosen: dict[PhiType, float] = {t: FLOOR for t in types}
     floor_spans = detect_batch(texts, Ensemble(thresholds={**defaults.thresholds, **chosen}))
-    caught, total = _leak_free_recall(docs, floor_spans)
+    _, caught, total = _measure(docs, floor_spans, None)
     target = caught / total - RECALL_SLACK if total else 0.0
     curves: dict[PhiType, list[CurvePoint]] = {}
     for phi_type in types:
@@ -115,8 +102,8 @@ def calibrate(
         for threshold in GRID:
             trial = {**chosen, phi_type: threshold}
             spans = _filter(floor_spans, trial)
-            points.append(_type_point(docs, spans, phi_type, threshold))
-            got, _ = _leak_free_recall(docs, spans)
+            point, got, _ = _measure(docs, spans, phi_type, threshold)
+            points.append(point)
             if total and got / total >= target:
                 best = threshold
         if gold < MIN_GOLD:

@@ -44,6 +44,11 @@ class EnsembleDetector:
             started = time.perf_counter()
             model_spans.append(model.detect_batch(texts))
             self.last_model_seconds[model.name] = time.perf_counter() - started
+        return self.merge_batch(texts, model_spans)
+
+    def merge_batch(self, texts: Sequence[str], model_spans: Sequence[Sequence[list[Span]]]) -> list[list[Span]]:
+        """Rules over ``texts`` merged with spans the models already found (one list per model, one entry
+        per text): threshold calibration re-merges the same model output many times without rerunning it."""
         results: list[list[Span]] = []
         for index, text in enumerate(texts):
             candidates = self.rules.candidates(text)

@@ -236,12 +236,23 @@ def _entity_level(scores: Scores, doc: Document, gold: list[GoldSpan], preds: li
             scores._get(scores.overlap, ANY).tp_gold += 1
 
 
-def _leak_free_level(scores: Scores, text: str, gold: list[GoldSpan], preds: list[Span]) -> None:
+def coverage(text: str, preds: Sequence[Span]) -> bytearray:
+    """One byte per character of ``text``: non-zero where some prediction covers it."""
     covered = bytearray(len(text) + 1)
     for p in preds:
         covered[p.start : p.end] = b"\x01" * (p.end - p.start)
+    return covered
+
+
+def leak_free(text: str, start: int, end: int, covered: bytearray) -> bool:
+    """Every non-space character of ``text[start:end]`` is covered: the value does not leak, even in part."""
+    return all(covered[i] or text[i].isspace() for i in range(start, min(end, len(text))))
+
+
+def _leak_free_level(scores: Scores, text: str, gold: list[GoldSpan], preds: list[Span]) -> None:
+    covered = coverage(text, preds)
     for g in gold:
-        caught = all(covered[i] or text[i].isspace() for i in range(g.start, min(g.end, len(text))))
+        caught = leak_free(text, g.start, g.end, covered)
         for key in (g.type.value, "ALL"):  # type: ignore[union-attr]
             counts = scores._get(scores.leak_free, key)
             counts.gold += 1

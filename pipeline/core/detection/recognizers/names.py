@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.detection.lexicons import Lexicons, lexicons
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -314,8 +315,6 @@ class LexiconNameRecognizer(Recognizer):
         letters = sum(c.isalpha() for c in text)
         if not letters or sum(c.islower() for c in text) < self._mixed_floor * letters:
             return
-        from pipeline.core.detection.lexicons import lexicons
-
         lex = lexicons()
         words = [m for m in _TITLE_WORD.finditer(text) if _is_lexicon_name(lex, m.group(0))]
         index = 0
@@ -339,6 +338,6 @@ class LexiconNameRecognizer(Recognizer):
                 yield span
 
 
-def _is_lexicon_name(lex: object, word: str) -> bool:
+def _is_lexicon_name(lex: Lexicons, word: str) -> bool:
     parts = word.split("-")
-    return all(lex.is_name_first(p) and not lex.is_vocabulary(p, as_written=True) for p in parts)  # type: ignore[attr-defined]
+    return all(lex.is_name_first(p) and not lex.is_vocabulary(p, as_written=True) for p in parts)
