@@ -1,19 +1,23 @@
-"""Detector throughput per execution provider and batch size, CUDA beside CPU in one run.
+"""Detector (and summarizer) throughput per execution provider, model format and batch size, in one run.
 
-Runs the ONNX detector (models/detector, else the test's tiny model) over the same synthetic notes on
-every provider this onnxruntime offers (CUDA/TensorRT where onnxruntime-gpu sees a GPU, CPU always), at
-batch sizes 1 to 256, and reports notes per second and the provider actually used. Needs only
-onnxruntime, tokenizers and numpy (plus this repository on PYTHONPATH), so it runs on a GPU machine
-without the rest of the package's dependencies. Prints a table last and writes bench/results/gpu.json.
+Runs the shipped int8 detector (models/detector) and, when given, its fp16 GPU export
+(``phi-pipeline model gpu-export``) over the same synthetic notes on every provider this onnxruntime
+offers: CUDA (and TensorRT) where onnxruntime-gpu sees a GPU, the CPU always, with batches of 1 to 512
+notes on the GPU. The CPU figures come from the same run on the same machine. The summarizer's tokens per
+second are measured beside them when a summarizer build is given. Needs only onnxruntime, tokenizers and
+numpy (plus this repository on PYTHONPATH), so it runs on a GPU machine without the rest of the package's
+dependencies. Prints a table last and writes bench/results/gpu.json.
 
-    PYTHONPATH=. python3 bench/gpu_bench.py [--notes 512] [--max-batch 256] [--seconds-per-point 4]
+    PYTHONPATH=. python3 bench/gpu_bench.py [--fp16 DIR] [--summarizer DIR] [--max-batch 512]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,16 +34,38 @@ SENTENCES = (
     "Follow up with Dr. Patel at Mercy Clinic, 12 Oak St, Springfield.",
     "Denies SOB, afebrile overnight, tolerating diet, ambulating with walker.",
 )
+GPU_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
-def notes(count: int, sentences_per_note: int = 12) -> list[str]:
-    return [" ".join(SENTENCES[(i + j) % len(SENTENCES)] for j in range(sentences_per_note)) for i in range(count)]
+def notes(count: int) -> list[str]:
+    """Notes of 4 to 20 sentences (about 250 to 1,250 characters), sorted by length so that each batch
+    holds notes of one size (the bucketing the worker does not need on the CPU, where windows run alone)."""
+    texts = [" ".join(SENTENCES[(i + j) % len(SENTENCES)] for j in range(4 + (i * 7) % 17)) for i in range(count)]
+    return sorted(texts, key=len)
 
 
-def model_dir() -> tuple[Path, str]:
+def preload_gpu_libraries() -> str:
+    """Make the CUDA and cuDNN libraries of the Python environment visible to onnxruntime-gpu."""
+    if hasattr(ort, "preload_dlls"):
+        try:
+            ort.preload_dlls()
+            return "onnxruntime.preload_dlls()"
+        except Exception as exc:
+            reason = f"preload_dlls failed ({type(exc).__name__})"
+    else:
+        reason = "no preload_dlls"
+    try:
+        import torch  # noqa: F401 - loads libcudart, cuBLAS and cuDNN into the process
+
+        return f"{reason}; libraries loaded through torch"
+    except ImportError:
+        return f"{reason}; no torch either"
+
+
+def detector_dir() -> tuple[Path, str]:
     shipped = ROOT / "models" / "detector"
     if (shipped / "tokenizer.json").exists():
-        return shipped, "models/detector"
+        return shipped, "models/detector (int8)"
     from pipeline.devtools.tiny_model import build_tiny_model
 
     folder = Path(tempfile.mkdtemp(prefix="phi-tiny-"))
@@ -48,8 +74,8 @@ def model_dir() -> tuple[Path, str]:
 
 
 def measure(classifier: object, texts: list[str], batch: int, seconds: float) -> float:
-    classifier.batch_size = batch  # type: ignore[attr-defined]
-    classifier.detect_batch(texts[:batch])  # warm-up: sessions allocate on first use
+    classifier.batch_size = max(1, batch * 2)  # type: ignore[attr-defined]  # windows per run: a note is 1-3
+    classifier.detect_batch(texts[:batch])  # type: ignore[attr-defined]  # warm-up: first-run allocations
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         for i in range(0, len(texts), batch):
@@ -60,43 +86,106 @@ def measure(classifier: object, texts: list[str], batch: int, seconds: float) ->
     return done / (time.perf_counter() - started)
 
 
-def main() -> None:
+def summarizer_rate(folder: Path, provider: str, texts: list[str]) -> dict[str, object]:
+    from pipeline.runtime.summarizer import OnnxSummarizer
+
+    summarizer = OnnxSummarizer(folder, provider=provider, batch_size=16)
+    summarizer.summarize_batch(texts[:1], max_new_tokens=4)
+    started = time.perf_counter()
+    generations = summarizer.summarize_batch(texts[:32], max_new_tokens=64)
+    seconds = time.perf_counter() - started
+    tokens = sum(g.new_tokens for g in generations)
+    return {"provider": provider, "notes": 32, "new_tokens": tokens, "tokens_per_s": round(tokens / seconds, 1)}
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--notes", type=int, default=512)
-    parser.add_argument("--max-batch", type=int, default=256)
-    parser.add_argument("--seconds-per-point", type=float, default=4.0)
+    parser.add_argument("--notes", type=int, default=1024)
+    parser.add_argument("--max-batch", type=int, default=512)
+    parser.add_argument("--seconds-per-point", type=float, default=3.0)
+    parser.add_argument("--fp16", type=Path, default=None, help="the detector's fp16 GPU export (model gpu-export)")
+    parser.add_argument("--summarizer", type=Path, default=None, help="a summarizer build folder, to time it too")
     args = parser.parse_args()
     from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
 
-    folder, which = model_dir()
+    loading = preload_gpu_libraries()
+    int8_dir, which = detector_dir()
     texts = notes(args.notes)
     available = ort.get_available_providers()
-    wanted = [
-        ("cuda", "CUDAExecutionProvider"),
-        ("tensorrt", "TensorrtExecutionProvider"),
-        ("cpu", "CPUExecutionProvider"),
+    gpu = [
+        name
+        for name, p in (("cuda", "CUDAExecutionProvider"), ("tensorrt", "TensorrtExecutionProvider"))
+        if p in available
     ]
-    runs = [name for name, provider in wanted if provider in available]
-    batches = [b for b in (1, 2, 4, 8, 16, 32, 64, 128, 256) if b <= args.max_batch]
-    print(f"onnxruntime {ort.__version__}; providers available: {', '.join(available)}; model: {which}", flush=True)
-    rows = []
-    for requested in runs:
-        classifier = OnnxTokenClassifier(folder, provider=requested)
+    print(f"onnxruntime {ort.__version__}; providers available: {', '.join(available)}; {loading}", flush=True)
+    print(f"{len(texts)} notes, {min(map(len, texts))}-{max(map(len, texts))} characters", flush=True)
+    if not gpu:
+        print("NO GPU FOUND: onnxruntime offers no CUDA or TensorRT provider here; CPU figures only", flush=True)
+    models = [("int8", int8_dir, which)]
+    if args.fp16 is not None and (args.fp16 / "model.onnx").exists():
+        models.append(("fp16", args.fp16, str(args.fp16)))
+    rows: list[dict[str, object]] = []
+
+    def run(fmt: str, folder: Path, requested: str, threads: int | None, batches: tuple[int, ...]) -> None:
+        classifier = OnnxTokenClassifier(folder, provider=requested, threads=threads)
         for batch in batches:
             rate = measure(classifier, texts, batch, args.seconds_per_point)
-            rows.append({"requested": requested, "provider": classifier.provider, "batch": batch, "notes_per_s": rate})
-            print(f"  {requested:<9} {classifier.provider:<28} batch {batch:>3}: {rate:9.1f} notes/s", flush=True)
-    cpu_best = max((r["notes_per_s"] for r in rows if r["requested"] == "cpu"), default=0.0)
-    print(f"\n{'requested':<10} {'provider used':<28} {'batch':>5} {'notes/s':>10} {'x best CPU':>10}")
+            row = {
+                "model": fmt,
+                "requested": requested,
+                "provider": classifier.provider,
+                "threads": threads,
+                "batch": batch,
+                "notes_per_s": round(rate, 1),
+            }
+            rows.append(row)
+            print(
+                f"  {fmt} {requested:<9} {classifier.provider:<26} threads {threads or 'all'} "
+                f"batch {batch:>3}: {rate:9.1f} notes/s",
+                flush=True,
+            )
+
+    for fmt, folder, _ in models:
+        for requested in gpu:
+            run(fmt, folder, requested, None, tuple(b for b in GPU_BATCHES if b <= args.max_batch))
+    # The CPU runs each window alone (see onnx_recognizer), so the batch size only groups notes per call.
+    run("int8", int8_dir, "cpu", 1, (32,))
+    run("int8", int8_dir, "cpu", os.cpu_count() or 1, (32,))
+
+    summary: list[dict[str, object]] = []
+    if args.summarizer is None:
+        print("summarizer: not measured (no --summarizer build given)", flush=True)
+    else:
+        for requested in [*gpu, "cpu"]:
+            summary.append(summarizer_rate(args.summarizer, requested, texts))
+            print(f"  summarizer {requested}: {summary[-1]['tokens_per_s']} new tokens/s", flush=True)
+
+    cpu_one = next(r["notes_per_s"] for r in rows if r["requested"] == "cpu" and r["threads"] == 1)
+    print(
+        f"\n{'model':<5} {'requested':<9} {'provider used':<26} {'threads':>7} {'batch':>5} {'notes/s':>9} "
+        f"{'x 1 CPU core':>12}"
+    )
     for r in rows:
-        ratio = r["notes_per_s"] / cpu_best if cpu_best else float("nan")
-        print(f"{r['requested']:<10} {r['provider']:<28} {r['batch']:>5} {r['notes_per_s']:>10.1f} {ratio:>10.2f}")
+        print(
+            f"{r['model']:<5} {r['requested']:<9} {r['provider']:<26} {r['threads'] or 'all'!s:>7} {r['batch']:>5} "
+            f"{r['notes_per_s']:>9.1f} {r['notes_per_s'] / cpu_one:>12.1f}"
+        )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu.json").write_text(
-        json.dumps({"model": which, "providers": available, "rows": rows, "machine": platform.platform()}, indent=2)
-    )
+    payload = {
+        "models": {fmt: label for fmt, _, label in models},
+        "providers": available,
+        "gpu_found": bool(gpu),
+        "rows": rows,
+        "summarizer": summary,
+        "machine": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
+    (out / "gpu.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    print(f"written {out / 'gpu.json'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -56,6 +56,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_common(quantize, build_dir_help="the build's folder, with onnx-fp32/", threads_help="evaluation")
     quantize.set_defaults(func=run_quantize)
 
+    gpu = sub.add_parser(
+        "gpu-export",
+        help="the detector for GPUs: fp16 with fused attention, from a build's fp32 export (bench/gpu.sh uses it)",
+    )
+    gpu.add_argument("--build-dir", type=Path, required=True, help="the build's folder, with onnx-fp32/")
+    gpu.add_argument("--out", type=Path, default=Path("models/build/gpu-fp16"), help="(default models/build/gpu-fp16)")
+    gpu.set_defaults(func=run_gpu_export)
+
     calibrate = sub.add_parser(
         "calibrate",
         help="choose per-type thresholds on the development split (held-out notes 0..N-1) and plot the "
@@ -95,6 +103,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     alarms.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
     alarms.add_argument("--json", type=Path, dest="json_out", help="write the figures as JSON here")
     alarms.set_defaults(func=run_false_alarms)
+
+
+def run_gpu_export(args: argparse.Namespace) -> int:
+    fp32_dir = args.build_dir / "onnx-fp32"
+    if not (fp32_dir / "model.onnx").exists():
+        print(
+            f"model gpu-export: {fp32_dir}/model.onnx not found (run `phi-pipeline model build` first)", file=sys.stderr
+        )
+        return 2
+    from pipeline.modelbuild.gpu_export import export_fp16
+
+    path = export_fp16(fp32_dir, args.out)
+    print(f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
 
 
 def run_quantize(args: argparse.Namespace) -> int:
