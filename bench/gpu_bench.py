@@ -127,7 +127,22 @@ def main() -> int:
     rows: list[dict[str, object]] = []
 
     def run(fmt: str, folder: Path, requested: str, threads: int | None, batches: tuple[int, ...]) -> None:
-        classifier = OnnxTokenClassifier(folder, provider=requested, threads=threads)
+        try:
+            classifier = OnnxTokenClassifier(folder, provider=requested, threads=threads)
+        except Exception as exc:  # a provider listed by onnxruntime whose libraries are absent (TensorRT)
+            print(f"  {fmt} {requested}: did not start: {str(exc)[:300]}", flush=True)
+            rows.append(
+                {
+                    "model": fmt,
+                    "requested": requested,
+                    "provider": "failed to start",
+                    "threads": threads,
+                    "batch": 0,
+                    "notes_per_s": 0.0,
+                    "error": str(exc)[:300],
+                }
+            )
+            return
         for batch in batches:
             rate = measure(classifier, texts, batch, args.seconds_per_point)
             row = {
@@ -160,7 +175,7 @@ def main() -> int:
             summary.append(summarizer_rate(args.summarizer, requested, texts))
             print(f"  summarizer {requested}: {summary[-1]['tokens_per_s']} new tokens/s", flush=True)
 
-    cpu_one = next(r["notes_per_s"] for r in rows if r["requested"] == "cpu" and r["threads"] == 1)
+    cpu_one = next(r["notes_per_s"] for r in rows if r["requested"] == "cpu" and r["threads"] == 1) or 1.0
     print(
         f"\n{'model':<5} {'requested':<9} {'provider used':<26} {'threads':>7} {'batch':>5} {'notes/s':>9} "
         f"{'x 1 CPU core':>12}"
