@@ -18,7 +18,9 @@ safetensors and numpy, which such machines carry):
 
     python -m pipeline.modelbuild.distill pack --teacher models/build/detector-v5/hf --out .distill
     python -m pipeline.modelbuild.distill train --pack .distill --layers 3 --out OUT   # on the GPU machine
-    python -m pipeline.modelbuild.distill unpack --teacher ... --student OUT/student.safetensors --out DIR
+    python -m pipeline.modelbuild.distill unpack --teacher ... --student OUT/student.safetensors --out DIR/hf \
+        --onnx DIR/onnx-fp32
+    phi-pipeline model quantize --out models/detector --build-dir DIR   # int8, shipped, evaluated
 """
 
 from __future__ import annotations
@@ -222,6 +224,9 @@ def main() -> int:
     u.add_argument("--teacher", type=Path, required=True)
     u.add_argument("--student", type=Path, required=True)
     u.add_argument("--out", type=Path, required=True)
+    u.add_argument("--onnx", type=Path, default=None, help="also export to this folder (optimum, with labels.json)")
+    u.add_argument("--max-length", type=int, default=256, help="the windows the student trained on (default 256)")
+    u.add_argument("--stride", type=int, default=64)
     args = parser.parse_args()
     if args.step == "pack":
         print(pack(args.teacher, args.out, args.notes, args.seed, args.max_length, args.stride))
@@ -229,6 +234,10 @@ def main() -> int:
         print(train(args.pack, args.out, args.layers, args.epochs, args.batch_size, args.learning_rate))
     else:
         print(unpack(args.teacher, args.student, args.out))
+        if args.onnx is not None:
+            from pipeline.modelbuild.export import export_onnx
+
+            print(export_onnx(args.out, args.onnx, args.max_length, args.stride))
     return 0
 
 
