@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typing
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -30,7 +30,7 @@ class ElementType:
     primitive: bool
 
 
-@lru_cache(maxsize=None)
+@cache
 def model_class(name: str) -> Any:
     """The pydantic model of a resource, data type or backbone element; KeyError when there is none."""
     try:
@@ -72,7 +72,7 @@ def _type_of(annotation: Any) -> ElementType | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def element_type(model: str, element: str) -> ElementType | None:
     """The type of ``element`` in ``model`` (``Patient``, ``address``), or None when it has no such element."""
     try:

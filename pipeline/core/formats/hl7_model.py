@@ -9,7 +9,7 @@ version (MSH-12) in ``hl7apy``'s reference tables (2.1 to 2.8.2), so ``PID-7`` i
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from hl7apy import load_library
 
@@ -17,16 +17,18 @@ from hl7apy import load_library
 SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2")
 #: The version whose tables name data types when a policy is checked (every data type of 2.3-2.8).
 _CHECK_VERSIONS = ("2.3", "2.5", "2.8")
-FIELD_PATH = re.compile(r"^(?P<seg>[A-Z][A-Z0-9]{2})-(?P<field>\d{1,3})(?:\.(?P<comp>\d{1,2})(?:\.(?P<sub>\d{1,2}))?)?$")
+FIELD_PATH = re.compile(
+    r"^(?P<seg>[A-Z][A-Z0-9]{2})-(?P<field>\d{1,3})(?:\.(?P<comp>\d{1,2})(?:\.(?P<sub>\d{1,2}))?)?$"
+)
 TYPE_PATH = re.compile(r"^(?P<type>[A-Z][A-Z0-9]{1,3})(?:\.(?P<comp>\d{1,2})(?:\.(?P<sub>\d{1,2}))?)?$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _library(version: str) -> object:
     return load_library(version)
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_types(version: str, segment: str) -> tuple[str, ...]:
     """The data type of each field of ``segment`` in ``version`` (index 0 is field 1); empty when the
     version does not define the segment (a Z-segment, for example)."""
@@ -42,12 +44,12 @@ def field_type(version: str, segment: str, field_no: int) -> str | None:
     return types[field_no - 1] if 0 < field_no <= len(types) else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def known_segments() -> frozenset[str]:
     return frozenset(name for v in _CHECK_VERSIONS for name in _library(v).SEGMENTS)  # type: ignore[attr-defined]
 
 
-@lru_cache(maxsize=None)
+@cache
 def known_datatypes() -> frozenset[str]:
     names: set[str] = set()
     for version in _CHECK_VERSIONS:

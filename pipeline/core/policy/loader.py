@@ -173,7 +173,9 @@ def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule |
 _PATH_CHECKS: dict[Format, Callable[[str], str | None]] = {
     Format.HL7V2: hl7_model.check_path,
     Format.FHIR: fhir_model.check_path,
-    Format.AVRO: lambda p: None if _AVRO_PATH.match(p) else "an Avro path is SCHEMA.FIELD[.FIELD...] (clinical_record.ssn)",
+    Format.AVRO: lambda p: (
+        None if _AVRO_PATH.match(p) else "an Avro path is SCHEMA.FIELD[.FIELD...] (clinical_record.ssn)"
+    ),
 }
 
 
@@ -212,7 +214,9 @@ def _text(checker: _Checker, node: Node, base: Mapping[PhiType, Action]) -> dict
             continue
         action = _TEXT_ACTIONS.get(action_text.strip().lower())
         if action is None:
-            checker.error(value, f"text {key.value}: unknown action {action_text!r}; one of: {', '.join(_TEXT_ACTIONS)}")
+            checker.error(
+                value, f"text {key.value}: unknown action {action_text!r}; one of: {', '.join(_TEXT_ACTIONS)}"
+            )
             continue
         try:
             validate_policy({phi_type: action})
@@ -270,7 +274,9 @@ def _recognizers(checker: _Checker, node: Node) -> list[CustomRecognizer]:
     for item in node.value:
         fields = {k.value: (k, v) for k, v in checker.mapping(item, "recognizer")}
         for name in sorted(set(fields) - {"name", "pattern", "type", "score", "context"}):
-            checker.error(fields[name][0], f"recognizer: unknown setting {name!r} (name, pattern, type, score, context)")
+            checker.error(
+                fields[name][0], f"recognizer: unknown setting {name!r} (name, pattern, type, score, context)"
+            )
         missing = [n for n in ("name", "pattern", "type") if n not in fields]
         if missing:
             checker.error(item, f"recognizer: missing {', '.join(missing)}")
@@ -293,7 +299,9 @@ def _recognizers(checker: _Checker, node: Node) -> list[CustomRecognizer]:
             if not 0.0 < score <= 1.0:
                 checker.error(fields["score"][1], f"recognizer {name}: score must be a number in (0, 1]")
                 continue
-        context = tuple(t.lower() for _, t in checker.strings(fields["context"][1], "context")) if "context" in fields else ()
+        context = (
+            tuple(t.lower() for _, t in checker.strings(fields["context"][1], "context")) if "context" in fields else ()
+        )
         if pattern is not None and phi_type is not None:
             out.append(CustomRecognizer(name, pattern, phi_type, score, context))
     return out
@@ -349,7 +357,9 @@ def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
     if "allow" in pairs:
         extra, _ = _term_list(checker, pairs["allow"][1], "allow", ())
         allow = TermList(base.allow.terms + extra.terms, base.allow.patterns + extra.patterns)
-    recognizers = list(base.recognizers) + (_recognizers(checker, pairs["recognizers"][1]) if "recognizers" in pairs else [])
+    recognizers = list(base.recognizers) + (
+        _recognizers(checker, pairs["recognizers"][1]) if "recognizers" in pairs else []
+    )
     shift_days = base.shift_days
     if "date_shift_days" in pairs:
         shift_days = _shift_days(checker, pairs["date_shift_days"][1]) or shift_days
