@@ -13,6 +13,7 @@ from pipeline.config import Settings
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
 from pipeline.core.errors import ConfigError, SchemaError
 from pipeline.core.policy import load_policy
+from pipeline.core.policy.avro import check_avro_rules
 from pipeline.core.policy.detector import PolicyDetector
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
@@ -70,6 +71,7 @@ def build_processor(settings: Settings, keyring: Keyring | None = None) -> Recor
         threads=settings.inference_threads or None,
     )
     policy = load_policy(settings.policy_path)  # PolicyFileError (a ConfigError) lists every problem
+    check_avro_rules(policy, registry)
     return RecordProcessor(
         registry=registry,
         keyring=keyring,

@@ -21,6 +21,7 @@ from pipeline.core.crypto.integrity import signed_headers
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.formats.base import FORMAT_FHIR, FORMAT_HL7V2
 from pipeline.core.policy import Format, load_policy
+from pipeline.core.policy.avro import check_avro_rules
 from pipeline.core.policy.detector import PolicyDetector
 from pipeline.core.processing import InboundMessage, RecordProcessor
 from pipeline.core.roles import Outcome
@@ -103,6 +104,7 @@ def run_redact(args: argparse.Namespace) -> int:
     policy = load_policy(args.policy or settings.policy_path)
     detector = _build(args)
     registry = load_schemas(settings)
+    check_avro_rules(policy, registry)
     processor = RecordProcessor(
         registry=registry,
         keyring=keyring,

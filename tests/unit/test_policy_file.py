@@ -149,3 +149,19 @@ recognizers:
     assert ("STUDY-123456", PhiType.ID) in found  # context word lifts 0.4 over the threshold
     assert ("STUDY-654321", PhiType.ID) not in found  # no context: 0.4 stays below it
     assert not any(text[s.start : s.end] == "Parkinson" for s in spans)
+
+
+def test_avro_tags_map_onto_the_policy_model_and_disagreeing_rules_are_refused(registry):
+    from pipeline.core.errors import ConfigError
+    from pipeline.core.policy.avro import check_avro_rules, rules_from_schema
+
+    rules = rules_from_schema(registry.get("clinical_record"))
+    path, tag = next((p, r) for p, r in rules.items() if r.action is RuleAction.TOKENIZE)
+    agreeing = parse_policy(f"version: 1\navro:\n  rules:\n    {path}: tokenize {tag.phi_type.value}\n", "p.yaml")
+    check_avro_rules(agreeing, registry)
+    other = parse_policy(f"version: 1\navro:\n  rules:\n    {path}: redact {tag.phi_type.value}\n", "p.yaml")
+    with pytest.raises(ConfigError, match=r"p\.yaml:4: .* the tag decides"):
+        check_avro_rules(other, registry)
+    missing = parse_policy("version: 1\navro:\n  rules:\n    clinical_record.nope: redact NAME\n", "p.yaml")
+    with pytest.raises(ConfigError, match="not a tagged field"):
+        check_avro_rules(missing, registry)
