@@ -296,3 +296,19 @@ def test_dates_birth_year_aged_90_and_instants(protector_for):
     assert new_encounter["period"]["start"] == "2024"
     young = json.loads(json.dumps(bundle).replace("1925-02-03", "1962-02-03"))
     assert fhir(protector_for, young)[2]["entry"][0]["resource"]["birthDate"] == "1962"
+
+
+def test_contained_resources_keep_their_local_ids_and_a_bundle_without_patient_has_a_subject(protector_for):
+    observation = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "contained": [{"resourceType": "Practitioner", "id": "p1", "name": [{"family": "Hale"}]}],
+        "performer": [{"reference": "#p1"}],
+        "subject": {"reference": "urn:uuid:11111111-2222-3333-4444-555555555555"},
+    }
+    doc, _, out = fhir(protector_for, observation)
+    assert out["contained"][0]["id"] == "p1" and out["performer"][0]["reference"] == "#p1"
+    assert "name" not in out["contained"][0]
+    assert doc.subject == "urn:uuid:11111111-2222-3333-4444-555555555555"
+    validate(out)

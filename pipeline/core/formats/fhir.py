@@ -123,11 +123,11 @@ class _Walk:
 
     # -- resources ----------------------------------------------------------------------------------
 
-    def resource(self, resource: Any, path: str, depth: int) -> None:
+    def resource(self, resource: Any, path: str, depth: int, contained: bool = False) -> None:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             return
         rtype = resource["resourceType"]
-        if isinstance(resource.get("id"), str):
+        if isinstance(resource.get("id"), str) and not contained:  # a contained id is local: "#id" refers to it
             rule = self.rule([rtype, "id"], [("Resource", ["id"])], None)
             if rule is not None and rule.action is not RuleAction.KEEP:
                 resource["id"] = self.ids.resource_id(rtype, resource["id"])
@@ -162,7 +162,7 @@ class _Walk:
             slot: Any = index if index is not None else key
             where = f"{path}[{index}]" if index is not None else path
             if found.name == fhir_model.RESOURCE:
-                self.resource(item, where, depth)
+                self.resource(item, where, depth, contained=key == "contained")
             elif found.primitive:
                 self.primitive(holder, slot, item, found.name, inner_res, inner_types, where, container)
             elif isinstance(item, dict):
@@ -404,7 +404,7 @@ def _subject(data: dict[str, Any]) -> str:
             for key in ("subject", "patient"):
                 ref = resource.get(key)
                 if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-                    return ref["reference"].rsplit("/", 2)[-2] + "/" + ref["reference"].rsplit("/", 1)[-1]
+                    return ref["reference"]
     return ""
 
 
