@@ -17,6 +17,7 @@ setup(
     package_data={
         "pipeline": ["py.typed"],
         "pipeline.core.detection": ["lexicon_data/*"],
+        "pipeline.core.policy": ["*.yaml"],
         **{name: ["*", "**/*"] for name in SHIPPED},
     },
 )

@@ -185,6 +185,12 @@ class Settings:
         shown="`schemas/` in the checkout, the package's copy in a wheel",
     )
     input_schema: str = declare("clinical_record", _text, "Default input schema name when a message names none")
+    policy_path: Path | None = declare(
+        None,
+        _optional_path,
+        "Policy file (YAML): per-format path rules, deny/allow lists, custom recognizers (`phi-pipeline policy check`)",
+        shown="the shipped Safe Harbor policy",
+    )
     max_message_bytes: int = declare(1_048_576, _positive_int, "Inputs larger than this are dead-lettered as oversized")
     batch_size: int = declare(64, _positive_int, "Messages taken per batch by the ingest agent")
     batch_timeout: float = declare(0.2, _positive_float, "Seconds to wait to fill a batch")

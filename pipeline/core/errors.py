@@ -108,3 +108,24 @@ class ProcessingFailed(RejectedMessage):
     """An unexpected exception while handling one message; the detail names the stage and the class only."""
 
     reason = "processing-error"
+
+
+# -- clinical formats (HL7 v2, FHIR R4) -------------------------------------------------------------
+
+
+class InvalidHl7(RejectedMessage):
+    """Not an HL7 v2 message this pipeline can read: no MSH, an unsupported version, a parse failure."""
+
+    reason = "invalid-hl7"
+
+
+class InvalidFhir(RejectedMessage):
+    """Not a FHIR R4 resource or Bundle this pipeline can read: not JSON, or not valid against R4."""
+
+    reason = "invalid-fhir"
+
+
+class InvalidOutput(RejectedMessage):
+    """The de-identified message no longer parses or validates (HL7 v2 structure, FHIR R4 model)."""
+
+    reason = "output-invalid"

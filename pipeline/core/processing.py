@@ -61,8 +61,12 @@ from pipeline.core.errors import (
     ProcessingFailed,
     RejectedMessage,
 )
+from pipeline.core.formats.base import ProtectedDocument, format_of
+from pipeline.core.formats.registry import FormatProcessors
+from pipeline.core.formats.values import ValueProtector
 from pipeline.core.known_values import KnownValueFinder
 from pipeline.core.phi_types import PhiType
+from pipeline.core.policy.model import Policy
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 from pipeline.core.spans import Span
@@ -150,8 +154,8 @@ class _Work:
 
     message: InboundMessage
     message_id: str
-    entry: SchemaEntry
-    protected: ProtectedRecord
+    entry: SchemaEntry | None  # None for a clinical format (HL7 v2, FHIR): ``protected`` is its document
+    protected: ProtectedRecord | ProtectedDocument
     subject: str
 
     @property
@@ -174,6 +178,7 @@ class RecordProcessor:
         text_policy: Mapping[PhiType, Action] = DEFAULT_TEXT_POLICY,
         detector_name: str = "ensemble",
         max_output_bytes: int | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.registry = registry
         self.keyring = keyring
@@ -185,6 +190,12 @@ class RecordProcessor:
         self.max_output_bytes = max_output_bytes or output_limit(max_message_bytes)
         self.default_schema = default_schema
         self.text_policy = dict(text_policy)
+        #: HL7 v2 and FHIR processors under the policy (the shipped Safe Harbor one when none is given);
+        #: a policy given here also sets the free-text actions.
+        self.formats = FormatProcessors(policy)
+        self.policy = self.formats.policy
+        if policy is not None:
+            self.text_policy = dict(policy.text)
         self.detector_name = detector_name
         self.tokenizer = Tokenizer(keyring)
         self.encryptor = Encryptor(keyring)
@@ -267,6 +278,18 @@ class RecordProcessor:
         self._timed("verify", started)
         started = time.perf_counter()
         progress.stage = "decode"
+        clinical = format_of(verified.schema)
+        if clinical is not None:  # HL7 v2 or FHIR, named by the signed phi-schema header
+            protector = ValueProtector(
+                verified.message_id,
+                self.tokenizer.tokenize,
+                self.encryptor.encrypt,
+                self.keyring.current(KeyPurpose.PSEUDONYM).material,
+                self.policy.shift_days,
+            )
+            document = self.formats.protect(clinical, value, protector)
+            self._timed("protect", started)
+            return _Work(message, verified.message_id, None, document, document.subject)
         entry, record = decode(self.registry, verified.schema, value, self.default_schema)
         self._timed("decode", started)
         started = time.perf_counter()
@@ -352,16 +375,22 @@ class RecordProcessor:
                 for s in result.spans
             )
         progress.stage = "emit"
-        output_entry = self.registry.output_for(work.entry)
-        record = dict(protected.record)
-        record.update(
-            message_id=work.message_id,
-            source_schema=work.entry.ref,
-            phi_transformations=[t.as_record() for t in transformations],
-        )
         key = self._protect_key(work.message.key)
-        value = encode_avro(output_entry, record)
-        outbound = self._signed(OutputRole.REDACTED, key, value, work.message_id, output_entry.ref)
+        if isinstance(protected, ProtectedDocument):  # the same format out, re-parsed or validated
+            source_schema = protected.schema
+            outbound = self._signed(OutputRole.REDACTED, key, protected.render(), work.message_id, protected.schema)
+        else:
+            assert work.entry is not None
+            source_schema = work.entry.ref
+            output_entry = self.registry.output_for(work.entry)
+            record = dict(protected.record)
+            record.update(
+                message_id=work.message_id,
+                source_schema=work.entry.ref,
+                phi_transformations=[t.as_record() for t in transformations],
+            )
+            value = encode_avro(output_entry, record)
+            outbound = self._signed(OutputRole.REDACTED, key, value, work.message_id, output_entry.ref)
         if outbound.size > self.max_output_bytes:
             raise OutputTooLarge(
                 "emit", f"de-identified record is {outbound.size} bytes with its headers; limit {self.max_output_bytes}"
@@ -372,7 +401,7 @@ class RecordProcessor:
         event = processed_event(
             actor=self.worker_id,
             message_id=work.message_id,
-            schema=work.entry.ref,
+            schema=source_schema,
             source=work.message.source,
             entity_counts=entity_counts,
             action_counts=action_counts,

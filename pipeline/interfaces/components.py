@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING
 from pipeline.config import Settings
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
 from pipeline.core.errors import ConfigError, SchemaError
+from pipeline.core.policy import load_policy
+from pipeline.core.policy.avro import check_avro_rules
+from pipeline.core.policy.detector import PolicyDetector
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
@@ -67,13 +70,16 @@ def build_processor(settings: Settings, keyring: Keyring | None = None) -> Recor
         provider=settings.execution_provider,
         threads=settings.inference_threads or None,
     )
+    policy = load_policy(settings.policy_path)  # PolicyFileError (a ConfigError) lists every problem
+    check_avro_rules(policy, registry)
     return RecordProcessor(
         registry=registry,
         keyring=keyring,
-        detector=detector,
+        detector=PolicyDetector(detector, policy) if policy.changes_detection else detector,
         worker_id=settings.worker_id,
         max_message_bytes=settings.max_message_bytes,
         default_schema=settings.input_schema,
+        policy=policy,
     )
 
 

@@ -59,6 +59,7 @@ def run_demo(args: argparse.Namespace) -> int:
     """Run broker, worker and synthetic records end to end; non-zero when an input is unaccounted for or leaks."""
     # Imported here, not at the top: the CLI module is loaded by every command, the worker included, and
     # the worker must not carry the demo's record generator and leak scanner (tests/unit/test_import_layers.py).
+    from pipeline.devtools.clinical import synthetic_fhir, synthetic_hl7
     from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
     from pipeline.devtools.synthetic import synthetic_records
 
@@ -73,6 +74,10 @@ def run_demo(args: argparse.Namespace) -> int:
         asyncio.run(ensure_topics(settings))
         entry = load_schemas(settings).get(settings.input_schema)
         inputs = [signed_input(keyring, entry.ref, encode_record(entry, r.record, "avro"), r.key) for r in records]
+        # one HL7 v2 message and one FHIR Bundle beside the Avro records (issue 15)
+        clinical = [next(synthetic_hl7(1, args.seed)), next(synthetic_fhir(1, args.seed))]
+        clinical_inputs = [signed_input(keyring, c.schema, c.value, c.key) for c in clinical]
+        inputs += clinical_inputs
         hostile = hostile_messages(keyring, entry, records[0].record, "hostile", settings.max_message_bytes)
         bad = [hostile[(i * 7) % len(hostile)] for i in range(args.bad)]  # a spread of kinds, not the first few
         expected_ids = {i.message_id for i in inputs} | {h.message.message_id for h in bad}
@@ -87,7 +92,9 @@ def run_demo(args: argparse.Namespace) -> int:
             elapsed = time.monotonic() - started
         finally:
             stop_process(worker)
-    return _report(settings, records, inputs, bad, outputs, expected_ids, elapsed, args.show, workdir)
+    return _report(
+        settings, records, inputs, bad, outputs, expected_ids, elapsed, args.show, workdir, clinical, clinical_inputs
+    )
 
 
 def _collect(settings: Settings, expected: set[str], timeout: float, worker: subprocess.Popen[bytes]) -> list[Consumed]:
@@ -130,6 +137,8 @@ def _report(
     elapsed: float,
     show: int,
     workdir: Path,
+    clinical: list[Any],
+    clinical_inputs: list[Any],
 ) -> int:
     from pipeline.devtools.leaks import LeakScanner
     from pipeline.devtools.synthetic import DRUGS, FINDINGS
@@ -143,19 +152,24 @@ def _report(
     }
     audits = [m for m in outputs if m.topic == settings.topic_audit]
     decoded = {mid: decode_output(registry, m) for mid, m in redacted.items()}
-    for record, signed in list(zip(records, inputs, strict=True))[:show]:
+    for record, signed in list(zip(records, inputs[: len(records)], strict=True))[:show]:
         after = decoded.get(signed.message_id)
         print()
         print(_side_by_side(record.record, after) if after else f"{signed.message_id}: no output (see dead letters)")
+    for message, signed in zip(clinical, clinical_inputs, strict=True):
+        out = redacted.get(signed.message_id)
+        print()
+        print(_clinical_side_by_side(message, out.value if out is not None else None))
     reasons = Counter(decode_output(registry, m)["reason"] for m in dead.values())
     if dead:
         print("\ndead letters by reason: " + ", ".join(f"{r}={n}" for r, n in sorted(reasons.items())))
     entity_counts: Counter[str] = Counter()
     for record in decoded.values():
-        entity_counts.update(t["phi_type"] for t in record["phi_transformations"])
-    planted = [value for r in records for value in r.planted]
+        entity_counts.update(t["phi_type"] for t in record.get("phi_transformations", []))
+    planted = [value for r in records for value in r.planted] + [v for c in clinical for v in c.planted]
     scanner = LeakScanner(planted, benign=" ".join(FINDINGS + DRUGS))
     texts = [(f"redacted/{mid}", json.dumps(rec, default=str)) for mid, rec in decoded.items()]
+    texts += [(f"redacted/{mid}/raw", (m.value or b"").decode("utf-8", "replace")) for mid, m in redacted.items()]
     texts += [(f"deadletter/{mid}", m.value.decode("utf-8", "replace")) for mid, m in dead.items() if m.value]
     texts += [(f"audit/{m.offset}", (m.value or b"").decode("utf-8", "replace")) for m in audits]
     leaks = scanner.scan_all(texts)
@@ -170,3 +184,28 @@ def _report(
     if not ok:
         print(f"demo FAILED: see {workdir}/worker.log", file=sys.stderr)
     return 0 if ok else 1
+
+
+def _clinical_lines(kind: str, value: bytes) -> list[str]:
+    """HL7 v2 segment by segment; FHIR the Bundle's first two resources, pretty-printed."""
+    text = value.decode("utf-8", "replace")
+    if kind.startswith("hl7v2"):
+        return [line for line in text.replace("\r", "\n").split("\n") if line]
+    data = json.loads(text)
+    shown = [e["resource"] for e in data.get("entry", [])[:2]] if data.get("resourceType") == "Bundle" else [data]
+    return json.dumps(shown, indent=1).splitlines()[:60]
+
+
+def _clinical_side_by_side(message: Any, output: bytes | None, width: int = 58) -> str:
+    """One HL7 v2 or FHIR input beside its de-identified output, wrapped to two columns."""
+    title = f"{message.schema} ({message.kind})"
+    lines = [f"{'INPUT ' + title:<{width}} | OUTPUT (de-identified)", "-" * width + "-+-" + "-" * width]
+    if output is None:
+        return "\n".join([*lines, "no output (see dead letters)"])
+    left = [
+        part for line in _clinical_lines(message.schema, message.value) for part in textwrap.wrap(line, width) or [""]
+    ]
+    right = [part for line in _clinical_lines(message.schema, output) for part in textwrap.wrap(line, width) or [""]]
+    for i in range(max(len(left), len(right))):
+        lines.append(f"{(left[i] if i < len(left) else ''):<{width}} | {right[i] if i < len(right) else ''}")
+    return "\n".join(lines)

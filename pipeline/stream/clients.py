@@ -15,6 +15,7 @@ from pipeline.config import Settings
 from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.integrity import HEADER_MESSAGE_ID, HEADER_SCHEMA
 from pipeline.core.errors import SchemaError
+from pipeline.core.formats.base import format_of
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.stream.admin import start_client
 from pipeline.stream.kafka_options import client_options
@@ -134,6 +135,9 @@ async def consume(
 def decode_output(registry: SchemaRegistry, message: Consumed) -> dict[str, Any]:
     """An output message as a dict, decoded with the schema its ``phi-schema`` header names."""
     schema = dict(message.headers).get(HEADER_SCHEMA, b"").decode("utf-8", "replace")
+    clinical = format_of(schema)
+    if clinical is not None:  # HL7 v2 or FHIR: the message itself, as text
+        return {"format": clinical, "schema": schema, "message": (message.value or b"").decode("utf-8", "replace")}
     try:
         entry = registry.get(schema)
     except SchemaError:

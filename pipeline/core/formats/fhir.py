@@ -1,0 +1,445 @@
+"""FHIR R4 JSON (a resource or a Bundle of them) through the policy, element by element.
+
+Each element's data type comes from the R4 models (:mod:`pipeline.core.formats.fhir_model`), so a
+rule on a data type (``HumanName``, ``Address.postalCode``, ``dateTime``) applies wherever it occurs.
+The most specific rule wins: the resource path (``Patient.address.line``, longest first), then the
+data types the element sits in, innermost first (the leaf's own primitive type, ``Period.start``,
+``Period``, ``HumanName.period``, ``HumanName``). Elements no rule names are kept.
+
+Kept consistent: resource ids, ``Reference.reference``, ``Bundle.entry.fullUrl`` and request urls
+are replaced by keyed pseudonyms of the original (``Patient/123`` becomes ``Patient/<32 hex>`` in the
+resource and in every reference to it; ``urn:uuid:`` stays a UUID). Narrative ``text.div`` is parsed
+as XHTML and its text nodes go to the detector (markup kept, output well-formed); text attachments
+(``Attachment.data`` with a ``text/*`` content type) are decoded, detected and re-encoded with their
+size and hash updated; other attachments are removed. The input must validate as R4 and so must the
+output (``fhir.resources``, R4B models: the same definitions for these resources).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipeline.core.errors import InvalidFhir, InvalidOutput, InvalidUtf8
+from pipeline.core.formats import fhir_model
+from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
+from pipeline.core.formats.dates import FHIR_DATES, FHIR_INSTANTS
+from pipeline.core.formats.values import ValueProtector
+from pipeline.core.phi_types import PhiType
+from pipeline.core.policy.model import FormatRules, Rule, RuleAction
+from pipeline.core.structured import TextSlot, Transformation
+
+STAGE = "decode"
+XHTML = "http://www.w3.org/1999/xhtml"
+ET.register_namespace("", XHTML)
+_REMOVED = object()
+_REF = re.compile(
+    r"^(?:(?P<base>https?://\S+?)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?P<hist>/_history/\S+)?$"
+)
+_UUID = re.compile(r"^urn:uuid:(?P<uuid>[0-9a-fA-F-]{36})$")
+_CONTACT_TYPES = {"email": PhiType.EMAIL, "fax": PhiType.FAX, "url": PhiType.URL}
+_DATE_PRIMITIVES = frozenset({"date", "dateTime", "instant"})
+_BIRTH_ELEMENTS = frozenset({"birthDate"})
+_MAX_DEPTH = 64
+PSEUDONYM_BASE = "https://deidentified.invalid/fhir"
+
+
+def _pseudonym(secret: bytes, kind: str, value: str) -> bytes:
+    return hmac.new(secret, f"fhir-id\x1f{kind}\x1f{value}".encode(), hashlib.sha256).digest()
+
+
+@dataclass
+class _Ids:
+    """Keyed pseudonyms for ids and references: the same original always gets the same pseudonym."""
+
+    secret: bytes = field(repr=False)
+
+    def resource_id(self, resource_type: str, value: str) -> str:
+        return _pseudonym(self.secret, resource_type, value).hex()[:32]
+
+    def urn(self, value: str) -> str:
+        return f"urn:uuid:{uuid.UUID(bytes=_pseudonym(self.secret, 'urn', value.lower())[:16])}"
+
+    def reference(self, value: str) -> str | None:
+        """``Patient/123`` -> ``Patient/<pseudonym>``; ``urn:uuid:..`` -> another UUID; ``#x`` kept; else None."""
+        if value.startswith("#"):
+            return value
+        match = _UUID.match(value)
+        if match:
+            return self.urn(match["uuid"])
+        match = _REF.match(value)
+        if match and fhir_model.is_model(match["type"]):
+            pseudonym = f"{match['type']}/{self.resource_id(match['type'], match['id'])}"
+            return f"{PSEUDONYM_BASE}/{pseudonym}" if match["base"] else pseudonym
+        return None
+
+    def request_url(self, value: str) -> str | None:
+        """A Bundle request url: ``Type/id`` pseudonymized, ``Type`` kept, a query dropped to its type."""
+        head = value.split("?", 1)[0]
+        if re.fullmatch(r"[A-Z][A-Za-z]+", head):
+            return head
+        return self.reference(head)
+
+
+@dataclass
+class _Walk:
+    rules: FormatRules
+    protector: ValueProtector
+    ids: _Ids
+    doc: ProtectedDocument
+    births: list[tuple[Any, Any]] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    finishers: list[Callable[[], None]] = field(default_factory=list)
+
+    # -- rules --------------------------------------------------------------------------------------
+
+    def rule(self, res_path: list[str], types: list[tuple[str, list[str]]], primitive: str | None) -> Rule | None:
+        get = self.rules.get
+        for end in range(len(res_path), 1, -1):
+            found = get(".".join(res_path[:end]))
+            if found is not None:
+                return found
+        if primitive is not None:
+            found = get(primitive)
+            if found is not None:
+                return found
+        for type_name, elements in reversed(types):
+            for end in range(len(elements), -1, -1):
+                found = get(".".join([type_name, *elements[:end]]))
+                if found is not None:
+                    return found
+        return None
+
+    # -- resources ----------------------------------------------------------------------------------
+
+    def resource(self, resource: Any, path: str, depth: int, contained: bool = False) -> None:
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            return
+        rtype = resource["resourceType"]
+        if isinstance(resource.get("id"), str) and not contained:  # a contained id is local: "#id" refers to it
+            rule = self.rule([rtype, "id"], [("Resource", ["id"])], None)
+            if rule is not None and rule.action is not RuleAction.KEEP:
+                resource["id"] = self.ids.resource_id(rtype, resource["id"])
+                self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
+        for key in list(resource):
+            if key in ("resourceType", "id"):
+                continue
+            self.element(resource, key, rtype, [rtype], [], f"{path}.{key}", depth + 1)
+
+    def element(
+        self,
+        container: dict[str, Any],
+        key: str,
+        model: str,
+        res_path: list[str],
+        types: list[tuple[str, list[str]]],
+        path: str,
+        depth: int,
+    ) -> None:
+        if depth > _MAX_DEPTH:
+            raise InvalidFhir(STAGE, f"the resource nests deeper than {_MAX_DEPTH} levels")
+        name = key[1:] if key.startswith("_") else key
+        found = fhir_model.ElementType("Element", False) if key.startswith("_") else fhir_model.element_type(model, key)
+        if found is None:
+            return
+        value = container[key]
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        inner_res = [*res_path, name]
+        inner_types = [(t, [*e, name]) for t, e in types]
+        for index, item in items:
+            holder: Any = value if index is not None else container
+            slot: Any = index if index is not None else key
+            where = f"{path}[{index}]" if index is not None else path
+            if found.name == fhir_model.RESOURCE:
+                self.resource(item, where, depth, contained=key == "contained")
+            elif found.primitive:
+                self.primitive(holder, slot, item, found.name, inner_res, inner_types, where, container)
+            elif isinstance(item, dict):
+                self.complex(item, found.name, inner_res, [*inner_types, (found.name, [])], where, depth)
+
+    def complex(
+        self,
+        item: dict[str, Any],
+        type_name: str,
+        res_path: list[str],
+        types: list[tuple[str, list[str]]],
+        path: str,
+        depth: int,
+    ) -> None:
+        if type_name == "Reference" and isinstance(item.get("reference"), str):
+            rule = self.rule([*res_path, "reference"], [*types[:-1], ("Reference", ["reference"])], "string")
+            self.reference(item, "reference", rule, f"{path}.reference")
+        if type_name == "BundleEntry" and isinstance(item.get("fullUrl"), str):
+            rule = self.rule([*res_path, "fullUrl"], types, "uri")
+            self.reference(item, "fullUrl", rule, f"{path}.fullUrl", full_url=True)
+        if type_name in ("BundleEntryRequest", "BundleEntryResponse"):
+            self.request(item, path)
+        if type_name == "Narrative" and isinstance(item.get("div"), str):
+            rule = self.rule([*res_path, "div"], [*types[:-1], ("Narrative", ["div"])], "xhtml")
+            self.narrative(item, rule, f"{path}.div")
+        if type_name == "Attachment" and isinstance(item.get("data"), str):
+            rule = self.rule([*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary")
+            self.attachment(item, rule, f"{path}.data")
+        for key in list(item):
+            if key in ("reference", "div") and type_name in ("Reference", "Narrative"):
+                continue
+            if (type_name == "BundleEntry" and key == "fullUrl") or (type_name == "Attachment" and key == "data"):
+                continue
+            if type_name in ("BundleEntryRequest", "BundleEntryResponse") and key in ("url", "location"):
+                continue
+            self.element(item, key, type_name, res_path, types, f"{path}.{key}", depth + 1)
+
+    # -- leaves -------------------------------------------------------------------------------------
+
+    def primitive(
+        self,
+        holder: Any,
+        slot: Any,
+        value: Any,
+        primitive: str,
+        res_path: list[str],
+        types: list[tuple[str, list[str]]],
+        path: str,
+        parent: dict[str, Any],
+    ) -> None:
+        if primitive in _DATE_PRIMITIVES and isinstance(value, str) and res_path[-1] not in _BIRTH_ELEMENTS:
+            year = FHIR_DATES.year(value)
+            if year:
+                self.years.append(int(year))
+        rule = self.rule(res_path, types, primitive)
+        if rule is None or rule.action is RuleAction.KEEP or value is None:
+            return
+        if rule.action is RuleAction.DETECT:
+            if isinstance(value, str) and value.strip():
+                self.doc.texts.append(TextSlot(path, holder, slot, value))
+            return
+        phi_type = rule.phi_type or PhiType.ID
+        if types and types[-1][0] == "ContactPoint" and res_path[-1] == "value":
+            phi_type = _CONTACT_TYPES.get(str(parent.get("system", "")), phi_type)
+            rule = Rule(rule.action, phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
+        if not isinstance(value, str):
+            protected, action = None, RuleAction.REDACT
+        else:
+            dates = FHIR_INSTANTS if primitive == "instant" else FHIR_DATES
+            protected, action = self.protector.protect(value, rule, path, dates)
+            if action is not RuleAction.KEEP and len(value.strip()) >= 3:
+                self.doc.known.append((phi_type, value))
+        holder[slot] = _REMOVED if protected is None else protected
+        if res_path[-1] in _BIRTH_ELEMENTS and protected is not None:
+            self.births.append((holder, slot))
+        self.record(path, phi_type, action)
+
+    def reference(self, item: dict[str, Any], key: str, rule: Rule | None, path: str, full_url: bool = False) -> None:
+        if rule is None or rule.action is RuleAction.KEEP:
+            return
+        value = item[key]
+        if rule.action is RuleAction.REDACT:
+            item[key] = _REMOVED
+            self.record(path, PhiType.ID, RuleAction.REDACT)
+            return
+        replaced = self.ids.reference(value)
+        if replaced is None and full_url:
+            replaced = self.ids.urn(value)
+        item[key] = _REMOVED if replaced is None else replaced
+        self.record(path, PhiType.ID, RuleAction.TOKENIZE if replaced is not None else RuleAction.REDACT)
+
+    def request(self, item: dict[str, Any], path: str) -> None:
+        for key in ("url", "location"):
+            if isinstance(item.get(key), str):
+                replaced = self.ids.request_url(item[key])
+                item[key] = _REMOVED if replaced is None else replaced
+                self.record(f"{path}.{key}", PhiType.ID, RuleAction.TOKENIZE)
+        for key in ("ifNoneMatch", "ifNoneExist", "ifMatch", "etag"):
+            if key in item:
+                item[key] = _REMOVED
+
+    def narrative(self, item: dict[str, Any], rule: Rule | None, path: str) -> None:
+        if rule is None or rule.action is RuleAction.KEEP:
+            return
+        div = item["div"]
+        if rule.action is not RuleAction.DETECT:
+            item["div"] = f'<div xmlns="{XHTML}">[REDACTED]</div>'
+            self.record(path, PhiType.NAME, RuleAction.REDACT)
+            return
+        if "<!" in div:
+            raise InvalidFhir(STAGE, f"{_safe_path(path)}: a DTD, entity or comment in narrative XHTML is not accepted")
+        try:
+            root = ET.fromstring(div)  # noqa: S314 (no DTD can reach here: refused above)
+        except ET.ParseError:
+            raise InvalidFhir(STAGE, f"{_safe_path(path)}: the narrative is not well-formed XHTML") from None
+        nodes = 0
+        for element in root.iter():
+            for attr in ("text", "tail"):
+                if element is root and attr == "tail":
+                    continue
+                text = getattr(element, attr)
+                if text and text.strip():
+
+                    def write(new: str, element: ET.Element = element, attr: str = attr) -> None:
+                        setattr(element, attr, new)
+
+                    self.doc.texts.append(TextSlot(f"{path}#{nodes}", SlotWriter(write), None, text))
+                    nodes += 1
+            for name in [a for a in element.attrib if a in ("title", "alt")]:
+                value = element.attrib[name]
+
+                def write_attr(new: str, element: ET.Element = element, name: str = name) -> None:
+                    element.set(name, new)
+
+                self.doc.texts.append(TextSlot(f"{path}#{nodes}", SlotWriter(write_attr), None, value))
+                nodes += 1
+
+        def finish() -> None:
+            item["div"] = ET.tostring(root, encoding="unicode", short_empty_elements=True)
+
+        self.finishers.append(finish)
+
+    def attachment(self, item: dict[str, Any], rule: Rule | None, path: str) -> None:
+        if rule is None or rule.action is RuleAction.KEEP:
+            return
+        content_type = str(item.get("contentType", "")).lower()
+        if rule.action is not RuleAction.DETECT or not content_type.startswith("text/"):
+            item["data"] = _REMOVED
+            for key in ("size", "hash"):
+                item.pop(key, None)
+            self.record(path, PhiType.PHOTO if content_type.startswith("image/") else PhiType.ID, RuleAction.REDACT)
+            return
+        try:
+            text = base64.b64decode(item["data"], validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise InvalidFhir(STAGE, f"{_safe_path(path)}: a text attachment that is not base64 of UTF-8") from None
+
+        def write(new: str) -> None:
+            data = new.encode("utf-8")
+            item["data"] = base64.b64encode(data).decode("ascii")
+            if "size" in item:
+                item["size"] = len(data)
+            if "hash" in item:
+                item["hash"] = base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")  # noqa: S324 (FHIR's hash)
+
+        if text.strip():
+            self.doc.texts.append(TextSlot(path, SlotWriter(write), None, text))
+
+    def record(self, path: str, phi_type: PhiType, action: RuleAction) -> None:
+        self.doc.transformations.append(Transformation(path, phi_type.value, action.value))
+
+
+_TYPED_ONLY = frozenset({RuleAction.GENERALIZE, RuleAction.DATE_SHIFT})
+
+
+def _safe_path(path: str) -> str:
+    return path if len(path) <= 200 else path[:200] + "..."
+
+
+def _prune(value: Any) -> Any:
+    """Removed elements dropped, and with them objects and lists left empty (FHIR allows no empty ones)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            pruned = _prune(item)
+            if pruned is not _REMOVED:
+                out[key] = pruned
+        return out if out else _REMOVED
+    if isinstance(value, list):
+        items = [p for p in (_prune(item) for item in value) if p is not _REMOVED]
+        return items if items else _REMOVED
+    return value
+
+
+def validate(data: dict[str, Any]) -> None:
+    """Raise pydantic's ValidationError (or KeyError for an unknown resource type) unless ``data`` is valid R4."""
+    fhir_model.model_class(str(data.get("resourceType"))).model_validate(data)
+
+
+def _errors(exc: ValidationError) -> str:
+    locations = sorted(
+        {".".join(str(part) for part in err["loc"] if not str(part).startswith("__"))[:120] for err in exc.errors()}
+    )
+    shown = ", ".join(locations[:5]) or "the resource"
+    return f"{exc.error_count()} error(s) against FHIR R4 at {shown}"
+
+
+def parse(value: bytes) -> dict[str, Any]:
+    """The JSON resource in ``value``, validated against R4 (InvalidFhir otherwise)."""
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidUtf8(STAGE, "FHIR JSON must be UTF-8") from None
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidFhir(STAGE, "the message is not JSON") from None
+    if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+        raise InvalidFhir(STAGE, "a FHIR message is a JSON object with a resourceType")
+    rtype = data["resourceType"]
+    if not re.fullmatch(r"[A-Z][A-Za-z]{1,63}", rtype) or not fhir_model.is_model(rtype):
+        raise InvalidFhir(STAGE, "resourceType is not a FHIR R4 resource")
+    try:
+        validate(data)
+    except ValidationError as exc:
+        raise InvalidFhir(STAGE, f"{rtype} is not valid: {_errors(exc)}") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidFhir(STAGE, f"{rtype} is not valid ({type(exc).__name__})") from None
+    return data
+
+
+def _subject(data: dict[str, Any]) -> str:
+    resources = [data, *(e.get("resource") for e in data.get("entry", []) if isinstance(e, dict))]
+    for resource in resources:
+        if isinstance(resource, dict) and resource.get("resourceType") == "Patient" and resource.get("id"):
+            return f"Patient/{resource['id']}"
+    for resource in resources:
+        if isinstance(resource, dict):
+            for key in ("subject", "patient"):
+                ref = resource.get(key)
+                if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+                    return ref["reference"]
+    return ""
+
+
+class FhirProcessor:
+    """Protects one FHIR R4 resource or Bundle under a policy's ``fhir`` rules."""
+
+    def __init__(self, rules: FormatRules) -> None:
+        self.rules = rules
+
+    def protect(self, value: bytes, protector: ValueProtector) -> ProtectedDocument:
+        data = parse(value)
+        subject = _subject(data)
+        protector.patient_key = subject
+        doc = ProtectedDocument(FORMAT_FHIR, f"{FORMAT_FHIR}:{data['resourceType']}", subject, lambda: b"")
+        walk = _Walk(self.rules, protector, _Ids(protector.secret), doc)
+        walk.resource(data, data["resourceType"], 0)
+        if walk.births:
+            reference = max(walk.years, default=None)
+            for holder, slot in walk.births:
+                year = FHIR_DATES.year(str(holder[slot]))
+                if year and reference is not None and reference - int(year) >= 90:
+                    holder[slot] = _REMOVED  # Safe Harbor: no birth year for a patient aged 90+
+                    doc.aged_90_plus = True
+
+        def render() -> bytes:
+            for finish in walk.finishers:
+                finish()
+            out = _prune(data)
+            if out is _REMOVED:
+                raise InvalidOutput("emit", "nothing of the resource is left after de-identification")
+            try:
+                validate(out)
+            except ValidationError as exc:
+                raise InvalidOutput("emit", f"the de-identified resource is not valid R4: {_errors(exc)}") from None
+            return json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+        doc.render = render
+        return doc

@@ -1,0 +1,403 @@
+"""Load and check a policy file (YAML): every problem is listed with its line, none is skipped.
+
+A rule the pipeline cannot enforce (an unknown path, an action the PHI type cannot take, a pattern
+that does not compile) is an error at load, never a silent pass-through. A file extends the shipped
+Safe Harbor defaults (``extends: safe-harbor``, the default) and overrides them path by path, or starts
+from nothing (``extends: none``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from pipeline.core.errors import ConfigError
+from pipeline.core.formats import fhir_model, hl7_model
+from pipeline.core.phi_types import PhiType
+from pipeline.core.policy.model import (
+    ACTION_TYPES,
+    UNTYPED_ACTIONS,
+    CustomRecognizer,
+    DenyList,
+    Format,
+    FormatRules,
+    Policy,
+    Rule,
+    RuleAction,
+    TermList,
+)
+from pipeline.core.transform.actions import Action
+from pipeline.core.transform.policy import validate_policy
+
+DEFAULT_NAME = "safe-harbor"
+_TOP_KEYS = ("version", "extends", "text", "date_shift_days", "hl7v2", "fhir", "avro", "deny", "allow", "recognizers")
+_FORMAT_KEYS = {Format.HL7V2: ("rules", "unlisted_segments"), Format.FHIR: ("rules",), Format.AVRO: ("rules",)}
+_AVRO_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+_TEXT_ACTIONS = {a.value: a for a in Action} | {"date-shift": Action.SHIFT}
+_MAX_PATTERN_CHARS = 500
+
+
+class PolicyFileError(ConfigError):
+    """A policy file that cannot be used; ``problems`` lists each one as ``FILE:LINE: what is wrong``."""
+
+    reason = "policy"
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"policy {source}: {count}\n" + "\n".join(f"  {p}" for p in problems))
+
+
+@dataclass
+class _Checker:
+    source: str
+    problems: list[str] = field(default_factory=list)
+
+    def error(self, node: Node | None, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else 1
+        self.problems.append(f"{self.source}:{line}: {message}")
+
+    def mapping(self, node: Node, what: str) -> list[tuple[ScalarNode, Node]]:
+        if not isinstance(node, MappingNode):
+            self.error(node, f"{what} must be a mapping (key: value)")
+            return []
+        pairs: list[tuple[ScalarNode, Node]] = []
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if not isinstance(key, ScalarNode):
+                self.error(key, f"{what}: keys must be plain text")
+                continue
+            if key.value in seen:
+                self.error(key, f"{what}: {key.value!r} is given twice (first on line {seen[key.value]})")
+                continue
+            seen[key.value] = key.start_mark.line + 1
+            pairs.append((key, value))
+        return pairs
+
+    def scalar(self, node: Node, what: str) -> str | None:
+        if not isinstance(node, ScalarNode):
+            self.error(node, f"{what} must be a single value")
+            return None
+        return str(node.value)
+
+    def strings(self, node: Node, what: str) -> list[tuple[Node, str]]:
+        if isinstance(node, ScalarNode):
+            return [(node, str(node.value))]
+        if not isinstance(node, SequenceNode):
+            self.error(node, f"{what} must be a list")
+            return []
+        out = []
+        for item in node.value:
+            text = self.scalar(item, f"each entry of {what}")
+            if text is not None:
+                out.append((item, text))
+        return out
+
+    def phi_type(self, node: Node, text: str) -> PhiType | None:
+        try:
+            return PhiType(text.strip().upper())
+        except ValueError:
+            choices = ", ".join(t.value for t in PhiType)
+            self.error(node, f"unknown PHI type {text!r}; one of: {choices}")
+            return None
+
+    def pattern(self, node: Node, text: str) -> re.Pattern[str] | None:
+        if len(text) > _MAX_PATTERN_CHARS:
+            self.error(node, f"pattern is {len(text)} characters; at most {_MAX_PATTERN_CHARS}")
+            return None
+        try:
+            return re.compile(text)
+        except re.error as exc:
+            self.error(node, f"pattern does not compile: {exc.msg} at position {exc.pos}")
+            return None
+
+
+def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule | None:
+    value_types: frozenset[str] = frozenset()
+    type_node: Node = node
+    if isinstance(node, ScalarNode):
+        words = str(node.value).split()
+        if not words or len(words) > 2:
+            checker.error(node, f"{key.value}: write 'ACTION [PHI_TYPE]', for example 'redact NAME'")
+            return None
+        action_text, type_text = words[0], (words[1] if len(words) > 1 else None)
+        action_node = node
+    else:
+        fields = dict((k.value, (k, v)) for k, v in checker.mapping(node, f"rule {key.value}"))
+        unknown = sorted(set(fields) - {"action", "type", "value_types"})
+        for name in unknown:
+            checker.error(fields[name][0], f"{key.value}: unknown setting {name!r} (action, type, value_types)")
+        if "action" not in fields:
+            checker.error(node, f"{key.value}: a rule needs an action")
+            return None
+        action_node = fields["action"][1]
+        action_text = checker.scalar(action_node, f"{key.value}: action") or ""
+        type_text = None
+        if "type" in fields:
+            type_node = fields["type"][1]
+            type_text = checker.scalar(type_node, f"{key.value}: type")
+        if "value_types" in fields:
+            if fmt is not Format.HL7V2 or not key.value.startswith("OBX-5"):
+                checker.error(fields["value_types"][0], f"{key.value}: value_types applies to the HL7 v2 OBX-5 only")
+            value_types = frozenset(t.upper() for _, t in checker.strings(fields["value_types"][1], "value_types"))
+    try:
+        action = RuleAction(action_text.strip().lower())
+    except ValueError:
+        choices = ", ".join(a.value for a in RuleAction)
+        checker.error(action_node, f"{key.value}: unknown action {action_text!r}; one of: {choices}")
+        return None
+    phi_type = checker.phi_type(type_node, type_text) if type_text else None
+    if type_text and phi_type is None:
+        return None
+    if phi_type is None and action not in UNTYPED_ACTIONS:
+        checker.error(action_node, f"{key.value}: '{action.value}' needs a PHI type ('{action.value} NAME')")
+        return None
+    allowed = ACTION_TYPES.get(action)
+    if allowed is not None and phi_type not in allowed:
+        names = ", ".join(sorted(t.value for t in allowed))
+        checker.error(type_node, f"{key.value}: '{action.value}' applies to {names} only, not {phi_type}")
+        return None
+    if action is RuleAction.DETECT and phi_type is not None:
+        checker.error(type_node, f"{key.value}: 'detect' finds the types itself; drop {phi_type.value}")
+        return None
+    return Rule(action, phi_type, value_types, key.start_mark.line + 1)
+
+
+_PATH_CHECKS: dict[Format, Callable[[str], str | None]] = {
+    Format.HL7V2: hl7_model.check_path,
+    Format.FHIR: fhir_model.check_path,
+    Format.AVRO: lambda p: (
+        None if _AVRO_PATH.match(p) else "an Avro path is SCHEMA.FIELD[.FIELD...] (clinical_record.ssn)"
+    ),
+}
+
+
+def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules) -> FormatRules:
+    rules = dict(base.rules)
+    unlisted = base.unlisted
+    for key, value in checker.mapping(node, fmt.value):
+        if key.value not in _FORMAT_KEYS[fmt]:
+            checker.error(key, f"{fmt.value}: unknown setting {key.value!r} ({', '.join(_FORMAT_KEYS[fmt])})")
+        elif key.value == "unlisted_segments":
+            text = checker.scalar(value, "unlisted_segments")
+            allowed = (RuleAction.REDACT, RuleAction.DETECT, RuleAction.KEEP)
+            if text is not None:
+                if text not in {a.value for a in allowed}:
+                    checker.error(value, "unlisted_segments must be redact, detect or keep")
+                else:
+                    unlisted = RuleAction(text)
+        else:
+            for path, rule_node in checker.mapping(value, f"{fmt.value} rules"):
+                problem = _PATH_CHECKS[fmt](str(path.value))
+                if problem:
+                    checker.error(path, f"{fmt.value} path {path.value!r}: {problem}")
+                    continue
+                rule = _rule(checker, path, rule_node, fmt)
+                if rule is not None:
+                    rules[str(path.value)] = rule
+    return FormatRules(rules, unlisted)
+
+
+def _text(checker: _Checker, node: Node, base: Mapping[PhiType, Action]) -> dict[PhiType, Action]:
+    text = dict(base)
+    for key, value in checker.mapping(node, "text"):
+        phi_type = checker.phi_type(key, str(key.value))
+        action_text = checker.scalar(value, f"text {key.value}")
+        if phi_type is None or action_text is None:
+            continue
+        action = _TEXT_ACTIONS.get(action_text.strip().lower())
+        if action is None:
+            checker.error(
+                value, f"text {key.value}: unknown action {action_text!r}; one of: {', '.join(_TEXT_ACTIONS)}"
+            )
+            continue
+        try:
+            validate_policy({phi_type: action})
+        except ConfigError as exc:
+            checker.error(value, f"text {key.value}: {exc}".replace("invalid text policy: ", ""))
+            continue
+        text[phi_type] = action
+    return text
+
+
+def _term_list(checker: _Checker, node: Node, what: str, allowed: tuple[str, ...]) -> tuple[TermList, dict[str, Node]]:
+    terms: list[str] = []
+    patterns: list[re.Pattern[str]] = []
+    others: dict[str, Node] = {}
+    for key, value in checker.mapping(node, what):
+        if key.value == "terms":
+            terms.extend(text for _, text in checker.strings(value, f"{what} terms") if text.strip())
+        elif key.value == "patterns":
+            for item, text in checker.strings(value, f"{what} patterns"):
+                compiled = checker.pattern(item, text)
+                if compiled is not None:
+                    patterns.append(compiled)
+        elif key.value in allowed:
+            others[key.value] = value
+        else:
+            checker.error(key, f"{what}: unknown setting {key.value!r} ({', '.join(('terms', 'patterns', *allowed))})")
+    return TermList(tuple(terms), tuple(patterns)), others
+
+
+def _deny(checker: _Checker, node: Node) -> list[DenyList]:
+    if not isinstance(node, SequenceNode):
+        checker.error(node, "deny must be a list of {type, terms, patterns}")
+        return []
+    out = []
+    for item in node.value:
+        entries, others = _term_list(checker, item, "deny entry", ("type",))
+        if "type" not in others:
+            checker.error(item, "deny entry: needs the PHI type its terms are ('type: NAME')")
+            continue
+        text = checker.scalar(others["type"], "deny type")
+        phi_type = checker.phi_type(others["type"], text) if text else None
+        if phi_type is not None:
+            if not entries:
+                checker.error(item, "deny entry: give terms or patterns")
+            out.append(DenyList(phi_type, entries))
+    return out
+
+
+def _recognizers(checker: _Checker, node: Node) -> list[CustomRecognizer]:
+    if not isinstance(node, SequenceNode):
+        checker.error(node, "recognizers must be a list of {name, pattern, type, score, context}")
+        return []
+    out = []
+    names: set[str] = set()
+    for item in node.value:
+        fields = {k.value: (k, v) for k, v in checker.mapping(item, "recognizer")}
+        for name in sorted(set(fields) - {"name", "pattern", "type", "score", "context"}):
+            checker.error(
+                fields[name][0], f"recognizer: unknown setting {name!r} (name, pattern, type, score, context)"
+            )
+        missing = [n for n in ("name", "pattern", "type") if n not in fields]
+        if missing:
+            checker.error(item, f"recognizer: missing {', '.join(missing)}")
+            continue
+        name = checker.scalar(fields["name"][1], "recognizer name") or ""
+        if name in names:
+            checker.error(fields["name"][1], f"recognizer {name!r} is defined twice")
+        names.add(name)
+        pattern_text = checker.scalar(fields["pattern"][1], "recognizer pattern")
+        pattern = checker.pattern(fields["pattern"][1], pattern_text) if pattern_text is not None else None
+        type_text = checker.scalar(fields["type"][1], "recognizer type")
+        phi_type = checker.phi_type(fields["type"][1], type_text) if type_text else None
+        score = 0.85
+        if "score" in fields:
+            score_text = checker.scalar(fields["score"][1], "recognizer score")
+            try:
+                score = float(score_text or "")
+            except ValueError:
+                score = -1.0
+            if not 0.0 < score <= 1.0:
+                checker.error(fields["score"][1], f"recognizer {name}: score must be a number in (0, 1]")
+                continue
+        context = (
+            tuple(t.lower() for _, t in checker.strings(fields["context"][1], "context")) if "context" in fields else ()
+        )
+        if pattern is not None and phi_type is not None:
+            out.append(CustomRecognizer(name, pattern, phi_type, score, context))
+    return out
+
+
+def _shift_days(checker: _Checker, node: Node) -> tuple[int, int] | None:
+    items = checker.strings(node, "date_shift_days")
+    try:
+        low, high = (int(text) for _, text in items)
+    except ValueError:
+        checker.error(node, "date_shift_days must be two whole numbers [LOW, HIGH], for example [-365, 365]")
+        return None
+    if low > high or low == high == 0:
+        checker.error(node, "date_shift_days: LOW must not exceed HIGH, and [0, 0] would leave dates as they are")
+        return None
+    return low, high
+
+
+def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
+    """A policy from YAML text; raises :class:`PolicyFileError` listing every problem with its line."""
+    checker = _Checker(source)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise PolicyFileError(source, [f"{source}:{line}: {problem}"]) from None
+    if root is None:
+        raise PolicyFileError(source, [f"{source}:1: the file is empty; start from 'version: 1'"])
+    pairs = dict((k.value, (k, v)) for k, v in checker.mapping(root, "the policy"))
+    for name in pairs:
+        if name not in _TOP_KEYS:
+            checker.error(pairs[name][0], f"unknown setting {name!r}; expected one of: {', '.join(_TOP_KEYS)}")
+    if "version" not in pairs:
+        checker.error(root, "the policy needs 'version: 1'")
+    elif checker.scalar(pairs["version"][1], "version") != "1":
+        checker.error(pairs["version"][1], "version must be 1")
+    extends = DEFAULT_NAME
+    if "extends" in pairs:
+        extends = checker.scalar(pairs["extends"][1], "extends") or DEFAULT_NAME
+        if extends not in (DEFAULT_NAME, "none"):
+            checker.error(pairs["extends"][1], f"extends must be {DEFAULT_NAME} or none")
+    if base is None:
+        base = default_policy() if extends == DEFAULT_NAME else _empty_policy()
+    text_actions = _text(checker, pairs["text"][1], base.text) if "text" in pairs else dict(base.text)
+    formats = {}
+    for fmt in Format:
+        current = base.rules(fmt)
+        formats[fmt] = _format_rules(checker, pairs[fmt.value][1], fmt, current) if fmt.value in pairs else current
+    deny = list(base.deny) + (_deny(checker, pairs["deny"][1]) if "deny" in pairs else [])
+    allow = base.allow
+    if "allow" in pairs:
+        extra, _ = _term_list(checker, pairs["allow"][1], "allow", ())
+        allow = TermList(base.allow.terms + extra.terms, base.allow.patterns + extra.patterns)
+    recognizers = list(base.recognizers) + (
+        _recognizers(checker, pairs["recognizers"][1]) if "recognizers" in pairs else []
+    )
+    shift_days = base.shift_days
+    if "date_shift_days" in pairs:
+        shift_days = _shift_days(checker, pairs["date_shift_days"][1]) or shift_days
+    if checker.problems:
+        raise PolicyFileError(source, sorted(checker.problems, key=_line_of))
+    return Policy(source, text_actions, formats, tuple(deny), allow, tuple(recognizers), shift_days)
+
+
+def _line_of(problem: str) -> int:
+    match = re.search(r":(\d+): ", problem)
+    return int(match.group(1)) if match else 0
+
+
+def _empty_policy() -> Policy:
+    return Policy("none", dict.fromkeys(PhiType, Action.REDACT), {f: FormatRules() for f in Format})
+
+
+_DEFAULT: list[Policy] = []
+
+
+def default_policy() -> Policy:
+    """The shipped Safe Harbor policy (``pipeline/core/policy/safe_harbor.yaml``)."""
+    if not _DEFAULT:
+        text = resources.files("pipeline.core.policy").joinpath("safe_harbor.yaml").read_text("utf-8")
+        _DEFAULT.append(parse_policy(text, DEFAULT_NAME, base=_empty_policy()))
+    return _DEFAULT[0]
+
+
+def load_policy(path: Path | None) -> Policy:
+    """The policy in ``path`` (None: the shipped Safe Harbor defaults)."""
+    if path is None:
+        return default_policy()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyFileError(str(path), [f"{path}: cannot read it ({exc.strerror or type(exc).__name__})"]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PolicyFileError(str(path), [f"{path}: the file is not UTF-8"]) from None
+    return parse_policy(text, str(path))

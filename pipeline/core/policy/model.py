@@ -1,0 +1,176 @@
+"""The policy model: per format, paths to actions; deny and allow lists; custom recognizers.
+
+One model serves every input the pipeline takes: HL7 v2 paths (``PID-11.1``, or an HL7 data type
+such as ``XAD.5`` for every field of that type), FHIR paths (``Patient.address.line``, or a FHIR data
+type such as ``HumanName`` or ``dateTime`` wherever it occurs) and Avro field paths
+(``clinical_record.ssn``; the schema's own tags map onto the same rules, see
+:func:`pipeline.core.policy.avro.rules_from_schema`). A rule says what to do with the values under
+its path and which Safe Harbor class they belong to; the most specific rule wins (see each format's
+processor for the order).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pipeline.core.phi_types import PhiType
+from pipeline.core.transform.actions import Action
+
+
+class RuleAction(StrEnum):
+    """What a policy rule asks for. ``date-shift`` moves dates per patient (intervals kept);
+    ``detect`` runs the free-text detector over the value; the others are the transform operators'."""
+
+    KEEP = "keep"
+    REDACT = "redact"
+    GENERALIZE = "generalize"
+    TOKENIZE = "tokenize"
+    ENCRYPT = "encrypt"
+    DATE_SHIFT = "date-shift"
+    SURROGATE = "surrogate"
+    DETECT = "detect"
+
+    @property
+    def operator(self) -> Action | None:
+        """The transform operator this action runs (None for ``detect``)."""
+        return _OPERATOR.get(self)
+
+
+_OPERATOR: dict[RuleAction, Action] = {
+    RuleAction.KEEP: Action.KEEP,
+    RuleAction.REDACT: Action.REDACT,
+    RuleAction.GENERALIZE: Action.GENERALIZE,
+    RuleAction.TOKENIZE: Action.TOKENIZE,
+    RuleAction.ENCRYPT: Action.ENCRYPT,
+    RuleAction.DATE_SHIFT: Action.SHIFT,
+    RuleAction.SURROGATE: Action.SURROGATE,
+}
+
+#: The PHI types each action can apply to (absent: any type).
+ACTION_TYPES: dict[RuleAction, frozenset[PhiType]] = {
+    RuleAction.GENERALIZE: frozenset({PhiType.DATE, PhiType.ZIP, PhiType.AGE}),
+    RuleAction.DATE_SHIFT: frozenset({PhiType.DATE}),
+}
+#: Actions that need no PHI type (``keep`` may name one, for the record).
+UNTYPED_ACTIONS = frozenset({RuleAction.KEEP, RuleAction.DETECT})
+
+
+class Format(StrEnum):
+    """The inputs a policy has rules for."""
+
+    HL7V2 = "hl7v2"
+    FHIR = "fhir"
+    AVRO = "avro"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One path's action. ``value_types`` narrows an HL7 v2 rule on ``OBX-5`` to the value types (OBX-2)
+    it applies to; ``line`` is where the rule was written (0 for rules made in code)."""
+
+    action: RuleAction
+    phi_type: PhiType | None = None
+    value_types: frozenset[str] = frozenset()
+    line: int = 0
+
+    def describe(self) -> str:
+        typed = f" {self.phi_type.value}" if self.phi_type else ""
+        return f"{self.action.value}{typed}"
+
+
+@dataclass(frozen=True, slots=True)
+class FormatRules:
+    """The rules of one format, by path; ``unlisted`` is what happens to a segment (HL7 v2) the policy
+    does not know at all: Z-segments, for example."""
+
+    rules: Mapping[str, Rule] = field(default_factory=dict)
+    unlisted: RuleAction = RuleAction.REDACT
+
+    def get(self, path: str) -> Rule | None:
+        return self.rules.get(path)
+
+
+@dataclass(frozen=True, slots=True)
+class TermList:
+    """Terms (matched whole-word, case-insensitive) and regular expressions."""
+
+    terms: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.patterns)
+
+    def finditer(self, text: str) -> list[tuple[int, int]]:
+        """Where the list's terms and patterns occur in ``text`` (character offsets, end exclusive)."""
+        found: list[tuple[int, int]] = []
+        if self.terms:
+            for match in _term_regex(self.terms).finditer(text):
+                found.append((match.start(), match.end()))
+        for pattern in self.patterns:
+            found.extend((m.start(), m.end()) for m in pattern.finditer(text) if m.end() > m.start())
+        return found
+
+    def covers(self, text: str) -> bool:
+        """True when ``text`` as a whole is one of the terms or matches one of the patterns fully."""
+        folded = text.strip().casefold()
+        return any(folded == term.casefold() for term in self.terms) or any(
+            p.fullmatch(text.strip()) for p in self.patterns
+        )
+
+
+_TERM_CACHE: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _term_regex(terms: tuple[str, ...]) -> re.Pattern[str]:
+    regex = _TERM_CACHE.get(terms)
+    if regex is None:
+        alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+        regex = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        _TERM_CACHE[terms] = regex
+    return regex
+
+
+@dataclass(frozen=True, slots=True)
+class DenyList:
+    """Values that are always PHI of ``phi_type`` wherever they occur in free text."""
+
+    phi_type: PhiType
+    entries: TermList
+
+
+@dataclass(frozen=True, slots=True)
+class CustomRecognizer:
+    """A pattern recognizer written in the policy file: a regex, context words that raise its score
+    when they occur within 40 characters before a match, a base score and the PHI type it finds."""
+
+    name: str
+    pattern: re.Pattern[str]
+    phi_type: PhiType
+    score: float
+    context: tuple[str, ...] = ()
+    context_boost: float = 0.35
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A loaded, validated policy. ``text`` maps PHI types found in free text to actions; ``source``
+    names the file (or ``safe-harbor`` for the shipped defaults)."""
+
+    source: str
+    text: Mapping[PhiType, Action]
+    formats: Mapping[Format, FormatRules]
+    deny: tuple[DenyList, ...] = ()
+    allow: TermList = field(default_factory=TermList)
+    recognizers: tuple[CustomRecognizer, ...] = ()
+    shift_days: tuple[int, int] = (-365, 365)
+
+    def rules(self, fmt: Format) -> FormatRules:
+        return self.formats.get(fmt, FormatRules())
+
+    @property
+    def changes_detection(self) -> bool:
+        """True when the policy adds to or filters the detector's spans."""
+        return bool(self.deny or self.allow or self.recognizers)
