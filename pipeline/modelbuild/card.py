@@ -295,9 +295,11 @@ def render(report: dict, out_dir: Path | None = None) -> str:
         "## Reproduce",
         "```",
         "pip install -e '.[models]'",
-        f"HF_HUB_OFFLINE=1 phi-pipeline model build --out models/detector --seed {s['seed']}"
+        f"HF_HUB_OFFLINE=1 phi-pipeline model build --out {'models/build/teacher' if d else 'models/detector'}"
+        f" --seed {s['seed']}"
         + (f" --max-minutes {s['max_minutes']:g}" if s.get("max_minutes") else "")
-        + (f" --build-dir {report['build_dir']}" if report.get("build_dir") else ""),
+        + (f" --build-dir {report.get('teacher_build_dir', report['build_dir'])}" if report.get("build_dir") else "")
+        + ("   # the teacher" if d else ""),
         *(d["commands"] if d else []),
         "HF_HUB_OFFLINE=1 phi-pipeline model calibrate --model models/detector   # thresholds.json, pr_curves.png",
         "phi-pipeline model lexicons   # only to refresh the word lists from newer package versions",
@@ -322,8 +324,10 @@ def _distillation_lines(d: dict) -> list[str]:
         f"  {d['batch_size']}, AdamW lr {d['learning_rate']}, loss = {1 - d['soft_weight']:g} x cross-entropy on gold",
         f"  labels + {d['soft_weight']:g} x KL to the teacher at temperature {d['temperature']:g}; {d['seconds']} s on",
         f"  {d['hardware']} (torch {d['torch']}), final loss {d['final_loss']}. Why: the encoder's depth is the",
-        "  CPU's cost (bench/README.md). A 2-layer student trained on gold labels alone on the CPU lost 5.6 points",
-        "  of leak-free recall; distilled, 2 layers lost 2.4 and 3 layers 0.7 on the development split.",
+        "  CPU's cost (bench/README.md). Students tried, leak-free recall on the development split against the",
+        "  teacher's 0.984: 2 layers on gold labels alone on the CPU 0.933; distilled, 2 layers 0.960, 3 layers",
+        "  0.978 (0.979 with 12 epochs), 4 layers 0.985. The 3-layer ones also caught fewer key spans of the model",
+        "  test's sample (0.958 against the 0.97 bar), so 4 layers ship: about 1.5x the teacher's speed, not 2x.",
     ]
 
 
