@@ -68,6 +68,7 @@ def isolated_settings(base: Settings, bootstrap: str, suffix: str) -> Settings:
         topic_summaries=f"t.{suffix}.summaries",
         topic_audit=f"t.{suffix}.audit",
         topic_deadletter=f"t.{suffix}.deadletter",
+        topic_restricted=f"t.{suffix}.restricted",
     )
     asyncio.run(ensure_topics(settings))
     return settings

@@ -123,7 +123,11 @@ class SensitivePolicy:
         return self.actions[category]
 
     def describe(self) -> str:
+        """The policy in the form :meth:`parse` reads (so settings passed to a child process round-trip)."""
         return ",".join(f"{c.value}={self.actions[c].value}" for c in SensitiveCategory)
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,10 @@ class NoteClassifier(Protocol):
     thresholds: Mapping[SensitiveCategory, float]
 
     def classify_batch(self, texts: Sequence[str]) -> list[dict[SensitiveCategory, float]]: ...
+
+    def describe(self) -> str:
+        """The model in use, for the start-up log (a folder, file and hash; never text)."""
+        ...
 
 
 def strictest(actions: Sequence[SensitiveAction]) -> SensitiveAction:

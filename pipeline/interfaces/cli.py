@@ -14,7 +14,15 @@ from collections.abc import Sequence
 
 from pipeline import __version__
 from pipeline.core.errors import ConfigError, PipelineError
-from pipeline.interfaces import demo, detect_commands, keys_commands, model_commands, ops_commands, stream_commands
+from pipeline.interfaces import (
+    classify_commands,
+    demo,
+    detect_commands,
+    keys_commands,
+    model_commands,
+    ops_commands,
+    stream_commands,
+)
 from pipeline.stream.admin import EXIT_BROKER_UNAVAILABLE, BrokerUnavailableError
 
 EXIT_SEND_FAILED = 75  # pipeline.stream.app.EXIT_SEND_FAILED (not imported here: it loads faust)
@@ -48,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands.register(subparsers)
     ops_commands.register(subparsers)
     detect_commands.register(subparsers)
+    classify_commands.register(subparsers)
     model_commands.register(subparsers)
     for command in subparsers.choices.values():  # every command's --help ends with the same table
         if command.epilog is None:
