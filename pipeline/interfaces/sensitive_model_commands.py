@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     build.add_argument("--epochs", type=float, default=None, help="training epochs (default 1.5)")
     build.add_argument("--max-minutes", type=float, default=None, help="stop training after this long (default 38)")
     build.add_argument("--quick", action="store_true", help="a tiny smoke build in a few minutes (not for shipping)")
+    build.add_argument(
+        "--reuse-first-stage",
+        action="store_true",
+        help="take the first training stage's weights from an earlier run of the same build in --build-dir",
+    )
     build.set_defaults(func=run_build)
     evaluate = sub.add_parser(
         "evaluate-sensitive",
@@ -82,7 +87,7 @@ def run_build(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"model build-sensitive needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
         return 2
-    build(_plan(args), progress=lambda line: print(line, flush=True))  # type: ignore[arg-type]
+    build(_plan(args), progress=lambda line: print(line, flush=True), reuse_first_stage=args.reuse_first_stage)  # type: ignore[arg-type]
     print(f"report: {args.out / 'report.json'}")
     return 0
 
