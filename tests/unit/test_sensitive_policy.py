@@ -104,3 +104,27 @@ def test_decision_is_the_categories_over_threshold_and_the_strictest_of_their_ac
     actions = [policy.action_for(c) for c in expected]
     assert decision.action is (max(actions, key=STRICTNESS.index) if actions else A.PASS)
     assert [c for c, _ in found_categories(merged, limits)] == list(decision.categories)
+
+
+def test_deidentified_records_written_before_the_categories_field_still_read(registry):
+    import copy
+    import io
+
+    import fastavro
+
+    from pipeline.core.schemas import deidentified_schema
+
+    entry = registry.get("clinical_record")
+    today = deidentified_schema(entry)
+    before = copy.deepcopy(today)
+    before["fields"] = [f for f in before["fields"] if f["name"] != "sensitive_categories"]
+    listed = next(f for f in today["fields"] if f["name"] == "sensitive_categories")
+    assert listed["default"] == []
+    record = {f["name"]: None for f in before["fields"]}
+    record.update(message_id="m", source_schema="clinical_record:1", phi_transformations=[], diagnosis_codes=[])
+    record.update({k: "x" for k in ("record_id", "patient_id", "mrn", "admission_date", "date_of_birth")})
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(before), record)
+    buffer.seek(0)
+    read = fastavro.schemaless_reader(buffer, fastavro.parse_schema(before), fastavro.parse_schema(today))
+    assert read["sensitive_categories"] == [] and read["message_id"] == "m"

@@ -59,11 +59,11 @@ class SensitivePlan:
     #: A second stage from the first stage's weights, on notes the first never saw, at a higher rate: on this
     #: machine's shared cores one long run does not fit a session, and the rarer categories were still
     #: learning when the first stage's rate had decayed (see the model card).
-    second_notes: int = 2400
+    second_notes: int = 4800
     second_settings: TrainSettings | None = field(
         default_factory=lambda: TrainSettings(
-            seed=14, epochs=1.0, batch_size=16, learning_rate=2e-4, warmup_fraction=0.03, max_length=256,
-            stride=64, max_minutes=26.0,
+            seed=14, epochs=2.0, batch_size=16, learning_rate=1.5e-4, warmup_fraction=0.03, max_length=256,
+            stride=64, max_minutes=22.0,
         )
     )  # fmt: skip
 
