@@ -68,6 +68,7 @@ def test_every_category_and_none_is_routed_withheld_or_passed_as_the_policy_says
     topic_settings, registry, keyring, tmp_path
 ):
     settings = topic_settings.with_overrides(
+        sensitive_classifier=True,
         sensitive_policy=type(topic_settings.sensitive_policy).parse(POLICY),
         summarizer_enabled=True,
         summarizer_model=None,
