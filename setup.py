@@ -1,15 +1,20 @@
 """Package data that lives outside ``pipeline/`` in the checkout, mapped into the wheel.
 
-The detector model (``models/detector``) and the Avro schemas (``schemas/``) stay where they are in
-git, so a checkout, an editable install and ``make demo`` use them in place. A built wheel carries
-every file of both folders (by glob, so a retrained model with new files ships without a change
-here) as ``pipeline/_data/detector`` and ``pipeline/_data/schemas``; ``pipeline.config`` prefers those
-copies when they exist. Everything else about the package is declared in ``pyproject.toml``.
+The detector model (``models/detector``), the sensitive-category classifier (``models/sensitive``) and the
+Avro schemas (``schemas/``) stay where they are in git, so a checkout, an editable install and ``make demo``
+use them in place. A built wheel carries every file of these folders (by glob, so a retrained model with new
+files ships without a change here) as ``pipeline/_data/detector``, ``pipeline/_data/sensitive`` and
+``pipeline/_data/schemas``; ``pipeline.config`` prefers those copies when they exist. Everything else about
+the package is declared in ``pyproject.toml``.
 """
 
 from setuptools import find_packages, setup
 
-SHIPPED = {"pipeline._data.detector": "models/detector", "pipeline._data.schemas": "schemas"}
+SHIPPED = {
+    "pipeline._data.detector": "models/detector",
+    "pipeline._data.sensitive": "models/sensitive",
+    "pipeline._data.schemas": "schemas",
+}
 
 setup(
     packages=[*find_packages(include=["pipeline", "pipeline.*"]), *SHIPPED],

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.roles import OutputRole
+from pipeline.core.sensitive import SensitivePolicy
 
 PREFIX = "PHI_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,7 @@ def shipped_folder(packaged: str, checkout: str) -> Path:
 
 DEFAULT_DETECTOR = shipped_folder("detector", "models/detector")
 DEFAULT_SCHEMA_DIR = shipped_folder("schemas", "schemas")
+DEFAULT_SENSITIVE_MODEL = shipped_folder("sensitive", "models/sensitive")
 RULES_ONLY_HINT = "or set PHI_RULES_ONLY=true to run with the rules alone on purpose (far lower recall: see README)"
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -151,6 +153,13 @@ def _text(raw: str) -> str:
     return raw.strip()
 
 
+def _sensitive_policy(raw: str) -> SensitivePolicy:
+    try:
+        return SensitivePolicy.parse(raw)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Validated settings. Build with :meth:`from_env`; secrets are hidden from ``repr``."""
@@ -161,6 +170,9 @@ class Settings:
     topic_summaries: str = declare("phi.summaries", _topic, "Output topic: note summaries")
     topic_audit: str = declare("phi.audit", _topic, "Audit topic: one hash-chained event per message")
     topic_deadletter: str = declare("phi.deadletter", _topic, "Dead letters: rejected inputs, original bytes encrypted")
+    topic_restricted: str = declare(
+        "phi.restricted", _topic, "Restricted topic: de-identified records of sensitive categories the policy routes"
+    )
     partitions: int = declare(4, _positive_int, "Partitions per topic when the pipeline creates its topics")
     replication_factor: int = declare(1, _positive_int, "Replication factor when the pipeline creates its topics")
     group_id: str = declare("phi-pipeline", _text, "Kafka consumer group (faust app id) shared by all workers")
@@ -205,6 +217,21 @@ class Settings:
     )
     execution_provider: str = declare("auto", _choice(EXECUTION_PROVIDERS), "ONNX Runtime provider")
     inference_threads: int = declare(0, _int, "ONNX Runtime intra-op threads (0: one per core)")
+    sensitive_classifier: bool = declare(
+        True, _bool, "Classify notes into sensitive categories (substance use, mental health, HIV/STI, ...)"
+    )
+    sensitive_model: Path = declare(
+        DEFAULT_SENSITIVE_MODEL,
+        Path,
+        "Sensitive-category classifier ONNX folder (default: the int8 model shipped in the package)",
+        shown="`models/sensitive` in the checkout, the package's copy in a wheel",
+    )
+    sensitive_policy: SensitivePolicy = declare(
+        SensitivePolicy(),
+        _sensitive_policy,
+        "Per category: pass, drop_summary, withhold_text or restrict, as category=action pairs (others keep defaults)",
+        shown=f"`{SensitivePolicy().describe()}`",
+    )
     summarizer_enabled: bool = declare(False, _bool, "Run the summary agent on redacted notes")
     summarizer_model: Path | None = declare(None, _optional_path, "Summarizer ONNX folder (built by a setup step)")
     summary_batch_size: int = declare(8, _positive_int, "Notes summarized per batch by the summary agent")
@@ -268,6 +295,7 @@ class Settings:
             OutputRole.DEADLETTER: self.topic_deadletter,
             OutputRole.AUDIT: self.topic_audit,
             OutputRole.SUMMARY: self.topic_summaries,
+            OutputRole.RESTRICTED: self.topic_restricted,
         }[role]
 
     @property
@@ -278,6 +306,7 @@ class Settings:
             self.topic_summaries,
             self.topic_audit,
             self.topic_deadletter,
+            self.topic_restricted,
         )
 
 
@@ -301,11 +330,10 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append("PHI_METRICS_TLS_CERTFILE and PHI_METRICS_TLS_KEYFILE go together: set both or neither")
     if values["ssl_certfile"] and not protocol.endswith("SSL"):
         problems.append(f"PHI_SSL_CERTFILE is set but PHI_SECURITY_PROTOCOL={protocol} does not use TLS")
-    topics = [
-        values[n] for n in ("topic_ingest", "topic_redacted", "topic_summaries", "topic_audit", "topic_deadletter")
-    ]
+    names = ("topic_ingest", "topic_redacted", "topic_summaries", "topic_audit", "topic_deadletter", "topic_restricted")
+    topics = [values[n] for n in names]
     if len(set(topics)) != len(topics):
-        problems.append("PHI_TOPIC_*: the five topics must all be different")
+        problems.append(f"PHI_TOPIC_*: the {len(names)} topics must all be different")
     if values["keyring_path"] is not None and values["keyring"]:
         problems.append("PHI_KEYRING_PATH and PHI_KEYRING are both set: choose one")
     if not Path(values["schema_dir"]).is_dir():
@@ -325,6 +353,11 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"PHI_SUMMARIZER_MODEL: folder {str(values['summarizer_model'])!r} does not exist "
             "(build it with `phi-pipeline model build-summarizer`)"
+        )
+    if values["sensitive_classifier"] and not Path(values["sensitive_model"]).is_dir():
+        problems.append(
+            f"PHI_SENSITIVE_MODEL: folder {str(values['sensitive_model'])!r} does not exist; point it at the "
+            "sensitive-category model folder, or set PHI_SENSITIVE_CLASSIFIER=false to pass sensitive notes unmarked"
         )
     if values["inference_threads"] < 0:
         problems.append("PHI_INFERENCE_THREADS must be 0 (automatic) or more")

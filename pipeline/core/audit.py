@@ -67,6 +67,32 @@ def processed_event(
     return event
 
 
+SENSITIVE_DECISION = "sensitive_decision"
+
+
+def sensitive_event(
+    *,
+    actor: str,
+    message_id: str,
+    schema: str,
+    source: str,
+    action: str,
+    categories: Mapping[str, float],
+    actions: Mapping[str, str],
+    classifier: str,
+    time: str | None = None,
+) -> dict[str, Any]:
+    """The policy's decision on a record with sensitive categories: the action taken (the outcome), each
+    category with its score and its own action, and the classifier; names and numbers only, never text."""
+    event = _base(SENSITIVE_DECISION, actor, "classify", action, message_id, time)
+    event.update(schema=schema, source=source, action_counts={action: 1})
+    event["details"] = {
+        "classifier": classifier,
+        **{f"category:{name}": f"{score:.4f} {actions[name]}" for name, score in categories.items()},
+    }
+    return event
+
+
 def rejected_event(
     *,
     actor: str,

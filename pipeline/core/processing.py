@@ -32,11 +32,11 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pipeline.core.audit import processed_event, rejected_event, utc_now_iso
+from pipeline.core.audit import processed_event, rejected_event, sensitive_event, utc_now_iso
 from pipeline.core.codecs import decode, encode_avro
 from pipeline.core.crypto.audit_chain import AuditChain
 from pipeline.core.crypto.envelope import Encryptor
@@ -69,11 +69,21 @@ from pipeline.core.phi_types import PhiType
 from pipeline.core.policy.model import Policy
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
+from pipeline.core.sensitive import (
+    NOTHING_FOUND,
+    NoteClassifier,
+    SensitiveAction,
+    SensitiveCategory,
+    SensitiveDecision,
+    SensitivePolicy,
+    decide,
+)
 from pipeline.core.spans import Span
 from pipeline.core.structured import ProtectedRecord, Transformation, protect_record, year_spans
 from pipeline.core.transform import DEFAULT_TEXT_POLICY, Action, TransformContext, transform_text
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 DEADLETTER_SCHEMA = "dead_letter"
@@ -138,6 +148,10 @@ class ProcessResult:
     audit_event: dict[str, Any] | None = field(default=None, repr=False)
     #: The input this is the fate of (the stream layer needs its coordinates if a send fails).
     inbound: InboundMessage | None = field(default=None, repr=False)
+    #: (category, action) of each sensitive category found (for ``phi_sensitive_records_total``).
+    sensitive: tuple[tuple[str, str], ...] = ()
+    #: The policy's decision, an audit event of its own, chained just before ``audit_event``.
+    decision_event: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -179,6 +193,8 @@ class RecordProcessor:
         detector_name: str = "ensemble",
         max_output_bytes: int | None = None,
         policy: Policy | None = None,
+        classifier: NoteClassifier | None = None,
+        sensitive_policy: SensitivePolicy | None = None,
     ) -> None:
         self.registry = registry
         self.keyring = keyring
@@ -205,6 +221,9 @@ class RecordProcessor:
         self._audit_schema = registry.get(AUDIT_SCHEMA)
         self.batch_seconds: Counter[str] = Counter()  # the last batch, for the stage-latency metric
         self.ensemble = Ensemble()
+        #: The sensitive-category classifier (None: notes are not classified) and the policy for what it finds.
+        self.classifier = classifier
+        self.sensitive_policy = sensitive_policy or SensitivePolicy()
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -225,6 +244,9 @@ class RecordProcessor:
             if result is None:  # unreachable by construction; fail closed rather than lose the message
                 result = self._reject(message, ProcessingFailed("emit", "message had no result"), _Progress("emit"))
             result.inbound = message
+            if result.decision_event is not None:
+                result.outputs.append(self.audit_message(result.decision_event, result.partition))
+                result.decision_event = None
             if result.audit_event is not None:
                 result.outputs.append(self.audit_message(result.audit_event, result.partition))
                 result.audit_event = None
@@ -301,47 +323,60 @@ class RecordProcessor:
 
     def _detect_and_finish(self, pending: list[tuple[int, _Work]], results: list[ProcessResult | None]) -> None:
         started = time.perf_counter()
-        spans = self._detect(pending, results)
+        spans = self._batched("detect", self._detect_texts, pending, results)
         self._timed("detect", started)
+        scores: dict[int, list[dict[SensitiveCategory, float]]] = {}
+        if self.classifier is not None:  # the same batch, the original text, before anything is transformed
+            started = time.perf_counter()
+            scores = self._batched("classify", self._classify_texts, pending, results)
+            self._timed("classify", started)
         for index, work in pending:
-            if results[index] is not None:  # the detector could not handle this message alone
+            if results[index] is not None:  # the detector or the classifier could not handle this message alone
                 continue
             progress = _Progress("transform", work.message_id)
             try:
-                results[index] = self._finish(work, spans[index], progress)
+                decision = self._decide(scores.get(index))
+                results[index] = self._finish(work, spans[index], progress, decision)
             except Exception as exc:  # this message only
                 results[index] = self._reject(work.message, exc, progress)
 
-    def _detect(
-        self, pending: list[tuple[int, _Work]], results: list[ProcessResult | None]
-    ) -> dict[int, list[list[Span]]]:
-        """Spans per text per message: one detector call for the batch; if it fails, one call per
-        message, so a message the detector cannot handle is dead-lettered alone."""
-        texts = [text for _, work in pending for text in work.texts]
+    def _batched(
+        self,
+        stage: str,
+        run: Callable[[list[str]], list[T]],
+        pending: list[tuple[int, _Work]],
+        results: list[ProcessResult | None],
+    ) -> dict[int, list[T]]:
+        """``run``'s answer per text per message: one call for the batch; if it fails, one call per
+        message, so a message the model cannot handle is dead-lettered alone (messages already
+        dead-lettered by an earlier stage are left out)."""
+        live = [(index, work) for index, work in pending if results[index] is None]
+        texts = [text for _, work in live for text in work.texts]
         if not texts:
-            return {index: [] for index, _ in pending}
+            return {index: [] for index, _ in live}
         try:
-            found = self._detect_texts(texts)
+            found = run(texts)
         except Exception as exc:
             log.warning(
-                "detector failed on a batch of %d texts (%s); retrying message by message",
+                "%s failed on a batch of %d texts (%s); retrying message by message",
+                stage,
                 len(texts),
                 type(exc).__name__,
             )
         else:
-            spans: dict[int, list[list[Span]]] = {}
+            answers: dict[int, list[T]] = {}
             position = 0
-            for index, work in pending:
-                spans[index] = found[position : position + len(work.texts)]
+            for index, work in live:
+                answers[index] = found[position : position + len(work.texts)]
                 position += len(work.texts)
-            return spans
-        spans = {}
-        for index, work in pending:
+            return answers
+        answers = {}
+        for index, work in live:
             try:
-                spans[index] = self._detect_texts(work.texts) if work.texts else []
+                answers[index] = run(work.texts) if work.texts else []
             except Exception as exc:
-                results[index] = self._reject(work.message, exc, _Progress("detect", work.message_id))
-        return spans
+                results[index] = self._reject(work.message, exc, _Progress(stage, work.message_id))
+        return answers
 
     def _detect_texts(self, texts: list[str]) -> list[list[Span]]:
         found = list(self.detector.detect_batch(texts))
@@ -349,8 +384,27 @@ class RecordProcessor:
             raise ProcessingFailed("detect", f"the detector returned {len(found)} results for {len(texts)} texts")
         return found
 
-    def _finish(self, work: _Work, detected_per_text: list[list[Span]], progress: _Progress) -> ProcessResult:
+    def _classify_texts(self, texts: list[str]) -> list[dict[SensitiveCategory, float]]:
+        assert self.classifier is not None
+        found = list(self.classifier.classify_batch(texts))
+        if len(found) != len(texts):
+            raise ProcessingFailed("classify", f"the classifier returned {len(found)} results for {len(texts)} texts")
+        return found
+
+    def _decide(self, scores: list[dict[SensitiveCategory, float]] | None) -> SensitiveDecision:
+        if self.classifier is None or not scores:
+            return NOTHING_FOUND
+        return decide(scores, self.classifier.thresholds, self.sensitive_policy)
+
+    def _finish(
+        self,
+        work: _Work,
+        detected_per_text: list[list[Span]],
+        progress: _Progress,
+        decision: SensitiveDecision = NOTHING_FOUND,
+    ) -> ProcessResult:
         started = time.perf_counter()
+        withhold = decision.action is SensitiveAction.WITHHOLD_TEXT
         entities: Counter[tuple[str, str]] = Counter()
         protected = work.protected
         transformations = list(protected.transformations)
@@ -361,6 +415,10 @@ class RecordProcessor:
         )
         finder = KnownValueFinder(protected.known) if protected.texts else None
         for slot, detected in zip(protected.texts, detected_per_text, strict=True):
+            if withhold:  # the policy withholds this record's free text: none of it leaves
+                slot.replace(None if isinstance(protected, ProtectedRecord) else "")
+                transformations.append(Transformation(slot.path, "FREE_TEXT", "withhold", None, None, "sensitive"))
+                continue
             text = slot.text
             known = finder.find(text) if finder is not None else []
             spans = self.ensemble.merge([*detected, *known], text)
@@ -376,9 +434,10 @@ class RecordProcessor:
             )
         progress.stage = "emit"
         key = self._protect_key(work.message.key)
+        role = OutputRole.RESTRICTED if decision.action is SensitiveAction.RESTRICT else OutputRole.REDACTED
         if isinstance(protected, ProtectedDocument):  # the same format out, re-parsed or validated
             source_schema = protected.schema
-            outbound = self._signed(OutputRole.REDACTED, key, protected.render(), work.message_id, protected.schema)
+            outbound = self._signed(role, key, protected.render(), work.message_id, protected.schema)
         else:
             assert work.entry is not None
             source_schema = work.entry.ref
@@ -388,9 +447,10 @@ class RecordProcessor:
                 message_id=work.message_id,
                 source_schema=work.entry.ref,
                 phi_transformations=[t.as_record() for t in transformations],
+                sensitive_categories=[found.as_record() for found in decision.found],
             )
             value = encode_avro(output_entry, record)
-            outbound = self._signed(OutputRole.REDACTED, key, value, work.message_id, output_entry.ref)
+            outbound = self._signed(role, key, value, work.message_id, output_entry.ref)
         if outbound.size > self.max_output_bytes:
             raise OutputTooLarge(
                 "emit", f"de-identified record is {outbound.size} bytes with its headers; limit {self.max_output_bytes}"
@@ -406,8 +466,29 @@ class RecordProcessor:
             entity_counts=entity_counts,
             action_counts=action_counts,
         )
+        decision_event = None
+        if decision.found:
+            decision_event = sensitive_event(
+                actor=self.worker_id,
+                message_id=work.message_id,
+                schema=work.entry.ref,
+                source=work.message.source,
+                action=decision.action.value,
+                categories={f.category.value: f.score for f in decision.found},
+                actions={f.category.value: f.action.value for f in decision.found},
+                classifier=self.classifier.name if self.classifier is not None else "none",
+            )
         return ProcessResult(
-            work.message_id, Outcome.OK, "emit", None, [outbound], work.message.partition, entities, audit_event=event
+            work.message_id,
+            Outcome.OK,
+            "emit",
+            None,
+            [outbound],
+            work.message.partition,
+            entities,
+            audit_event=event,
+            sensitive=tuple((f.category.value, f.action.value) for f in decision.found),
+            decision_event=decision_event,
         )
 
     # -- dead letters -------------------------------------------------------------------------------

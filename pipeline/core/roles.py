@@ -14,6 +14,7 @@ class OutputRole(StrEnum):
     DEADLETTER = "deadletter"
     AUDIT = "audit"
     SUMMARY = "summary"
+    RESTRICTED = "restricted"  # de-identified records of a sensitive category the policy restricts
 
 
 class Outcome(StrEnum):

@@ -31,7 +31,26 @@ FIELD_ACTIONS: dict[str, frozenset[PhiType] | None] = {
     "keep": None,
 }
 #: Fields the de-identified schema adds; an input schema may not use these names.
-OUTPUT_METADATA_FIELDS = ("message_id", "source_schema", "phi_transformations")
+OUTPUT_METADATA_FIELDS = ("message_id", "source_schema", "phi_transformations", "sensitive_categories")
+#: The de-identified record's list of sensitive categories found (``pipeline.core.sensitive``); empty by
+#: default, so records written before it existed still read with today's schema.
+SENSITIVE_CATEGORIES_FIELD: dict[str, Any] = {
+    "name": "sensitive_categories",
+    "type": {
+        "type": "array",
+        "items": {
+            "type": "record",
+            "name": "SensitiveCategory",
+            "fields": [
+                {"name": "category", "type": "string"},
+                {"name": "score", "type": "double"},
+                {"name": "action", "type": "string"},
+            ],
+        },
+    },
+    "default": [],
+    "doc": "Sensitive categories found in the record's free text, with scores and the action taken",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +379,7 @@ def deidentified_schema(entry: SchemaEntry) -> dict[str, Any]:
             },
         }
     )
+    fields.append(copy.deepcopy(SENSITIVE_CATEGORIES_FIELD))
     return {
         "type": "record",
         "name": "Deidentified" + raw["name"],

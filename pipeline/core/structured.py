@@ -79,7 +79,8 @@ class TextSlot:
     key: Any
     text: str
 
-    def replace(self, text: str) -> None:
+    def replace(self, text: str | None) -> None:
+        """The redacted text in the original's place, or None where the text is withheld."""
         self.container[self.key] = text
 
 

@@ -30,6 +30,7 @@ from pipeline.core.processing import (
 )
 from pipeline.core.roles import OutputRole
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
+from pipeline.core.sensitive import SensitiveAction
 from pipeline.core.summary_guard import finalize_summary
 
 SUMMARY_SCHEMA = "note_summary"
@@ -162,6 +163,8 @@ class SummaryProcessor:
         except (SignatureError, SchemaError, RejectedMessage) as exc:
             reason = exc.reason  # every PipelineError carries its reason as a class attribute
             return SummaryResult("(unverified)", "error", reason, [], message.partition)
+        if any(c.get("action") == SensitiveAction.DROP_SUMMARY for c in record.get("sensitive_categories") or ()):
+            return SummaryResult(verified.message_id, "skipped", "sensitive-category", [], message.partition)
         notes = [record.get(p.name) for p in source.free_text_fields if record.get(p.name)]
         if not notes:
             return SummaryResult(verified.message_id, "skipped", "no-note", [], message.partition)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pipeline import __version__
 from pipeline.core.errors import ConfigError, PipelineError
 from pipeline.interfaces import (
+    classify_commands,
     demo,
     detect_commands,
     format_commands,
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_commands.register(subparsers)
     ops_commands.register(subparsers)
     detect_commands.register(subparsers)
+    classify_commands.register(subparsers)
     model_commands.register(subparsers)
     format_commands.register(subparsers)
     for command in subparsers.choices.values():  # every command's --help ends with the same table

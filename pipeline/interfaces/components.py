@@ -17,6 +17,7 @@ from pipeline.core.policy.avro import check_avro_rules
 from pipeline.core.policy.detector import PolicyDetector
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
+from pipeline.core.sensitive import NoteClassifier
 from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
 from pipeline.interfaces.logs import configure_logging
 from pipeline.runtime.detectors import build_detector
@@ -80,6 +81,20 @@ def build_processor(settings: Settings, keyring: Keyring | None = None) -> Recor
         max_message_bytes=settings.max_message_bytes,
         default_schema=settings.input_schema,
         policy=policy,
+        classifier=build_sensitive_classifier(settings),
+        sensitive_policy=settings.sensitive_policy,
+    )
+
+
+def build_sensitive_classifier(settings: Settings) -> NoteClassifier | None:
+    """The sensitive-category classifier (None when PHI_SENSITIVE_CLASSIFIER=false); a missing or unreadable
+    model stops the worker with a :class:`ConfigError`, never a silent pass-through of sensitive notes."""
+    if not settings.sensitive_classifier:
+        return None
+    from pipeline.runtime.sensitive_classifier import build_classifier
+
+    return build_classifier(
+        settings.sensitive_model, provider=settings.execution_provider, threads=settings.inference_threads or None
     )
 
 

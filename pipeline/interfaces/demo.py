@@ -117,7 +117,7 @@ def _collect(settings: Settings, expected: set[str], timeout: float, worker: sub
         bar.refresh()
         return ids >= expected or worker.poll() is not None
 
-    topics = [settings.topic_redacted, settings.topic_deadletter, settings.topic_audit]
+    topics = [settings.topic_redacted, settings.topic_restricted, settings.topic_deadletter, settings.topic_audit]
     found = asyncio.run(consume(settings, topics, until=done, timeout=timeout))
     bar.close()
     return found
@@ -144,7 +144,8 @@ def _report(
     from pipeline.devtools.synthetic import DRUGS, FINDINGS
 
     registry = load_schemas(settings)
-    redacted = {_message_id(m): m for m in outputs if m.topic == settings.topic_redacted}
+    # A record of a sensitive category the policy restricts is an output too, on the restricted topic.
+    redacted = {_message_id(m): m for m in outputs if m.topic in (settings.topic_redacted, settings.topic_restricted)}
     dead = {
         input_message_id(registry, m, settings.topic_deadletter): m
         for m in outputs

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -122,10 +122,13 @@ def _records(handle: IO[bytes], source: str, skipped: list[int] | None) -> Itera
             skipped.append(number)
 
 
-def _skipped_report(skipped: list[int], shown: int = 20) -> str:
+def _skipped_report(skipped: list[int], command: str = "detect", shown: int = 20) -> str:
     numbers = ", ".join(str(n) for n in skipped[:shown])
     more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    return f"detect: skipped {len(skipped)} invalid line{'s' if len(skipped) != 1 else ''}: {numbers}{more}"
+    return f"{command}: skipped {len(skipped)} invalid line{'s' if len(skipped) != 1 else ''}: {numbers}{more}"
+
+
+WriteBatch = Callable[[list[tuple[object, str]], IO[str]], None]
 
 
 def run_detect(args: argparse.Namespace) -> int:
@@ -136,31 +139,42 @@ def run_detect(args: argparse.Namespace) -> int:
     """
     try:
         detector = _build(args)
-        source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
-        sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
-    except (PipelineError, OSError) as exc:
+    except PipelineError as exc:
         print(f"detect: {exc}", file=sys.stderr)
         return 2
     print(f"detect: detector {_detector_name(detector, args.model)}", file=sys.stderr)
     # Placeholders need no key; a throwaway one satisfies the context without touching the keyring.
     ctx = TransformContext(patient_key="cli", secret=os.urandom(32))
+    return run_jsonl(args, "detect", lambda batch, sink: _write_batch(detector, batch, sink, args.redact, ctx))
+
+
+def run_jsonl(args: argparse.Namespace, command: str, write_batch: WriteBatch) -> int:
+    """Read JSONL ``{"id", "text"}`` records from ``args.input`` in batches of ``args.batch_size`` and let
+    ``write_batch`` write one line per record to ``args.output``; a bad line stops the run (exit status 2,
+    the lines before it written) unless ``args.skip_invalid``, which reports its number on stderr instead."""
+    try:
+        source = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")
+        sink = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
+    except OSError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 2
     skipped: list[int] | None = [] if args.skip_invalid else None
     batch: list[tuple[object, str]] = []
     try:
         for record in _records(source, "standard input" if args.input == "-" else args.input, skipped):
             batch.append(record)
             if len(batch) >= args.batch_size:
-                _write_batch(detector, batch, sink, args.redact, ctx)
+                write_batch(batch, sink)
                 batch = []
         if batch:
-            _write_batch(detector, batch, sink, args.redact, ctx)
+            write_batch(batch, sink)
     except InvalidLine as exc:
         if batch:  # everything before the bad line is written
-            _write_batch(detector, batch, sink, args.redact, ctx)
-        print(f"detect: {exc}; stopped there (--skip-invalid skips such lines)", file=sys.stderr)
+            write_batch(batch, sink)
+        print(f"{command}: {exc}; stopped there (--skip-invalid skips such lines)", file=sys.stderr)
         return 2
     except PipelineError as exc:
-        print(f"detect: {exc}", file=sys.stderr)
+        print(f"{command}: {exc}", file=sys.stderr)
         return 2
     finally:
         if source is not sys.stdin.buffer:
@@ -168,7 +182,7 @@ def run_detect(args: argparse.Namespace) -> int:
         if sink is not sys.stdout:
             sink.close()
     if skipped:
-        print(_skipped_report(skipped), file=sys.stderr)
+        print(_skipped_report(skipped, command), file=sys.stderr)
     return 0
 
 

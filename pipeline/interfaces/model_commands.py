@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.interfaces import detector_model_commands, summarizer_model_commands
+from pipeline.interfaces import detector_model_commands, sensitive_model_commands, summarizer_model_commands
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,3 +16,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = model.add_subparsers(dest="model_command", required=True, metavar="{build,build-summarizer,...}")
     detector_model_commands.register(sub)
     summarizer_model_commands.register(sub)
+    sensitive_model_commands.register(sub)

@@ -112,7 +112,7 @@ def _worker(args: argparse.Namespace) -> int:
     metrics = PipelineMetrics()
     announce_build(settings, processor, summaries, metrics)
     asyncio.run(ensure_topics(settings))
-    outputs = [settings.topic_redacted, settings.topic_deadletter, settings.topic_audit]
+    outputs = [settings.topic_redacted, settings.topic_deadletter, settings.topic_audit, settings.topic_restricted]
     apply_output_limits(processor, settings, asyncio.run(topic_message_limits(settings, outputs)))
     asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own
     app = create_app(settings, metrics, processor=processor if "redact" in agents else None, summaries=summaries)
@@ -132,6 +132,13 @@ def announce_build(
     metrics.set_build_info(model, summarizer, provider, settings.execution_provider in ("cuda", "tensorrt"))
     where = "PHI_RULES_ONLY=true" if settings.rules_only else str(settings.detector_model)
     log.info("detector: %s (%s, provider %s)", model, where, provider)
+    classifier = processor.classifier
+    if classifier is None:
+        log.info("sensitive-category classifier: off (PHI_SENSITIVE_CLASSIFIER=false)")
+    else:
+        log.info(
+            "sensitive-category classifier: %s; policy %s", classifier.describe(), processor.sensitive_policy.describe()
+        )
     return model
 
 

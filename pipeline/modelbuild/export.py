@@ -33,13 +33,21 @@ def write_label_map(out_dir: Path, max_length: int, stride: int) -> Path:
 
 def export_onnx(trained_dir: Path, out_dir: Path, max_length: int, stride: int) -> Path:
     """Export ``trained_dir`` (Hugging Face format) to ``out_dir/model.onnx``; returns the model path."""
+    path = export_task(trained_dir, out_dir, "token-classification")
+    write_label_map(out_dir, max_length, stride)
+    return path
+
+
+def export_task(trained_dir: Path, out_dir: Path, task: str) -> Path:
+    """optimum's export of ``trained_dir`` for ``task`` (validated against PyTorch) into ``out_dir/model.onnx``,
+    with the tokenizer beside it; the caller writes the label map its runtime reads."""
     from optimum.exporters.onnx import main_export
 
     out_dir.mkdir(parents=True, exist_ok=True)
     main_export(
         model_name_or_path=str(trained_dir),
         output=out_dir,
-        task="token-classification",
+        task=task,
         opset=OPSET,
         device="cpu",
         do_validation=True,
@@ -48,5 +56,4 @@ def export_onnx(trained_dir: Path, out_dir: Path, max_length: int, stride: int) 
     for name in RUNTIME_FILES:
         if not (out_dir / name).exists():
             shutil.copy2(trained_dir / name, out_dir / name)
-    write_label_map(out_dir, max_length, stride)
     return out_dir / "model.onnx"

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.modelbuild.features import Window
 from pipeline.modelbuild.labels import bio_labels
@@ -131,6 +132,27 @@ def train(
         label2id={label: i for i, label in enumerate(labels)},
     )
     keep_bottom_layers(model, settings.layers)
+    pad_id = int(model.config.pad_token_id or 0)
+    return fine_tune(model, windows, lambda batch: _tensors(batch, pad_id), out_dir, settings, progress)
+
+
+def fine_tune(
+    model: Any,
+    windows: Sequence[Any],
+    tensors: Callable[[list[Any]], dict[str, object]],
+    out_dir: Path,
+    settings: TrainSettings,
+    progress: Callable[[str], None] = print,
+) -> dict[str, object]:
+    """The training loop any head shares: AdamW with linear warm-up and decay over length-grouped batches
+    in a seeded order, under a time budget; the model and the base tokenizer files are saved to ``out_dir``.
+
+    ``windows`` need ``input_ids`` (for grouping by length); ``tensors`` turns a batch of them into the
+    model's keyword arguments, labels included (the model computes its own loss). The caller seeds torch
+    before it makes the model (its head's initial weights come from that seed)."""
+    import torch
+
+    base = base_model_dir()
     model.train()
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
@@ -154,7 +176,6 @@ def train(
         return min((step + 1) / warmup, max(0.0, (end - step) / max(1, end - warmup)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
-    pad_id = int(model.config.pad_token_id or 0)
     started = time.monotonic()
     budget = settings.max_minutes * 60
     step, running, stopped_early = 0, 0.0, False
@@ -166,7 +187,7 @@ def train(
     for batch in plan[:total]:
         if step >= schedule["total"]:
             break
-        loss = model(**_tensors(batch, pad_id)).loss
+        loss = model(**tensors(batch)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -45,6 +45,31 @@ def find_model_file(model_dir: Path) -> Path:
     raise ConfigError(f"{model_dir}: no {' or '.join(MODEL_FILES)} found; build or copy the model there")
 
 
+def special_tokens(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:
+    """Ids the post-processor puts before and after a sequence ([CLS] / [SEP], <s> / </s>, or none)."""
+    probe = tokenizer.encode("a", add_special_tokens=True)
+    mask = probe.special_tokens_mask
+    normal = [i for i, m in enumerate(mask) if not m]
+    if not normal:
+        return [], []
+    return list(probe.ids[: normal[0]]), list(probe.ids[normal[-1] + 1 :])
+
+
+def window_bounds(n_tokens: int, body: int, stride: int) -> list[tuple[int, int]]:
+    """(start, end) token ranges of at most ``body`` tokens covering ``n_tokens``, each overlapping the
+    one before by ``stride`` tokens; none for an empty text."""
+    if n_tokens == 0:
+        return []
+    bounds = []
+    start = 0
+    while True:
+        end = min(start + body, n_tokens)
+        bounds.append((start, end))
+        if end >= n_tokens:
+            return bounds
+        start += body - stride
+
+
 class OnnxTokenClassifier:
     """A :class:`~pipeline.core.detection.base.TextDetector` backed by an ONNX token classifier.
 
@@ -123,13 +148,7 @@ class OnnxTokenClassifier:
     # -- preparation ----------------------------------------------------------------------------
 
     def _special_tokens(self) -> tuple[list[int], list[int]]:
-        """Ids the post-processor puts before and after a sequence ([CLS] / [SEP], <s> / </s>, or none)."""
-        probe = self.tokenizer.encode("a", add_special_tokens=True)
-        mask = probe.special_tokens_mask
-        normal = [i for i, m in enumerate(mask) if not m]
-        if not normal:
-            return [], []
-        return list(probe.ids[: normal[0]]), list(probe.ids[normal[-1] + 1 :])
+        return special_tokens(self.tokenizer)
 
     def _build_type_matrix(self) -> None:
         types = sorted({t.type for t in self.tags if t.type is not None}, key=lambda t: t.value)
@@ -146,17 +165,7 @@ class OnnxTokenClassifier:
         self._begin_matrix = begin
 
     def _windows(self, text_index: int, n_tokens: int) -> list[_Window]:
-        if n_tokens == 0:
-            return []
-        step = self._body - self.stride
-        windows = []
-        start = 0
-        while True:
-            end = min(start + self._body, n_tokens)
-            windows.append(_Window(text_index, start, end))
-            if end >= n_tokens:
-                return windows
-            start += step
+        return [_Window(text_index, start, end) for start, end in window_bounds(n_tokens, self._body, self.stride)]
 
     # -- inference ------------------------------------------------------------------------------
 

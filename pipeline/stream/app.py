@@ -80,7 +80,17 @@ def record_metrics(metrics: PipelineMetrics, results: Sequence[ProcessResult], s
                 metrics.hmac_failures.labels(result.reason or "unknown").inc()
         for (phi_type, detector), count in result.entities.items():
             metrics.entities.labels(phi_type, detector).inc(count)
+        record_action = _record_action(result)
+        for category, _ in result.sensitive:
+            metrics.sensitive_records.labels(category, record_action).inc()
     metrics.last_progress.set(time.time())
+
+
+def _record_action(result: ProcessResult) -> str:
+    """The action the record got: the strictest of its categories' (what ``decide`` chose)."""
+    from pipeline.core.sensitive import SensitiveAction, strictest
+
+    return strictest([SensitiveAction(action) for _, action in result.sensitive]).value if result.sensitive else ""
 
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
@@ -113,7 +123,8 @@ def producer_max_request_size(settings: Settings) -> int:
 def apply_output_limits(processor: RecordProcessor, settings: Settings, broker_limits: Mapping[str, int]) -> int:
     """Size every output against the smallest limit on its way: the producer's request size and each
     output topic's ``max.message.bytes`` where the brokers reported it. Returns the limit applied."""
-    topics = tuple(settings.topic_for(r) for r in (OutputRole.REDACTED, OutputRole.DEADLETTER, OutputRole.AUDIT))
+    roles = (OutputRole.REDACTED, OutputRole.DEADLETTER, OutputRole.AUDIT, OutputRole.RESTRICTED)
+    topics = tuple(settings.topic_for(r) for r in roles)
     limit = min(
         processor.max_output_bytes,
         producer_max_request_size(settings),

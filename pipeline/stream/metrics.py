@@ -54,6 +54,12 @@ class PipelineMetrics:
         )
         self.reveals = Counter("phi_reveals", "Reveal attempts by role and outcome", ["role", "outcome"], registry=r)
         self.summaries = Counter("phi_summaries", "Summaries by outcome", ["outcome"], registry=r)
+        self.sensitive_records = Counter(
+            "phi_sensitive_records",
+            "Records with a sensitive category found, by category and the record's action",
+            ["category", "action"],
+            registry=r,
+        )
         self.build_info = Gauge(
             "phi_build_info",
             "Version, models and execution provider",

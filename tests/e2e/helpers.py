@@ -41,9 +41,9 @@ def message_id(message: Consumed) -> str:
 
 
 def read_outputs(settings: Settings, expected: set[str], timeout: float, audit_events: int = 0) -> list[Consumed]:
-    """Read redacted, dead-letter and audit topics until every expected id has a record or a dead letter,
-    and at least ``audit_events`` audit events have arrived (they are sent beside the outputs, not before)."""
-    outputs = {settings.topic_redacted, settings.topic_deadletter}
+    """Read redacted, restricted, dead-letter and audit topics until every expected id has a record or a dead
+    letter, and at least ``audit_events`` audit events have arrived (they are sent beside the outputs, not before)."""
+    outputs = {settings.topic_redacted, settings.topic_restricted, settings.topic_deadletter}
 
     def complete(found: list[Consumed]) -> bool:
         audits = sum(1 for m in found if m.topic == settings.topic_audit)
@@ -52,7 +52,7 @@ def read_outputs(settings: Settings, expected: set[str], timeout: float, audit_e
     return asyncio.run(
         consume(
             settings,
-            [settings.topic_redacted, settings.topic_deadletter, settings.topic_audit],
+            [settings.topic_redacted, settings.topic_restricted, settings.topic_deadletter, settings.topic_audit],
             until=complete,
             timeout=timeout,
         )

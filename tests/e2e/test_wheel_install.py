@@ -77,7 +77,12 @@ def test_wheel_ships_every_model_file_and_schema_and_stays_small(wheel: Path):
     assert wheel.stat().st_size < MAX_WHEEL_BYTES, f"{wheel.stat().st_size} bytes"
     with zipfile.ZipFile(wheel) as archive:
         sizes = {info.filename: info.file_size for info in archive.infolist()}
-    for folder, packaged in ((REPO / "models" / "detector", "detector"), (REPO / "schemas", "schemas")):
+    shipped_folders = (
+        (REPO / "models" / "detector", "detector"),
+        (REPO / "models" / "sensitive", "sensitive"),
+        (REPO / "schemas", "schemas"),
+    )
+    for folder, packaged in shipped_folders:
         expected = {
             f"pipeline/_data/{packaged}/{p.relative_to(folder).as_posix()}": p.stat().st_size
             for p in folder.rglob("*")

@@ -276,6 +276,8 @@ spec:
           value: {{ $v.kafka.topics.audit | quote }}
         - name: PHI_TOPIC_DEADLETTER
           value: {{ $v.kafka.topics.deadletter | quote }}
+        - name: PHI_TOPIC_RESTRICTED
+          value: {{ $v.kafka.topics.restricted | quote }}
         {{- if and (include "phi-pipeline.usesTls" $root) $v.kafka.tls.existingSecret }}
         {{- with $v.kafka.tls.caKey }}
         - name: PHI_SSL_CAFILE

@@ -1,0 +1,108 @@
+"""``phi-pipeline model build-sensitive`` and ``model evaluate-sensitive``: the reproducible build of the
+sensitive-category classifier, and a fresh measurement of the shipped one from its build folder.
+
+Registered under ``phi-pipeline model`` by :mod:`pipeline.interfaces.model_commands`. torch, transformers and
+optimum are imported only when a command runs. Exit codes: 0 built, 2 bad options, a missing dependency or
+a missing build folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+DEFAULT_OUT = Path("models/sensitive")
+DEFAULT_BUILD = Path("models/build/sensitive")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    build = sub.add_parser(
+        "build-sensitive",
+        help="generate the labelled synthetic corpus, fine-tune the sensitive-category classifier, export, "
+        "quantize (static int8), choose thresholds for recall, evaluate, write the model card",
+    )
+    _common(build)
+    build.add_argument("--seed", type=int, default=13, help="seed of the corpus and the training (default 13)")
+    build.add_argument("--train-notes", type=int, default=None, help="synthetic training notes (default 2400)")
+    build.add_argument("--epochs", type=float, default=None, help="training epochs (default 1.5)")
+    build.add_argument("--max-minutes", type=float, default=None, help="stop training after this long (default 38)")
+    build.add_argument("--quick", action="store_true", help="a tiny smoke build in a few minutes (not for shipping)")
+    build.add_argument(
+        "--reuse-first-stage",
+        action="store_true",
+        help="take the first training stage's weights from an earlier run of the same build in --build-dir",
+    )
+    build.set_defaults(func=run_build)
+    evaluate = sub.add_parser(
+        "evaluate-sensitive",
+        help="choose the thresholds again and re-measure the shipped classifier (development, test and hand-written "
+        "sets); rewrites thresholds.json, report.json and MODEL_CARD.md",
+    )
+    _common(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"shipped model folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--build-dir",
+        type=Path,
+        default=DEFAULT_BUILD,
+        help=f"intermediate files, git-ignored (default {DEFAULT_BUILD})",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+
+
+def _plan(args: argparse.Namespace) -> object:
+    from pipeline.modelbuild.sensitive.build import SensitivePlan
+
+    seed = getattr(args, "seed", 13)
+    if getattr(args, "quick", False):
+        plan = SensitivePlan.quick(args.out, args.build_dir, seed)
+    else:
+        plan = SensitivePlan(out_dir=args.out, build_dir=args.build_dir)
+        plan = replace(plan, settings=replace(plan.settings, seed=seed))
+    settings = replace(plan.settings, threads=args.threads)
+    if getattr(args, "epochs", None) is not None:
+        settings = replace(settings, epochs=args.epochs)
+    if getattr(args, "max_minutes", None) is not None:
+        settings = replace(settings, max_minutes=args.max_minutes)
+    plan = replace(plan, settings=settings)
+    if getattr(args, "train_notes", None) is not None:
+        plan = replace(plan, train_notes=args.train_notes)
+    return plan
+
+
+def run_build(args: argparse.Namespace) -> int:
+    if args.threads < 1 or (args.epochs is not None and args.epochs <= 0):
+        print("model build-sensitive: --threads must be at least 1 and --epochs positive", file=sys.stderr)
+        return 2
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        from pipeline.modelbuild.sensitive.build import build
+    except ImportError as exc:
+        print(f"model build-sensitive needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
+        return 2
+    build(_plan(args), progress=lambda line: print(line, flush=True), reuse_first_stage=args.reuse_first_stage)  # type: ignore[arg-type]
+    print(f"report: {args.out / 'report.json'}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from pipeline.modelbuild.sensitive.build import evaluate
+
+    plan = _plan(args)
+    for needed in (args.out / "report.json", args.build_dir / "onnx-fp32" / "model.onnx"):
+        if not needed.exists():
+            print(
+                f"model evaluate-sensitive: {needed} is missing; run 'phi-pipeline model build-sensitive'",
+                file=sys.stderr,
+            )
+            return 2
+    evaluate(plan, progress=lambda line: print(line, flush=True))  # type: ignore[arg-type]
+    print(f"report: {args.out / 'report.json'}")
+    return 0
