@@ -471,7 +471,7 @@ class RecordProcessor:
             decision_event = sensitive_event(
                 actor=self.worker_id,
                 message_id=work.message_id,
-                schema=work.entry.ref,
+                schema=source_schema,
                 source=work.message.source,
                 action=decision.action.value,
                 categories={f.category.value: f.score for f in decision.found},
