@@ -76,3 +76,15 @@ def openbao_dev_server(log_path: Path) -> Iterator[DevServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def kms_settings(base, custody, workload: str, keyring_path: Path):
+    return base.with_overrides(
+        keyring="",
+        keyring_path=keyring_path,
+        openbao_addr=custody["addr"],
+        openbao_auth="approle",
+        openbao_role_id=custody["creds"][workload].role_id,
+        openbao_secret_id_file=custody["files"][workload],
+        openbao_check_interval=1.0,
+    )

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from pipeline import __version__
 from pipeline.core.crypto.custody import KmsUnavailableError
 from pipeline.core.errors import ConfigError, PipelineError
-from pipeline.interfaces import demo, detect_commands, keys_commands, model_commands, ops_commands, stream_commands
+from pipeline.interfaces import (
+    demo,
+    detect_commands,
+    keys_commands,
+    model_commands,
+    ops_commands,
+    reveal_commands,
+    stream_commands,
+)
 from pipeline.stream.admin import EXIT_BROKER_UNAVAILABLE, BrokerUnavailableError
 
 EXIT_SEND_FAILED = 75  # pipeline.stream.app.EXIT_SEND_FAILED (not imported here: it loads faust)
@@ -50,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(subparsers)
     keys_commands.register(subparsers)
     ops_commands.register(subparsers)
+    reveal_commands.register(subparsers)
     detect_commands.register(subparsers)
     model_commands.register(subparsers)
     for command in subparsers.choices.values():  # every command's --help ends with the same table

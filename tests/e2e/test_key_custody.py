@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import time
 from pathlib import Path
 
@@ -22,10 +21,11 @@ from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.phi_types import PhiType
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
-from pipeline.runtime.openbao import OpenBaoConfig, OpenBaoTransit, policy_name, setup_transit
+from pipeline.runtime.openbao import OpenBaoConfig, OpenBaoTransit, policy_name
 from pipeline.stream.clients import decode_output
 from tests.e2e.cli import run_cli
 from tests.e2e.helpers import log_tail, read_outputs, send, worker_process
+from tests.openbao_server import kms_settings
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -56,32 +56,6 @@ def assert_no_raw_key(path: Path, keyring: Keyring) -> None:
     for key in keyring:
         for half in (key.material[:16], key.material[16:32]):
             assert base64.b64encode(half)[:20] not in data
-
-
-@pytest.fixture
-def custody(openbao, tmp_path):
-    """Transit keys, policies and AppRoles under a prefix of this test's own; the admin's login."""
-    prefix = "t" + secrets.token_hex(4)
-    root = openbao.client()
-    creds = setup_transit(root, prefix=prefix, approles=["worker", "reveal", "admin"])
-    files = {}
-    for workload, c in creds.items():
-        files[workload] = tmp_path / f"{workload}.secret-id"
-        files[workload].write_text(c.secret_id)
-    admin = OpenBaoTransit(OpenBaoConfig(openbao.addr, role_id=creds["admin"].role_id, secret_id=creds["admin"].secret_id))
-    return {"prefix": prefix, "root": root, "creds": creds, "files": files, "admin": admin, "addr": openbao.addr}
-
-
-def kms_settings(base, custody, workload: str, keyring_path: Path):
-    return base.with_overrides(
-        keyring="",
-        keyring_path=keyring_path,
-        openbao_addr=custody["addr"],
-        openbao_auth="approle",
-        openbao_role_id=custody["creds"][workload].role_id,
-        openbao_secret_id_file=custody["files"][workload],
-        openbao_check_interval=1.0,
-    )
 
 
 def admin_settings(base, custody, keyring_path: Path):
@@ -125,7 +99,7 @@ def test_wrapped_keyring_worker_rotation_and_revocation(topic_settings, registry
 
     with worker_process(worker_settings, log1) as worker:
         send(worker_settings, first)
-        out1 = read_outputs(worker_settings, {i.message_id for i in first}, timeout=120)
+        read_outputs(worker_settings, {i.message_id for i in first}, timeout=120)
         assert "wrapped by OpenBao transit" in log1.read_text(), log_tail(log1)
         # Mid-stream: rotate every transit key and rewrap the file while the worker runs and records flow.
         send(worker_settings, second)
