@@ -33,6 +33,7 @@ EXIT_CODES = (
     (0, "success"),
     (1, "failed: a check found problems (consume --verify, audit verify) or another error, named on stderr"),
     (2, "wrong configuration, arguments or input (a missing keyring, schema or detector model included)"),
+    (3, "reveal: the reveal service refused (outcome and reason on stderr; the attempt was audited)"),
     (EXIT_BROKER_UNAVAILABLE, "no Kafka broker answered within PHI_CONNECT_TIMEOUT (or OpenBao did not answer)"),
     (EXIT_KMS_DENIED, "worker: OpenBao stopped letting it unwrap its keys (policy revoked); see the log"),
     (EXIT_SEND_FAILED, "worker: a batch's outputs could not be sent; restart it, the batch is processed again"),
