@@ -70,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kek = sub.add_parser("rotate-kek", help="rotate OpenBao's transit keys and rewrap every key (no downtime)")
     kek.add_argument("--path", required=True, type=Path, help="wrapped keyring file")
     kek.add_argument("--purpose", action="append", choices=[p.value for p in KeyPurpose], help="only these")
+    kek.add_argument(
+        "--retire-old-versions",
+        action="store_true",
+        help="then refuse copies wrapped by older KEK versions (after a suspected leak of the keyring file)",
+    )
     kek.set_defaults(func=_rotate_kek)
 
     setup = sub.add_parser("openbao-setup", help="transit keys, per-workload policies and AppRoles (admin token)")
@@ -206,14 +211,21 @@ def _rotate_kek(args: argparse.Namespace) -> int:
         versions = {kek: kms.rotate(kek) for kek in keks}
         rewrapped = document.rewrapped(kms, purposes)
         rewrapped.save(args.path)
+        if args.retire_old_versions:
+            for kek, version in versions.items():
+                kms.set_min_decryption_version(kek, version)
     except (KeyringError, KmsError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {args.path}: {exc.strerror}")
     for kek, version in versions.items():
         print(f"rotated {kek} to v{version}")
-    print(f"rewrapped {len(rewrapped)} keys in {args.path}; copies wrapped by older versions still unwrap until the")
-    print("minimum decryption version is raised (see docs/runbook-keys.md); redeploy the file when convenient")
+    print(f"rewrapped {len(rewrapped)} keys in {args.path}")
+    if args.retire_old_versions:
+        print("older KEK versions retired: copies of the keyring from before this rotation no longer unwrap;")
+        print("redeploy this file to every worker and the reveal service NOW (they cannot restart on the old one)")
+    else:
+        print("copies wrapped by older KEK versions still unwrap until --retire-old-versions; redeploy when convenient")
     return 0
 
 

@@ -13,15 +13,17 @@ import ssl
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.crypto.custody import KmsUnavailableError, Workload
+from pipeline.core.crypto.custody import Workload
 from pipeline.core.crypto.keyring import write_private_file
 from pipeline.core.crypto.reveal import PURPOSES, AccessPolicy, ApiToken, hash_api_token, new_api_token
 from pipeline.core.errors import ConfigError, PipelineError
 from pipeline.interfaces.components import load_schemas, load_settings, open_keyring
+from pipeline.stream.custody_watch import check_custody
 
 log = logging.getLogger(__name__)
 EXIT_REFUSED = 3
@@ -110,16 +112,11 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _watch_custody(check: Any, interval: float, stop: asyncio.Event) -> None:
+async def _watch_custody(check: Callable[[], None], interval: float, stop: asyncio.Event) -> None:
     """Like the worker: a revoked OpenBao policy stops the reveal service."""
     while not stop.is_set():
         await asyncio.sleep(interval)
-        try:
-            await asyncio.to_thread(check)
-        except KmsUnavailableError as exc:
-            log.warning("key custody check: %s; keys stay in memory", exc)
-        except PipelineError as exc:
-            log.critical("key custody check failed, stopping the reveal service: %s", exc)
+        if await check_custody(check, "reveal service") is not None:
             stop.set()
 
 

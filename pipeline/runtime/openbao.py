@@ -200,38 +200,23 @@ class OpenBaoTransit:
 
     # ---- KeyWrapper ---------------------------------------------------------------------------------
 
+    def _batch(self, operation: str, kek: str, batch: list[dict[str, str]], call: Callable[..., Any]) -> list[dict]:
+        """One batch call to ``<mount>/<operation>/<kek>`` and its per-item results, every item checked."""
+        response = self._call(operation, kek, lambda: call(kek, None, batch_input=batch, mount_point=self.config.mount))
+        return self._results(response, len(batch), operation, kek)
+
     def wrap(self, kek: str, items: Sequence[tuple[str, bytes]]) -> list[str]:
         batch = [{"plaintext": _b64(material), "context": _b64(key_id.encode())} for key_id, material in items]
-        response = self._call(
-            "wrap",
-            kek,
-            lambda: self.client.secrets.transit.encrypt_data(
-                kek, None, batch_input=batch, mount_point=self.config.mount
-            ),
-        )
-        return [r["ciphertext"] for r in self._results(response, len(items), "wrap", kek)]
+        return [r["ciphertext"] for r in self._batch("wrap", kek, batch, self.client.secrets.transit.encrypt_data)]
 
     def unwrap(self, kek: str, items: Sequence[tuple[str, str]]) -> list[bytes]:
         batch = [{"ciphertext": wrapped, "context": _b64(key_id.encode())} for key_id, wrapped in items]
-        response = self._call(
-            "unwrap",
-            kek,
-            lambda: self.client.secrets.transit.decrypt_data(
-                kek, None, batch_input=batch, mount_point=self.config.mount
-            ),
-        )
-        return [base64.b64decode(r["plaintext"]) for r in self._results(response, len(items), "unwrap", kek)]
+        results = self._batch("unwrap", kek, batch, self.client.secrets.transit.decrypt_data)
+        return [base64.b64decode(r["plaintext"]) for r in results]
 
     def rewrap(self, kek: str, items: Sequence[tuple[str, str]]) -> list[str]:
         batch = [{"ciphertext": wrapped, "context": _b64(key_id.encode())} for key_id, wrapped in items]
-        response = self._call(
-            "rewrap",
-            kek,
-            lambda: self.client.secrets.transit.rewrap_data(
-                kek, None, batch_input=batch, mount_point=self.config.mount
-            ),
-        )
-        return [r["ciphertext"] for r in self._results(response, len(items), "rewrap", kek)]
+        return [r["ciphertext"] for r in self._batch("rewrap", kek, batch, self.client.secrets.transit.rewrap_data)]
 
     def rotate(self, kek: str) -> int:
         """Add a version to the transit key; returns the new latest version."""

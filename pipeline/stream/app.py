@@ -26,11 +26,10 @@ from aiokafka.errors import (
 )
 
 from pipeline.config import Settings
-from pipeline.core.crypto.custody import KmsUnavailableError
-from pipeline.core.errors import PipelineError
 from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
+from pipeline.stream.custody_watch import check_custody
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 
@@ -296,23 +295,12 @@ def create_app(
 
         @app.timer(interval=settings.openbao_check_interval)
         async def check_key_custody() -> None:
-            await check_custody(custody_check)
+            # A revoked policy stops the worker at once, so revocation needs no restart to take effect.
+            if await check_custody(custody_check, "worker") is not None:
+                logging.shutdown()
+                os._exit(EXIT_KMS_DENIED)
 
     return app
-
-
-async def check_custody(check: Callable[[], None]) -> None:
-    """Ask the KMS again whether this worker may unwrap its keys (issue 16): a revoked policy stops the
-    worker at once with the KMS's reason, so revocation takes effect without waiting for a restart. An
-    unreachable KMS does not: the keys are already in memory, and the next check tries again."""
-    try:
-        await asyncio.to_thread(check)
-    except KmsUnavailableError as exc:
-        log.warning("key custody check: %s; keys stay in memory, next check later", exc)
-    except PipelineError as exc:
-        log.critical("key custody check failed, stopping the worker: %s", exc)
-        logging.shutdown()
-        os._exit(EXIT_KMS_DENIED)
 
 
 def _readiness(app: faust.App) -> tuple[bool, str]:

@@ -6,19 +6,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
-from pipeline.config import Settings
+from pipeline.config import Settings, settings_to_env
 from pipeline.core.crypto.custody import (
     WORKLOAD_PURPOSES,
+    KmsWrappedKeyError,
     WrappedKeyring,
     kek_version,
     load_keyring_document,
 )
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringFileError, KeyringPermissionError
-from pipeline.runtime.openbao import workload_policy
-from tests.e2e.cli import run_cli
+from pipeline.interfaces.cli import main as cli_main
+from pipeline.runtime.openbao import OpenBaoConfig, OpenBaoTransit, workload_policy
 
 ENTRY = {
     "key_id": "token-v1",
@@ -79,9 +81,20 @@ def test_workload_policies_grant_decrypt_only_on_their_purposes():
     assert KeyPurpose.PSEUDONYM not in reveal
 
 
-def test_keys_commands_on_a_wrapped_keyring(openbao, tmp_path):
-    """init --wrapped, list, rotate, retire and rotate-kek through the command line; never a clear key."""
+def test_keys_commands_on_a_wrapped_keyring(openbao, tmp_path, monkeypatch, capsys):
+    """init --wrapped, list, rotate, retire and rotate-kek through the command line (in this process, for
+    speed: the same ``main`` the console script runs); never a clear key."""
     settings = Settings.from_env({}, openbao_addr=openbao.addr, openbao_auth="token", openbao_token=openbao.root_token)
+    for name in [k for k in os.environ if k.startswith("PHI_")]:
+        monkeypatch.delenv(name)
+    for name, value in settings_to_env(settings).items():
+        monkeypatch.setenv(name, value)
+
+    def run_cli(_settings, *args):
+        status = cli_main(list(args))
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, status, out.out, out.err)
+
     path = tmp_path / "keyring.json"
     setup = run_cli(settings, "keys", "openbao-setup")
     assert setup.returncode == 0, setup.stderr
@@ -94,9 +107,17 @@ def test_keys_commands_on_a_wrapped_keyring(openbao, tmp_path):
     assert retired.returncode == 0, retired.stderr
     kek = run_cli(settings, "keys", "rotate-kek", "--path", str(path), "--purpose", "token")
     assert kek.returncode == 0 and "rotated phi-token to v2" in kek.stdout, kek.stderr
+    # After a suspected leak of the file: rotate again and retire the older KEK versions; an old copy is dead.
+    old_copy = load_keyring_document(path)
+    leak = run_cli(settings, "keys", "rotate-kek", "--path", str(path), "--purpose", "token", "--retire-old-versions")
+    assert leak.returncode == 0 and "rotated phi-token to v3" in leak.stdout, leak.stderr
+    root = OpenBaoTransit(OpenBaoConfig(openbao.addr, auth="token", token=openbao.root_token))
+    with pytest.raises(KmsWrappedKeyError):
+        old_copy.unwrap(root, {KeyPurpose.TOKEN})
+    assert load_keyring_document(path).unwrap(root, {KeyPurpose.TOKEN}).current(KeyPurpose.TOKEN).key_id == "token-v2"
     listing = run_cli(settings, "keys", "list", "--path", str(path))
     assert "wrapped by OpenBao transit" in listing.stdout
-    assert re.search(r"token-v1\s+token\s+retired .* wrapped by phi-token v2", listing.stdout), listing.stdout
-    assert re.search(r"token-v2\s+token\s+active .* wrapped by phi-token v2", listing.stdout), listing.stdout
+    assert re.search(r"token-v1\s+token\s+retired .* wrapped by phi-token v3", listing.stdout), listing.stdout
+    assert re.search(r"token-v2\s+token\s+active .* wrapped by phi-token v3", listing.stdout), listing.stdout
     policy = run_cli(settings, "keys", "openbao-policy", "reveal")
     assert policy.returncode == 0 and "transit/decrypt/phi-token" in policy.stdout

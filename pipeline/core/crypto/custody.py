@@ -59,8 +59,8 @@ from pipeline.core.crypto.keyring import (
     KeyringFileError,
     KeyringPermissionError,
     KeyStatus,
-    _format_time,
     _key_from_dict,
+    describe_key,
     is_key_id,
     read_keyring_file,
     write_private_file,
@@ -157,15 +157,7 @@ class WrappedKey:
     wrapped: str = field(repr=False)
 
     def describe(self) -> dict[str, object]:
-        return {
-            "key_id": self.key_id,
-            "purpose": self.purpose.value,
-            "version": self.version,
-            "status": self.status.value,
-            "created": _format_time(self.created),
-            "kek": self.kek,
-            "kek_version": kek_version(self.wrapped),
-        }
+        return {**describe_key(self), "kek": self.kek, "kek_version": kek_version(self.wrapped)}
 
     def to_dict(self) -> dict[str, object]:
         return {**{k: v for k, v in self.describe().items() if k != "kek_version"}, "wrapped": self.wrapped}

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from pipeline.core.errors import PipelineError
 
@@ -170,6 +171,27 @@ def describe_key_id(key_id: object) -> str:
     return f"key {key_id}" if is_key_id(key_id) else "a key id of unknown form"
 
 
+class KeyInfo(Protocol):
+    """What a key is, apart from its material (a :class:`Key`, or a wrapped key in a wrapped keyring)."""
+
+    key_id: str
+    purpose: KeyPurpose
+    version: int
+    status: KeyStatus
+    created: datetime
+
+
+def describe_key(key: KeyInfo) -> dict[str, object]:
+    """Id, purpose, version, status and creation time: safe to print, log or list."""
+    return {
+        "key_id": key.key_id,
+        "purpose": key.purpose.value,
+        "version": key.version,
+        "status": key.status.value,
+        "created": _format_time(key.created),
+    }
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -231,13 +253,7 @@ class Key:
 
     def describe(self) -> dict[str, object]:
         """Everything about the key except its material: safe to print, log or list."""
-        return {
-            "key_id": self.key_id,
-            "purpose": self.purpose.value,
-            "version": self.version,
-            "status": self.status.value,
-            "created": _format_time(self.created),
-        }
+        return describe_key(self)
 
     @classmethod
     def new(cls, purpose: KeyPurpose, version: int, now: datetime | None = None) -> Key:
