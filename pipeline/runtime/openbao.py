@@ -46,6 +46,8 @@ ADMIN = "admin"
 #: Lifetimes of a workload's OpenBao token: the worker logs in again when one runs out.
 TOKEN_TTL, TOKEN_MAX_TTL = "1h", "24h"
 T = TypeVar("T")
+#: What an OpenBao that is down, sealed, unreachable or failing raises through hvac.
+UNREACHABLE = (requests.RequestException, hvac_errors.VaultDown, hvac_errors.InternalServerError)
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ class OpenBaoTransit:
                 f"{where} refused the {c.auth} login ({type(exc).__name__}): check the role id and secret id "
                 f"(or the Kubernetes role binding); a secret id may have expired or been revoked"
             ) from None
-        except (requests.RequestException, hvac_errors.VaultDown, hvac_errors.InternalServerError) as exc:
+        except UNREACHABLE as exc:
             raise KmsUnavailableError(
                 f"{where} did not answer the login ({type(exc).__name__}); check PHI_OPENBAO_ADDR, "
                 "PHI_OPENBAO_CACERT and that the server is unsealed"
@@ -181,7 +183,7 @@ class OpenBaoTransit:
                     f"transit key {kek} does not exist at {self.config.mount}/ on {self.config.addr}; create it "
                     "with: phi-pipeline keys openbao-setup"
                 ) from None
-            except (requests.RequestException, hvac_errors.VaultDown, hvac_errors.InternalServerError) as exc:
+            except UNREACHABLE as exc:
                 raise KmsUnavailableError(
                     f"OpenBao at {self.config.addr} did not answer {operation} ({type(exc).__name__}); check "
                     "that it is up and unsealed"
