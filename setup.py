@@ -21,6 +21,7 @@ setup(
     package_dir=SHIPPED,
     package_data={
         "pipeline": ["py.typed"],
+        "pipeline.interfaces": ["reveal_openapi.json"],
         "pipeline.core.detection": ["lexicon_data/*"],
         "pipeline.core.policy": ["*.yaml"],
         **{name: ["*", "**/*"] for name in SHIPPED},

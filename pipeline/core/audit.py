@@ -135,6 +135,13 @@ def replay_event(
     return event
 
 
+#: What a reveal attempt's audit event records besides actor, outcome, reason and message id: names,
+#: codes and key ids only (the reveal service's endpoint, how the caller authenticated, which API token id).
+REVEAL_DETAILS = (
+    "role", "phi_type", "purpose", "protected_kind", "key_id", "field_path", "endpoint", "auth", "credential",
+)  # fmt: skip
+
+
 def reveal_event(attempt: Mapping[str, Any]) -> dict[str, Any]:
     """The audit form of a reveal attempt (from :func:`pipeline.core.crypto.reveal.reveal`): who, which
     role, which type, what outcome, under which key; never the value or the API token."""
@@ -143,9 +150,5 @@ def reveal_event(attempt: Mapping[str, Any]) -> dict[str, Any]:
     )
     event["message_id"] = attempt.get("message_id")
     event["reason"] = attempt.get("reason")
-    event["details"] = {
-        name: str(attempt[name])
-        for name in ("role", "phi_type", "protected_kind", "key_id", "field_path")
-        if attempt.get(name) is not None
-    }
+    event["details"] = {name: str(attempt[name]) for name in REVEAL_DETAILS if attempt.get(name) is not None}
     return event

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from pipeline import __version__
+from pipeline.core.crypto.custody import KmsUnavailableError
 from pipeline.core.errors import ConfigError, PipelineError
 from pipeline.interfaces import (
     classify_commands,
@@ -22,17 +23,21 @@ from pipeline.interfaces import (
     keys_commands,
     model_commands,
     ops_commands,
+    reveal_commands,
     stream_commands,
 )
 from pipeline.stream.admin import EXIT_BROKER_UNAVAILABLE, BrokerUnavailableError
 
 EXIT_SEND_FAILED = 75  # pipeline.stream.app.EXIT_SEND_FAILED (not imported here: it loads faust)
+EXIT_KMS_DENIED = 77  # pipeline.stream.app.EXIT_KMS_DENIED
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `head` leaves other tools with
 EXIT_CODES = (
     (0, "success"),
     (1, "failed: a check found problems (consume --verify, audit verify) or another error, named on stderr"),
     (2, "wrong configuration, arguments or input (a missing keyring, schema or detector model included)"),
-    (EXIT_BROKER_UNAVAILABLE, "no Kafka broker answered within PHI_CONNECT_TIMEOUT"),
+    (3, "reveal: the reveal service refused (outcome and reason on stderr; the attempt was audited)"),
+    (EXIT_BROKER_UNAVAILABLE, "no Kafka broker answered within PHI_CONNECT_TIMEOUT (or OpenBao did not answer)"),
+    (EXIT_KMS_DENIED, "worker: OpenBao stopped letting it unwrap its keys (policy revoked); see the log"),
     (EXIT_SEND_FAILED, "worker: a batch's outputs could not be sent; restart it, the batch is processed again"),
     (130, "interrupted (Ctrl-C)"),
     (EXIT_BROKEN_PIPE, "standard output was closed early (for example piped into head)"),
@@ -56,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(subparsers)
     keys_commands.register(subparsers)
     ops_commands.register(subparsers)
+    reveal_commands.register(subparsers)
     detect_commands.register(subparsers)
     classify_commands.register(subparsers)
     model_commands.register(subparsers)
@@ -93,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    except BrokerUnavailableError as exc:
+    except (BrokerUnavailableError, KmsUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BROKER_UNAVAILABLE
     except PipelineError as exc:

@@ -6,11 +6,22 @@ Every failure here is a configuration problem an operator can fix, so each is ra
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
-from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
+from pipeline.core.crypto.custody import (
+    WORKLOAD_PURPOSES,
+    KmsError,
+    KmsUnavailableError,
+    Workload,
+    WrappedKeyring,
+    load_keyring_document,
+    verify_custody,
+)
+from pipeline.core.crypto.keyring import Keyring, KeyringError
 from pipeline.core.errors import ConfigError, SchemaError
 from pipeline.core.policy import load_policy
 from pipeline.core.policy.avro import check_avro_rules
@@ -21,9 +32,12 @@ from pipeline.core.sensitive import NoteClassifier
 from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
 from pipeline.interfaces.logs import configure_logging
 from pipeline.runtime.detectors import build_detector
+from pipeline.runtime.openbao import OpenBaoConfig, OpenBaoTransit
 
 if TYPE_CHECKING:
     from pipeline.runtime.summarizer import Generation
+
+log = logging.getLogger(__name__)
 
 
 def load_settings() -> Settings:
@@ -34,22 +48,86 @@ def load_settings() -> Settings:
     return settings
 
 
-def load_keyring(settings: Settings) -> Keyring:
+def load_keyring(settings: Settings, workload: str = Workload.WORKER) -> Keyring:
+    """The keyring in memory: unwrapped through OpenBao for a wrapped file, read as is for a plain one."""
+    return open_keyring(settings, workload).keyring
+
+
+@dataclass(frozen=True)
+class KeyCustody:
+    """Where this process's keys came from: a wrapped file and the KMS that unwrapped it, or neither."""
+
+    keyring: Keyring
+    wrapped: WrappedKeyring | None = None
+    kms: OpenBaoTransit | None = None
+
+    def check(self) -> None:
+        """Raise a :class:`KmsError` if the KMS no longer unwraps this process's keys (policy revoked)."""
+        if self.wrapped is not None and self.kms is not None:
+            verify_custody(self.wrapped, self.keyring, self.kms)
+
+
+def openbao_transit(settings: Settings) -> OpenBaoTransit:
+    """The OpenBao client for this workload from the PHI_OPENBAO_* settings (not logged in yet)."""
+    if not settings.openbao_addr:
+        raise ConfigError("the keyring is wrapped by OpenBao: set PHI_OPENBAO_ADDR (and how to log in)")
+    secret_id = ""
+    if settings.openbao_secret_id_file is not None:
+        try:
+            secret_id = settings.openbao_secret_id_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"PHI_OPENBAO_SECRET_ID_FILE cannot be read ({exc.strerror})") from None
+    return OpenBaoTransit(
+        OpenBaoConfig(
+            addr=settings.openbao_addr,
+            auth=settings.openbao_auth,
+            role_id=settings.openbao_role_id,
+            secret_id=secret_id,
+            token=settings.openbao_token,
+            kubernetes_role=settings.openbao_kubernetes_role,
+            mount=settings.openbao_transit_mount,
+            cacert=settings.openbao_cacert,
+        )
+    )
+
+
+def open_keyring(settings: Settings, workload: str = Workload.WORKER) -> KeyCustody:
+    """Read the keyring for ``workload`` (which purposes it needs: :data:`WORKLOAD_PURPOSES`).
+
+    A wrapped keyring is unwrapped through OpenBao with this workload's credentials: a refusal there (a
+    revoked policy, a bad secret id) stops the process here with the KMS's reason. A plain keyring is the
+    embedded demo's, and the log says so.
+    """
+    purposes = WORKLOAD_PURPOSES[workload]
     try:
         if settings.keyring_path is not None:
-            keyring = Keyring.load(settings.keyring_path)
+            document = load_keyring_document(settings.keyring_path)
         elif settings.keyring:
-            keyring = Keyring.from_env(environ={"PHI_KEYRING": settings.keyring})
+            document = Keyring.from_env(environ={"PHI_KEYRING": settings.keyring})
         else:
             raise ConfigError(
                 "no keyring configured: set PHI_KEYRING_PATH to a keyring file "
                 "(create one with `phi-pipeline keys init --path keyring.json`)"
             )
-        for purpose in KeyPurpose:
-            keyring.current(purpose)
-    except KeyringError as exc:
+        if isinstance(document, WrappedKeyring):
+            kms = openbao_transit(settings)
+            custody = KeyCustody(document.unwrap(kms, purposes), document, kms)
+            log.info(
+                "keyring: wrapped by OpenBao transit at %s (%d keys unwrapped in memory for the %s workload)",
+                settings.openbao_addr,
+                len(custody.keyring),
+                workload,
+            )
+        else:
+            custody = KeyCustody(document)
+            log.warning("keyring: PLAIN FILE KEYRING (keys in clear; for the embedded demo and tests only)")
+        for purpose in purposes:
+            custody.keyring.current(purpose)
+    except KmsUnavailableError:
+        raise
+    except (KeyringError, KmsError) as exc:
         raise ConfigError(f"keyring: {exc}") from None
-    return keyring
+    return custody
 
 
 def load_schemas(settings: Settings) -> SchemaRegistry:

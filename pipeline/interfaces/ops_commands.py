@@ -1,11 +1,10 @@
-"""Operator commands: ``audit verify``, ``deadletter replay`` and ``reveal``.
+"""Operator commands: ``audit verify`` and ``deadletter replay`` (``reveal`` is a client of the reveal
+service: :mod:`pipeline.interfaces.reveal_commands`).
 
 ``audit verify`` reads the whole audit topic and checks every hash chain and signature, pointing at
 the first bad event. ``deadletter replay`` opens the sealed original bytes of dead letters and sends
 them back to the input topic (after a fix), exactly as they first arrived, once per message id: each
-replay is recorded in the audit topic and later runs skip what was replayed before. ``reveal`` turns
-a token or ciphertext back into its value for an authorized role, and writes an audit event for every
-attempt, allowed or not.
+replay is recorded in the audit topic and later runs skip what was replayed before.
 
 Both reading tools read to the end offsets their topics had when they started (or fail), and believe
 only records that carry the pipeline's egress signature: anything else is reported and skipped.
@@ -19,15 +18,12 @@ import base64
 import json
 import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
-from pipeline.core.audit import REPLAYED, replay_event, reveal_event
+from pipeline.core.audit import REPLAYED, replay_event
 from pipeline.core.crypto.audit_chain import AuditChain, verify_chain
 from pipeline.core.crypto.envelope import Encryptor, EnvelopeError
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
-from pipeline.core.crypto.reveal import RevealPolicy, reveal
-from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.processing import AUDIT_SCHEMA, DEADLETTER_SCHEMA, audit_output
 from pipeline.core.replay import ReplayCandidate, fingerprint, fingerprint_key_ids, matches, plan_replay
 from pipeline.core.schemas import SchemaRegistry
@@ -55,16 +51,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     replay.add_argument("--timeout", type=float, default=30.0)
     replay.set_defaults(func=_deadletter_replay)
-
-    rev = subparsers.add_parser("reveal", help="reveal a token or ciphertext (authorized roles only; audited)")
-    rev.add_argument("protected", help="a tok:... token or enc:... ciphertext")
-    rev.add_argument("--type", required=True, dest="phi_type", help="its PHI type, e.g. MRN")
-    rev.add_argument("--role", required=True)
-    rev.add_argument("--policy", required=True, type=Path, help="role policy JSON file")
-    rev.add_argument("--api-token-file", type=Path, help="file holding the API token (default: stdin)")
-    rev.add_argument("--message-id", help="for ciphertexts: the record's message id")
-    rev.add_argument("--field", help="for ciphertexts: the field path it was encrypted under")
-    rev.set_defaults(func=_reveal)
 
 
 def _trusted(
@@ -201,32 +187,4 @@ def _deadletter_replay(args: argparse.Namespace) -> int:
         print(f"{plan.replayed_before} dead letters skipped: their original was replayed before (--again: once more)")
     if skipped:
         print(f"{skipped} record(s) skipped: not written by the pipeline, or altered (see stderr)")
-    return 0
-
-
-def _reveal(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    keyring = load_keyring(settings)
-    registry = load_schemas(settings)
-    policy = RevealPolicy.load(args.policy)
-    api_token = (args.api_token_file.read_text() if args.api_token_file else sys.stdin.readline()).strip()
-    result = reveal(
-        args.protected,
-        args.phi_type,
-        api_token,
-        args.role,
-        policy,
-        Tokenizer(keyring),
-        Encryptor(keyring),
-        args.message_id,
-        args.field,
-    )
-    raw = result.audit_event
-    chain = AuditChain(keyring, f"reveal/{settings.worker_id}/{uuid.uuid4().hex[:12]}")
-    out = audit_output(keyring, registry.get("audit_event"), chain, reveal_event(raw))
-    asyncio.run(produce(settings, settings.topic_audit, [Outgoing(out.key, out.value, out.headers)]))
-    if not result.allowed:
-        print(f"reveal refused: {raw['outcome']} ({raw.get('reason')}); the attempt was audited", file=sys.stderr)
-        return 3
-    print(result.value)
     return 0

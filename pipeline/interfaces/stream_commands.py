@@ -27,6 +27,7 @@ from pipeline.interfaces.components import (
     load_keyring,
     load_schemas,
     load_settings,
+    open_keyring,
 )
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.stream.admin import ensure_topics
@@ -107,7 +108,8 @@ def _worker(args: argparse.Namespace) -> int:
     agents = _agents(args.agents, settings.summarizer_enabled)
     # Everything the worker needs is checked before it connects: a missing keyring, schema or model is a
     # configuration error (exit 2) an operator can fix, never a retry loop against the broker.
-    processor = build_processor(settings, load_keyring(settings))
+    custody = open_keyring(settings)
+    processor = build_processor(settings, custody.keyring)
     summaries = build_summary_processor(settings, processor) if "summarize" in agents else None
     metrics = PipelineMetrics()
     announce_build(settings, processor, summaries, metrics)
@@ -115,7 +117,13 @@ def _worker(args: argparse.Namespace) -> int:
     outputs = [settings.topic_redacted, settings.topic_deadletter, settings.topic_audit, settings.topic_restricted]
     apply_output_limits(processor, settings, asyncio.run(topic_message_limits(settings, outputs)))
     asyncio.set_event_loop(asyncio.new_event_loop())  # faust takes the current loop; asyncio.run closed its own
-    app = create_app(settings, metrics, processor=processor if "redact" in agents else None, summaries=summaries)
+    app = create_app(
+        settings,
+        metrics,
+        processor=processor if "redact" in agents else None,
+        summaries=summaries,
+        custody_check=custody.check if custody.wrapped is not None else None,
+    )
     faust.Worker(app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
     return 0
 

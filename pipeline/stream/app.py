@@ -29,11 +29,13 @@ from pipeline.config import Settings
 from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
+from pipeline.stream.custody_watch import check_custody
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 
 log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: restart and try again
+EXIT_KMS_DENIED = 77  # EX_NOPERM: the KMS no longer lets this worker unwrap its keys
 SEND_FAILURE = "send failure: cannot send a batch's outputs, the broker did not take them"
 PROCESSING_FAILURE = "processing failure: a batch failed as a whole, not one message"
 #: Send failures caused by the output itself (its size or its contents), not by the broker being away:
@@ -240,6 +242,7 @@ def create_app(
     *,
     processor: RecordProcessor | None,
     summaries: SummaryProcessor | None = None,
+    custody_check: Callable[[], None] | None = None,
 ) -> faust.App:
     """A faust app with the redaction agent, the summary agent, or both.
 
@@ -298,6 +301,15 @@ def create_app(
         @app.task
         async def start_health() -> None:
             await health.start()
+
+    if custody_check is not None:
+
+        @app.timer(interval=settings.openbao_check_interval)
+        async def check_key_custody() -> None:
+            # A revoked policy stops the worker at once, so revocation needs no restart to take effect.
+            if await check_custody(custody_check, "worker") is not None:
+                logging.shutdown()
+                os._exit(EXIT_KMS_DENIED)
 
     return app
 

@@ -53,6 +53,9 @@ class PipelineMetrics:
             "phi_batch_size", "Messages per processed batch", buckets=_BATCH_BUCKETS, registry=r
         )
         self.reveals = Counter("phi_reveals", "Reveal attempts by role and outcome", ["role", "outcome"], registry=r)
+        self.reveal_sessions = Counter(
+            "phi_reveal_sessions", "Reveal-service logins and logouts by outcome", ["outcome"], registry=r
+        )
         self.summaries = Counter("phi_summaries", "Summaries by outcome", ["outcome"], registry=r)
         self.sensitive_records = Counter(
             "phi_sensitive_records",

@@ -62,6 +62,7 @@ ALERTS = {
     "PhiRevealSpike",
     "PhiNoProgressWhileLagging",
     "PhiModelFellBackToCPU",
+    "PhiRevealBreakGlass",
 }
 KNOWN_ENV = {setting.env: setting for setting in SETTINGS}
 
@@ -70,6 +71,21 @@ CASES: dict[str, dict[str, Any]] = {
     "tls_sasl": {"values_files": [str(EXAMPLES / "tls-sasl.yaml")]},
     "gpu": {"values_files": [str(EXAMPLES / "gpu.yaml")]},
     "summarizer": {"values_files": [str(EXAMPLES / "summarizer.yaml")]},
+    "reveal_openbao": {"values_files": [str(EXAMPLES / "reveal-openbao.yaml")]},
+    "reveal_approle": {
+        "values_files": [str(EXAMPLES / "reveal-openbao.yaml")],
+        "values": {
+            "openbao": {
+                "auth": "approle",
+                "approle": {
+                    "workerRoleId": "worker-role-id",
+                    "workerSecretIdSecret": "phi-worker-secret-id",
+                    "revealRoleId": "reveal-role-id",
+                    "revealSecretIdSecret": "phi-reveal-secret-id",
+                },
+            }
+        },
+    },
     # Secrets made by the chart from values, no autoscaling
     "chart_secrets": {
         "values": {
@@ -90,6 +106,11 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "no_keyring": ({"keyring": {"existingSecret": ""}}, "keyring.existingSecret"),
     "sasl_without_password": ({"kafka": {"securityProtocol": "SASL_SSL", "sasl": {"username": "u"}}}, "kafka.sasl"),
     "bad_protocol": ({"kafka": {"securityProtocol": "TLS"}}, "kafka.securityProtocol must be one of"),
+    "reveal_without_openbao": ({"reveal": {"enabled": True}}, "reveal.enabled needs openbao.enabled"),
+    "reveal_without_tls": (
+        {"openbao": {"enabled": True}, "reveal": {"enabled": True, "accessSecret": "a"}},
+        "reveal.tlsSecret is required",
+    ),
 }
 # Objects with one mistake each: the validators must catch them, or "valid" above means nothing
 BROKEN_OBJECTS: list[tuple[dict[str, Any], str]] = [
@@ -327,7 +348,10 @@ def test_writable_paths_are_emptydirs_and_probes_hit_health_endpoints(rendered: 
             assert "emptyDir" in volumes[mounts[path]["name"]], path
             assert not mounts[path].get("readOnly")
         port = int(env["PHI_METRICS_PORT"]["value"])
-        assert container["ports"] == [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
+        ports = [{"name": "metrics", "containerPort": port, "protocol": "TCP"}]
+        if deployment["metadata"]["labels"]["app.kubernetes.io/component"] == "reveal":
+            ports.append({"name": "https", "containerPort": int(env["PHI_REVEAL_PORT"]["value"]), "protocol": "TCP"})
+        assert container["ports"] == ports
         assert env["PHI_METRICS_BIND"]["value"] == "0.0.0.0"  # noqa: S104 - probes and scrapes come from outside
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
@@ -478,7 +502,11 @@ def test_autoscaler_and_budget_fit_the_partitions(rendered: dict[str, Any], case
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_network_policy_allows_only_kafka_dns_and_scrapes(rendered: dict[str, Any], case: str) -> None:
-    policy = one(rendered, case, "NetworkPolicy")["spec"]
+    (policy,) = [
+        p["spec"]
+        for p in objects(rendered, case, "NetworkPolicy")
+        if "app.kubernetes.io/component" not in p["metadata"]["labels"]
+    ]
     assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
     for deployment in objects(rendered, case, "Deployment"):
         assert matches(policy["podSelector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"])
@@ -488,7 +516,16 @@ def test_network_policy_allows_only_kafka_dns_and_scrapes(rendered: dict[str, An
     (peer,) = ingress["from"]
     assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
     assert "ipBlock" not in peer
-    kafka_rule, dns_rule = policy["egress"]
+    kafka_rule, dns_rule, *openbao_rule = policy["egress"]
+    if case.startswith("reveal_"):  # OpenBao, and nothing else
+        assert openbao_rule == [
+            {
+                "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openbao"}}}],
+                "ports": [{"protocol": "TCP", "port": 8200}],
+            }
+        ]
+    else:
+        assert openbao_rule == []
     for rule in policy["egress"]:
         assert rule.get("to") and rule.get("ports"), "an egress rule without peers or ports allows everything"
     assert sorted((p["protocol"], p["port"]) for p in dns_rule["ports"]) == [("TCP", 53), ("UDP", 53)]
@@ -504,7 +541,7 @@ def test_network_policy_allows_only_kafka_dns_and_scrapes(rendered: dict[str, An
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_service_monitor_scrapes_the_metrics_service(rendered: dict[str, Any], case: str) -> None:
-    service = one(rendered, case, "Service")
+    service = one(rendered, case, "Service", "metrics")
     monitor = one(rendered, case, "ServiceMonitor")
     assert matches(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
     assert service["spec"]["ports"][0]["name"] == monitor["spec"]["endpoints"][0]["port"] == "metrics"
@@ -517,12 +554,12 @@ def test_service_monitor_scrapes_the_metrics_service(rendered: dict[str, Any], c
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_prometheus_rule_holds_the_five_alerts_in_valid_promql(rendered: dict[str, Any], case: str) -> None:
+def test_prometheus_rule_holds_the_six_alerts_in_valid_promql(rendered: dict[str, Any], case: str) -> None:
     rule = one(rendered, case, "PrometheusRule")
     rules = [r for group in rule["spec"]["groups"] for r in group["rules"]]
     assert {r["alert"] for r in rules} == ALERTS and len(rules) == len(ALERTS)
     checked = rendered[case]["promql"]
-    service = one(rendered, case, "Service")["metadata"]["name"]
+    service = one(rendered, case, "Service", "metrics")["metadata"]["name"]
     for r in rules:
         assert checked[r["alert"]]["error"] is None, (r["alert"], checked[r["alert"]]["error"])
         assert r["labels"]["severity"] in {"critical", "warning"}
@@ -534,6 +571,8 @@ def test_prometheus_rule_holds_the_five_alerts_in_valid_promql(rendered: dict[st
     assert uses["PhiHmacFailuresHigh"] == {"phi_hmac_failures_total"}
     assert uses["PhiDeadLetterRatioHigh"] == {"phi_dead_letters_total", "phi_messages_total"}
     assert uses["PhiRevealSpike"] == {"phi_reveals_total"}
+    assert uses["PhiRevealBreakGlass"] == {"phi_reveals_total"}
+    assert 'outcome="allowed-break-glass"' in by_name_early(rules)["PhiRevealBreakGlass"]
     assert uses["PhiNoProgressWhileLagging"] == {"phi_consumer_lag_messages", "phi_last_progress_timestamp_seconds"}
     assert uses["PhiModelFellBackToCPU"] == {"phi_gpu_expected", "phi_build_info"}
     by_name = {r["alert"]: r["expr"] for r in rules}
@@ -543,9 +582,73 @@ def test_prometheus_rule_holds_the_five_alerts_in_valid_promql(rendered: dict[st
     assert 'stage="ingest"' in by_name["PhiDeadLetterRatioHigh"]
 
 
+def by_name_early(rules: list[dict[str, Any]]) -> dict[str, str]:
+    return {r["alert"]: r["expr"] for r in rules}
+
+
+def test_reveal_service_has_its_own_deployment_account_policy_and_openbao_login(rendered: dict[str, Any]) -> None:
+    """Issue 16: the reveal service as its own Deployment and ServiceAccount, reachable only by the named
+    clients, HTTPS only; workers and reveal log in to OpenBao each with their own role, never a clear key."""
+    assert len(objects(rendered, "defaults", "NetworkPolicy")) == 1
+    assert not [d for d in objects(rendered, "defaults", "Deployment") if "reveal" in d["metadata"]["name"]]
+    for case in ("reveal_openbao", "reveal_approle"):
+        reveal = one(rendered, case, "Deployment", "reveal")
+        worker = one(rendered, case, "Deployment", "worker")
+        spec, container = reveal["spec"]["template"]["spec"], main_container(reveal)
+        assert container["args"] == ["reveal-server"]
+        account = one(rendered, case, "ServiceAccount", "reveal")
+        assert (
+            spec["serviceAccountName"]
+            == account["metadata"]["name"]
+            != worker["spec"]["template"]["spec"]["serviceAccountName"]
+        )
+        env, worker_env = env_of(container), env_of(main_container(worker))
+        assert env["PHI_REVEAL_TLS_CERTFILE"]["value"].startswith("/etc/phi-pipeline/reveal-tls/")
+        assert env["PHI_REVEAL_ACCESS_FILE"]["value"] == "/etc/phi-pipeline/reveal-access/access.json"
+        assert env["PHI_REVEAL_OIDC_JWKS_URL"]["value"].startswith("https://")
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["reveal-tls"]["secret"]["secretName"] == "phi-reveal-tls"
+        assert volumes["reveal-access"]["secret"]["secretName"] == "phi-reveal-access"
+        for e in (env, worker_env):
+            assert e["PHI_OPENBAO_ADDR"]["value"] == "https://openbao.openbao.svc:8200"
+            assert e["PHI_OPENBAO_CACERT"]["value"] == "/etc/phi-pipeline/openbao/ca.crt"
+        if case == "reveal_openbao":
+            assert env["PHI_OPENBAO_KUBERNETES_ROLE"]["value"] == "phi-reveal"
+            assert worker_env["PHI_OPENBAO_KUBERNETES_ROLE"]["value"] == "phi-worker"
+            token = volumes["openbao-sa-token"]["projected"]["sources"][0]["serviceAccountToken"]
+            assert token["audience"] == "openbao" and token["expirationSeconds"] <= 3600
+        else:
+            assert (env["PHI_OPENBAO_ROLE_ID"]["value"], worker_env["PHI_OPENBAO_ROLE_ID"]["value"]) == (
+                "reveal-role-id",
+                "worker-role-id",
+            )
+            sources = volumes["openbao"]["projected"]["sources"]
+            assert {"name": "phi-reveal-secret-id", "items": [{"key": "secret-id", "path": "secret-id"}]} in [
+                s["secret"] for s in sources
+            ]
+            assert "openbao-sa-token" not in volumes
+        # only the named clients reach the HTTPS port; egress adds only the OIDC issuer
+        policy = one(rendered, case, "NetworkPolicy", "reveal")["spec"]
+        assert matches(policy["podSelector"]["matchLabels"], reveal["spec"]["template"]["metadata"]["labels"])
+        assert not matches(policy["podSelector"]["matchLabels"], worker["spec"]["template"]["metadata"]["labels"])
+        (ingress,) = policy["ingress"]
+        assert ingress["ports"] == [{"protocol": "TCP", "port": 8443}]
+        assert ingress["from"][0]["namespaceSelector"]["matchLabels"] == {
+            "kubernetes.io/metadata.name": "privacy-office"
+        }
+        assert policy["egress"] == [
+            {"to": [{"ipBlock": {"cidr": "203.0.113.10/32"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+        ]
+        service = one(rendered, case, "Service", "reveal")
+        assert service["spec"]["ports"] == [{"name": "https", "port": 8443, "targetPort": "https", "protocol": "TCP"}]
+        # the metrics Service (and so PhiRevealSpike's job selector) covers the reveal pods too
+        metrics = one(rendered, case, "Service", "metrics")
+        assert matches(metrics["spec"]["selector"], reveal["spec"]["template"]["metadata"]["labels"])
+
+
 def test_alerts_doc_shows_the_rendered_expressions(rendered: dict[str, Any]) -> None:
     doc = ALERTS_DOC.read_text()
-    service = one(rendered, "defaults", "Service")["metadata"]["name"]
+    service = one(rendered, "defaults", "Service", "metrics")["metadata"]["name"]
     rule = one(rendered, "defaults", "PrometheusRule")
     for r in (r for group in rule["spec"]["groups"] for r in group["rules"]):
         assert f"## {r['alert']} ({r['labels']['severity']}" in doc

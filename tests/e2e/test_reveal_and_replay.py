@@ -1,17 +1,12 @@
-"""Audited reveal and dead-letter replay through the command line, on the real broker."""
+"""Dead-letter replay through the command line, on the real broker (reveal: test_reveal_service.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 
 import pytest
 
 from pipeline.core.crypto.envelope import Encryptor
-from pipeline.core.crypto.reveal import hash_api_token, new_api_token
-from pipeline.core.crypto.tokens import Tokenizer
-from pipeline.core.phi_types import PhiType
 from pipeline.core.processing import InboundMessage
 from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
 from pipeline.devtools.synthetic import synthetic_records
@@ -22,56 +17,6 @@ from tests.e2e.cli import run_cli
 from tests.e2e.helpers import message_id, read_outputs, send, worker_process
 
 pytestmark = [pytest.mark.broker]
-
-
-def test_reveal_needs_token_and_role_and_every_attempt_is_audited(topic_settings, keyring, registry, tmp_path):
-    officer, clerk = new_api_token(), new_api_token()
-    policy = tmp_path / "policy.json"
-    policy.write_text(
-        json.dumps(
-            {
-                "roles": {"privacy-officer": ["*"], "billing": ["HEALTH_PLAN"]},
-                "api_tokens": [
-                    {"actor": "alice", "roles": ["privacy-officer"], "hash": hash_api_token(officer)},
-                    {"actor": "bob", "roles": ["billing"], "hash": hash_api_token(clerk)},
-                ],
-            }
-        )
-    )
-    mrn_token = Tokenizer(keyring).tokenize("7767936", PhiType.MRN)
-    ssn_cipher = Encryptor(keyring).encrypt("847-73-2029", "msg-1", "ssn", PhiType.SSN)
-    args = ["--policy", str(policy)]
-
-    allowed = run_cli(
-        topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "privacy-officer", *args, stdin=officer + "\n"
-    )
-    assert allowed.returncode == 0, allowed.stderr
-    assert allowed.stdout.strip() == "7767936"
-
-    def reveal_ssn(message_id: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(
-            topic_settings, "reveal", ssn_cipher, "--type", "SSN", "--role", "privacy-officer",
-            "--message-id", message_id, "--field", "ssn", *args, stdin=officer,
-        )  # fmt: skip
-
-    decrypted = reveal_ssn("msg-1")
-    assert decrypted.stdout.strip() == "847-73-2029"
-    wrong_role = run_cli(topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "billing", *args, stdin=clerk)
-    assert wrong_role.returncode == 3 and "7767936" not in wrong_role.stdout + wrong_role.stderr
-    bad_token = run_cli(
-        topic_settings, "reveal", mrn_token, "--type", "MRN", "--role", "privacy-officer", *args, stdin="not-a-token"
-    )
-    assert bad_token.returncode == 3
-    moved = reveal_ssn("msg-2")  # the ciphertext is bound to msg-1
-    assert moved.returncode == 3 and "847-73-2029" not in moved.stdout
-
-    audits = asyncio.run(consume(topic_settings, [topic_settings.topic_audit], timeout=15, until=lambda f: len(f) >= 5))
-    events = [decode_output(registry, m) for m in audits]
-    assert sorted(e["outcome"] for e in events) == ["allowed", "allowed", "denied-role", "denied-token", "invalid"]
-    assert {e["actor"] for e in events} == {"alice", "bob", "(unauthenticated)"}
-    text = json.dumps(events)
-    for secret in ("7767936", "847-73-2029", officer, clerk, "not-a-token"):
-        assert secret not in text
 
 
 def test_replayed_dead_letters_are_the_original_bytes(topic_settings, keyring, registry, tmp_path):

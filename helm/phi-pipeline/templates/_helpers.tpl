@@ -119,6 +119,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and .Values.summarizer.enabled (gt (int .Values.summarizer.replicaCount) $partitions) }}
 {{- fail "summarizer.replicaCount must be <= kafka.partitions" }}
 {{- end }}
+{{- if and .Values.reveal.enabled (not .Values.openbao.enabled) }}
+{{- fail "reveal.enabled needs openbao.enabled: the reveal service unwraps its keys through OpenBao" }}
+{{- end }}
+{{- if and .Values.openbao.enabled (not (has .Values.openbao.auth (list "kubernetes" "approle"))) }}
+{{- fail "openbao.auth must be kubernetes or approle" }}
+{{- end }}
 {{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.kafka.cidrs) (not .Values.networkPolicy.kafka.namespaceSelector) }}
 {{- fail "networkPolicy: set networkPolicy.kafka.cidrs or networkPolicy.kafka.namespaceSelector, or the workers cannot reach Kafka" }}
 {{- end }}
@@ -160,7 +166,7 @@ metadata:
     {{- end }}
   {{- end }}
 spec:
-  serviceAccountName: {{ include "phi-pipeline.serviceAccountName" $root }}
+  serviceAccountName: {{ .serviceAccountName | default (include "phi-pipeline.serviceAccountName" $root) }}
   automountServiceAccountToken: false
   enableServiceLinks: false
   terminationGracePeriodSeconds: {{ int $v.terminationGracePeriodSeconds }}
@@ -243,6 +249,11 @@ spec:
         - name: metrics
           containerPort: {{ int $v.metrics.port }}
           protocol: TCP
+        {{- if .reveal }}
+        - name: https
+          containerPort: {{ int $v.reveal.port }}
+          protocol: TCP
+        {{- end }}
       env:
         - name: PHI_WORKER_ID
           valueFrom:
@@ -311,6 +322,12 @@ spec:
         {{- end }}
         - name: PHI_KEYRING_PATH
           value: {{ $keyringFile | quote }}
+        {{- if $v.openbao.enabled }}
+        {{- include "phi-pipeline.openbaoEnv" (dict "root" $root "reveal" .reveal) | nindent 8 }}
+        {{- end }}
+        {{- if .reveal }}
+        {{- include "phi-pipeline.revealEnv" $root | nindent 8 }}
+        {{- end }}
         - name: PHI_SCHEMA_DIR
           value: {{ $v.schemaDir | quote }}
         - name: PHI_DATA_DIR
@@ -400,6 +417,26 @@ spec:
           mountPath: {{ $v.modelsMountPath }}
           readOnly: true
         {{- end }}
+        {{- if $v.openbao.enabled }}
+        {{- if or $v.openbao.caSecret (eq $v.openbao.auth "approle") }}
+        - name: openbao
+          mountPath: /etc/phi-pipeline/openbao
+          readOnly: true
+        {{- end }}
+        {{- if eq $v.openbao.auth "kubernetes" }}
+        - name: openbao-sa-token
+          mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+          readOnly: true
+        {{- end }}
+        {{- end }}
+        {{- if .reveal }}
+        - name: reveal-tls
+          mountPath: /etc/phi-pipeline/reveal-tls
+          readOnly: true
+        - name: reveal-access
+          mountPath: /etc/phi-pipeline/reveal-access
+          readOnly: true
+        {{- end }}
   volumes:
     - name: keyring-secret
       secret:
@@ -429,4 +466,110 @@ spec:
     - name: models
       {{- toYaml . | nindent 6 }}
     {{- end }}
+    {{- if $v.openbao.enabled }}
+    {{- if or $v.openbao.caSecret (eq $v.openbao.auth "approle") }}
+    # OpenBao: its CA and, for AppRole, this workload's secret id (never the keys: those stay wrapped)
+    - name: openbao
+      projected:
+        defaultMode: 0440
+        sources:
+          {{- with $v.openbao.caSecret }}
+          - secret:
+              name: {{ . }}
+              items:
+                - key: ca.crt
+                  path: ca.crt
+          {{- end }}
+          {{- if eq $v.openbao.auth "approle" }}
+          - secret:
+              name: {{ required "openbao.approle.*SecretIdSecret is required with openbao.auth=approle" (ternary $v.openbao.approle.revealSecretIdSecret $v.openbao.approle.workerSecretIdSecret (.reveal | default false)) }}
+              items:
+                - key: secret-id
+                  path: secret-id
+          {{- end }}
+    {{- end }}
+    {{- if eq $v.openbao.auth "kubernetes" }}
+    # a short-lived token for OpenBao's audience only; the Kubernetes API token is never mounted
+    - name: openbao-sa-token
+      projected:
+        defaultMode: 0440
+        sources:
+          - serviceAccountToken:
+              audience: {{ $v.openbao.kubernetes.audience }}
+              expirationSeconds: 3600
+              path: token
+    {{- end }}
+    {{- end }}
+    {{- if .reveal }}
+    - name: reveal-tls
+      secret:
+        secretName: {{ required "reveal.tlsSecret is required: the reveal service serves HTTPS only" $v.reveal.tlsSecret }}
+        defaultMode: 0440
+    - name: reveal-access
+      secret:
+        secretName: {{ required "reveal.accessSecret is required (roles, users, hashed API tokens)" $v.reveal.accessSecret }}
+        defaultMode: 0440
+        items:
+          - key: {{ $v.reveal.accessKey }}
+            path: access.json
+    {{- end }}
+{{- end }}
+
+{{/* OpenBao settings of a workload (worker or reveal): address, login, transit mount. */}}
+{{- define "phi-pipeline.openbaoEnv" -}}
+{{- $v := .root.Values }}
+- name: PHI_OPENBAO_ADDR
+  value: {{ $v.openbao.address | quote }}
+- name: PHI_OPENBAO_AUTH
+  value: {{ $v.openbao.auth | quote }}
+- name: PHI_OPENBAO_TRANSIT_MOUNT
+  value: {{ $v.openbao.transitMount | quote }}
+- name: PHI_OPENBAO_CHECK_INTERVAL
+  value: {{ $v.openbao.checkInterval | quote }}
+{{- if $v.openbao.caSecret }}
+- name: PHI_OPENBAO_CACERT
+  value: /etc/phi-pipeline/openbao/ca.crt
+{{- end }}
+{{- if eq $v.openbao.auth "kubernetes" }}
+- name: PHI_OPENBAO_KUBERNETES_ROLE
+  value: {{ ternary $v.openbao.kubernetes.revealRole $v.openbao.kubernetes.workerRole (.reveal | default false) | quote }}
+{{- else }}
+- name: PHI_OPENBAO_ROLE_ID
+  value: {{ required "openbao.approle.*RoleId is required with openbao.auth=approle" (ternary $v.openbao.approle.revealRoleId $v.openbao.approle.workerRoleId (.reveal | default false)) | quote }}
+- name: PHI_OPENBAO_SECRET_ID_FILE
+  value: /etc/phi-pipeline/openbao/secret-id
+{{- end }}
+{{- end }}
+
+{{/* The reveal service's own settings. */}}
+{{- define "phi-pipeline.revealEnv" -}}
+{{- $r := .Values.reveal }}
+- name: PHI_REVEAL_BIND
+  value: "0.0.0.0"
+- name: PHI_REVEAL_PORT
+  value: {{ $r.port | quote }}
+- name: PHI_REVEAL_TLS_CERTFILE
+  value: /etc/phi-pipeline/reveal-tls/tls.crt
+- name: PHI_REVEAL_TLS_KEYFILE
+  value: /etc/phi-pipeline/reveal-tls/tls.key
+- name: PHI_REVEAL_ACCESS_FILE
+  value: /etc/phi-pipeline/reveal-access/access.json
+- name: PHI_REVEAL_RATE_LIMIT
+  value: {{ $r.rateLimit | quote }}
+- name: PHI_REVEAL_IDLE_TIMEOUT
+  value: {{ $r.idleTimeout | quote }}
+- name: PHI_REVEAL_SESSION_MAX
+  value: {{ $r.sessionMax | quote }}
+{{- if $r.oidc.issuer }}
+- name: PHI_REVEAL_OIDC_ISSUER
+  value: {{ $r.oidc.issuer | quote }}
+- name: PHI_REVEAL_OIDC_AUDIENCE
+  value: {{ $r.oidc.audience | quote }}
+- name: PHI_REVEAL_OIDC_JWKS_URL
+  value: {{ required "reveal.oidc.jwksUrl is required with reveal.oidc.issuer" $r.oidc.jwksUrl | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "phi-pipeline.revealServiceAccountName" -}}
+{{- default (printf "%s-reveal" (include "phi-pipeline.fullname" .)) .Values.reveal.serviceAccount.name }}
 {{- end }}

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from pipeline.core.errors import PipelineError
 
@@ -170,6 +171,27 @@ def describe_key_id(key_id: object) -> str:
     return f"key {key_id}" if is_key_id(key_id) else "a key id of unknown form"
 
 
+class KeyInfo(Protocol):
+    """What a key is, apart from its material (a :class:`Key`, or a wrapped key in a wrapped keyring)."""
+
+    key_id: str
+    purpose: KeyPurpose
+    version: int
+    status: KeyStatus
+    created: datetime
+
+
+def describe_key(key: KeyInfo) -> dict[str, object]:
+    """Id, purpose, version, status and creation time: safe to print, log or list."""
+    return {
+        "key_id": key.key_id,
+        "purpose": key.purpose.value,
+        "version": key.version,
+        "status": key.status.value,
+        "created": _format_time(key.created),
+    }
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -231,13 +253,7 @@ class Key:
 
     def describe(self) -> dict[str, object]:
         """Everything about the key except its material: safe to print, log or list."""
-        return {
-            "key_id": self.key_id,
-            "purpose": self.purpose.value,
-            "version": self.version,
-            "status": self.status.value,
-            "created": _format_time(self.created),
-        }
+        return describe_key(self)
 
     @classmethod
     def new(cls, purpose: KeyPurpose, version: int, now: datetime | None = None) -> Key:
@@ -320,33 +336,7 @@ class Keyring:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Keyring:
         """Read a keyring file, refusing anything but a regular file that only its owner can read."""
-        p = Path(path)
-        try:
-            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
-        except FileNotFoundError:
-            raise KeyringFileError(
-                f"keyring file {p} does not exist; create one with: phi-pipeline keys init --path {p}"
-            ) from None
-        except OSError as exc:
-            raise KeyringFileError(f"cannot open keyring file {p}: {exc.strerror}") from None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise KeyringPermissionError(
-                    f"keyring path {p} is not a regular file; point the keyring setting at the JSON file itself"
-                )
-            mode = stat.S_IMODE(st.st_mode)
-            if mode & 0o077:
-                raise KeyringPermissionError(
-                    f"keyring file {p} has mode {mode:04o}, readable or writable by group or others; "
-                    f"refusing to load it. Run: chmod 600 {p}"
-                )
-            with os.fdopen(fd, "rb", closefd=True) as fh:
-                fd = -1
-                raw = fh.read()
-        finally:
-            if fd >= 0:
-                os.close(fd)
+        raw, _ = read_keyring_file(path, require_private=True)
         return cls.from_json(raw)
 
     @classmethod
@@ -384,36 +374,8 @@ class Keyring:
         return base64.b64encode(self.to_json().encode("utf-8")).decode("ascii")
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the keyring atomically with mode 0600: a crash leaves the old file or the new, never half.
-
-        The temporary file is created 0600 in the same directory, fsynced, then renamed over ``path``.
-        """
-        p = Path(path)
-        directory = p.parent if str(p.parent) else Path(".")
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(self.to_json().encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        try:
-            dfd = os.open(directory, os.O_RDONLY)
-        except OSError:
-            return
-        try:
-            os.fsync(dfd)
-        except OSError:
-            pass
-        finally:
-            os.close(dfd)
+        """Write the keyring atomically with mode 0600: a crash leaves the old file or the new, never half."""
+        write_private_file(path, self.to_json().encode("utf-8"))
 
     # ---- lookup -------------------------------------------------------------------------------------
 
@@ -489,6 +451,75 @@ class Keyring:
         self._keys[key_id] = retired
         self._current.clear()
         return retired
+
+
+def read_keyring_file(path: str | os.PathLike[str], *, require_private: bool) -> tuple[bytes, int]:
+    """The bytes of a keyring file and its mode; a regular file only (a symlink to one is fine).
+
+    ``require_private``: refuse a file that group or others can read or write (a plain keyring holds
+    keys in clear). A wrapped keyring (:mod:`pipeline.core.crypto.custody`) holds none and may be
+    mounted as an ordinary Kubernetes Secret, so its reader passes ``False``.
+    """
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise KeyringFileError(
+            f"keyring file {p} does not exist; create one with: phi-pipeline keys init --path {p}"
+        ) from None
+    except OSError as exc:
+        raise KeyringFileError(f"cannot open keyring file {p}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyringPermissionError(
+                f"keyring path {p} is not a regular file; point the keyring setting at the JSON file itself"
+            )
+        mode = stat.S_IMODE(st.st_mode)
+        if require_private and mode & 0o077:
+            raise KeyringPermissionError(
+                f"keyring file {p} has mode {mode:04o}, readable or writable by group or others; "
+                f"refusing to load it. Run: chmod 600 {p}"
+            )
+        with os.fdopen(fd, "rb", closefd=True) as fh:
+            fd = -1
+            return fh.read(), mode
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def write_private_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` atomically with mode 0600: a crash leaves the old file or the new, never half.
+
+    The temporary file is created 0600 in the same directory, fsynced, then renamed over ``path``.
+    """
+    p = Path(path)
+    directory = p.parent if str(p.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
 
 
 def _key_from_dict(index: int, entry: object) -> Key:

@@ -1,32 +1,41 @@
-"""Audited reveal: who may turn a token or ciphertext back into the value, and a record of every try.
+"""Who may turn a token or ciphertext back into its value, for what purpose, and the record of every try.
 
-Why: HIPAA's access-control and audit safeguards. Revealing needs an API token (authentication) and a
-role that the token's holder has and that the policy allows for the PHI type (authorization). Every
-attempt, allowed or denied, yields an audit event naming actor, role, PHI type, outcome and the
-protected value's key id, never the value and never the API token.
+Why: HIPAA's access-control (164.312(a)), authentication (164.312(d)) and audit (164.312(b))
+safeguards. The reveal service (:mod:`pipeline.interfaces.reveal_server`) is the only workload whose
+KMS policy unwraps what decryption needs; this module is its pure core: the access file, API-token
+authentication, the second factor, roles per PHI type and purpose of use, break-glass, opening the
+protected value, and the audit record of an attempt (never the value, the token or a secret).
 
-Policy file (JSON)::
+Access file (JSON; a Kubernetes Secret in the chart)::
 
     {
       "roles": {
-        "privacy-officer": ["*"],
-        "care-coordinator": ["NAME", "MRN", "PHONE"]
+        "privacy-officer": {"phi_types": ["*"], "purposes": ["operations", "legal"]},
+        "care-coordinator": {"phi_types": ["NAME", "MRN", "PHONE"], "purposes": ["treatment"]},
+        "emergency-physician": {"phi_types": ["*"], "purposes": ["emergency"], "break_glass": true}
       },
+      "users": [
+        {"user": "alice", "roles": ["privacy-officer"], "totp_secret": "<base32>",
+         "oidc_subject": "alice@hospital.example"}
+      ],
       "api_tokens": [
-        {"actor": "alice", "roles": ["privacy-officer"], "hash": "sha256:<64 hex>"},
-        {"actor": "bob", "roles": ["care-coordinator"],
-         "hash": "scrypt:<n>:<r>:<p>:<salt base64>:<hash base64>"}
+        {"id": "t-3f9a", "user": "alice", "hash": "sha256:<64 hex>", "expires": "2026-03-01T00:00:00Z",
+         "revoked": false}
       ]
     }
 
-``"*"`` allows every PHI type. API tokens are stored only as hashes made by :func:`hash_api_token`:
-``sha256`` suits the high-entropy tokens :func:`new_api_token` makes; ``scrypt`` suits anything a human
-chose. Every entry is compared with :func:`hmac.compare_digest` and the loop never stops early, so the
-time taken does not depend on which entry (if any) matched.
+``"*"`` allows every PHI type. API tokens are stored only as hashes made by :func:`hash_api_token`
+(``sha256`` for the high-entropy tokens :func:`new_api_token` makes, ``scrypt`` for anything a human
+chose), each expires and can be revoked (``phi-pipeline reveal-tokens``). Every entry is compared with
+:func:`hmac.compare_digest` and the loop never stops early, so timing says nothing about which matched.
+The TOTP secret must be kept retrievable to check codes: the file is mode 0600 and a Secret.
 
-Outcomes in the audit event: ``allowed``, ``denied-token`` (no valid API token), ``denied-role`` (the
-actor lacks the role, or the role may not reveal this PHI type), ``invalid`` (the protected value is
-malformed, altered, under an unknown or retired key, or of another PHI type; ``reason`` says which).
+Outcomes (audit events and the ``phi_reveals_total{outcome}`` metric): ``allowed``,
+``allowed-break-glass`` (alerts), ``denied-auth`` (no, wrong, expired or revoked credential, a JWT that
+fails, a session that expired), ``denied-mfa`` (TOTP missing or wrong), ``denied-role`` (role not held,
+PHI type or purpose not allowed), ``denied-rate-limit``, ``invalid`` (a malformed request, or a
+protected value that is malformed, altered, under an unknown or retired key, of another PHI type or
+out of its context; ``reason`` says which).
 """
 
 from __future__ import annotations
@@ -39,11 +48,13 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import pyotp
 
 from pipeline.core.crypto.envelope import Encryptor, EnvelopeError, is_ciphertext, parse_ciphertext
 from pipeline.core.crypto.keyring import is_key_id
@@ -53,9 +64,16 @@ from pipeline.core.phi_types import PhiType, UnknownPhiTypeError, parse_phi_type
 
 ALL_TYPES = "*"
 ALLOWED = "allowed"
-DENIED_TOKEN = "denied-token"  # noqa: S105 (an outcome code)
+ALLOWED_BREAK_GLASS = "allowed-break-glass"
+DENIED_AUTH = "denied-auth"
+DENIED_MFA = "denied-mfa"
 DENIED_ROLE = "denied-role"
+DENIED_RATE = "denied-rate-limit"
 INVALID = "invalid"
+OUTCOMES = (ALLOWED, ALLOWED_BREAK_GLASS, DENIED_AUTH, DENIED_MFA, DENIED_ROLE, DENIED_RATE, INVALID)
+#: Purposes of use a request may state (HL7's PurposeOfUse, in short words).
+PURPOSES = ("treatment", "payment", "operations", "public-health", "research", "legal", "emergency")
+EMERGENCY = "emergency"
 
 _SCRYPT_DEFAULTS = (2**14, 8, 1)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._@:/+-]{1,128}$")
@@ -63,7 +81,7 @@ _SAFE_PATH = re.compile(r"^[A-Za-z0-9._@:/+\[\]-]{1,200}$")
 
 
 class RevealPolicyError(ConfigError):
-    """The role policy file is missing or malformed; the message says what to fix."""
+    """The access file is missing or malformed; the message says what to fix."""
 
 
 def new_api_token() -> str:
@@ -72,7 +90,7 @@ def new_api_token() -> str:
 
 
 def hash_api_token(token: str, scheme: str = "sha256") -> str:
-    """The string to put in the policy's ``hash`` field: ``sha256:<hex>`` or ``scrypt:n:r:p:salt:hash``."""
+    """The string to put in an API token's ``hash`` field: ``sha256:<hex>`` or ``scrypt:n:r:p:salt:hash``."""
     if scheme == "sha256":
         return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
     if scheme == "scrypt":
@@ -84,13 +102,27 @@ def hash_api_token(token: str, scheme: str = "sha256") -> str:
     raise ValueError("scheme must be 'sha256' or 'scrypt'")
 
 
-@dataclass(frozen=True, slots=True)
-class ApiTokenEntry:
-    """One API token holder. ``hash`` is kept out of repr all the same."""
+def _parse_time(where: str, text: object) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise RevealPolicyError(f"{where} must be an ISO 8601 time such as 2026-03-01T00:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
-    actor: str
-    roles: frozenset[str]
+
+def format_time(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """One API token: its id (safe to log), holder, hash (kept out of repr), expiry and revocation."""
+
+    token_id: str
+    user: str
     hash: str = field(repr=False)
+    expires: datetime
+    revoked: bool = False
 
     def matches(self, token: bytes, token_sha256: bytes) -> bool:
         """Constant-time check of a presented token against this entry's stored hash."""
@@ -103,6 +135,35 @@ class ApiTokenEntry:
             token, salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), maxmem=2**27, dklen=len(expected)
         )
         return hmac.compare_digest(got, expected)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.token_id,
+            "user": self.user,
+            "hash": self.hash,
+            "expires": format_time(self.expires),
+            "revoked": self.revoked,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RoleGrant:
+    """What a role may reveal (PHI types), for which stated purposes, and whether it is break-glass."""
+
+    name: str
+    phi_types: frozenset[PhiType]
+    purposes: frozenset[str]
+    break_glass: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who may reveal: roles held, TOTP secret (kept out of repr), OIDC subject."""
+
+    name: str
+    roles: frozenset[str]
+    totp_secret: str = field(repr=False)
+    oidc_subject: str | None = None
 
 
 def _validate_hash(where: str, spec: object) -> str:
@@ -126,150 +187,263 @@ def _validate_hash(where: str, spec: object) -> str:
     )
 
 
+def _role(name: str, spec: object) -> RoleGrant:
+    where = f"role {name!r}"
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("phi_types"), list):
+        raise RevealPolicyError(f'{where}: must be an object with a "phi_types" list (or ["*"]) and "purposes"')
+    types = spec["phi_types"]
+    try:
+        phi_types = frozenset(PhiType) if ALL_TYPES in types else frozenset(parse_phi_type(str(t)) for t in types)
+    except UnknownPhiTypeError as exc:
+        raise RevealPolicyError(f"{where}: {exc}") from None
+    purposes = spec.get("purposes")
+    if not isinstance(purposes, list) or not purposes or not set(purposes) <= set(PURPOSES):
+        raise RevealPolicyError(f'{where}: "purposes" must be a non-empty list of: {", ".join(PURPOSES)}')
+    break_glass = spec.get("break_glass", False)
+    if not isinstance(break_glass, bool):
+        raise RevealPolicyError(f'{where}: "break_glass" must be true or false')
+    if break_glass and EMERGENCY not in purposes:
+        raise RevealPolicyError(f'{where}: a break-glass role must allow the "{EMERGENCY}" purpose')
+    return RoleGrant(name, phi_types, frozenset(purposes), break_glass)
+
+
+def _user(index: int, spec: object, roles: Mapping[str, RoleGrant]) -> User:
+    where = f"users[{index}]"
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("user"), str) or not _SAFE_NAME.match(spec["user"]):
+        raise RevealPolicyError(f'{where}: needs a "user" name of letters, digits and ._@:/+-')
+    held = spec.get("roles")
+    if not isinstance(held, list) or not all(isinstance(r, str) for r in held):
+        raise RevealPolicyError(f'{where}: "roles" must be a list of role names')
+    unknown = sorted(set(held) - set(roles))
+    if unknown:
+        raise RevealPolicyError(f'{where}: role(s) {", ".join(unknown)} are not defined under "roles"')
+    secret = spec.get("totp_secret")
+    try:
+        ok = isinstance(secret, str) and len(base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))) >= 16
+    except (binascii.Error, ValueError):
+        ok = False
+    if not ok:
+        raise RevealPolicyError(f'{where}: "totp_secret" must be base32 of at least 16 bytes (pyotp.random_base32())')
+    subject = spec.get("oidc_subject")
+    if subject is not None and not isinstance(subject, str):
+        raise RevealPolicyError(f'{where}: "oidc_subject" must be a string')
+    return User(spec["user"], frozenset(held), secret, subject)
+
+
+def _api_token(index: int, spec: object, users: Mapping[str, User]) -> ApiToken:
+    where = f"api_tokens[{index}]"
+    if not isinstance(spec, Mapping):
+        raise RevealPolicyError(f"{where} must be a JSON object")
+    token_id, user = spec.get("id"), spec.get("user")
+    if not isinstance(token_id, str) or not _SAFE_NAME.match(token_id):
+        raise RevealPolicyError(f'{where}: needs an "id" (letters, digits and ._@:/+-)')
+    if user not in users:
+        raise RevealPolicyError(f'{where}: "user" must name an entry of "users"')
+    if "expires" not in spec:
+        raise RevealPolicyError(f'{where}: needs "expires" (API tokens always expire)')
+    revoked = spec.get("revoked", False)
+    if not isinstance(revoked, bool):
+        raise RevealPolicyError(f'{where}: "revoked" must be true or false')
+    return ApiToken(
+        token_id,
+        user,
+        _validate_hash(where, spec.get("hash")),
+        _parse_time(f"{where}.expires", spec["expires"]),
+        revoked,
+    )
+
+
 @dataclass(frozen=True, slots=True)
-class RevealPolicy:
-    """Roles to allowed PHI types, and the hashed API tokens with their actors and roles."""
+class Authentication:
+    """Who a credential names (or why none): ``reason`` is a stable code, ``credential`` a safe id."""
 
-    roles: Mapping[str, frozenset[PhiType]]
-    tokens: tuple[ApiTokenEntry, ...]
+    user: User | None
+    reason: str | None
+    credential: str | None = None
+    expires: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Roles, users and API tokens, validated at load."""
+
+    roles: Mapping[str, RoleGrant]
+    users: Mapping[str, User]
+    tokens: tuple[ApiToken, ...]
 
     @classmethod
-    def from_dict(cls, data: object) -> RevealPolicy:
+    def from_dict(cls, data: object) -> AccessPolicy:
         if not isinstance(data, Mapping) or not isinstance(data.get("roles"), Mapping):
-            raise RevealPolicyError('reveal policy must be a JSON object with a "roles" object')
-        roles: dict[str, frozenset[PhiType]] = {}
-        for role, types in data["roles"].items():
-            if not isinstance(types, list):
-                raise RevealPolicyError(f'role {role!r}: allowed PHI types must be a list (or ["*"])')
-            if ALL_TYPES in types:
-                roles[role] = frozenset(PhiType)
-                continue
-            try:
-                roles[role] = frozenset(parse_phi_type(str(t)) for t in types)
-            except UnknownPhiTypeError as exc:
-                raise RevealPolicyError(f"role {role!r}: {exc}") from None
-        entries = data.get("api_tokens", [])
-        if not isinstance(entries, list):
+            raise RevealPolicyError('the access file must be a JSON object with a "roles" object')
+        roles = {name: _role(name, spec) for name, spec in data["roles"].items()}
+        raw_users = data.get("users", [])
+        if not isinstance(raw_users, list):
+            raise RevealPolicyError('"users" must be a list')
+        users: dict[str, User] = {}
+        for i, spec in enumerate(raw_users):
+            user = _user(i, spec, roles)
+            if user.name in users:
+                raise RevealPolicyError(f"users[{i}]: user {user.name} appears twice")
+            users[user.name] = user
+        raw_tokens = data.get("api_tokens", [])
+        if not isinstance(raw_tokens, list):
             raise RevealPolicyError('"api_tokens" must be a list')
-        tokens = []
-        for i, entry in enumerate(entries):
-            where = f"api_tokens[{i}]"
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("actor"), str) or not entry["actor"]:
-                raise RevealPolicyError(f'{where}: needs an "actor" name')
-            held = entry.get("roles")
-            if not isinstance(held, list) or not all(isinstance(r, str) for r in held):
-                raise RevealPolicyError(f'{where}: "roles" must be a list of role names')
-            unknown = sorted(set(held) - set(roles))
-            if unknown:
-                raise RevealPolicyError(f'{where}: role(s) {", ".join(unknown)} are not defined under "roles"')
-            tokens.append(ApiTokenEntry(entry["actor"], frozenset(held), _validate_hash(where, entry.get("hash"))))
-        return cls(roles=roles, tokens=tuple(tokens))
+        tokens = tuple(_api_token(i, spec, users) for i, spec in enumerate(raw_tokens))
+        ids = [t.token_id for t in tokens]
+        if len(set(ids)) != len(ids):
+            raise RevealPolicyError("api_tokens: every id must be unique")
+        return cls(roles, users, tokens)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> RevealPolicy:
+    def load(cls, path: str | os.PathLike[str]) -> AccessPolicy:
         p = Path(path)
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise RevealPolicyError(f"reveal policy file {p} does not exist") from None
+            raise RevealPolicyError(f"access file {p} does not exist") from None
         except (OSError, ValueError) as exc:
-            raise RevealPolicyError(f"reveal policy file {p} is not readable JSON ({type(exc).__name__})") from None
+            raise RevealPolicyError(f"access file {p} is not readable JSON ({type(exc).__name__})") from None
         return cls.from_dict(data)
 
-    def authenticate(self, api_token: str) -> ApiTokenEntry | None:
-        """The entry whose hash matches, checking every entry so timing reveals nothing."""
+    def to_dict(self) -> dict[str, Any]:
+        """The file form (for ``reveal-tokens`` to rewrite it)."""
+        return {
+            "roles": {
+                r.name: {
+                    "phi_types": [ALL_TYPES]
+                    if r.phi_types == frozenset(PhiType)
+                    else sorted(t.value for t in r.phi_types),
+                    "purposes": sorted(r.purposes),
+                    **({"break_glass": True} if r.break_glass else {}),
+                }
+                for r in self.roles.values()
+            },
+            "users": [
+                {
+                    "user": u.name,
+                    "roles": sorted(u.roles),
+                    "totp_secret": u.totp_secret,
+                    **({"oidc_subject": u.oidc_subject} if u.oidc_subject else {}),
+                }
+                for u in self.users.values()
+            ],
+            "api_tokens": [t.to_dict() for t in self.tokens],
+        }
+
+    def with_tokens(self, tokens: Iterable[ApiToken]) -> AccessPolicy:
+        return replace(self, tokens=tuple(tokens))
+
+    def authenticate_api_token(self, api_token: str, now: datetime) -> Authentication:
+        """Check every entry (no early exit), then say why a match cannot be used, if it cannot."""
         if not isinstance(api_token, str) or not api_token:
-            return None
+            return Authentication(None, "credential-missing")
         raw = api_token.encode("utf-8", "surrogatepass")
         digest = hashlib.sha256(raw).digest()
-        found = None
+        found: ApiToken | None = None
         for entry in self.tokens:
             if entry.matches(raw, digest) and found is None:
                 found = entry
-        return found
+        if found is None:
+            return Authentication(None, "api-token-unknown")
+        if found.revoked:
+            return Authentication(None, "api-token-revoked", found.token_id)
+        if found.expires <= now:
+            return Authentication(None, "api-token-expired", found.token_id)
+        return Authentication(self.users[found.user], None, found.token_id, found.expires)
 
-    def may_reveal(self, role: str, phi_type: PhiType) -> bool:
-        return phi_type in self.roles.get(role, frozenset())
+    def still_valid(self, credential: str, now: datetime) -> str | None:
+        """For a session opened with API token ``credential``: why it no longer holds (revoked, expired,
+        removed), or None."""
+        entry = next((t for t in self.tokens if t.token_id == credential), None)
+        if entry is None:
+            return "api-token-unknown"
+        if entry.revoked:
+            return "api-token-revoked"
+        return "api-token-expired" if entry.expires <= now else None
+
+    def user_for_subject(self, subject: object) -> User | None:
+        if not isinstance(subject, str):
+            return None
+        return next((u for u in self.users.values() if u.oidc_subject == subject), None)
+
+    def authorize(
+        self, user: User, role: str, phi_type: PhiType, purpose: str, break_glass: bool
+    ) -> tuple[str, str | None]:
+        """``(outcome, reason)``: ``allowed``, ``allowed-break-glass`` or ``denied-role`` with its reason."""
+        grant = self.roles.get(role)
+        if grant is None or role not in user.roles:
+            return DENIED_ROLE, "role-not-held"
+        if break_glass and not grant.break_glass:
+            return DENIED_ROLE, "not-break-glass-role"
+        if grant.break_glass and not break_glass:
+            return DENIED_ROLE, "break-glass-not-declared"
+        if purpose not in grant.purposes:
+            return DENIED_ROLE, "purpose-not-allowed"
+        if phi_type not in grant.phi_types:
+            return DENIED_ROLE, "phi-type-not-allowed"
+        return (ALLOWED_BREAK_GLASS, "break-glass") if break_glass else (ALLOWED, None)
 
 
-@dataclass(frozen=True, slots=True)
-class RevealResult:
-    """The outcome. ``value`` (the revealed PHI, or None) is kept out of repr so it is never logged by
-    accident; ``audit_event`` is safe to publish."""
+def verify_totp(user: User, code: object, now: datetime) -> str | None:
+    """None when ``code`` is the user's current TOTP (one 30-second step of clock skew either way), else
+    the reason: ``totp-missing`` or ``totp-invalid``."""
+    if not isinstance(code, str) or not code:
+        return "totp-missing"
+    if not re.fullmatch(r"[0-9]{6}", code):
+        return "totp-invalid"
+    ok = pyotp.TOTP(user.totp_secret).verify(code, for_time=now, valid_window=1)
+    return None if ok else "totp-invalid"
 
-    allowed: bool
-    value: str | None = field(repr=False)
-    audit_event: dict[str, Any]
+
+def describe_protected(protected: object) -> tuple[str, str | None]:
+    """``(kind, key id)`` of a protected value, safe to record: kind is token, ciphertext or unknown."""
+    if not isinstance(protected, str):
+        return "unknown", None
+    kind = "token" if is_token(protected) else "ciphertext" if is_ciphertext(protected) else "unknown"
+    key_id = None
+    try:
+        key_id = parse_token(protected).key_id if kind == "token" else parse_ciphertext(protected).key_id
+    except (TokenError, EnvelopeError):
+        pass
+    return kind, key_id if is_key_id(key_id) else None
 
 
-def _safe(text: object, pattern: re.Pattern[str] = _SAFE_NAME) -> str | None:
+def open_protected(
+    protected: str,
+    phi_type: PhiType,
+    tokenizer: Tokenizer,
+    encryptor: Encryptor,
+    message_id: str | None = None,
+    field_path: str | None = None,
+) -> tuple[str | None, str | None]:
+    """``(value, None)`` for a token or ciphertext that opens as ``phi_type`` in its context, else
+    ``(None, reason)``. Ciphertexts need the ``message_id`` and ``field_path`` they were encrypted with."""
+    kind, _ = describe_protected(protected)
+    try:
+        if kind == "token":
+            return tokenizer.detokenize(protected, phi_type), None
+        if kind == "ciphertext":
+            if message_id is None or field_path is None:
+                return None, "context-missing"
+            return encryptor.decrypt(protected, message_id, field_path, phi_type), None
+    except (TokenError, EnvelopeError) as exc:
+        return None, exc.reason
+    return None, "not-protected"
+
+
+def safe_name(text: object, pattern: re.Pattern[str] = _SAFE_NAME) -> str | None:
     """Caller-supplied names go into the audit event only if they look like names, not free text."""
     if text is None:
         return None
     return text if isinstance(text, str) and pattern.match(text) else "(invalid)"
 
 
-def reveal(
-    protected: str,
-    phi_type: PhiType | str,
-    api_token: str,
-    role: str,
-    policy: RevealPolicy,
-    tokenizer: Tokenizer,
-    encryptor: Encryptor,
-    message_id: str | None = None,
-    field_path: str | None = None,
-    *,
-    now: datetime | None = None,
-) -> RevealResult:
-    """Reveal a ``tok:`` token or ``enc:`` ciphertext if the API token and role allow it.
+def safe_path(text: object) -> str | None:
+    return safe_name(text, _SAFE_PATH)
 
-    Checks run in this order so an unauthenticated caller learns nothing about the value: API token,
-    then role, then the cryptography. Ciphertexts need the ``message_id`` and ``field_path`` they were
-    encrypted with.
-    """
-    kind = "token" if is_token(protected) else "ciphertext" if is_ciphertext(protected) else "unknown"
-    key_id = None
+
+def parse_type(text: object) -> PhiType | None:
     try:
-        key_id = parse_token(protected).key_id if kind == "token" else parse_ciphertext(protected).key_id
-    except (TokenError, EnvelopeError):
-        pass  # reported as invalid below, once the caller is authorized
-    try:
-        ptype: PhiType | None = parse_phi_type(str(phi_type))
+        return parse_phi_type(str(text))
     except UnknownPhiTypeError:
-        ptype = None
-    entry = policy.authenticate(api_token)
-    event: dict[str, Any] = {
-        "event": "reveal",
-        "time": (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "actor": entry.actor if entry else None,
-        "role": _safe(role),
-        "phi_type": ptype.value if ptype else "(invalid)",
-        "protected_kind": kind,
-        "key_id": key_id if is_key_id(key_id) else None,
-        "message_id": _safe(message_id),
-        "field_path": _safe(field_path, _SAFE_PATH),
-    }
-
-    def result(outcome: str, reason: str | None, value: str | None = None) -> RevealResult:
-        event["outcome"], event["reason"] = outcome, reason
-        return RevealResult(allowed=outcome == ALLOWED, value=value, audit_event=event)
-
-    if entry is None:
-        return result(DENIED_TOKEN, "api-token-unknown")
-    if role not in entry.roles:
-        return result(DENIED_ROLE, "role-not-held")
-    if ptype is None:
-        return result(INVALID, "phi-type-unknown")
-    if not policy.may_reveal(role, ptype):
-        return result(DENIED_ROLE, "phi-type-not-allowed")
-    try:
-        if kind == "token":
-            return result(ALLOWED, None, tokenizer.detokenize(protected, ptype))
-        if kind == "ciphertext":
-            if message_id is None or field_path is None:
-                return result(INVALID, "context-missing")
-            return result(ALLOWED, None, encryptor.decrypt(protected, message_id, field_path, ptype))
-    except (TokenError, EnvelopeError) as exc:
-        return result(INVALID, exc.reason)
-    return result(INVALID, "not-protected")
+        return None
