@@ -88,7 +88,11 @@ class NameRecognizer(Recognizer):
     _patterns: tuple[tuple[str, re.Pattern[str], float], ...] = (
         (
             "title",
-            re.compile(rf"(?<![\w])(?:Drs|Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Sr|Sister|Rev)\.?[ \t]+(?P<name>{MIXED})"),
+            # 'Ms. Pham', and 'Ms. PHAM' (a surname in capitals after a Title-Case title, as charts write it).
+            re.compile(
+                r"(?<![\w])(?:Drs|Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Sr|Sister|Rev)\.?[ \t]+"
+                rf"(?P<name>{MIXED}|{CAPS_NAME})"
+            ),
             0.85,
         ),
         ("title_caps", re.compile(rf"(?<![\w])(?:DR|MR|MRS|MS|MX|MISS|PROF)\.?[ \t]+(?P<name>{CAPS_NAME})"), 0.8),
