@@ -28,7 +28,7 @@ from pipeline.core.policy.avro import check_avro_rules
 from pipeline.core.policy.detector import PolicyDetector
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.core.sensitive import NoteClassifier
+from pipeline.core.sensitive import NoteClassifier, SensitivePolicy
 from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
 from pipeline.interfaces.logs import configure_logging
 from pipeline.runtime.detectors import build_detector
@@ -160,7 +160,8 @@ def build_processor(settings: Settings, keyring: Keyring | None = None) -> Recor
         default_schema=settings.input_schema,
         policy=policy,
         classifier=build_sensitive_classifier(settings),
-        sensitive_policy=settings.sensitive_policy,
+        # The policy file's sensitive: section wins over PHI_SENSITIVE_POLICY for the categories it names.
+        sensitive_policy=SensitivePolicy({**settings.sensitive_policy.actions, **policy.sensitive}),
     )
 
 

@@ -165,3 +165,22 @@ def test_avro_tags_map_onto_the_policy_model_and_disagreeing_rules_are_refused(r
     missing = parse_policy("version: 1\navro:\n  rules:\n    clinical_record.nope: redact NAME\n", "p.yaml")
     with pytest.raises(ConfigError, match="not a tagged field"):
         check_avro_rules(missing, registry)
+
+
+def test_sensitive_section_sets_actions_per_category_and_names_each_mistake_with_its_line():
+    from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, SensitivePolicy
+
+    policy = parse_policy("version: 1\nsensitive:\n  substance_use: pass\n  genetic: restrict\n", "p.yaml")
+    assert policy.sensitive == {
+        SensitiveCategory.SUBSTANCE_USE: SensitiveAction.PASS,
+        SensitiveCategory.GENETIC: SensitiveAction.RESTRICT,
+    }
+    merged = SensitivePolicy({**SensitivePolicy().actions, **policy.sensitive})
+    assert merged.action_for(SensitiveCategory.GENETIC) is SensitiveAction.RESTRICT
+    assert merged.action_for(SensitiveCategory.HIV_STI) is SensitivePolicy().action_for(SensitiveCategory.HIV_STI)
+    assert default_policy().sensitive == {}
+    with pytest.raises(PolicyFileError) as caught:
+        parse_policy("version: 1\nsensitive:\n  substance: pass\n  genetic: hide\n", "p.yaml")
+    lines = str(caught.value).splitlines()[1:]
+    assert lines[0].strip().startswith("p.yaml:3:") and "substance_use" in lines[0]
+    assert lines[1].strip().startswith("p.yaml:4:") and "withhold_text" in lines[1]

@@ -32,11 +32,24 @@ from pipeline.core.policy.model import (
     RuleAction,
     TermList,
 )
+from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, parse_action, parse_category
 from pipeline.core.transform.actions import Action
 from pipeline.core.transform.policy import validate_policy
 
 DEFAULT_NAME = "safe-harbor"
-_TOP_KEYS = ("version", "extends", "text", "date_shift_days", "hl7v2", "fhir", "avro", "deny", "allow", "recognizers")
+_TOP_KEYS = (
+    "version",
+    "extends",
+    "text",
+    "date_shift_days",
+    "hl7v2",
+    "fhir",
+    "avro",
+    "deny",
+    "allow",
+    "recognizers",
+    "sensitive",
+)
 _FORMAT_KEYS = {Format.HL7V2: ("rules", "unlisted_segments"), Format.FHIR: ("rules",), Format.AVRO: ("rules",)}
 _AVRO_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _TEXT_ACTIONS = {a.value: a for a in Action} | {"date-shift": Action.SHIFT}
@@ -320,6 +333,25 @@ def _shift_days(checker: _Checker, node: Node) -> tuple[int, int] | None:
     return low, high
 
 
+def _sensitive(
+    checker: _Checker, node: Node, base: Mapping[SensitiveCategory, SensitiveAction]
+) -> dict[SensitiveCategory, SensitiveAction]:
+    """``sensitive: {substance_use: restrict, genetic: pass}``: one action per category."""
+    actions = dict(base)
+    for key, value in checker.mapping(node, "sensitive"):
+        text = checker.scalar(value, f"sensitive {key.value}")
+        try:
+            category = parse_category(key.value)
+        except ConfigError as exc:
+            checker.error(key, f"sensitive: {exc}")
+            continue
+        try:
+            actions[category] = parse_action(text or "")
+        except ConfigError as exc:
+            checker.error(value, f"sensitive {key.value}: {exc}")
+    return actions
+
+
 def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
     """A policy from YAML text; raises :class:`PolicyFileError` listing every problem with its line."""
     checker = _Checker(source)
@@ -363,9 +395,10 @@ def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
     shift_days = base.shift_days
     if "date_shift_days" in pairs:
         shift_days = _shift_days(checker, pairs["date_shift_days"][1]) or shift_days
+    sensitive = _sensitive(checker, pairs["sensitive"][1], base.sensitive) if "sensitive" in pairs else base.sensitive
     if checker.problems:
         raise PolicyFileError(source, sorted(checker.problems, key=_line_of))
-    return Policy(source, text_actions, formats, tuple(deny), allow, tuple(recognizers), shift_days)
+    return Policy(source, text_actions, formats, tuple(deny), allow, tuple(recognizers), shift_days, sensitive)
 
 
 def _line_of(problem: str) -> int:

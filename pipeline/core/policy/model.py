@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pipeline.core.phi_types import PhiType
+from pipeline.core.sensitive import SensitiveAction, SensitiveCategory
 from pipeline.core.transform.actions import Action
 
 
@@ -166,6 +167,9 @@ class Policy:
     allow: TermList = field(default_factory=TermList)
     recognizers: tuple[CustomRecognizer, ...] = ()
     shift_days: tuple[int, int] = (-365, 365)
+    #: Per sensitive category, the action the file sets (``sensitive:``); categories it does not name
+    #: keep the worker's setting (PHI_SENSITIVE_POLICY) or its default.
+    sensitive: Mapping[SensitiveCategory, SensitiveAction] = field(default_factory=dict)
 
     def rules(self, fmt: Format) -> FormatRules:
         return self.formats.get(fmt, FormatRules())
