@@ -126,6 +126,13 @@ def main() -> int:
         help="the fp32 export of the shipped model's build (default: from models/detector/report.json); "
         "measured beside int8 when present",
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        help="another model folder to time in the same run (repeatable), e.g. the previous detector",
+    )
     args = parser.parse_args()
     notes = synthetic_notes(80 if args.quick else args.notes)
     mean_chars = sum(map(len, notes)) / len(notes)
@@ -156,6 +163,9 @@ def main() -> int:
         rows["rules + fp32 model"] = {"notes_per_s_per_core": round(throughput(fp32.detect_batch, notes), 1)}
         if not args.quick:
             rows["rules + fp32 model"]["presidio_research"] = presidio_quality(fp32.detect_batch)
+    for other in args.compare:
+        compared = build_detector(other, provider="cpu", threads=1)
+        rows[f"rules + {other}"] = {"notes_per_s_per_core": round(throughput(compared.detect_batch, notes), 1)}
     if not args.quick:
         rows["rules only"]["presidio_research"] = presidio_quality(rules.detect_batch)
 
