@@ -11,25 +11,18 @@ from hl7apy.parser import parse_message
 from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
-from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.formats.fhir import validate
-from pipeline.core.processing import InboundMessage, RecordProcessor
+from pipeline.core.processing import InboundMessage
 from pipeline.devtools.clinical import synthetic_fhir, synthetic_hl7
 from pipeline.devtools.inputs import signed_input
 from pipeline.devtools.leaks import LeakScanner
 from pipeline.devtools.synthetic import DRUGS, FINDINGS
+from tests.unit.processors import unit_processor
 
 
 @pytest.fixture(scope="module")
 def processor(registry, keyring):
-    return RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=RuleDetector(),
-        worker_id="unit",
-        max_message_bytes=1_048_576,
-        default_schema="clinical_record",
-    )
+    return unit_processor(registry, keyring)
 
 
 def run(processor, keyring, messages):

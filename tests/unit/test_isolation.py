@@ -21,24 +21,16 @@ from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_h
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.errors import PipelineError, RejectedMessage
-from pipeline.core.processing import InboundMessage, RecordProcessor
+from pipeline.core.processing import InboundMessage
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
+from tests.unit.processors import unit_processor
 
 REPO = Path(__file__).resolve().parents[2]
 POISON = "Zq-poison-marker"
 
 
-def make_processor(registry, keyring, detector=None, **kwargs):
-    return RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=detector or RuleDetector(),
-        worker_id="unit",
-        max_message_bytes=kwargs.pop("max_message_bytes", 1_048_576),
-        default_schema="clinical_record",
-        **kwargs,
-    )
+make_processor = unit_processor
 
 
 def inbound(signed, offset=0, partition=0):

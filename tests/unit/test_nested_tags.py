@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.tokens import Tokenizer
-from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.errors import SchemaError
 from pipeline.core.phi_types import PhiType
-from pipeline.core.processing import InboundMessage, RecordProcessor
+from pipeline.core.processing import InboundMessage
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.devtools.inputs import encode_record, signed_input
+from tests.unit.processors import unit_processor
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -139,14 +139,7 @@ def registry_with(folder: Path, **schemas: dict) -> SchemaRegistry:
 
 def process(registry, keyring, schema_name, record, encoding="avro"):
     entry = registry.get(schema_name)
-    processor = RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=RuleDetector(),
-        worker_id="unit",
-        max_message_bytes=1_048_576,
-        default_schema=schema_name,
-    )
+    processor = unit_processor(registry, keyring, default_schema=schema_name)
     signed = signed_input(keyring, entry.ref, encode_record(entry, record, encoding), "k")
     message = InboundMessage(signed.value, signed.key, tuple(signed.headers), "phi.ingest", 0, 0, 0)
     return entry, processor.process_batch([message])[0]

@@ -12,23 +12,16 @@ from pipeline.core.crypto.audit_chain import verify_chain
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
-from pipeline.core.detection.rule_detector import RuleDetector
-from pipeline.core.processing import InboundMessage, RecordProcessor
+from pipeline.core.processing import InboundMessage
 from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
 from pipeline.devtools.leaks import LeakScanner
 from pipeline.devtools.synthetic import DRUGS, FINDINGS, synthetic_records
+from tests.unit.processors import unit_processor
 
 
 @pytest.fixture(scope="module")
 def processor(registry, keyring):
-    return RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=RuleDetector(),
-        worker_id="unit",
-        max_message_bytes=1_048_576,
-        default_schema="clinical_record",
-    )
+    return unit_processor(registry, keyring)
 
 
 def inbound(signed, offset=0, partition=0):
@@ -102,14 +95,7 @@ def test_detector_failure_dead_letters_the_batch_instead_of_losing_it(registry, 
         def detect_batch(self, texts):
             raise RuntimeError("boom")
 
-    processor = RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=Broken(),
-        worker_id="unit",
-        max_message_bytes=1_048_576,
-        default_schema="clinical_record",
-    )
+    processor = unit_processor(registry, keyring, Broken())
     entry = registry.get("clinical_record")
     records = list(synthetic_records(3, seed=8))
     batch = [inbound(signed_input(keyring, entry.ref, encode_record(entry, r.record, "json"), r.key)) for r in records]

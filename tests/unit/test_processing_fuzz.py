@@ -27,9 +27,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.errors import PipelineError
-from pipeline.core.processing import InboundMessage, RecordProcessor
+from pipeline.core.processing import InboundMessage
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
+from tests.unit.processors import unit_processor
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = int(os.environ.get("PIPELINE_FUZZ_EXAMPLES", "60"))
@@ -59,14 +60,7 @@ def processor(registry, keyring):
         pytest.fail(f"the shipped detector model is missing from {MODEL}")
     from pipeline.runtime.detectors import build_detector
 
-    return RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=build_detector(MODEL),
-        worker_id="fuzz",
-        max_message_bytes=1_048_576,
-        default_schema="clinical_record",
-    )
+    return unit_processor(registry, keyring, build_detector(MODEL), worker_id="fuzz")
 
 
 # -- values ---------------------------------------------------------------------------------------------

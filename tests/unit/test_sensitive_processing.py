@@ -20,6 +20,7 @@ from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
 from pipeline.runtime.sensitive_classifier import OnnxNoteClassifier, SensitiveModelError, build_classifier
+from tests.unit.processors import unit_processor
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "sensitive"
 POISON = "Zq-classifier-poison"
@@ -39,16 +40,7 @@ def classifier() -> OnnxNoteClassifier:
 
 
 def _processor(registry, keyring, classifier) -> RecordProcessor:
-    return RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=RuleDetector(),
-        worker_id="unit",
-        max_message_bytes=1_048_576,
-        default_schema="clinical_record",
-        classifier=classifier,
-        sensitive_policy=POLICY,
-    )
+    return unit_processor(registry, keyring, classifier=classifier, sensitive_policy=POLICY)
 
 
 def _batch(registry, keyring, notes: dict[str, str]):

@@ -22,6 +22,21 @@ def _shift_parts(year: int, month: int | None, day: int | None, days: int) -> tu
     return moved.year, moved.month, moved.day
 
 
+def _shifted(match: re.Match[str] | None, days: int, separator: str) -> str | None:
+    """A matched date moved by ``days``, written back at its own precision (year, month, day) with the
+    format's separator and whatever followed the date (time, zone) unchanged; None when it is no date."""
+    if not match:
+        return None
+    try:
+        year, month, day = _shift_parts(
+            int(match["y"]), int(match["m"]) if match["m"] else None, int(match["d"]) if match["d"] else None, days
+        )
+    except ValueError:
+        return None
+    text = f"{year:04d}" + (f"{separator}{month:02d}" if month else "") + (f"{separator}{day:02d}" if day else "")
+    return text + (match["rest"] or "")
+
+
 @dataclass(frozen=True)
 class Hl7Dates:
     """HL7 v2 ``DT``/``DTM``/``TS`` values."""
@@ -31,17 +46,7 @@ class Hl7Dates:
         return match["y"] if match else None
 
     def shift(self, value: str, days: int) -> str | None:
-        match = _HL7.match(value.strip())
-        if not match:
-            return None
-        try:
-            year, month, day = _shift_parts(
-                int(match["y"]), int(match["m"]) if match["m"] else None, int(match["d"]) if match["d"] else None, days
-            )
-        except ValueError:
-            return None
-        text = f"{year:04d}" + (f"{month:02d}" if month else "") + (f"{day:02d}" if day else "")
-        return text + match["rest"]
+        return _shifted(_HL7.match(value.strip()), days, "")
 
 
 @dataclass(frozen=True)
@@ -57,17 +62,7 @@ class FhirDates:
         return match["y"]
 
     def shift(self, value: str, days: int) -> str | None:
-        match = _FHIR.match(value.strip())
-        if not match:
-            return None
-        try:
-            year, month, day = _shift_parts(
-                int(match["y"]), int(match["m"]) if match["m"] else None, int(match["d"]) if match["d"] else None, days
-            )
-        except ValueError:
-            return None
-        text = f"{year:04d}" + (f"-{month:02d}" if month else "") + (f"-{day:02d}" if day else "")
-        return text + (match["rest"] or "")
+        return _shifted(_FHIR.match(value.strip()), days, "-")
 
 
 HL7_DATES = Hl7Dates()
