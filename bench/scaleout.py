@@ -1,10 +1,10 @@
 """How throughput grows with worker processes: 1, 2 and 4 pipeline workers on 4 and 8 partitions.
 
-For each partition count and worker count, on the embedded broker with fresh topics: start the workers in
-one consumer group (each with ``cores / workers`` inference threads, at least one), wait until the group
-has settled (every worker holds partitions, all are held, nothing moves for 3 s), produce a backlog and
-time its drain from the first to the last output (messages per second), with the workers' CPU per
-message. Speed-up is against one worker on the same partitions, in the same run.
+For each partition count and worker count, on the embedded broker with fresh topics: start the workers
+in one consumer group (each with ``--threads`` inference threads; default cores / workers, at least
+one), wait until the group has settled (every worker holds partitions, all are held, nothing moves
+for 3 s), produce a backlog and time its drain from the first to the last output (messages per
+second), with the workers' CPU per message. Speed-up is against one worker on the same partitions, in the same run.
 
 A worker is one Kafka consumer: it never takes more than the partitions it is given, so workers beyond
 the partition count sit idle, and a worker process uses one core for Python (the GIL) plus the model
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=None, help="backlog (default 4000 structured, 300 notes)")
     parser.add_argument("--workers", default="1,2,4", help="worker counts to run")
     parser.add_argument("--partitions", default="4,8", help="partition counts to run")
+    parser.add_argument("--threads", type=int, default=0, help="inference threads per worker (0: cores / workers)")
     args = parser.parse_args()
     records = args.records or (300 if args.scenario == "notes" else 4000)
     keyring = Keyring.generate()
@@ -56,7 +57,7 @@ def main() -> None:
                 settings = scenario_settings(base, tag, workdir).with_overrides(partitions=partitions)
                 print(f"running {tag} ({records} backlog) ...", flush=True)
                 started = time.monotonic()
-                figures, processes = drain(settings, "pipeline", backlog, workdir / f"{tag}.log", workers)
+                figures, processes = drain(settings, "pipeline", backlog, workdir / f"{tag}.log", workers, args.threads)
                 stop_consumers(processes)
                 row = {"partitions": partitions, "workers": workers, **figures}
                 row["wall_s"] = time.monotonic() - started

@@ -60,6 +60,15 @@ MODES = {  # the pipeline first: an automatic paced rate is half its drain rate
     "faust": [sys.executable, str(ROOT / "bench" / "passthrough.py"), "faust"],
 }
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: ``--baseline DIR``: the pipeline worker of another checkout (say, main's), run beside this one's.
+BASELINE: dict[str, Path] = {}
+
+
+def command(mode: str) -> tuple[list[str], dict[str, str]]:
+    """The consumer's command line and extra environment (a baseline worker imports its own checkout)."""
+    if mode == "baseline":
+        return MODES["pipeline"], {"PYTHONPATH": str(BASELINE["dir"])}
+    return MODES[mode], {}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -156,12 +165,18 @@ def start_consumers(
     processes, ports = [], []
     for _ in range(workers):
         env = {**os.environ, **settings_to_env(settings), "PHI_LOG_LEVEL": "WARNING"}
-        if mode == "pipeline":
+        argv, extra = command(mode)
+        env.update(extra)
+        if mode == "baseline":  # settings this checkout added would be refused there as unknown
+            declared = (BASELINE["dir"] / "pipeline" / "config.py").read_text()
+            env = {k: v for k, v in env.items() if not k.startswith("PHI_") or f"    {k[4:].lower()}:" in declared}
+        if mode in ("pipeline", "baseline"):
             ports.append(free_port())
             env["PHI_METRICS_PORT"] = str(ports[-1])
             env["PHI_INFERENCE_THREADS"] = str(threads or max(1, (os.cpu_count() or 1) // workers))
         with log.open("ab") as out:
-            processes.append(subprocess.Popen(MODES[mode], env=env, stdout=out, stderr=subprocess.STDOUT))
+            cwd = BASELINE["dir"] if mode == "baseline" else None
+            processes.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd))
     return processes, ports
 
 
@@ -305,13 +320,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="pipeline worker processes in the group")
     parser.add_argument("--scenarios", default="structured,notes")
     parser.add_argument("--modes", default="pipeline,raw,faust", help="consumers to run (pipeline first)")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose pipeline worker runs beside this one")
     args = parser.parse_args()
+    if args.baseline:
+        BASELINE["dir"] = args.baseline.resolve()
     keyring = Keyring.generate()
     registry = SchemaRegistry.load(ROOT / "schemas")
     workdir = Path(tempfile.mkdtemp(prefix="phi-bench-"))
     results: dict[str, dict[str, dict[str, float]]] = {}
     scenarios = {"structured": (args.structured, False, args.rate), "notes": (args.notes, True, args.notes_rate)}
-    modes = [m for m in MODES if m in args.modes.split(",")]
+    modes = [m for m in (*MODES, "baseline") if m in args.modes.split(",") or (m == "baseline" and args.baseline)]
     with EmbeddedBroker(log_path=workdir / "tansu.log") as broker:
         base = broker.client_settings(keyring.to_json())
         for scenario in args.scenarios.split(","):
@@ -364,7 +382,7 @@ def report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Names
     ratios = {
         scenario: {
             f"pipeline_vs_{other}": modes["pipeline"]["msgs_per_s"] / modes[other]["msgs_per_s"]
-            for other in ("raw", "faust")
+            for other in ("raw", "faust", "baseline")
             if "pipeline" in modes and other in modes
         }
         for scenario, modes in results.items()
@@ -381,7 +399,7 @@ def report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Names
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "arguments": vars(args),
+        "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "results": results,
         "ratios": ratios,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
