@@ -320,6 +320,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="pipeline worker processes in the group")
     parser.add_argument("--scenarios", default="structured,notes")
     parser.add_argument("--modes", default="pipeline,raw,faust", help="consumers to run (pipeline first)")
+    parser.add_argument("--out", default="pipeline.json", help="file name under bench/results/")
     parser.add_argument("--baseline", type=Path, help="another checkout whose pipeline worker runs beside this one")
     args = parser.parse_args()
     if args.baseline:
@@ -366,6 +367,9 @@ def main() -> None:
     report(results, args)
 
 
+LABELS = {"raw": "raw pass-through", "faust": "faust pass-through", "baseline": "the baseline worker"}
+
+
 def report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:
     header = (
         f"{'scenario':<11} {'consumer':<9} {'msgs/s':>8} {'paced/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'kept up':>7} "
@@ -391,7 +395,7 @@ def report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Names
     for scenario, r in ratios.items():
         print(
             f"{scenario}: pipeline rate = "
-            + ", ".join(f"{v:.2f} x {k.removeprefix('pipeline_vs_')} pass-through" for k, v in r.items())
+            + ", ".join(f"{v:.2f} x {LABELS[k.removeprefix('pipeline_vs_')]}" for k, v in r.items())
             + f" (median of {args.repeat} drains each; runs: "
             + "; ".join(f"{m} {results[scenario][m]['runs_msgs_per_s']}" for m in results[scenario])
             + ")"
@@ -404,8 +408,8 @@ def report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Names
         "ratios": ratios,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    (RESULTS / "pipeline.json").write_text(json.dumps(out, indent=2))
-    print(f"\nwrote {RESULTS / 'pipeline.json'}")
+    (RESULTS / args.out).write_text(json.dumps(out, indent=2))
+    print(f"\nwrote {RESULTS / args.out}")
 
 
 if __name__ == "__main__":
