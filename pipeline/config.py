@@ -207,6 +207,11 @@ class Settings:
     max_message_bytes: int = declare(1_048_576, _positive_int, "Inputs larger than this are dead-lettered as oversized")
     batch_size: int = declare(64, _positive_int, "Messages taken per batch by the ingest agent")
     batch_timeout: float = declare(0.2, _positive_float, "Seconds to wait to fill a batch")
+    batch_step: int = declare(
+        16,
+        _int,
+        "Messages processed per step of a batch; a step's outputs are sent while the next is processed (0: one step)",
+    )
     detector_model: Path | None = declare(
         DEFAULT_DETECTOR,
         _optional_path,
@@ -394,6 +399,8 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         )
     if values["inference_threads"] < 0:
         problems.append("PHI_INFERENCE_THREADS must be 0 (automatic) or more")
+    if values["batch_step"] < 0:
+        problems.append("PHI_BATCH_STEP must be 0 (the whole batch in one step) or more")
     problems.extend(_custody_checks(values))
     return problems
 

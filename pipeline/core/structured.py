@@ -20,8 +20,11 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from pipeline.core.errors import InvalidField
 from pipeline.core.generalize import GeneralizationError, age_bucket, year_only, zip3
@@ -118,7 +121,7 @@ def protect_record(
     encrypt: EncryptFn,
 ) -> ProtectedRecord:
     """A protected copy of ``record``: every tagged value at any depth transformed, free text collected."""
-    out = copy.deepcopy(record)
+    out = copy_tree(record)
     leaves: list[_Leaf] = []
     plan = entry.plan
     if isinstance(plan, RecordPlan):
@@ -129,6 +132,24 @@ def protect_record(
     for leaf in leaves:
         _apply(leaf, result, message_id, tokenize, encrypt)
     return result
+
+
+#: Values a decoded record holds that nothing mutates: shared by :func:`copy_tree`, not copied.
+_IMMUTABLE = (str, int, float, bool, bytes, type(None), Decimal, date, dt_time, UUID)
+
+
+def copy_tree(value: Any) -> Any:
+    """A copy of a decoded record that is as safe to mutate as :func:`copy.deepcopy`'s: dicts and lists
+    are rebuilt at every depth, immutable leaves (strings, numbers, bytes, Avro logical types) shared,
+    anything else deep-copied. Several times faster than ``deepcopy``, which memoizes every object."""
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_tree(v) for k, v in value.items()}
+    if kind is list:
+        return [copy_tree(v) for v in value]
+    if isinstance(value, _IMMUTABLE):
+        return value
+    return copy.deepcopy(value)
 
 
 def protect_fields(

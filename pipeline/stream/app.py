@@ -13,17 +13,12 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import faust
-from aiokafka.errors import (
-    CorruptRecordException,
-    InvalidTimestampError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-    RecordTooLargeError,
-)
 
 from pipeline.config import Settings
 from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
@@ -32,23 +27,21 @@ from pipeline.core.summary_processing import SummaryProcessor
 from pipeline.stream.custody_watch import check_custody
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
+from pipeline.stream.sending import (
+    MAX_BATCH_BYTES,
+    OUTPUT_SEND_ERRORS,
+    Delivery,
+    OneByOne,
+    OutputProducer,
+    OutputSender,
+    SendFn,
+)
 
 log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: restart and try again
 EXIT_KMS_DENIED = 77  # EX_NOPERM: the KMS no longer lets this worker unwrap its keys
 SEND_FAILURE = "send failure: cannot send a batch's outputs, the broker did not take them"
 PROCESSING_FAILURE = "processing failure: a batch failed as a whole, not one message"
-#: Send failures caused by the output itself (its size or its contents), not by the broker being away:
-#: that message is dead-lettered and its batch goes on.
-OUTPUT_SEND_ERRORS: tuple[type[BaseException], ...] = (
-    MessageSizeTooLargeError,
-    RecordTooLargeError,
-    RecordListTooLargeError,
-    CorruptRecordException,
-    InvalidTimestampError,
-    ValueError,
-    TypeError,
-)
 
 
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
@@ -156,51 +149,121 @@ def exit_without_commit(exc: BaseException, failure: str = SEND_FAILURE) -> NoRe
     os._exit(EXIT_SEND_FAILED)
 
 
-SendFn = Callable[[OutboundMessage], Awaitable[Any]]
+@dataclass
+class _Enqueued:
+    """One step's outputs handed to the producer: which result each output answers for, what to wait
+    for, and what was refused before it left."""
+
+    outputs: list[OutboundMessage]
+    owners: list[int]
+    deliveries: list[Delivery]
+    refused: dict[int, BaseException]
 
 
-async def send_outputs(send: SendFn, results: Sequence[Any]) -> dict[int, BaseException]:
-    """Send every output and wait for the broker's acknowledgements. Returns, per result index, the
-    error of an output refused because of that output; any other failure (the broker away) raises."""
+async def enqueue(sender: OutputSender, results: Sequence[Any], first: int = 0) -> _Enqueued:
+    """Hand every output of ``results`` (result ``i`` is number ``first + i`` of its batch) to the
+    producer, in order, without waiting for acknowledgements."""
+    outputs: list[OutboundMessage] = []
+    owners: list[int] = []
+    for index, result in enumerate(results, first):
+        outputs.extend(result.outputs)
+        owners.extend([index] * len(result.outputs))
+    deliveries, refused = await sender.send_many(outputs)
+    return _Enqueued(outputs, owners, deliveries, refused)
+
+
+async def settle(sender: OutputSender, steps: Sequence[_Enqueued]) -> dict[int, BaseException]:
+    """Wait for every acknowledgement. Returns, per result index, the error of an output refused
+    because of that output; any other failure (the broker away) raises. A record batch refused because
+    of its contents is sent again output by output, so only the outputs at fault count as refused."""
     refused: dict[int, BaseException] = {}
-    deliveries: list[tuple[int, Any]] = []
-    for index, result in enumerate(results):
-        for out in result.outputs:
+    pending: list[tuple[_Enqueued, Delivery]] = []
+    for step in steps:
+        for position, error in step.refused.items():
+            refused.setdefault(step.owners[position], error)
+        pending.extend((step, delivery) for delivery in step.deliveries)
+    outcomes = await asyncio.gather(*(delivery.future for _, delivery in pending), return_exceptions=True)
+    retries: list[tuple[int, Any]] = []
+    for (step, delivery), outcome in zip(pending, outcomes, strict=True):
+        if not isinstance(outcome, BaseException):
+            continue
+        if not isinstance(outcome, OUTPUT_SEND_ERRORS):
+            raise outcome
+        if len(delivery.positions) == 1:
+            refused.setdefault(step.owners[delivery.positions[0]], outcome)
+            continue
+        for position in delivery.positions:  # which of the batch's outputs was it? ask one at a time
             try:
-                future = await send(out)
-            except OUTPUT_SEND_ERRORS as exc:  # refused before it left: this output, not the broker
-                refused.setdefault(index, exc)
-                continue
-            deliveries.append((index, future))
-    outcomes = await asyncio.gather(*(future for _, future in deliveries), return_exceptions=True)
-    for (index, _), outcome in zip(deliveries, outcomes, strict=True):
+                retries.append((step.owners[position], await sender.send(step.outputs[position])))
+            except OUTPUT_SEND_ERRORS as exc:
+                refused.setdefault(step.owners[position], exc)
+    again = await asyncio.gather(*(future for _, future in retries), return_exceptions=True)
+    for (owner, _), outcome in zip(retries, again, strict=True):
         if isinstance(outcome, OUTPUT_SEND_ERRORS):
-            refused.setdefault(index, outcome)
+            refused.setdefault(owner, outcome)
         elif isinstance(outcome, BaseException):
             raise outcome
     return refused
 
 
+def as_sender(send: SendFn | OutputSender) -> OutputSender:
+    return send if isinstance(send, OutputSender) else OneByOne(send)
+
+
+async def send_outputs(send: SendFn | OutputSender, results: Sequence[Any]) -> dict[int, BaseException]:
+    """Send every output and wait for the broker's acknowledgements. Returns, per result index, the
+    error of an output refused because of that output; any other failure (the broker away) raises."""
+    sender = as_sender(send)
+    return await settle(sender, [await enqueue(sender, results)])
+
+
+def chunks(messages: list[InboundMessage], size: int | None) -> list[list[InboundMessage]]:
+    """A batch in steps of ``size`` messages (None or 0: one step)."""
+    step = size or len(messages) or 1
+    return [messages[i : i + step] for i in range(0, len(messages), step)]
+
+
 async def run_batch(
-    send: SendFn,
+    send: SendFn | OutputSender,
     process: Callable[[list[InboundMessage]], Sequence[Any]],
     events: Sequence[Any],
     on_refused: Callable[[Any, BaseException], Any] | None = None,
+    chunk_size: int | None = None,
 ) -> list[Any]:
     """Process in a worker thread (detection and generation are CPU work that must not starve
     heartbeats), send every output, and wait for the broker's acknowledgements.
+
+    With ``chunk_size``, the batch is processed in steps of that many messages, one after the other in
+    the worker thread, and each step's outputs are handed to the producer while the thread works on the
+    next: sending and encoding on the event loop overlap detection in the thread (which releases the GIL
+    in the model runtime). Steps are processed and enqueued in input order, so audit chains reach their
+    topic in the order they were chained, and every acknowledgement of every step is awaited before this
+    returns, so the batch's offsets are committed only after all of its outputs are on the broker.
 
     An output refused because of itself (too large, invalid) is replaced by ``on_refused``'s dead letter
     for that message and the batch goes on. One message's processing failure never gets here (the core
     dead-letters it). Only a failure of the broker (or a batch that fails as a whole) stops the worker,
     without committing, and the log says which of the two it was."""
     loop = asyncio.get_running_loop()
+    sender = as_sender(send)
+    steps = chunks([inbound(event.message) for event in events], chunk_size)
+    results: list[Any] = []
+    enqueued: list[_Enqueued] = []
+    upcoming = loop.run_in_executor(None, process, steps[0]) if steps else None
+    for number in range(len(steps)):
+        try:
+            done = list(await upcoming)  # type: ignore[misc]
+        except Exception as exc:
+            exit_without_commit(exc, PROCESSING_FAILURE)
+        if number + 1 < len(steps):
+            upcoming = loop.run_in_executor(None, process, steps[number + 1])
+        try:
+            enqueued.append(await enqueue(sender, done, len(results)))
+        except Exception as exc:
+            exit_without_commit(exc, SEND_FAILURE)
+        results.extend(done)
     try:
-        results = list(await loop.run_in_executor(None, process, [inbound(event.message) for event in events]))
-    except Exception as exc:
-        exit_without_commit(exc, PROCESSING_FAILURE)
-    try:
-        refused = await send_outputs(send, results)
+        refused = await settle(sender, enqueued)
         if refused and on_refused is None:
             raise next(iter(refused.values()))
         if refused:
@@ -213,7 +276,7 @@ async def run_batch(
                     type(error).__name__,
                 )
                 replacements[index] = on_refused(results[index], error)
-            again = await send_outputs(send, list(replacements.values()))
+            again = await send_outputs(sender, list(replacements.values()))
             if again:
                 raise next(iter(again.values()))
             for index, replacement in replacements.items():
@@ -221,6 +284,15 @@ async def run_batch(
     except Exception as exc:
         exit_without_commit(exc, SEND_FAILURE)
     return results
+
+
+async def start_outputs(outputs: OutputProducer) -> OutputSender:
+    """The output producer, started; a worker that cannot start it exits (a restart tries again) rather
+    than run an agent that cannot send."""
+    try:
+        return await outputs.acquire()
+    except Exception as exc:
+        exit_without_commit(exc, SEND_FAILURE)
 
 
 def record_lag(app: faust.App, metrics: PipelineMetrics, events: Sequence[Any]) -> None:
@@ -264,37 +336,62 @@ def create_app(
         tls=server_tls(settings.metrics_tls_certfile, settings.metrics_tls_keyfile),
     )
 
-    async def send(out: OutboundMessage) -> Any:
-        # faust's producer directly: the values are bytes already, so its topic and codec layers would
-        # only add cost (a third of the per-message time on structured records).
-        return await app.producer.send(settings.topic_for(out.role), out.key, out.value, None, None, list(out.headers))
+    outputs = OutputProducer(
+        settings,
+        producer_max_request_size(settings),
+        min(
+            MAX_BATCH_BYTES,
+            producer_max_request_size(settings),
+            processor.max_output_bytes if processor else MAX_BATCH_BYTES,
+        ),
+    )
 
     if processor is not None:
 
         @app.agent(app.topic(settings.topic_ingest, **raw), name="redact")
         async def redact(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
-                started = time.perf_counter()
-                results = await run_batch(send, processor.process_batch, events, processor.send_failed)
-                record_metrics(metrics, results, time.perf_counter() - started)
-                for stage, seconds in processor.batch_seconds.items():
-                    metrics.stage_seconds.labels(stage).observe(seconds)
-                for model, seconds in processor.detector.last_model_seconds.items():
-                    metrics.model_seconds.labels(model).observe(seconds)
-                record_lag(app, metrics, events)
+            stage_seconds: Counter[str] = Counter()
+            model_seconds: Counter[str] = Counter()
+
+            def process(messages: list[InboundMessage]) -> list[ProcessResult]:
+                # in the worker thread, one step at a time; the totals are read once the batch is done
+                results = processor.process_batch(messages)
+                stage_seconds.update(processor.batch_seconds)
+                model_seconds.update(processor.detector.last_model_seconds)
+                return results
+
+            sender = await start_outputs(outputs)
+            try:
+                async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
+                    started = time.perf_counter()
+                    stage_seconds.clear()
+                    model_seconds.clear()
+                    results = await run_batch(sender, process, events, processor.send_failed, settings.batch_step)
+                    record_metrics(metrics, results, time.perf_counter() - started)
+                    for stage, seconds in stage_seconds.items():
+                        metrics.stage_seconds.labels(stage).observe(seconds)
+                    for model, seconds in model_seconds.items():
+                        metrics.model_seconds.labels(model).observe(seconds)
+                    record_lag(app, metrics, events)
+            finally:
+                await outputs.release()
 
     if summaries is not None:
 
         @app.agent(app.topic(settings.topic_redacted, **raw), name="summarize")
         async def summarize(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(settings.summary_batch_size, within=settings.batch_timeout):
-                started = time.perf_counter()
-                results = await run_batch(send, summaries.process_batch, events)
-                metrics.stage_seconds.labels("summarize").observe(time.perf_counter() - started)
-                for result in results:
-                    metrics.summaries.labels(result.outcome).inc()
-                metrics.last_progress.set(time.time())
-                record_lag(app, metrics, events)
+            sender = await start_outputs(outputs)
+            try:
+                async for events in stream.take_events(settings.summary_batch_size, within=settings.batch_timeout):
+                    started = time.perf_counter()
+                    results = await run_batch(sender, summaries.process_batch, events)
+                    metrics.stage_seconds.labels("summarize").observe(time.perf_counter() - started)
+                    for result in results:
+                        metrics.summaries.labels(result.outcome).inc()
+                    metrics.last_progress.set(time.time())
+                    record_lag(app, metrics, events)
+            finally:
+                await outputs.release()
 
     if settings.metrics_port:
 

@@ -1,0 +1,148 @@
+"""A batch processed in steps: outputs handed over in input order while the next step is processed, every
+acknowledgement awaited before ``run_batch`` returns, and a record batch the broker refuses settled output by
+output. The sender's placement is aiokafka's default partitioner, checked against it for any key."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError, RecordTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.core.codecs import decode_avro
+from pipeline.core.crypto.audit_chain import verify_chain
+from pipeline.stream import app as stream_app
+from pipeline.stream.sending import Delivery, partition_for
+from tests.unit.test_stream_send import Exited, events, exits, processor  # noqa: F401 (fixtures)
+
+
+class SlowAcks:
+    """A sender whose acknowledgements arrive only when the test lets them; records the order of
+    hand-over and, per step, what was being processed in the worker thread at that moment."""
+
+    def __init__(self, fail_batch_with=None, refuse_alone=lambda out: False):
+        self.handed = []
+        self.futures = []
+        self.fail_batch_with = fail_batch_with
+        self.refuse_alone = refuse_alone
+        self.resent = []
+        self.released = False
+
+    async def send(self, out):
+        self.resent.append(out)
+        future = asyncio.get_running_loop().create_future()
+        if self.refuse_alone(out):
+            future.set_exception(RecordTooLargeError("this one"))
+        else:
+            future.set_result(None)
+        return future
+
+    async def send_many(self, outputs):
+        self.handed.extend(outputs)
+        future = asyncio.get_running_loop().create_future()
+        self.futures.append((future, len(outputs)))
+        if self.released:  # after the batch's acknowledgements: its replacements are taken at once
+            future.set_result(None)
+        return [Delivery(tuple(range(len(outputs))), future)], {}
+
+    def acknowledge_all(self):
+        self.released = True
+        for future, _ in self.futures:
+            if not future.done():
+                if self.fail_batch_with is not None:
+                    future.set_exception(self.fail_batch_with)
+                else:
+                    future.set_result(None)
+
+
+def test_steps_keep_input_order_and_audit_chain_order(registry, keyring, processor, exits):  # noqa: F811
+    batch = events(registry, keyring, 10)
+    sender = SlowAcks()
+    processed = []
+
+    def process(messages):
+        processed.append([m.offset for m in messages])
+        return processor.process_batch(messages)
+
+    async def scenario():
+        task = asyncio.create_task(stream_app.run_batch(sender, process, batch, processor.send_failed, 3))
+        while len(sender.futures) < 4 and not task.done():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert not task.done(), "run_batch returned before the broker acknowledged its outputs"
+        sender.acknowledge_all()
+        return await task
+
+    results = asyncio.run(scenario())
+    assert not exits
+    assert processed == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert [r.inbound.offset for r in results] == list(range(10))
+    assert [n for _, n in sender.futures] == [6, 6, 6, 2]  # a record and its audit event per message
+    redacted_ids = [dict(o.headers)["phi-message-id"] for o in sender.handed if o.role == "redacted"]
+    assert redacted_ids == [r.message_id.encode() for r in results]
+    events_sent = [decode_avro(registry.get("audit_event"), o.value) for o in sender.handed if o.role == "audit"]
+    assert [e["seq"] for e in events_sent] == list(range(10))
+    assert verify_chain(events_sent, keyring).ok
+
+
+def test_a_refused_record_batch_is_settled_output_by_output(registry, keyring, processor, exits):  # noqa: F811
+    batch = events(registry, keyring, 4)
+    culprit = {}
+
+    def process(messages):
+        results = processor.process_batch(messages)
+        for result in results:
+            if result.inbound.offset == 2:
+                culprit["out"] = result.outputs[0]
+        return results
+
+    sender = SlowAcks(RecordTooLargeError("batch"), refuse_alone=lambda out: out is culprit["out"])
+
+    async def scenario():
+        task = asyncio.create_task(stream_app.run_batch(sender, process, batch, processor.send_failed, 2))
+        while len(sender.futures) < 2 and not task.done():
+            await asyncio.sleep(0.01)
+        sender.acknowledge_all()
+        return await task
+
+    results = asyncio.run(scenario())
+    assert not exits
+    assert [r.reason for r in results] == [None, None, "output-rejected", None]
+    assert len([o for o in sender.resent if o.role != "deadletter"]) == 8  # every output of both batches, alone
+
+
+def test_a_broker_outage_in_any_step_stops_the_worker(registry, keyring, processor, exits):  # noqa: F811
+    sender = SlowAcks(KafkaTimeoutError())
+
+    async def scenario():
+        task = asyncio.create_task(
+            stream_app.run_batch(sender, processor.process_batch, events(registry, keyring, 5), None, 2)
+        )
+        while len(sender.futures) < 3 and not task.done():
+            await asyncio.sleep(0.01)
+        sender.acknowledge_all()
+        return await task
+
+    with pytest.raises(Exited):
+        asyncio.run(scenario())
+    assert exits == [("KafkaTimeoutError", stream_app.SEND_FAILURE)]
+
+
+def test_one_step_when_no_step_size_is_given():
+    assert stream_app.chunks(list(range(5)), 0) == [[0, 1, 2, 3, 4]]
+    assert stream_app.chunks(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
+    assert stream_app.chunks([], 4) == []
+
+
+@settings(deadline=None)
+@given(st.binary(min_size=0, max_size=64), st.integers(min_value=1, max_value=64))
+def test_placement_is_aiokafkas_default_partitioner(key, count):
+    partitions = list(range(count))
+    assert partition_for(key, partitions, partitions) == DefaultPartitioner()(key, partitions, partitions)
+
+
+def test_a_record_without_a_key_goes_to_an_available_partition():
+    assert {partition_for(None, [0, 1, 2, 3], [1, 3]) for _ in range(50)} <= {1, 3}
