@@ -128,7 +128,7 @@ def latency_phase(settings: Settings, inputs: list[SignedInput], rate: float) ->
 
     async def both() -> tuple[list[Consumed], dict[str, float]]:
         sent_task = asyncio.create_task(paced(settings, inputs, rate))
-        found = await consume(settings, [settings.topic_redacted], until=done, timeout=60 + 2 * len(inputs) / rate)
+        found = await consume(settings, outcome_topics(settings), until=done, timeout=60 + 2 * len(inputs) / rate)
         return found, await sent_task
 
     found, sent = asyncio.run(both())
@@ -178,6 +178,12 @@ def start_consumers(
             cwd = BASELINE["dir"] if mode == "baseline" else None
             processes.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd))
     return processes, ports
+
+
+def outcome_topics(settings: Settings) -> list[str]:
+    """Where a pipeline input ends: a de-identified record (redacted, or restricted by the sensitive-category
+    policy) or a dead letter. A pass-through writes only to the redacted topic."""
+    return [settings.topic_redacted, settings.topic_restricted, settings.topic_deadletter]
 
 
 def wait_for_group(
@@ -232,16 +238,14 @@ def drain(
     try:
         warm = backlog[0]
         asyncio.run(produce(settings, settings.topic_ingest, [Outgoing(warm.key, warm.value, warm.headers)]))
-        asyncio.run(consume(settings, [settings.topic_redacted], until=lambda f: alive(f) or len(f) >= 1, timeout=180))
+        asyncio.run(consume(settings, outcome_topics(settings), until=lambda f: alive(f) or len(f) >= 1, timeout=180))
         if workers > 1:
             wait_for_group(processes, ports, settings.partitions, log)
         cpu_start = sum(cpu_seconds(p.pid) for p in processes)
         rest = backlog[1:]
         asyncio.run(produce(settings, settings.topic_ingest, [Outgoing(i.key, i.value, i.headers) for i in rest]))
         found = asyncio.run(
-            consume(
-                settings, [settings.topic_redacted], until=lambda f: alive(f) or len(f) >= len(backlog), timeout=900
-            )
+            consume(settings, outcome_topics(settings), until=lambda f: alive(f) or len(f) >= len(backlog), timeout=900)
         )
         cpu_used = sum(cpu_seconds(p.pid) for p in processes) - cpu_start
     except BaseException:
@@ -287,7 +291,10 @@ def scenario_settings(base: Settings, tag: str, workdir: Path) -> Settings:
     return base.with_overrides(
         group_id=f"bench-{tag}",
         data_dir=workdir / tag,
-        **{f"topic_{t}": f"bench.{tag}.{t}" for t in ("ingest", "redacted", "summaries", "audit", "deadletter")},
+        **{
+            f"topic_{t}": f"bench.{tag}.{t}"
+            for t in ("ingest", "redacted", "summaries", "audit", "deadletter", "restricted")
+        },
     )
 
 
@@ -321,6 +328,11 @@ def main() -> None:
     parser.add_argument("--scenarios", default="structured,notes")
     parser.add_argument("--modes", default="pipeline,raw,faust", help="consumers to run (pipeline first)")
     parser.add_argument("--out", default="pipeline.json", help="file name under bench/results/")
+    parser.add_argument(
+        "--no-classifier",
+        action="store_true",
+        help="workers without the sensitive-category classifier (PHI_SENSITIVE_CLASSIFIER=false), to see its cost",
+    )
     parser.add_argument("--baseline", type=Path, help="another checkout whose pipeline worker runs beside this one")
     args = parser.parse_args()
     if args.baseline:
@@ -332,7 +344,7 @@ def main() -> None:
     scenarios = {"structured": (args.structured, False, args.rate), "notes": (args.notes, True, args.notes_rate)}
     modes = [m for m in (*MODES, "baseline") if m in args.modes.split(",") or (m == "baseline" and args.baseline)]
     with EmbeddedBroker(log_path=workdir / "tansu.log") as broker:
-        base = broker.client_settings(keyring.to_json())
+        base = broker.client_settings(keyring.to_json(), sensitive_classifier=not args.no_classifier)
         for scenario in args.scenarios.split(","):
             count, notes, rate_arg = scenarios[scenario]
             backlog = make_inputs(keyring, registry, count, notes, seed=1)
