@@ -416,7 +416,7 @@ class RecordProcessor:
         finder = KnownValueFinder(protected.known) if protected.texts else None
         for slot, detected in zip(protected.texts, detected_per_text, strict=True):
             if withhold:  # the policy withholds this record's free text: none of it leaves
-                slot.replace(None if isinstance(protected, ProtectedRecord) else "")
+                slot.replace(None)
                 transformations.append(Transformation(slot.path, "FREE_TEXT", "withhold", None, None, "sensitive"))
                 continue
             text = slot.text

@@ -30,9 +30,6 @@ REPO = Path(__file__).resolve().parents[2]
 POISON = "Zq-poison-marker"
 
 
-make_processor = unit_processor
-
-
 def inbound(signed, offset=0, partition=0):
     return InboundMessage(signed.value, signed.key, tuple(signed.headers), "phi.ingest", partition, offset, 0)
 
@@ -68,7 +65,7 @@ def test_lone_surrogate_is_rejected_at_decode_alone(registry, keyring, field, en
     raw = json.dumps(dict(records[0].record, **{field: "Pt \ud800 seen"})).encode()
     assert b"\\ud800" in raw  # valid JSON: the escape, not the bytes
     for detector in (RuleDetector(), None):
-        processor = make_processor(registry, keyring, detector)
+        processor = unit_processor(registry, keyring, detector)
         bad, result = run_with(processor, signed, signed_input(keyring, entry.ref, raw, "k"))
         assert bad == ("deadletter", "invalid-unicode", "decode")
         assert "surrogate" in letter_of(registry, result)["detail"]
@@ -77,7 +74,7 @@ def test_lone_surrogate_is_rejected_at_decode_alone(registry, keyring, field, en
 def test_huge_json_integer_has_its_own_reason(registry, keyring):
     entry, records, signed = good_batch(registry, keyring)
     raw = json.dumps(records[0].record).encode().replace(b'"age": ', b'"age": ' + b"9" * 5000 + b', "_x": ', 1)
-    bad, result = run_with(make_processor(registry, keyring), signed, signed_input(keyring, entry.ref, raw, "k"))
+    bad, result = run_with(unit_processor(registry, keyring), signed, signed_input(keyring, entry.ref, raw, "k"))
     assert bad == ("deadletter", "number-too-large", "decode")
     assert "9999" not in json.dumps(letter_of(registry, result))
 
@@ -104,7 +101,7 @@ def test_detector_failure_on_a_batch_is_retried_message_by_message(registry, key
     entry, records, signed = good_batch(registry, keyring)
     poison = signed_input(keyring, entry.ref, encode_record(entry, dict(records[0].record, note=POISON), "avro"), "k")
     detector = _PoisonDetector()
-    bad, result = run_with(make_processor(registry, keyring, detector), signed, poison)
+    bad, result = run_with(unit_processor(registry, keyring, detector), signed, poison)
     assert bad == ("deadletter", "processing-error", "detect")
     letter = letter_of(registry, result)
     assert letter["detail"] == "unexpected TypeError in stage detect" and POISON not in json.dumps(letter)
@@ -114,7 +111,7 @@ def test_detector_failure_on_a_batch_is_retried_message_by_message(registry, key
 
 def test_unexpected_exception_while_protecting_one_message(registry, keyring, monkeypatch):
     entry, records, signed = good_batch(registry, keyring)
-    processor = make_processor(registry, keyring)
+    processor = unit_processor(registry, keyring)
     original = processor.tokenizer.tokenize
 
     def tokenize(value, phi_type):
@@ -133,7 +130,7 @@ def test_unexpected_exception_while_protecting_one_message(registry, keyring, mo
 
 def test_unexpected_exception_while_transforming_one_message(registry, keyring, monkeypatch):
     entry, records, signed = good_batch(registry, keyring)
-    processor = make_processor(registry, keyring)
+    processor = unit_processor(registry, keyring)
     original = processor.ensemble
 
     class Merger:
@@ -150,7 +147,7 @@ def test_unexpected_exception_while_transforming_one_message(registry, keyring, 
 
 def test_a_failing_dead_letter_still_becomes_a_plain_one(registry, keyring, monkeypatch):
     entry, _records, signed = good_batch(registry, keyring)
-    processor = make_processor(registry, keyring)
+    processor = unit_processor(registry, keyring)
     original = processor._seal
 
     def seal(data, message_id, part):
@@ -169,7 +166,7 @@ def test_a_failing_dead_letter_still_becomes_a_plain_one(registry, keyring, monk
 def test_unverified_message_gets_a_derived_id_and_its_claim_only_as_detail(registry, keyring):
     _entry, _records, signed = good_batch(registry, keyring, count=1)
     victim = signed[0]
-    processor = make_processor(registry, keyring)
+    processor = unit_processor(registry, keyring)
     assert processor.process_batch([inbound(victim)])[0].message_id == victim.message_id
     forged = type(victim)(victim.message_id, victim.key, b"{}", [(n, v) for n, v in victim.headers if n != HEADER_HMAC])
     result = processor.process_batch([inbound(forged, offset=7)])[0]
@@ -192,7 +189,7 @@ def test_header_bomb_dead_letter_fits_every_limit(registry, keyring):
     bomb = InboundMessage(b"x", None, headers, "phi.ingest", 0, 5, 0)
     assert sum(len(n) for n, _ in headers) > 900_000
     for limit in (None, 2_230_000, 1_048_576, 100_000):  # default, the producer's of the finding, Kafka's
-        processor = make_processor(registry, keyring, max_output_bytes=limit)
+        processor = unit_processor(registry, keyring, max_output_bytes=limit)
         result = processor.process_batch([bomb])[0]
         assert (result.outcome, result.reason) == ("deadletter", "message-id-missing")
         for out in result.outputs:
@@ -205,7 +202,7 @@ def test_header_bomb_dead_letter_fits_every_limit(registry, keyring):
 
 def test_plain_unsigned_megabyte_fits_a_default_kafka_limit(registry, keyring):
     """A 1,000,000-byte unsigned value: with a broker limit of 1 MB (Kafka's default) its letter still fits."""
-    processor = make_processor(registry, keyring, max_output_bytes=1_048_576)
+    processor = unit_processor(registry, keyring, max_output_bytes=1_048_576)
     result = processor.process_batch([InboundMessage(b"\x07" * 1_000_000, b"k", (), "phi.ingest", 1, 9, 0)])[0]
     assert result.reason == "message-id-missing"
     assert all(out.size <= 1_048_576 for out in result.outputs)
@@ -214,7 +211,7 @@ def test_plain_unsigned_megabyte_fits_a_default_kafka_limit(registry, keyring):
 
 def test_output_size_counts_headers_and_key(registry, keyring):
     _entry, _records, signed = good_batch(registry, keyring, count=1)
-    processor = make_processor(registry, keyring)
+    processor = unit_processor(registry, keyring)
     ok = processor.process_batch([inbound(signed[0])])[0].outputs[0]
     processor.max_output_bytes = len(ok.value) + 10  # the value alone fits; with key and headers it does not
     result = processor.process_batch([inbound(signed[0])])[0]
@@ -223,7 +220,7 @@ def test_output_size_counts_headers_and_key(registry, keyring):
 
 def test_send_failure_becomes_a_coordinates_only_letter(registry, keyring):
     _entry, _records, signed = good_batch(registry, keyring, count=1)
-    processor = make_processor(registry, keyring)
+    processor = unit_processor(registry, keyring)
     result = processor.process_batch([inbound(signed[0], offset=3)])[0]
     letter_result = processor.send_failed(result, ValueError("too large"))
     assert (letter_result.outcome, letter_result.reason, letter_result.stage) == (
@@ -307,7 +304,7 @@ def _legacy_v1_headers(keyring, message_id, key, value, schema=None):
 def test_the_schema_header_is_signed_at_ingest(registry, keyring):
     _entry, _records, signed = good_batch(registry, keyring, count=1, encoding="avro")
     good = signed[0]
-    processor = make_processor(registry, keyring)
+    processor = unit_processor(registry, keyring)
     relabelled = type(good)(
         good.message_id,
         good.key,
@@ -328,7 +325,7 @@ def test_the_schema_header_is_signed_at_ingest(registry, keyring):
 def test_legacy_v1_inputs_pass_only_without_an_unsigned_schema_header(registry, keyring):
     entry, _records, signed = good_batch(registry, keyring, count=1, encoding="avro")
     good = signed[0]
-    processor = make_processor(registry, keyring)
+    processor = unit_processor(registry, keyring)
     bare = type(good)(
         good.message_id, good.key, good.value, _legacy_v1_headers(keyring, good.message_id, good.key, good.value)
     )
@@ -350,7 +347,7 @@ def test_json_nested_past_any_record_is_refused_at_decode(registry, keyring):
         '"vitals": {', '"vitals": {"a": ' + '{"a": ' * 500 + "1" + "}" * 500 + ", ", 1
     )
     bad, result = run_with(
-        make_processor(registry, keyring), signed, signed_input(keyring, entry.ref, raw.encode(), "k")
+        unit_processor(registry, keyring), signed, signed_input(keyring, entry.ref, raw.encode(), "k")
     )
     assert bad == ("deadletter", "invalid-json", "decode")
     assert "nested deeper than 64" in letter_of(registry, result)["detail"]

@@ -36,15 +36,18 @@ class ProtectedDocument:
 
 
 class SlotWriter:
-    """A stand-in container for :class:`TextSlot`: assigning to it calls ``write`` (re-escape, re-encode)."""
+    """A stand-in container for :class:`TextSlot`: assigning to it calls ``write`` (re-escape, re-encode).
+
+    A message format has no null for a text it keeps the field of, so withheld text (None) is written empty.
+    """
 
     __slots__ = ("write",)
 
     def __init__(self, write: Callable[[str], None]) -> None:
         self.write = write
 
-    def __setitem__(self, key: Any, text: str) -> None:
-        self.write(text)
+    def __setitem__(self, key: Any, text: str | None) -> None:
+        self.write(text or "")
 
 
 def format_of(schema_header: str | None) -> str | None:
