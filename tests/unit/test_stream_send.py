@@ -15,7 +15,7 @@ from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
 from pipeline.stream import app as stream_app
 from pipeline.stream.admin import limits_from_responses
-from tests.unit.test_isolation import make_processor
+from tests.unit.processors import unit_processor
 
 
 class Exited(Exception):
@@ -36,7 +36,7 @@ def exits(monkeypatch):
 
 @pytest.fixture
 def processor(registry, keyring):
-    return make_processor(registry, keyring)
+    return unit_processor(registry, keyring)
 
 
 def events(registry, keyring, count=4):
