@@ -272,7 +272,13 @@ class Settings:
     openbao_cacert: Path | None = declare(None, _optional_path, "CA bundle that signed OpenBao's certificate")
     openbao_transit_mount: str = declare("transit", _text, "Mount path of OpenBao's transit engine")
     openbao_check_interval: float = declare(
-        60.0, _positive_float, "Seconds between a worker's checks that OpenBao still lets it unwrap its keys"
+        15.0, _positive_float, "Seconds between a worker's checks that OpenBao still lets it unwrap its keys"
+    )
+    custody_grace_seconds: float = declare(
+        180.0,
+        _positive_float,
+        "Seconds a worker or reveal service goes on with its keys in memory while OpenBao does not answer; then "
+        "the worker stops and reveals are refused (a seal or a revoked policy stops them at once)",
     )
     reveal_bind: str = declare("127.0.0.1", _text, "Address the reveal service listens on")
     reveal_port: int = declare(8443, _port, "HTTPS port of the reveal service")
@@ -376,6 +382,10 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append("PHI_KEYRING_PATH and PHI_KEYRING are both set: choose one")
     if not Path(values["schema_dir"]).is_dir():
         problems.append(f"PHI_SCHEMA_DIR: folder {str(values['schema_dir'])!r} does not exist")
+    if values["custody_grace_seconds"] < values["openbao_check_interval"]:
+        problems.append(
+            "PHI_CUSTODY_GRACE_SECONDS must be at least PHI_OPENBAO_CHECK_INTERVAL (one check must fit in the grace)"
+        )
     if values["heartbeat_interval"] >= values["session_timeout"]:
         problems.append("PHI_HEARTBEAT_INTERVAL must be below PHI_SESSION_TIMEOUT (a third of it is usual)")
     if values["rules_only"]:

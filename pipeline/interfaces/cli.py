@@ -29,14 +29,18 @@ from pipeline.interfaces import (
 from pipeline.stream.admin import EXIT_BROKER_UNAVAILABLE, BrokerUnavailableError
 
 EXIT_SEND_FAILED = 75  # pipeline.stream.app.EXIT_SEND_FAILED (not imported here: it loads faust)
-EXIT_KMS_DENIED = 77  # pipeline.stream.app.EXIT_KMS_DENIED
+EXIT_KMS_DENIED = 77  # pipeline.stream.custody_watch.EXIT_KMS_DENIED
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what `head` leaves other tools with
 EXIT_CODES = (
     (0, "success"),
     (1, "failed: a check found problems (consume --verify, audit verify) or another error, named on stderr"),
     (2, "wrong configuration, arguments or input (a missing keyring, schema or detector model included)"),
     (3, "reveal: the reveal service refused (outcome and reason on stderr; the attempt was audited)"),
-    (EXIT_BROKER_UNAVAILABLE, "no Kafka broker answered within PHI_CONNECT_TIMEOUT (or OpenBao did not answer)"),
+    (
+        EXIT_BROKER_UNAVAILABLE,
+        "no Kafka broker answered within PHI_CONNECT_TIMEOUT, or OpenBao did not "
+        "answer (worker: OpenBao sealed, or silent past PHI_CUSTODY_GRACE_SECONDS)",
+    ),
     (EXIT_KMS_DENIED, "worker: OpenBao stopped letting it unwrap its keys (policy revoked); see the log"),
     (EXIT_SEND_FAILED, "worker: a batch's outputs could not be sent; restart it, the batch is processed again"),
     (130, "interrupted (Ctrl-C)"),

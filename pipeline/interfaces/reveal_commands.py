@@ -23,7 +23,7 @@ from pipeline.core.crypto.keyring import write_private_file
 from pipeline.core.crypto.reveal import PURPOSES, AccessPolicy, ApiToken, hash_api_token, new_api_token
 from pipeline.core.errors import ConfigError, PipelineError
 from pipeline.interfaces.components import load_schemas, load_settings, open_keyring
-from pipeline.stream.custody_watch import check_custody
+from pipeline.stream.custody_watch import CustodyGuard
 
 log = logging.getLogger(__name__)
 EXIT_REFUSED = 3
@@ -67,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from pipeline.core.crypto.sessions import MemoryTotpSteps, TotpSteps
     from pipeline.interfaces.reveal_server import AuditWriter, JwksSource, RevealService, server_tls_context
+    from pipeline.runtime.openbao import OpenBaoTotpSteps
     from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 
     settings = load_settings()
@@ -79,7 +81,14 @@ def _serve(args: argparse.Namespace) -> int:
     )
     metrics = PipelineMetrics()
     audit = AuditWriter(settings, custody.keyring, registry)
-    service = RevealService(settings, custody.keyring, audit.write, metrics, jwks=jwks)
+    steps: TotpSteps
+    if custody.kms is not None and custody.wrapped is not None:
+        steps = OpenBaoTotpSteps(custody.kms, prefix=custody.wrapped.key_prefix)
+    else:
+        log.warning("TOTP steps kept in this process only (plain keyring): run one replica of the reveal service")
+        steps = MemoryTotpSteps()
+    guard = CustodyGuard(settings.custody_grace_seconds, "reveal service")
+    service = RevealService(settings, custody.keyring, audit.write, metrics, jwks=jwks, totp_steps=steps, custody=guard)
 
     async def run() -> None:
         await audit.start()
@@ -99,7 +108,7 @@ def _serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        watch = asyncio.create_task(_watch_custody(custody.check, settings.openbao_check_interval, stop))
+        watch = asyncio.create_task(_watch_custody(guard, custody.check, settings.openbao_check_interval))
         try:
             await stop.wait()
         finally:
@@ -112,12 +121,12 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _watch_custody(check: Callable[[], None], interval: float, stop: asyncio.Event) -> None:
-    """Like the worker: a revoked OpenBao policy stops the reveal service."""
-    while not stop.is_set():
+async def _watch_custody(guard: CustodyGuard, check: Callable[[], None], interval: float) -> None:
+    """Like the worker's: once custody is lost (a seal, a revoked policy, OpenBao silent past the grace)
+    the service stays up and refuses every login and reveal (503, audited) until it is restarted."""
+    while guard.lost is None:
         await asyncio.sleep(interval)
-        if await check_custody(check, "reveal service") is not None:
-            stop.set()
+        await guard.check(check)
 
 
 # ---- the client -----------------------------------------------------------------------------------

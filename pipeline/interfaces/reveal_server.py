@@ -54,23 +54,32 @@ from pipeline.core.crypto.reveal import (
     EMERGENCY,
     INVALID,
     PURPOSES,
+    UNAVAILABLE,
     AccessPolicy,
     RevealPolicyError,
     User,
     describe_protected,
     format_time,
+    match_totp,
     open_protected,
     parse_type,
     safe_name,
     safe_path,
-    verify_totp,
 )
-from pipeline.core.crypto.sessions import RateLimiter, Session, SessionStore
+from pipeline.core.crypto.sessions import (
+    MemoryTotpSteps,
+    RateLimiter,
+    Session,
+    SessionStore,
+    TotpSteps,
+    new_totp_owner,
+)
 from pipeline.core.crypto.tokens import Tokenizer
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import ConfigError, PipelineError
 from pipeline.core.processing import audit_output
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.stream.admin import start_client
+from pipeline.stream.custody_watch import CustodyGuard
 from pipeline.stream.kafka_options import client_options
 from pipeline.stream.metrics import PipelineMetrics
 
@@ -79,7 +88,7 @@ log = logging.getLogger(__name__)
 OPENAPI_PATH = Path(__file__).with_name("reveal_openapi.json")
 AUDIT_UNAVAILABLE = "audit-unavailable"
 STATUS = {ALLOWED: 200, ALLOWED_BREAK_GLASS: 200, DENIED_AUTH: 401, DENIED_MFA: 401, DENIED_ROLE: 403,
-          DENIED_RATE: 429, INVALID: 422}  # fmt: skip
+          DENIED_RATE: 429, INVALID: 422, UNAVAILABLE: 503}  # fmt: skip
 MAX_BODY = 64 * 1024
 
 
@@ -169,6 +178,8 @@ class RevealService:
         *,
         jwks: JwksSource | None = None,
         clock: Callable[[], float] = time.time,
+        totp_steps: TotpSteps | None = None,
+        custody: CustodyGuard | None = None,
     ) -> None:
         if settings.reveal_access_file is None:
             raise ConfigError("PHI_REVEAL_ACCESS_FILE is not set: the reveal service needs its access file")
@@ -182,6 +193,8 @@ class RevealService:
         self.clock = clock
         self.sessions = SessionStore(settings.reveal_idle_timeout, settings.reveal_session_max, clock)
         self.limiter = RateLimiter(settings.reveal_rate_limit, 60.0, clock)
+        self.totp_steps = totp_steps if totp_steps is not None else MemoryTotpSteps()
+        self.custody = custody
         self._policy = AccessPolicy.load(self.access_path)
         self._policy_mtime = os.stat(self.access_path).st_mtime_ns
 
@@ -285,13 +298,29 @@ class RevealService:
         except JwtUnknownKey:
             return verify_jwt(token, self.jwks.get(refresh=True), issuer, audience)
 
-    def _second_factor(self, request: web.Request, attempt: Attempt) -> tuple[str, str] | None:
-        """Rate limit, then TOTP: ``(outcome, reason)`` when the attempt stops here."""
+    def _custody_lost(self) -> tuple[str, str] | None:
+        """``(unavailable, reason)`` once key custody is lost: nothing is revealed any more."""
+        lost = self.custody.lost if self.custody is not None else None
+        return (UNAVAILABLE, lost.reason) if lost is not None else None
+
+    async def _second_factor(self, request: web.Request, attempt: Attempt, owner: str) -> tuple[str, str] | None:
+        """Key custody, rate limit, then a TOTP step not used before (by ``owner``, the session's id, or
+        by none): ``(outcome, reason)`` when the attempt stops here."""
         assert attempt.user is not None
+        lost = self._custody_lost()
+        if lost:
+            return lost
         if not self.limiter.allow(attempt.user.name):
             return DENIED_RATE, "rate-limit"
-        reason = verify_totp(attempt.user, request.headers.get("X-TOTP"), self.now())
-        return (DENIED_MFA, reason) if reason else None
+        step, reason = match_totp(attempt.user, request.headers.get("X-TOTP"), self.now())
+        if step is None:
+            return DENIED_MFA, reason or "totp-invalid"
+        try:
+            fresh = await asyncio.to_thread(self.totp_steps.claim, attempt.user.name, step, owner)
+        except PipelineError as exc:  # a step that cannot be recorded cannot be known to be one-time
+            log.error("TOTP step not recorded, refusing the attempt: %s", exc)
+            return UNAVAILABLE, "totp-store-unavailable"
+        return None if fresh else (DENIED_MFA, "totp-replayed")
 
     # ---- endpoints ----------------------------------------------------------------------------------
 
@@ -301,11 +330,12 @@ class RevealService:
         if reason:
             return await self.finish(attempt, DENIED_AUTH, reason)
         assert attempt.user is not None
-        stopped = self._second_factor(request, attempt)
+        owner = new_totp_owner()
+        stopped = await self._second_factor(request, attempt, owner)
         if stopped:
             return await self.finish(attempt, *stopped)
         token = self.sessions.open(
-            attempt.user.name, attempt.fields["auth"], attempt.fields.get("credential") or "oidc", expires
+            attempt.user.name, attempt.fields["auth"], attempt.fields.get("credential") or "oidc", expires, owner
         )
         body = {
             "outcome": ALLOWED,
@@ -362,7 +392,7 @@ class RevealService:
         held = sorted(attempt.user.roles)
         role = (body.get("role") if isinstance(body, dict) else None) or (held[0] if len(held) == 1 else None)
         attempt.fields["role"] = safe_name(role)
-        stopped = self._second_factor(request, attempt)
+        stopped = await self._second_factor(request, attempt, session.totp_owner)
         if stopped:
             return await self.finish(attempt, *stopped)
         if not isinstance(body, dict):

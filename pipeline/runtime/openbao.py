@@ -15,6 +15,7 @@ and an administrator policy that can wrap, rewrap and rotate but never unwrap.
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,11 +33,14 @@ from pipeline.core.crypto.custody import (
     KmsAuthError,
     KmsError,
     KmsPermissionError,
+    KmsSealedError,
     KmsUnavailableError,
     KmsWrappedKeyError,
+    Workload,
     kek_name,
 )
 from pipeline.core.crypto.keyring import KeyPurpose
+from pipeline.core.crypto.sessions import StepRecord, step_allowed
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,14 @@ class OpenBaoConfig:
     timeout: float = 10.0
 
 
+#: The key-value (v2) engine where the reveal service keeps each user's last accepted TOTP step.
+STATE_MOUNT = "phi-state"
+
+
+def totp_path(prefix: str = DEFAULT_KEY_PREFIX) -> str:
+    return f"{prefix}/totp"
+
+
 def policy_name(workload: str, prefix: str = DEFAULT_KEY_PREFIX) -> str:
     return f"{prefix}-{workload}"
 
@@ -93,7 +105,18 @@ def workload_policy(workload: str, mount: str = DEFAULT_TRANSIT_MOUNT, prefix: s
         raise ValueError(f"unknown workload {workload!r}; one of {', '.join([*WORKLOAD_PURPOSES, ADMIN])}") from None
     for purpose in sorted(purposes, key=lambda p: p.value):
         lines.append(f'path "{mount}/decrypt/{kek_name(purpose, prefix)}" {{ capabilities = ["update"] }}')
+    if workload == Workload.REVEAL:  # one-time TOTP steps, shared by every replica
+        caps = '"create", "read", "update"'
+        lines.append(f'path "{STATE_MOUNT}/data/{totp_path(prefix)}/*" {{ capabilities = [{caps}] }}')
     return "\n".join(lines) + "\n"
+
+
+def _sealed(addr: str, operation: str) -> KmsSealedError:
+    """OpenBao answers 503 (hvac's VaultDown) only when sealed: the operator's emergency stop."""
+    return KmsSealedError(
+        f"OpenBao at {addr} is sealed ({operation} refused): key custody is withdrawn; an operator unseals it "
+        "(bao operator unseal) when the emergency is over, then restart the workloads"
+    )
 
 
 def _b64(data: bytes) -> str:
@@ -147,12 +170,18 @@ class OpenBaoTransit:
                 f"{where} refused the {c.auth} login ({type(exc).__name__}): check the role id and secret id "
                 f"(or the Kubernetes role binding); a secret id may have expired or been revoked"
             ) from None
+        except hvac_errors.VaultDown:
+            raise _sealed(c.addr, "the login") from None
         except UNREACHABLE as exc:
             raise KmsUnavailableError(
                 f"{where} did not answer the login ({type(exc).__name__}); check PHI_OPENBAO_ADDR, "
                 "PHI_OPENBAO_CACERT and that the server is unsealed"
             ) from None
         self._logged_in = True
+
+    def call(self, operation: str, kek: str, fn: Callable[[], T]) -> T:
+        """Run ``fn`` against OpenBao with this workload's login, its failures as KMS errors."""
+        return self._call(operation, kek, fn)
 
     def _call(self, operation: str, kek: str, fn: Callable[[], T]) -> T:
         """Run one transit call; on a refusal log in again once (the token may have expired), then give
@@ -183,6 +212,8 @@ class OpenBaoTransit:
                     f"transit key {kek} does not exist at {self.config.mount}/ on {self.config.addr}; create it "
                     "with: phi-pipeline keys openbao-setup"
                 ) from None
+            except hvac_errors.VaultDown:
+                raise _sealed(self.config.addr, operation) from None
             except UNREACHABLE as exc:
                 raise KmsUnavailableError(
                     f"OpenBao at {self.config.addr} did not answer {operation} ({type(exc).__name__}); check "
@@ -260,6 +291,8 @@ def setup_transit(
     engines = engines.get("data", engines)
     if f"{mount}/" not in engines:
         client.sys.enable_secrets_engine("transit", path=mount)
+    if f"{STATE_MOUNT}/" not in engines:
+        client.sys.enable_secrets_engine("kv", path=STATE_MOUNT, options={"version": "2"})
     for purpose in KeyPurpose:
         client.secrets.transit.create_key(kek_name(purpose, prefix), derived=True, mount_point=mount)
     for workload in [*WORKLOAD_PURPOSES, ADMIN]:
@@ -286,3 +319,44 @@ def setup_transit(
         "OpenBao transit set up: mount %s, keys %s-*, policies for %s", mount, prefix, ", ".join(WORKLOAD_PURPOSES)
     )
     return credentials
+
+
+class OpenBaoTotpSteps:
+    """:class:`~pipeline.core.crypto.sessions.TotpSteps` in OpenBao's key-value engine, shared by every
+    replica of the reveal service: one entry per user (the SHA-256 of the name), written with
+    check-and-set, so two replicas that accept the same step at the same moment cannot both succeed."""
+
+    ATTEMPTS = 8
+
+    def __init__(self, transit: OpenBaoTransit, prefix: str = DEFAULT_KEY_PREFIX, mount: str = STATE_MOUNT) -> None:
+        self.transit = transit
+        self.prefix = prefix
+        self.mount = mount
+
+    def claim(self, user: str, step: int, owner: str) -> bool:
+        path = f"{totp_path(self.prefix)}/{hashlib.sha256(user.encode()).hexdigest()}"
+        kv = self.transit.client.secrets.kv.v2
+        where = f"{self.mount}/{totp_path(self.prefix)}"
+
+        def attempt() -> bool | None:
+            try:
+                found = kv.read_secret_version(path, mount_point=self.mount, raise_on_deleted_version=True)
+                version = int(found["data"]["metadata"]["version"])
+                last: StepRecord | None = StepRecord(int(found["data"]["data"]["step"]), found["data"]["data"]["owner"])
+            except hvac_errors.InvalidPath:
+                version, last = 0, None
+            if not step_allowed(last, step, owner):
+                return False
+            if last == StepRecord(step, owner):
+                return True
+            try:
+                kv.create_or_update_secret(path, {"step": step, "owner": owner}, cas=version, mount_point=self.mount)
+            except hvac_errors.InvalidRequest:  # check-and-set lost to another replica: read again
+                return None
+            return True
+
+        for _ in range(self.ATTEMPTS):
+            done = self.transit.call("record a TOTP step", where, attempt)
+            if done is not None:
+                return done
+        raise KmsUnavailableError(f"OpenBao kept refusing the check-and-set on {where}; TOTP step not recorded")

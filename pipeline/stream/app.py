@@ -24,7 +24,7 @@ from pipeline.config import Settings
 from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
-from pipeline.stream.custody_watch import check_custody
+from pipeline.stream.custody_watch import CustodyGuard, exit_code
 from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 from pipeline.stream.sending import (
@@ -39,7 +39,6 @@ from pipeline.stream.sending import (
 
 log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: restart and try again
-EXIT_KMS_DENIED = 77  # EX_NOPERM: the KMS no longer lets this worker unwrap its keys
 SEND_FAILURE = "send failure: cannot send a batch's outputs, the broker did not take them"
 PROCESSING_FAILURE = "processing failure: a batch failed as a whole, not one message"
 
@@ -323,6 +322,8 @@ def create_app(
     """
     if processor is None and summaries is None:
         raise ValueError("a worker needs at least one agent")
+    guard = CustodyGuard(settings.custody_grace_seconds, "worker") if custody_check is not None else None
+    batches = _BatchesInFlight()
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app_id = settings.group_id if processor is not None else f"{settings.group_id}-summarizer"
     app = faust.App(app_id, **faust_settings(settings))
@@ -363,6 +364,7 @@ def create_app(
             sender = await start_outputs(outputs)
             try:
                 async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
+                    await batches.begin(app, guard)
                     started = time.perf_counter()
                     stage_seconds.clear()
                     model_seconds.clear()
@@ -373,6 +375,7 @@ def create_app(
                     for model, seconds in model_seconds.items():
                         metrics.model_seconds.labels(model).observe(seconds)
                     record_lag(app, metrics, events)
+                    await batches.end(app, guard, stream, events)
             finally:
                 await outputs.release()
 
@@ -383,6 +386,7 @@ def create_app(
             sender = await start_outputs(outputs)
             try:
                 async for events in stream.take_events(settings.summary_batch_size, within=settings.batch_timeout):
+                    await batches.begin(app, guard)
                     started = time.perf_counter()
                     results = await run_batch(sender, summaries.process_batch, events)
                     metrics.stage_seconds.labels("summarize").observe(time.perf_counter() - started)
@@ -390,6 +394,7 @@ def create_app(
                         metrics.summaries.labels(result.outcome).inc()
                     metrics.last_progress.set(time.time())
                     record_lag(app, metrics, events)
+                    await batches.end(app, guard, stream, events)
             finally:
                 await outputs.release()
 
@@ -399,16 +404,56 @@ def create_app(
         async def start_health() -> None:
             await health.start()
 
-    if custody_check is not None:
+    if custody_check is not None and guard is not None:
 
         @app.timer(interval=settings.openbao_check_interval)
         async def check_key_custody() -> None:
-            # A revoked policy stops the worker at once, so revocation needs no restart to take effect.
-            if await check_custody(custody_check, "worker") is not None:
-                logging.shutdown()
-                os._exit(EXIT_KMS_DENIED)
+            # A seal or a revoked policy stops the worker at the next check, silence after the grace; a batch
+            # being processed finishes (outputs sent, offsets committed) and the worker takes no other.
+            if await guard.check(custody_check) is not None and not batches.busy:
+                await _commit_and_exit(app, guard)
 
     return app
+
+
+class _BatchesInFlight:
+    """How many batches the agents are processing, and what to do when key custody is lost meanwhile.
+
+    A batch taken after custody was lost is left alone (not acknowledged: another worker takes it once
+    this one has gone); a batch that finishes after the loss is acknowledged and committed with the
+    batches before it, then the worker exits. Either way every input ends as exactly one output or dead
+    letter, and none is processed twice.
+    """
+
+    def __init__(self) -> None:
+        self.busy = 0
+
+    async def begin(self, app: faust.App, guard: CustodyGuard | None) -> None:
+        if guard is not None and guard.lost is not None:
+            await _commit_and_exit(app, guard)
+        self.busy += 1
+
+    async def end(self, app: faust.App, guard: CustodyGuard | None, stream: faust.StreamT, events: Any) -> None:
+        self.busy -= 1
+        if guard is not None and guard.lost is not None:
+            for event in events:  # take_events would acknowledge them only when asked for the next batch
+                await stream.ack(event)
+            await _commit_and_exit(app, guard)
+
+
+async def _commit_and_exit(app: faust.App, guard: CustodyGuard) -> NoReturn:
+    """Commit the acknowledged offsets (every output behind them was acknowledged by the broker) and exit."""
+    assert guard.lost is not None
+    code = exit_code(guard.lost)
+    try:
+        for _ in range(2):  # the first may only wait for a commit already under way
+            await app.consumer.commit()
+        log.critical("key custody lost: offsets of every finished batch committed; exiting with status %d", code)
+    except Exception as exc:  # the uncommitted batches are processed again by the next worker: never lost
+        log.critical("key custody lost; committing offsets failed (%s); exiting with status %d", type(exc).__name__,
+                     code)  # fmt: skip
+    logging.shutdown()
+    os._exit(code)
 
 
 def _readiness(app: faust.App) -> tuple[bool, str]:

@@ -526,6 +526,8 @@ spec:
   value: {{ $v.openbao.transitMount | quote }}
 - name: PHI_OPENBAO_CHECK_INTERVAL
   value: {{ $v.openbao.checkInterval | quote }}
+- name: PHI_CUSTODY_GRACE_SECONDS
+  value: {{ $v.openbao.custodyGraceSeconds | quote }}
 {{- if $v.openbao.caSecret }}
 - name: PHI_OPENBAO_CACERT
   value: /etc/phi-pipeline/openbao/ca.crt

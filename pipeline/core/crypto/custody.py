@@ -105,6 +105,12 @@ class KmsUnavailableError(KmsError):
     reason = "kms-unavailable"
 
 
+class KmsSealedError(KmsUnavailableError):
+    """The KMS answered that it is sealed: an operator's emergency stop, obeyed at once (no grace)."""
+
+    reason = "kms-sealed"
+
+
 class KmsAuthError(KmsError):
     """This workload could not log in to the KMS (AppRole or Kubernetes credentials refused)."""
 

@@ -32,10 +32,12 @@ The TOTP secret must be kept retrievable to check codes: the file is mode 0600 a
 
 Outcomes (audit events and the ``phi_reveals_total{outcome}`` metric): ``allowed``,
 ``allowed-break-glass`` (alerts), ``denied-auth`` (no, wrong, expired or revoked credential, a JWT that
-fails, a session that expired), ``denied-mfa`` (TOTP missing or wrong), ``denied-role`` (role not held,
+fails, a session that expired), ``denied-mfa`` (TOTP missing, wrong, or ``totp-replayed``: a time step
+already used, see :mod:`pipeline.core.crypto.sessions`), ``denied-role`` (role not held,
 PHI type or purpose not allowed), ``denied-rate-limit``, ``invalid`` (a malformed request, or a
 protected value that is malformed, altered, under an unknown or retired key, of another PHI type or
-out of its context; ``reason`` says which).
+out of its context; ``reason`` says which), ``unavailable`` (key custody lost, or the used TOTP steps
+could not be read or recorded: nothing is revealed).
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ DENIED_MFA = "denied-mfa"
 DENIED_ROLE = "denied-role"
 DENIED_RATE = "denied-rate-limit"
 INVALID = "invalid"
-OUTCOMES = (ALLOWED, ALLOWED_BREAK_GLASS, DENIED_AUTH, DENIED_MFA, DENIED_ROLE, DENIED_RATE, INVALID)
+UNAVAILABLE = "unavailable"  # 503: key custody lost, or the TOTP step could not be recorded
+OUTCOMES = (ALLOWED, ALLOWED_BREAK_GLASS, DENIED_AUTH, DENIED_MFA, DENIED_ROLE, DENIED_RATE, INVALID, UNAVAILABLE)
 #: Purposes of use a request may state (HL7's PurposeOfUse, in short words).
 PURPOSES = ("treatment", "payment", "operations", "public-health", "research", "legal", "emergency")
 EMERGENCY = "emergency"
@@ -384,15 +387,26 @@ class AccessPolicy:
         return (ALLOWED_BREAK_GLASS, "break-glass") if break_glass else (ALLOWED, None)
 
 
-def verify_totp(user: User, code: object, now: datetime) -> str | None:
-    """None when ``code`` is the user's current TOTP (one 30-second step of clock skew either way), else
-    the reason: ``totp-missing`` or ``totp-invalid``."""
+def match_totp(user: User, code: object, now: datetime) -> tuple[int | None, str | None]:
+    """``(time step, None)`` when ``code`` is the user's TOTP for the current 30-second step or one step
+    either side (clock skew), else ``(None, reason)``: ``totp-missing`` or ``totp-invalid``. The step is
+    what makes a code one-time: :class:`~pipeline.core.crypto.sessions.TotpSteps` accepts each step once."""
     if not isinstance(code, str) or not code:
-        return "totp-missing"
+        return None, "totp-missing"
     if not re.fullmatch(r"[0-9]{6}", code):
-        return "totp-invalid"
-    ok = pyotp.TOTP(user.totp_secret).verify(code, for_time=now, valid_window=1)
-    return None if ok else "totp-invalid"
+        return None, "totp-invalid"
+    totp = pyotp.TOTP(user.totp_secret)
+    current = totp.timecode(now)
+    matched = None
+    for step in (current - 1, current, current + 1):  # every step compared: timing says nothing of which
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            matched = step
+    return (matched, None) if matched is not None else (None, "totp-invalid")
+
+
+def verify_totp(user: User, code: object, now: datetime) -> str | None:
+    """None when ``code`` is one of the user's TOTP codes now (see :func:`match_totp`), else the reason."""
+    return match_totp(user, code, now)[1]
 
 
 def describe_protected(protected: object) -> tuple[str, str | None]:
