@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,3 +91,71 @@ def kms_settings(base, custody, workload: str, keyring_path: Path):
         openbao_secret_id_file=custody["files"][workload],
         openbao_check_interval=1.0,
     )
+
+
+def unseal_key(log_path: Path) -> str:
+    """The unseal key a dev server prints at start (``Unseal Key: ...``), to unseal it after a test seals it."""
+    match = re.search(r"Unseal Key: (\S+)", log_path.read_text(errors="replace"))
+    if match is None:
+        raise RuntimeError(f"no unseal key in {log_path}")
+    return match.group(1)
+
+
+class Gate:
+    """A TCP forwarder on loopback in front of OpenBao that can be cut and restored: OpenBao goes silent
+    for the clients behind it (connections refused, open ones closed) and comes back with its state."""
+
+    def __init__(self, target: str) -> None:
+        host, port = target.rsplit("//", 1)[-1].rsplit(":", 1)
+        self.target = (host, int(port))
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.addr = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.open = True
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        self.open = False
+        with self._lock:
+            for s in self._sockets:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        self.open = True
+
+    def close(self) -> None:
+        self.cut()
+        self.server.close()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.config import Settings
+from pipeline.config import Settings, settings_to_env
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.devtools.inputs import SignedInput
 from pipeline.interfaces.processes import spawn_worker, stop_process
@@ -63,3 +66,21 @@ def log_tail(path: Path, lines: int = 40) -> str:
     if not path.exists():
         return "(no worker log)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start_reveal_server(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
+    """``phi-pipeline reveal-server`` in a child process, returned once it says it is ready."""
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.interfaces.cli", "reveal-server"],
+            env={**os.environ, **settings_to_env(settings)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while "reveal service ready" not in log_path.read_text():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError(f"the reveal service did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return server

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -26,7 +23,6 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pipeline.config import settings_to_env
 from pipeline.core.crypto.audit_chain import verify_chain
 from pipeline.core.crypto.custody import wrap_keyring
 from pipeline.core.crypto.envelope import Encryptor
@@ -40,6 +36,7 @@ from pipeline.stream.clients import decode_output
 from pipeline.stream.reading import read_to_end
 from tests.e2e.certs import TestPki
 from tests.e2e.cli import run_cli
+from tests.e2e.helpers import start_reveal_server
 from tests.openbao_server import kms_settings
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -106,6 +103,13 @@ def access_document(tokens, secrets):
             {"user": "carol", "roles": ["care-coordinator"], "totp_secret": secrets["carol"]},
             {"user": "erin", "roles": ["emergency-physician"], "totp_secret": secrets["erin"]},
             {"user": "rita", "roles": ["care-coordinator"], "totp_secret": secrets["rita"]},
+            {"user": "gina", "roles": ["care-coordinator"], "totp_secret": secrets["gina"]},
+            {
+                "user": "hank",
+                "roles": ["care-coordinator"],
+                "totp_secret": secrets["hank"],
+                "oidc_subject": "hank@hospital.example",
+            },
             {
                 "user": "dave",
                 "roles": ["care-coordinator"],
@@ -127,6 +131,7 @@ def access_document(tokens, secrets):
             {"id": "t-carol", "user": "carol", "hash": hash_api_token(tokens["carol"]), "expires": later},
             {"id": "t-erin", "user": "erin", "hash": hash_api_token(tokens["erin"]), "expires": later},
             {"id": "t-rita", "user": "rita", "hash": hash_api_token(tokens["rita"]), "expires": later},
+            {"id": "t-gina", "user": "gina", "hash": hash_api_token(tokens["gina"]), "expires": later},
         ],
     }
 
@@ -138,7 +143,7 @@ def test_reveal_service_negative_matrix_allowed_reveals_and_audit(topic_settings
     pki = TestPki(tmp_path)
     cert, key = pki.issue("reveal", server=True)
     issuer = Jwks(pki)
-    users = ("alice", "bob", "carol", "erin", "rita", "dave")
+    users = ("alice", "bob", "carol", "erin", "rita", "dave", "gina", "hank")
     secrets = {u: pyotp.random_base32() for u in users}
     tokens = {u: new_api_token() for u in (*users, "expired", "revoked")}
     access = tmp_path / "access.json"
@@ -152,14 +157,7 @@ def test_reveal_service_negative_matrix_allowed_reveals_and_audit(topic_settings
         reveal_idle_timeout=IDLE, metrics_port=metrics_port, worker_id="reveal-test",
     )  # fmt: skip
     log_path = tmp_path / "reveal.log"
-    env = {**os.environ, **settings_to_env(settings)}
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.interfaces.cli", "reveal-server"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_reveal_server(settings, log_path)
     base = f"https://127.0.0.1:{port}"
     http = requests.Session()
     http.verify = str(pki.ca)
@@ -194,10 +192,6 @@ def test_reveal_service_negative_matrix_allowed_reveals_and_audit(topic_settings
         return r.json().get("value")
 
     try:
-        deadline = time.monotonic() + 60
-        while "reveal service ready" not in log_path.read_text():
-            assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()[-3000:]
-            time.sleep(0.2)
         assert "wrapped by OpenBao transit" in log_path.read_text()
         spec = http.get(base + "/openapi.json").json()
         with open("pipeline/interfaces/reveal_openapi.json") as checked_in:
@@ -231,7 +225,10 @@ def test_reveal_service_negative_matrix_allowed_reveals_and_audit(topic_settings
         login(tokens["carol"], wrong, 401, "denied-mfa", "totp-invalid", "carol")
         # No session, and a session without TOTP.
         reveal(None, totp("alice"), mrn_body, 401, "denied-auth", "session-missing", None)
-        alice = login(tokens["alice"], totp("alice"), 201, "allowed", None, "alice")
+        alice_code = totp("alice")
+        alice = login(tokens["alice"], alice_code, 201, "allowed", None, "alice")
+        # A code opens one session: the same code again is refused (RFC 6238 section 5.2).
+        login(tokens["alice"], alice_code, 401, "denied-mfa", "totp-replayed", "alice")
         reveal(alice, None, mrn_body, 401, "denied-mfa", "totp-missing", "alice")
         # Allowed: a token and a ciphertext in its context; a ciphertext out of context is invalid.
         assert reveal(alice, totp("alice"), mrn_body, 200, "allowed", None, "alice") == MRN
@@ -271,22 +268,23 @@ def test_reveal_service_negative_matrix_allowed_reveals_and_audit(topic_settings
         reveal(carol, totp("carol"), carol_body, 401, "denied-auth", "session-idle-expired", None)
 
         # The command-line client: login, reveal, logout (three audit events).
+        # (one user each: a TOTP step opens one session only, and dave's opened one above)
         client = run_cli(
             settings.with_overrides(reveal_url=base, reveal_cafile=pki.ca),
-            "reveal", mrn, "--type", "MRN", "--purpose", "treatment", "--totp", totp("dave"),
-            stdin=issuer.token() + "\n",
+            "reveal", mrn, "--type", "MRN", "--purpose", "treatment", "--totp", totp("gina"),
+            stdin=tokens["gina"] + "\n",
         )  # fmt: skip
         assert client.returncode == 0 and client.stdout.strip() == MRN, client.stderr
-        expected += [("session", "allowed", None, "dave"), ("reveal", "allowed", None, "dave"),
-                     ("logout", "allowed", None, "dave")]  # fmt: skip
+        expected += [("session", "allowed", None, "gina"), ("reveal", "allowed", None, "gina"),
+                     ("logout", "allowed", None, "gina")]  # fmt: skip
         refused = run_cli(
             settings.with_overrides(reveal_url=base, reveal_cafile=pki.ca),
-            "reveal", ssn, "--type", "SSN", "--purpose", "treatment", "--totp", totp("dave"),
-            "--message-id", "msg-1", "--field", "ssn", stdin=issuer.token() + "\n",
+            "reveal", ssn, "--type", "SSN", "--purpose", "treatment", "--totp", totp("hank"),
+            "--message-id", "msg-1", "--field", "ssn", stdin=issuer.token("hank@hospital.example") + "\n",
         )  # fmt: skip
         assert refused.returncode == 3 and SSN not in refused.stdout + refused.stderr
-        expected += [("session", "allowed", None, "dave"), ("reveal", "denied-role", "phi-type-not-allowed", "dave"),
-                     ("logout", "allowed", None, "dave")]  # fmt: skip
+        expected += [("session", "allowed", None, "hank"), ("reveal", "denied-role", "phi-type-not-allowed", "hank"),
+                     ("logout", "allowed", None, "hank")]  # fmt: skip
 
         metrics = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
     finally:
@@ -309,7 +307,7 @@ def test_reveal_service_negative_matrix_allowed_reveals_and_audit(topic_settings
     assert re.search(r'phi_reveals_total\{outcome="denied-rate-limit",role="care-coordinator"\} 1\.0', metrics)
     assert re.search(r'phi_reveals_total\{outcome="allowed",role="privacy-officer"\} 2\.0', metrics)
     assert re.search(r'phi_reveal_sessions_total\{outcome="denied-auth"\} 8\.0', metrics)
-    assert re.search(r'phi_reveal_sessions_total\{outcome="denied-mfa"\} 2\.0', metrics)
+    assert re.search(r'phi_reveal_sessions_total\{outcome="denied-mfa"\} 3\.0', metrics)
 
     # Nothing secret anywhere it could leak.
     log_text = log_path.read_text()
