@@ -53,6 +53,7 @@ from pipeline.core.crypto.reveal import (
     DENIED_ROLE,
     EMERGENCY,
     INVALID,
+    OUTCOMES,
     PURPOSES,
     UNAVAILABLE,
     AccessPolicy,
@@ -197,6 +198,7 @@ class RevealService:
         self.custody = custody
         self._policy = AccessPolicy.load(self.access_path)
         self._policy_mtime = os.stat(self.access_path).st_mtime_ns
+        self._prime_metrics()
 
     # ---- shared steps -------------------------------------------------------------------------------
 
@@ -208,11 +210,16 @@ class RevealService:
             if mtime != self._policy_mtime:
                 self._policy = AccessPolicy.load(self.access_path)
                 self._policy_mtime = mtime
+                self._prime_metrics()
                 log.info("reveal access file reloaded (%d users, %d API tokens)", len(self._policy.users),
                          len(self._policy.tokens))  # fmt: skip
         except (OSError, RevealPolicyError) as exc:
             log.error("reveal access file not reloaded, keeping the previous one: %s", exc)
         return self._policy
+
+    def _prime_metrics(self) -> None:
+        logins = [ALLOWED, DENIED_AUTH, DENIED_MFA, DENIED_RATE, UNAVAILABLE, AUDIT_UNAVAILABLE]
+        self.metrics.prime_reveal([*self._policy.roles, "(none)"], [*OUTCOMES, AUDIT_UNAVAILABLE], logins)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

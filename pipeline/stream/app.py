@@ -323,6 +323,7 @@ def create_app(
     if processor is None and summaries is None:
         raise ValueError("a worker needs at least one agent")
     guard = CustodyGuard(settings.custody_grace_seconds, "worker") if custody_check is not None else None
+    metrics.prime_worker(redaction=processor is not None, summaries=summaries is not None)
     batches = _BatchesInFlight()
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app_id = settings.group_id if processor is not None else f"{settings.group_id}-summarizer"

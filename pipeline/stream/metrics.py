@@ -18,11 +18,40 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from pipeline import __version__
+from pipeline.core.crypto.integrity import SignatureError
+from pipeline.core.errors import PipelineError, ProcessingFailed, RejectedMessage
+from pipeline.core.roles import Outcome
 
 log = logging.getLogger(__name__)
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+#: The stage where each dead-letter reason arises (decode otherwise); ``processing-error`` in any of STAGES.
+_REASON_STAGE = {"empty": "ingest", "oversized": "ingest", "invalid-field": "protect", "output-too-large": "emit",
+                 "output-rejected": "emit", "output-invalid": "emit"}  # fmt: skip
+STAGES = ("verify", "ingest", "decode", "protect", "detect", "classify", "emit")
+SUMMARY_OUTCOMES = ("generated", "extractive_fallback", "skipped", "error")
+
+
+def _reasons(base: type[PipelineError]) -> list[str]:
+    """The reason codes of every subclass of ``base``, not its own (a generic one that is never raised)."""
+    found: list[str] = []
+    for cls in base.__subclasses__():
+        found.extend([cls.reason, *_reasons(cls)])
+    return sorted(set(found))
+
+
+def hmac_failure_reasons() -> list[str]:
+    return _reasons(SignatureError)
+
+
+def dead_letter_labels() -> list[tuple[str, str]]:
+    """Every (reason, stage) a dead letter can carry."""
+    pairs = [(reason, "verify") for reason in hmac_failure_reasons()]
+    pairs += [(r, _REASON_STAGE.get(r, "decode")) for r in _reasons(RejectedMessage) if r != ProcessingFailed.reason]
+    return pairs + [(ProcessingFailed.reason, stage) for stage in STAGES]
 
 
 class PipelineMetrics:
@@ -74,6 +103,28 @@ class PipelineMetrics:
             "phi_consumer_lag_messages", "Input messages not yet processed", ["topic", "partition"], registry=r
         )
         self.last_progress = Gauge("phi_last_progress_timestamp_seconds", "When the last batch finished", registry=r)
+
+    def prime_worker(self, redaction: bool, summaries: bool) -> None:
+        """Create every known label value at zero, so that ``rate()`` and ``increase()`` see the first event
+        of each (a series born at 1 has no earlier sample to count from, and alerts would miss it)."""
+        if redaction:
+            self.messages.labels("emit", Outcome.OK.value)
+            for reason, stage in dead_letter_labels():
+                self.dead_letters.labels(reason, stage)
+                self.messages.labels(stage, Outcome.DEADLETTER.value)
+            for reason in hmac_failure_reasons():
+                self.hmac_failures.labels(reason)
+        for outcome in SUMMARY_OUTCOMES if summaries else ():
+            self.summaries.labels(outcome)
+
+    def prime_reveal(self, roles: list[str], reveal_outcomes: list[str], session_outcomes: list[str]) -> None:
+        """The reveal service's counters at zero for every role and outcome (``PhiRevealBreakGlass`` must see
+        the first break-glass reveal of a role)."""
+        for role in roles:
+            for outcome in reveal_outcomes:
+                self.reveals.labels(role, outcome)
+        for outcome in session_outcomes:
+            self.reveal_sessions.labels(outcome)
 
     def set_build_info(self, detector_model: str, summarizer_model: str, provider: str, gpu_expected: bool) -> None:
         self.build_info.labels(__version__, detector_model, summarizer_model, provider).set(1)
