@@ -16,13 +16,17 @@ SHIPPED = {
     "pipeline._data.schemas": "schemas",
 }
 
+#: Folders of data inside ``pipeline/`` (no ``__init__.py``), declared as packages so setuptools ships them
+#: without its "would be ignored" warning.
+DATA_PACKAGES = ["pipeline.core.detection.lexicon_data"]
+
 setup(
-    packages=[*find_packages(include=["pipeline", "pipeline.*"]), *SHIPPED],
+    packages=[*find_packages(include=["pipeline", "pipeline.*"]), *DATA_PACKAGES, *SHIPPED],
     package_dir=SHIPPED,
     package_data={
         "pipeline": ["py.typed"],
         "pipeline.interfaces": ["reveal_openapi.json"],
-        "pipeline.core.detection": ["lexicon_data/*"],
+        "pipeline.core.detection.lexicon_data": ["*"],
         "pipeline.core.policy": ["*.yaml"],
         **{name: ["*", "**/*"] for name in SHIPPED},
     },

@@ -10,6 +10,7 @@ reason (never its content) and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.integrity import signed_headers
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
+from pipeline.core.errors import ConfigError
 from pipeline.core.formats.base import FORMAT_FHIR, FORMAT_HL7V2
 from pipeline.core.policy import Format, load_policy
 from pipeline.core.policy.avro import check_avro_rules
@@ -41,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use a throwaway keyring instead of PHI_KEYRING_PATH (tokens then differ on every run)",
     )
+    redact.add_argument("-o", "--output", default="-", help="where to write the records (default standard output)")
     redact.add_argument(
         "input",
         nargs="?",
@@ -91,7 +94,13 @@ def _keyring(args: argparse.Namespace) -> Keyring:
         return Keyring.generate()
     from pipeline.interfaces.components import load_keyring, load_settings
 
-    return load_keyring(load_settings())
+    settings = load_settings()
+    if settings.keyring_path is None and not settings.keyring:
+        raise ConfigError(
+            "no keyring configured: set PHI_KEYRING_PATH to a keyring file (create one with `phi-pipeline keys "
+            "init --path keyring.json`), or pass --ephemeral-keys for throwaway keys (tokens differ on every run)"
+        )
+    return load_keyring(settings)
 
 
 def run_redact(args: argparse.Namespace) -> int:
@@ -122,12 +131,14 @@ def run_redact(args: argparse.Namespace) -> int:
         return 2
     schema = {"hl7v2": FORMAT_HL7V2, "fhir": FORMAT_FHIR, "jsonl": settings.input_schema}[args.input_format]
     failed = 0
-    for number, result, out in _process(processor, keyring, split_inputs(text, args.input_format), schema, args):
-        if result.outcome is not Outcome.OK:
-            failed += 1
-            print(f"redact: input {number}: {result.reason} (stage {result.stage})", file=sys.stderr)
-            continue
-        sys.stdout.write(out)
+    target = contextlib.nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w", encoding="utf-8")
+    with target as sink:
+        for number, result, out in _process(processor, keyring, split_inputs(text, args.input_format), schema, args):
+            if result.outcome is not Outcome.OK:
+                failed += 1
+                print(f"redact: input {number}: {result.reason} (stage {result.stage})", file=sys.stderr)
+                continue
+            sink.write(out)
     return 1 if failed else 0
 
 

@@ -13,7 +13,7 @@ from pipeline.interfaces import detector_model_commands, sensitive_model_command
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     model = subparsers.add_parser("model", help="build the detector and summarizer models (needs the 'models' extra)")
-    sub = model.add_subparsers(dest="model_command", required=True, metavar="{build,build-summarizer,...}")
+    sub = model.add_subparsers(dest="model_command", required=True)
     detector_model_commands.register(sub)
     summarizer_model_commands.register(sub)
     sensitive_model_commands.register(sub)

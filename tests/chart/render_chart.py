@@ -38,6 +38,7 @@ Output (stdout, JSON)::
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -344,7 +345,9 @@ def main() -> int:
         for name in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME", "KUBECACHEDIR"):
             env[name] = os.path.join(scratch, name.lower())
         env["HELM_DRIVER"] = "memory"  # the release record stays in memory: no Secret is written anywhere
-        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__)], env)  # noqa: S606 - fixed argv
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)  # noqa: S606
+    if sys.argv[1:]:
+        return render_for_a_user(sys.argv[1:])
     request = json.load(sys.stdin)
     chart = os.path.abspath(request["chart"])
     kube_version = request.get("kube_version", "1.33.0")
@@ -390,6 +393,40 @@ def main() -> int:
     out["_validate"] = [validate(obj, kube_version) for obj in request.get("validate", [])]
     json.dump(out, sys.stdout)
     return 0
+
+
+def render_for_a_user(argv: list[str]) -> int:
+    """``helm lint`` and ``helm template`` for whoever has no ``helm``: the manifest on standard output, Helm's
+    lint messages and every schema or PromQL problem on standard error; status 1 when there is a problem."""
+    parser = argparse.ArgumentParser(
+        prog="render_chart.py", description="render and lint the chart with Helm's library (no cluster, no helm)"
+    )
+    parser.add_argument("--chart", default=os.path.join(os.path.dirname(__file__), "..", "..", "helm", "phi-pipeline"))
+    parser.add_argument("-f", "--values", action="append", default=[], help="a values file (repeat: later wins)")
+    parser.add_argument("--release", default="phi")
+    parser.add_argument("--namespace", default="phi")
+    parser.add_argument("--kube-version", default="1.33.0")
+    args = parser.parse_args(argv)
+    chart = os.path.abspath(args.chart)
+    problems: list[str] = []
+    with StubCluster(args.kube_version) as cluster:
+        linted = lint(cluster, chart)
+        problems += [f"lint: {m.get('Err') or m}" for m in linted.get("Messages") or [] if m.get("Severity", 0) >= 2]
+        try:
+            result = render(cluster, chart, args.release, args.namespace, case_values({"values_files": args.values}))
+        except Exception as exc:  # Helm's own message: a failed check or a required value
+            print(f"render failed: {exc}", file=sys.stderr)
+            return 1
+    manifest = result.get("manifest", "")
+    objects = [doc for doc in yaml.safe_load_all(manifest) if doc]
+    for obj in objects:
+        problems += validate(obj, args.kube_version)
+    problems += [f"{alert}: {r['error']}" for alert, r in rule_promql(objects).items() if r["error"]]
+    sys.stdout.write(manifest)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(objects)} objects, {len(problems)} problems", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
