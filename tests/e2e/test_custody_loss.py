@@ -210,7 +210,7 @@ def test_worker_stops_after_the_grace_or_at_a_seal_and_every_input_is_accounted_
             custody_grace_seconds=grace, batch_size=8
         )
         # with the shipped detector model: a batch takes long enough for the seal to land while one is processed
-        batches = [_inputs(keyring, registry, count, seed=seed) for count, seed in ((40, 31), (40, 32), (160, 33))]
+        batches = [_inputs(keyring, registry, count, seed=seed) for count, seed in ((40, 31), (40, 32), (120, 33))]
         ids = [{i.message_id for i in batch} for batch in batches]
         logs = [tmp_path / f"worker{n}.log" for n in (1, 2, 3)]
 

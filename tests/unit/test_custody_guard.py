@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyotp
+import pytest
 
+from pipeline.config import Settings
 from pipeline.core.crypto.custody import KmsPermissionError, KmsSealedError, KmsUnavailableError
 from pipeline.core.crypto.reveal import User, match_totp
 from pipeline.core.crypto.sessions import MemoryTotpSteps, StepRecord, step_allowed
+from pipeline.core.errors import ConfigError
 from pipeline.stream.custody_watch import CustodyGuard, CustodyLostError, exit_code
 
 SILENT = KmsUnavailableError("OpenBao did not answer")
@@ -73,3 +76,11 @@ def test_match_totp_names_the_step_of_the_code():
     assert match_totp(user, totp.at(now - timedelta(seconds=30)), now) == (step - 1, None)
     assert match_totp(user, totp.at(now - timedelta(seconds=90)), now) == (None, "totp-invalid")
     assert match_totp(user, None, now) == (None, "totp-missing")
+
+
+def test_the_grace_must_hold_at_least_one_check():
+    assert Settings.from_env({}).custody_grace_seconds == 180.0
+    with pytest.raises(ConfigError, match="PHI_CUSTODY_GRACE_SECONDS must be at least PHI_OPENBAO_CHECK_INTERVAL"):
+        Settings.from_env({"PHI_CUSTODY_GRACE_SECONDS": "5", "PHI_OPENBAO_CHECK_INTERVAL": "10"})
+    with pytest.raises(ConfigError, match="PHI_CUSTODY_GRACE_SECONDS"):
+        Settings.from_env({"PHI_CUSTODY_GRACE_SECONDS": "0"})
