@@ -421,9 +421,9 @@ class _BatchesInFlight:
     """How many batches the agents are processing, and what to do when key custody is lost meanwhile.
 
     A batch taken after custody was lost is left alone (not acknowledged: another worker takes it once
-    this one has gone); a batch that finishes after the loss is acknowledged and committed with the
-    batches before it, then the worker exits. Either way every input ends as exactly one output or dead
-    letter, and none is processed twice.
+    this one has gone); a batch that finishes after the loss is acknowledged, and once no agent has a
+    batch in hand the offsets of every finished batch are committed and the worker exits. Either way every
+    input ends as exactly one output or dead letter, and none is processed twice.
     """
 
     def __init__(self) -> None:
@@ -431,7 +431,7 @@ class _BatchesInFlight:
 
     async def begin(self, app: faust.App, guard: CustodyGuard | None) -> None:
         if guard is not None and guard.lost is not None:
-            await _commit_and_exit(app, guard)
+            await self._leave(app, guard)
         self.busy += 1
 
     async def end(self, app: faust.App, guard: CustodyGuard | None, stream: faust.StreamT, events: Any) -> None:
@@ -439,7 +439,12 @@ class _BatchesInFlight:
         if guard is not None and guard.lost is not None:
             for event in events:  # take_events would acknowledge them only when asked for the next batch
                 await stream.ack(event)
+            await self._leave(app, guard)
+
+    async def _leave(self, app: faust.App, guard: CustodyGuard) -> None:
+        if not self.busy:
             await _commit_and_exit(app, guard)
+        await asyncio.Event().wait()  # the other agent's batch ends the process when it finishes
 
 
 async def _commit_and_exit(app: faust.App, guard: CustodyGuard) -> NoReturn:
