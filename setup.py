@@ -8,6 +8,8 @@ files ships without a change here) as ``pipeline/_data/detector``, ``pipeline/_d
 the package is declared in ``pyproject.toml``.
 """
 
+import sys
+
 from setuptools import find_packages, setup
 
 SHIPPED = {
@@ -20,9 +22,16 @@ SHIPPED = {
 #: without its "would be ignored" warning.
 DATA_PACKAGES = ["pipeline.core.detection.lexicon_data"]
 
+#: An editable install (``make install``) leaves the folders in place (``pipeline.config`` falls back to
+#: them): no mapping, so setuptools takes the plain layout (a ``.pth`` entry for the checkout) and prints no
+#: "Editable installation" warning, which it does for a layout that maps packages elsewhere.
+EDITABLE = "editable_wheel" in sys.argv
+if EDITABLE:
+    SHIPPED = {}
+
 setup(
     packages=[*find_packages(include=["pipeline", "pipeline.*"]), *DATA_PACKAGES, *SHIPPED],
-    package_dir=SHIPPED,
+    package_dir={"": "."} if EDITABLE else SHIPPED,
     package_data={
         "pipeline": ["py.typed"],
         "pipeline.interfaces": ["reveal_openapi.json"],
