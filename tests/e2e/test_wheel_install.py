@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -34,22 +35,44 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str] | None = None, **kw) ->
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kw)
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built from a copy of the files git would commit (tracked, or new and not ignored), so a stale
-    ``build/`` folder in the checkout can neither hide a missing file nor add a deleted one."""
-    source = tmp_path_factory.mktemp("source")
+#: What setuptools prints when the packaging is declared in a way it deprecates or half-ignores (issue 28).
+PACKAGING_WARNING = re.compile(r"BuildBackendWarning|SetuptoolsDeprecationWarning|would be ignored|Editable install")
+
+
+def _checkout_copy(target: Path) -> Path:
+    """A copy of the files git would commit (tracked, or new and not ignored), so a stale ``build/``
+    folder in the checkout can neither hide a missing file nor add a deleted one."""
     listed = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO)
     assert listed.returncode == 0, listed.stderr
     for name in filter(None, listed.stdout.split("\0")):
         if (REPO / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, source / name)
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target / name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = _checkout_copy(tmp_path_factory.mktemp("source"))
     out = tmp_path_factory.mktemp("dist")
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)], cwd=source)
     assert built.returncode == 0, built.stderr[-3000:]
+    assert not PACKAGING_WARNING.search(built.stderr), built.stderr[-3000:]
     (path,) = out.glob("phi_pipeline-*.whl")
     return path
+
+
+def test_editable_install_as_make_install_does_prints_no_packaging_warning(tmp_path: Path):
+    source = _checkout_copy(tmp_path / "source")
+    root = tmp_path / "venv"
+    assert _run([sys.executable, "-m", "venv", "--without-pip", str(root)], cwd=tmp_path).returncode == 0
+    python = root / "bin" / "python"
+    installed = _run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", "-e", str(source)],
+        cwd=source,
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    assert not PACKAGING_WARNING.search(installed.stderr), installed.stderr[-3000:]
 
 
 @pytest.fixture(scope="module")
