@@ -704,7 +704,7 @@ def test_dashboard_queries_parse_and_cover_the_metrics(rendered: dict[str, Any])
 
 
 def test_a_user_renders_and_lints_the_chart_without_helm(tmp_path: Path) -> None:
-    """The README's recipe: render_chart.py -f VALUES prints the manifest, and problems on stderr (status 1)."""
+    """The README's recipe: render_chart.py -f VALUES prints the manifest, and its problems on stderr."""
     python = _helm_venv()
     good = subprocess.run(
         [str(python), str(RENDER), "-f", str(EXAMPLES / "reveal-openbao.yaml")],
@@ -713,12 +713,7 @@ def test_a_user_renders_and_lints_the_chart_without_helm(tmp_path: Path) -> None
     assert good.returncode == 0, good.stderr
     assert "kind: Deployment" in good.stdout and "kind: PrometheusRule" in good.stdout
     assert good.stderr.strip().endswith("objects, 0 problems")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("kafka:\n  bootstrapServers: ''\n")
-    refused = subprocess.run(
-        [str(python), str(RENDER), "-f", str(bad)], capture_output=True, text=True, timeout=300, cwd=tmp_path
-    )
-    assert refused.returncode == 1 and "kafka.bootstrapServers is required" in refused.stderr, refused.stderr
+    # (refusals of bad values are test_chart_refuses_bad_values' job: the same render, through the fixture)
 
 
 def test_dockerfile_runs_as_the_charts_user() -> None:
