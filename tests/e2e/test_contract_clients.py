@@ -122,6 +122,15 @@ def test_every_codec_in_records_out_nothing_lost(worker, librdkafka_run):
     assert "Traceback" not in worker.log.read_text(errors="replace")
 
 
+def _consumer_args(worker: Worker, expected: int) -> list[str]:
+    """The same options for both reference consumers: the redacted topic, decoded with the shipped schemas."""
+    return [
+        *("--bootstrap", worker.settings.bootstrap_servers, "--keyring", str(worker.keyring_path)),
+        *("--topic", worker.settings.topic_redacted, "--schemas", str(REPO_ROOT / "schemas")),
+        *("--expect", str(expected), "--timeout", "90"),
+    ]
+
+
 def _consumer_lines(done: subprocess.CompletedProcess[str]) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
@@ -129,25 +138,7 @@ def _consumer_lines(done: subprocess.CompletedProcess[str]) -> list[dict]:
 def test_librdkafka_reference_consumer_verifies_every_output(worker, librdkafka_run):
     sent, _ = librdkafka_run
     expected = {i for ids in sent.values() for i in ids}
-    done = _run(
-        [
-            sys.executable,
-            "consumer.py",
-            "--bootstrap",
-            worker.settings.bootstrap_servers,
-            "--keyring",
-            str(worker.keyring_path),
-            "--topic",
-            worker.settings.topic_redacted,
-            "--schemas",
-            str(REPO_ROOT / "schemas"),
-            "--expect",
-            str(len(expected)),
-            "--timeout",
-            "90",
-        ],
-        PY_CLIENT,
-    )
+    done = _run([sys.executable, "consumer.py", *_consumer_args(worker, len(expected))], PY_CLIENT)
     lines = _consumer_lines(done)
     assert done.returncode == 0, done.stderr
     assert {line["message_id"] for line in lines} >= expected
@@ -190,25 +181,7 @@ def test_kafkajs_reference_producer_and_consumer(worker, librdkafka_run):
     assert set(_by_id(outputs, settings.topic_redacted)) >= node_ids, log_tail(worker.log)
     sent, _ = librdkafka_run
     expected = node_ids | {i for ids in sent.values() for i in ids}
-    done = _run(
-        [
-            node,
-            "consumer.js",
-            "--bootstrap",
-            settings.bootstrap_servers,
-            "--keyring",
-            str(worker.keyring_path),
-            "--topic",
-            settings.topic_redacted,
-            "--schemas",
-            str(REPO_ROOT / "schemas"),
-            "--expect",
-            str(len(expected)),
-            "--timeout",
-            "90",
-        ],
-        NODE_CLIENT,
-    )
+    done = _run([node, "consumer.js", *_consumer_args(worker, len(expected))], NODE_CLIENT)
     lines = _consumer_lines(done)
     assert done.returncode == 0, done.stderr
     assert {line["message_id"] for line in lines} >= expected
