@@ -40,3 +40,31 @@ def test_worker_without_a_codec_library_stops_in_one_line(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
     assert "snappy, lz4, zstd" in lines[0] and "aiokafka[lz4,snappy,zstd]" in lines[0]
+
+
+@pytest.mark.parametrize(("name", "attribute"), [("gzip", 1), ("snappy", 2), ("lz4", 3), ("zstd", 4)])
+def test_the_worker_writes_its_outputs_with_the_configured_codec(monkeypatch, name, attribute):
+    """PHI_COMPRESSION_TYPE reaches the output producer: the record batches it builds carry that codec."""
+    import asyncio
+
+    from aiokafka.record.default_records import DefaultRecordBatch
+
+    from pipeline.config import Settings
+    from pipeline.stream import sending
+
+    async def unstarted(settings, factory, closer):
+        return factory()
+
+    monkeypatch.setattr(sending, "start_client", unstarted)
+
+    async def built() -> bytes:
+        outputs = sending.OutputProducer(Settings.from_env({"PHI_COMPRESSION_TYPE": name}), 1_048_576)
+        sender = await outputs.acquire()
+        builder = sender._builder()
+        builder.append(timestamp=None, key=b"k", value=b"phi-pipeline output " * 50, headers=[])
+        builder.close()
+        built = bytes(builder._build())  # the bytes the producer would send
+        await sender.producer.stop()
+        return built
+
+    assert DefaultRecordBatch(asyncio.run(built())).compression_type == attribute
