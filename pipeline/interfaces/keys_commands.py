@@ -32,6 +32,9 @@ from pipeline.core.crypto.custody import (
 from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring, KeyringError
 from pipeline.runtime.openbao import ADMIN, OpenBaoTransit, setup_transit, workload_policy
 
+#: What ``keys export`` hands other teams (docs/contract.md, section 3.2): the HMAC keys, never the others.
+EXPORTABLE = (KeyPurpose.INGEST_HMAC, KeyPurpose.EGRESS_HMAC)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``keys`` command and its subcommands to the top-level CLI parser."""
@@ -39,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = keys.add_subparsers(
         dest="keys_command",
         required=True,
-        metavar="{init,rotate,retire,list,wrap,rotate-kek,openbao-setup,openbao-policy}",
+        metavar="{init,rotate,retire,list,export,wrap,rotate-kek,openbao-setup,openbao-policy}",
     )
 
     init = sub.add_parser("init", help="write a new keyring with version 1 of every key purpose")
@@ -61,6 +64,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing = sub.add_parser("list", help="show key ids, purposes, status and creation time (never material)")
     listing.add_argument("--path", required=True, type=Path, help="keyring file")
     listing.set_defaults(func=_list)
+
+    export = sub.add_parser(
+        "export", help="write a keyring of one HMAC purpose only, for a producer (ingest) or consumer (egress) team"
+    )
+    export.add_argument("--path", required=True, type=Path, help="plain keyring file to read")
+    export.add_argument("--purpose", required=True, choices=[p.value for p in EXPORTABLE], help="which keys")
+    export.add_argument("--out", required=True, type=Path, help="keyring file to write (mode 0600)")
+    export.set_defaults(func=_export)
 
     wrap = sub.add_parser("wrap", help="wrap a plain keyring's keys with OpenBao into a wrapped keyring file")
     wrap.add_argument("--path", required=True, type=Path, help="plain keyring file to read")
@@ -181,6 +192,27 @@ def _list(args: argparse.Namespace) -> int:
     print(f"keyring {args.path}: {kind}")
     print(f"{'KEY ID':<18} {'PURPOSE':<12} {'STATUS':<8} CREATED")
     for key in document:
+        print(_line(key))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """The keys of one HMAC purpose (every version and status) in a keyring file of their own."""
+    try:
+        document = load_keyring_document(args.path)
+        if isinstance(document, WrappedKeyring):
+            return _fail(
+                f"{args.path} holds wrapped keys; export the HMAC keys from the plain keyring before wrapping it, "
+                "or have a workload with unwrap rights for this purpose write them"
+            )
+        subset = Keyring(document.keys(KeyPurpose(args.purpose)))
+        subset.save(args.out)
+    except KeyringError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc.strerror}")
+    print(f"wrote {args.out} (mode 0600) with the {len(subset)} {args.purpose} keys only (in clear: a secret):")
+    for key in subset:
         print(_line(key))
     return 0
 

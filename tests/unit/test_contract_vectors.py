@@ -252,3 +252,32 @@ def test_the_shipped_output_schema_is_the_derived_one(registry):
     shipped = Path(REPO_ROOT / "schemas" / "deidentified_clinical_record.avsc").read_text(encoding="utf-8")
     entry = registry.get("deidentified_clinical_record")
     assert shipped == shipped_output_schema(registry.get("clinical_record"), entry.registry_id)
+
+
+def test_keys_export_hands_a_producer_its_signing_key(tmp_path, capsys):
+    """docs/contract.md 3.2: the operator exports the ingest keys; a producer reading that file as the
+    spec says signs messages the worker accepts, and the file holds no other purpose's key."""
+    from pipeline.interfaces.cli import main
+
+    full, handed = tmp_path / "keyring.json", tmp_path / "producer.json"
+    assert main(["keys", "init", "--path", str(full)]) == 0
+    assert main(["keys", "rotate", "--path", str(full), "--purpose", "ingest-hmac"]) == 0
+    assert main(["keys", "export", "--path", str(full), "--purpose", "ingest-hmac", "--out", str(handed)]) == 0
+    assert (handed.stat().st_mode & 0o077) == 0
+    document = json.loads(handed.read_text(encoding="utf-8"))
+    assert {k["purpose"] for k in document["keys"]} == {"ingest-hmac"} and len(document["keys"]) == 2
+    newest = max((k for k in document["keys"] if k["status"] == "active"), key=lambda k: k["version"])
+    value, key = b'{"record_id": "ENC-1"}', b"ENC-1"
+    signed = _spec_signed_bytes("v2", "msg-export-1", "clinical_record:1", key, value)
+    mac = base64.b64encode(hmac.new(base64.b64decode(newest["material"]), signed, hashlib.sha256).digest()).decode()
+    headers = _headers(
+        [
+            ["phi-message-id", "msg-export-1"],
+            ["phi-hmac", f"v2:{newest['key_id']}:{mac}"],
+            ["phi-schema", "clinical_record:1"],
+        ]
+    )
+    verified = verify_headers(Keyring.load(full), KeyPurpose.INGEST_HMAC, headers, key, value)
+    assert verified.key_id == "ingest-hmac-v2"
+    printed = capsys.readouterr().out
+    assert "ingest-hmac-v2" in printed and all(k["material"] not in printed for k in document["keys"])
