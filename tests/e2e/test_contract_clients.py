@@ -26,6 +26,7 @@ from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.roles import OutputRole
 from pipeline.devtools.synthetic import synthetic_records
+from pipeline.interfaces.cli import main
 from pipeline.stream.clients import Consumed
 from tests.conftest import REPO_ROOT, isolated_settings
 from tests.e2e.cli import run_cli
@@ -43,7 +44,8 @@ PER_CODEC = 8
 class Worker:
     settings: Settings
     keyring: Keyring
-    keyring_path: Path
+    producer_keys: Path  # `keys export --purpose ingest-hmac`: what a producer team is handed
+    consumer_keys: Path  # `keys export --purpose egress-hmac`: what a consumer team is handed
     log: Path
 
 
@@ -64,11 +66,15 @@ def _sent_ids(done: subprocess.CompletedProcess[str]) -> list[str]:
 def worker(base_settings, broker, keyring, tmp_path_factory):
     folder = tmp_path_factory.mktemp("contract")
     settings = isolated_settings(base_settings, broker, "contract-clients").with_overrides(compression_type="gzip")
-    keyring_path = folder / "keyring.json"
-    keyring.save(keyring_path)
+    keyring.save(folder / "keyring.json")
+    handed = {}
+    for purpose in ("ingest-hmac", "egress-hmac"):
+        handed[purpose] = folder / f"{purpose}.json"
+        command = ["keys", "export", "--path", str(folder / "keyring.json"), "--purpose", purpose]
+        assert main([*command, "--out", str(handed[purpose])]) == 0
     log = folder / "worker.log"
     with worker_process(settings, log) as process:
-        yield Worker(settings, keyring, keyring_path, log)
+        yield Worker(settings, keyring, handed["ingest-hmac"], handed["egress-hmac"], log)
         assert process.poll() is None, log_tail(log)
 
 
@@ -86,7 +92,7 @@ def librdkafka_run(worker):
                 "--bootstrap",
                 worker.settings.bootstrap_servers,
                 "--keyring",
-                str(worker.keyring_path),
+                str(worker.producer_keys),
                 "--topic",
                 worker.settings.topic_ingest,
                 "--compression",
@@ -125,7 +131,7 @@ def test_every_codec_in_records_out_nothing_lost(worker, librdkafka_run):
 def _consumer_args(worker: Worker, expected: int) -> list[str]:
     """The same options for both reference consumers: the redacted topic, decoded with the shipped schemas."""
     return [
-        *("--bootstrap", worker.settings.bootstrap_servers, "--keyring", str(worker.keyring_path)),
+        *("--bootstrap", worker.settings.bootstrap_servers, "--keyring", str(worker.consumer_keys)),
         *("--topic", worker.settings.topic_redacted, "--schemas", str(REPO_ROOT / "schemas")),
         *("--expect", str(expected), "--timeout", "90"),
     ]
@@ -168,7 +174,7 @@ def test_kafkajs_reference_producer_and_consumer(worker, librdkafka_run):
             "--bootstrap",
             settings.bootstrap_servers,
             "--keyring",
-            str(worker.keyring_path),
+            str(worker.producer_keys),
             "--topic",
             settings.topic_ingest,
             "--gzip",
