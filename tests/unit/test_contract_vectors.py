@@ -281,3 +281,28 @@ def test_keys_export_hands_a_producer_its_signing_key(tmp_path, capsys):
     assert verified.key_id == "ingest-hmac-v2"
     printed = capsys.readouterr().out
     assert "ingest-hmac-v2" in printed and all(k["material"] not in printed for k in document["keys"])
+
+
+def test_a_shipped_output_schema_that_drifted_stops_the_worker_at_load(tmp_path):
+    import shutil as files
+
+    from pipeline.core.errors import SchemaError
+    from pipeline.core.schemas import SchemaRegistry
+
+    folder = tmp_path / "schemas"
+    files.copytree(REPO_ROOT / "schemas", folder)
+    shipped = folder / "deidentified_clinical_record.avsc"
+    raw = json.loads(shipped.read_text(encoding="utf-8"))
+    raw["fields"] = [f for f in raw["fields"] if f["name"] != "sensitive_categories"]
+    shipped.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(SchemaError, match=r"not the schema derived from clinical_record\.avsc"):
+        SchemaRegistry.load(folder)
+
+
+@pytest.mark.parametrize("registry_id", [1101, 1201, 1301, 1401, 999])
+def test_confluent_framing_takes_input_schema_ids_only(registry, registry_id):
+    from pipeline.core.codecs import decode
+    from pipeline.core.errors import UnknownSchema
+
+    with pytest.raises(UnknownSchema):
+        decode(registry, None, struct.pack(">bI", 0, registry_id) + b"\x02", "clinical_record")
