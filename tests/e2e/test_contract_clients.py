@@ -1,8 +1,9 @@
 """The wire contract from the outside: reference clients written from docs/contract.md, against one worker.
 
 One worker on the embedded broker (writing gzip batches) for the whole module:
-- the librdkafka producer (``clients/python-librdkafka``, confluent-kafka) sends records compressed with each
-  Kafka codec (none, gzip, snappy, lz4, zstd; JSON and schemaless Avro): every record comes out, signed;
+- the librdkafka producer (``clients/python-librdkafka``, confluent-kafka) sends records compressed with
+  each Kafka codec (none, gzip, snappy, lz4, zstd), in JSON, schemaless Avro and Confluent framing: every
+  record comes out, signed;
 - the librdkafka consumer and the kafkajs consumer (``clients/node``) verify every output's HMAC and
   decode it with the shipped schema; the kafkajs producer's records are accepted too;
 - ``consume`` takes every topic alias (``restricted`` included) and names a wrong topic in one line.
@@ -84,7 +85,7 @@ def librdkafka_run(worker):
     pytest.importorskip("confluent_kafka", reason="confluent-kafka is not installed (the dev extra brings it)")
     sent: dict[str, list[str]] = {}
     for number, codec in enumerate(CODECS):
-        encoding = "avro" if number % 2 else "json"
+        encoding = ("json", "avro", "confluent")[number % 3]
         done = _run(
             [
                 sys.executable,
