@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.config import Settings
@@ -106,6 +107,14 @@ def _line(key: Key | WrappedKey) -> str:
     return f"{d['key_id']:<18} {d['purpose']:<12} {d['status']:<8} {d['created']}{wrapped}"
 
 
+def _report(headline: str, keys: Iterable[Key | WrappedKey]) -> int:
+    """What was written: a headline, then one line per key (never material). Success."""
+    print(headline)
+    for key in keys:
+        print(_line(key))
+    return 0
+
+
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
@@ -121,19 +130,15 @@ def _init(args: argparse.Namespace) -> int:
             wrapped = wrap_keyring(keyring, _admin_kms(), **_layout())
             del keyring  # the clear keys were only ever in this process's memory
             wrapped.save(path)
-            print(f"wrote wrapped keyring {path} with {len(wrapped)} keys (none in clear):")
-            for entry in wrapped:
-                print(_line(entry))
-            return 0
+            return _report(f"wrote wrapped keyring {path} with {len(wrapped)} keys (none in clear):", wrapped)
         keyring.save(path)
     except (KmsError, KeyringError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {path}: {exc.strerror}")
-    print(f"wrote keyring {path} (mode 0600) with {len(keyring)} keys (PLAIN: keys in clear, for the demo):")
-    for key in keyring:
-        print(_line(key))
-    return 0
+    return _report(
+        f"wrote keyring {path} (mode 0600) with {len(keyring)} keys (PLAIN: keys in clear, for the demo):", keyring
+    )
 
 
 def _admin_kms() -> OpenBaoTransit:
@@ -211,10 +216,9 @@ def _export(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {args.out}: {exc.strerror}")
-    print(f"wrote {args.out} (mode 0600) with the {len(subset)} {args.purpose} keys only (in clear: a secret):")
-    for key in subset:
-        print(_line(key))
-    return 0
+    return _report(
+        f"wrote {args.out} (mode 0600) with the {len(subset)} {args.purpose} keys only (in clear: a secret):", subset
+    )
 
 
 def _wrap(args: argparse.Namespace) -> int:

@@ -210,9 +210,7 @@ def sign(
 
 def _parse(signature: str | bytes | None) -> tuple[str, str, bytes]:
     if signature is None or len(signature) == 0:
-        raise MissingSignatureError(
-            f"message has no {HEADER_HMAC} header; producers must sign (see docs/contract.md)"
-        )
+        raise MissingSignatureError(f"message has no {HEADER_HMAC} header; producers must sign (see docs/contract.md)")
     if isinstance(signature, bytes):
         try:
             signature = signature.decode("ascii")
