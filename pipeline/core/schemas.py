@@ -415,7 +415,7 @@ class SchemaRegistry:
             if shipped is not None and _without_registry_id(shipped.raw) != derived.raw:
                 raise SchemaError(
                     f"{derived.name}.avsc is not the schema derived from {entry.name}.avsc: an input schema changed "
-                    "without its shipped output schema; regenerate it (pipeline.core.schemas.shipped_output_schema)"
+                    "without its shipped output schema; regenerate it with: python -m pipeline.devtools.output_schemas"
                 )
             entries.setdefault(derived.ref, derived)
         if not entries:
