@@ -69,10 +69,11 @@ async function main() {
   clearTimeout(timer);
   await consumer.disconnect();
   process.stderr.write(`${seen} messages, ${failures} failed verification\n`);
-  process.exit(failures ? 1 : 0);
+  // exitCode, not exit(): exit() can cut off output still queued for a pipe
+  process.exitCode = failures ? 1 : 0;
 }
 
 main().catch((error) => {
   process.stderr.write(`error: ${error.message}\n`);
-  process.exit(2);
+  process.exitCode = 2;
 });

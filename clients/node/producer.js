@@ -44,5 +44,5 @@ async function main() {
 
 main().catch((error) => {
   process.stderr.write(`error: ${error.message}\n`);
-  process.exit(1);
+  process.exitCode = 1;
 });

@@ -55,6 +55,7 @@ for (const r of file.rejections.filter((c) => clientSide.has(c.expect))) {
 }
 if (failures.length) {
   process.stdout.write(`${failures.join('\n')}\n`);
-  process.exit(1);
+  process.exitCode = 1;
+} else {
+  process.stdout.write(`${file.vectors.length} vectors and ${rejections} rejections check out\n`);
 }
-process.stdout.write(`${file.vectors.length} vectors and ${rejections} rejections check out\n`);
