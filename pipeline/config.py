@@ -40,6 +40,8 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 EXECUTION_PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 OPENBAO_AUTH = ("approle", "kubernetes", "token")
+#: Kafka compression codecs the pipeline reads and writes (aiokafka with cramjam); "none" writes uncompressed.
+COMPRESSION_TYPES = ("none", "gzip", "snappy", "lz4", "zstd")
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,9 @@ class Settings:
     )
     ssl_certfile: Path | None = declare(None, _optional_path, "Client certificate for mutual TLS")
     ssl_keyfile: Path | None = declare(None, _optional_path, "Client private key for mutual TLS")
+    compression_type: str = declare(
+        "none", _choice(COMPRESSION_TYPES), "Codec of the batches the pipeline writes (every codec is read)"
+    )
     sasl_mechanism: str = declare("PLAIN", _choice(SASL_MECHANISMS, upper=True), "SASL mechanism (SASL_*)")
     sasl_username: str = declare("", _text, "SASL user name")
     sasl_password: str = declare("", _text, "SASL password", secret=True)

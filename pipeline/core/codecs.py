@@ -179,6 +179,8 @@ def decode(
             entry = registry.by_registry_id(registry_id)
         except SchemaError as exc:
             raise UnknownSchema(STAGE, str(exc)) from None
+        if not entry.is_input:  # output schemas have registry ids too, for consumers: never an input
+            raise UnknownSchema(STAGE, f"registry id {registry_id} names {entry.ref}, which is not an input schema")
         return entry, decode_avro(entry, data[_CONFLUENT_HEADER.size :])
     try:
         entry = registry.get(schema_ref or default_schema)

@@ -85,7 +85,7 @@ from pipeline.core.transform import DEFAULT_TEXT_POLICY, Action, TransformContex
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}\Z")  # \Z: "$" would also take a trailing newline
 DEADLETTER_SCHEMA = "dead_letter"
 AUDIT_SCHEMA = "audit_event"
 #: Header names a dead letter lists (safe ones only); a message with thousands of headers must not

@@ -409,9 +409,15 @@ class SchemaRegistry:
         for path in sorted(folder.glob("*.avsc")):
             entry = _load_entry(path)
             entries[entry.ref] = entry
-            if entry.is_input:
-                derived = _entry_from_raw(f"deidentified_{entry.name}", deidentified_schema(entry))
-                entries.setdefault(derived.ref, derived)
+        for entry in [e for e in entries.values() if e.is_input]:
+            derived = _entry_from_raw(f"deidentified_{entry.name}", deidentified_schema(entry))
+            shipped = entries.get(derived.ref)
+            if shipped is not None and _without_registry_id(shipped.raw) != derived.raw:
+                raise SchemaError(
+                    f"{derived.name}.avsc is not the schema derived from {entry.name}.avsc: an input schema changed "
+                    "without its shipped output schema; regenerate it with: python -m pipeline.devtools.output_schemas"
+                )
+            entries.setdefault(derived.ref, derived)
         if not entries:
             raise SchemaError(f"no *.avsc schema files in {str(folder)!r}")
         return cls(entries)
@@ -436,6 +442,19 @@ class SchemaRegistry:
 
     def __iter__(self) -> Iterator[SchemaEntry]:
         return iter(self._by_ref.values())
+
+
+def _without_registry_id(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k != "registry_id"}
+
+
+def shipped_output_schema(entry: SchemaEntry, registry_id: int | None) -> str:
+    """The ``deidentified_<name>.avsc`` text for an input schema: the derived schema with its registry id,
+    as shipped in ``schemas/`` so consumers can read outputs without running the pipeline."""
+    raw = deidentified_schema(entry)
+    if registry_id is not None:
+        raw = {**{k: v for k, v in raw.items() if k != "fields"}, "registry_id": registry_id, "fields": raw["fields"]}
+    return json.dumps(raw, indent=2, ensure_ascii=False) + "\n"
 
 
 def _load_entry(path: Path) -> SchemaEntry:

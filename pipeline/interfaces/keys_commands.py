@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.config import Settings
@@ -32,6 +33,9 @@ from pipeline.core.crypto.custody import (
 from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring, KeyringError
 from pipeline.runtime.openbao import ADMIN, OpenBaoTransit, setup_transit, workload_policy
 
+#: What ``keys export`` hands other teams (docs/contract.md, section 3.2): the HMAC keys, never the others.
+EXPORTABLE = (KeyPurpose.INGEST_HMAC, KeyPurpose.EGRESS_HMAC)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``keys`` command and its subcommands to the top-level CLI parser."""
@@ -39,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = keys.add_subparsers(
         dest="keys_command",
         required=True,
-        metavar="{init,rotate,retire,list,wrap,rotate-kek,openbao-setup,openbao-policy}",
+        metavar="{init,rotate,retire,list,export,wrap,rotate-kek,openbao-setup,openbao-policy}",
     )
 
     init = sub.add_parser("init", help="write a new keyring with version 1 of every key purpose")
@@ -61,6 +65,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing = sub.add_parser("list", help="show key ids, purposes, status and creation time (never material)")
     listing.add_argument("--path", required=True, type=Path, help="keyring file")
     listing.set_defaults(func=_list)
+
+    export = sub.add_parser(
+        "export", help="write a keyring of one HMAC purpose only, for a producer (ingest) or consumer (egress) team"
+    )
+    export.add_argument("--path", required=True, type=Path, help="plain keyring file to read")
+    export.add_argument("--purpose", required=True, choices=[p.value for p in EXPORTABLE], help="which keys")
+    export.add_argument("--out", required=True, type=Path, help="keyring file to write (mode 0600)")
+    export.set_defaults(func=_export)
 
     wrap = sub.add_parser("wrap", help="wrap a plain keyring's keys with OpenBao into a wrapped keyring file")
     wrap.add_argument("--path", required=True, type=Path, help="plain keyring file to read")
@@ -95,6 +107,14 @@ def _line(key: Key | WrappedKey) -> str:
     return f"{d['key_id']:<18} {d['purpose']:<12} {d['status']:<8} {d['created']}{wrapped}"
 
 
+def _report(headline: str, keys: Iterable[Key | WrappedKey]) -> int:
+    """What was written: a headline, then one line per key (never material). Success."""
+    print(headline)
+    for key in keys:
+        print(_line(key))
+    return 0
+
+
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 1
@@ -110,19 +130,15 @@ def _init(args: argparse.Namespace) -> int:
             wrapped = wrap_keyring(keyring, _admin_kms(), **_layout())
             del keyring  # the clear keys were only ever in this process's memory
             wrapped.save(path)
-            print(f"wrote wrapped keyring {path} with {len(wrapped)} keys (none in clear):")
-            for entry in wrapped:
-                print(_line(entry))
-            return 0
+            return _report(f"wrote wrapped keyring {path} with {len(wrapped)} keys (none in clear):", wrapped)
         keyring.save(path)
     except (KmsError, KeyringError) as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail(f"cannot write {path}: {exc.strerror}")
-    print(f"wrote keyring {path} (mode 0600) with {len(keyring)} keys (PLAIN: keys in clear, for the demo):")
-    for key in keyring:
-        print(_line(key))
-    return 0
+    return _report(
+        f"wrote keyring {path} (mode 0600) with {len(keyring)} keys (PLAIN: keys in clear, for the demo):", keyring
+    )
 
 
 def _admin_kms() -> OpenBaoTransit:
@@ -183,6 +199,26 @@ def _list(args: argparse.Namespace) -> int:
     for key in document:
         print(_line(key))
     return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    """The keys of one HMAC purpose (every version and status) in a keyring file of their own."""
+    try:
+        document = load_keyring_document(args.path)
+        if isinstance(document, WrappedKeyring):
+            return _fail(
+                f"{args.path} holds wrapped keys; export the HMAC keys from the plain keyring before wrapping it, "
+                "or have a workload with unwrap rights for this purpose write them"
+            )
+        subset = Keyring(document.keys(KeyPurpose(args.purpose)))
+        subset.save(args.out)
+    except KeyringError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc.strerror}")
+    return _report(
+        f"wrote {args.out} (mode 0600) with the {len(subset)} {args.purpose} keys only (in clear: a secret):", subset
+    )
 
 
 def _wrap(args: argparse.Namespace) -> int:

@@ -31,7 +31,8 @@ from pipeline.interfaces.components import (
 )
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.stream.admin import ensure_topics
-from pipeline.stream.clients import Outgoing, consume, decode_output, produce
+from pipeline.stream.clients import Outgoing, UnknownTopicError, consume, decode_output, produce
+from pipeline.stream.kafka_options import require_codecs
 from pipeline.stream.tls_check import tls_preflight
 
 if TYPE_CHECKING:
@@ -45,6 +46,13 @@ log = logging.getLogger(__name__)
 #: ``produce --encoding`` choices: :data:`pipeline.devtools.inputs.ENCODINGS`, spelled out here so that
 #: registering the command does not load producer helpers into the worker (a test keeps the two equal).
 ENCODINGS = ("avro", "json", "confluent")
+#: ``consume --topic`` aliases: each names the topic of the ``PHI_TOPIC_<ALIAS>`` setting.
+TOPIC_ALIASES = ("ingest", "redacted", "restricted", "summaries", "deadletter", "audit")
+
+
+def topic_for_alias(settings: Settings, name: str) -> str:
+    """The topic an alias names (``restricted`` -> ``PHI_TOPIC_RESTRICTED``); any other name is a topic itself."""
+    return getattr(settings, f"topic_{name}") if name in TOPIC_ALIASES else name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,7 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prod.set_defaults(func=_produce)
 
     cons = subparsers.add_parser("consume", help="print a topic's messages as JSON, decoded by their schema")
-    cons.add_argument("--topic", default="redacted", help="topic name, or ingest/redacted/audit/deadletter/summaries")
+    cons.add_argument(
+        "--topic",
+        default="redacted",
+        help=f"topic name, or one of the aliases {', '.join(TOPIC_ALIASES)} (the configured PHI_TOPIC_* names)",
+    )
     cons.add_argument("--limit", type=int, default=None)
     cons.add_argument("--timeout", type=float, default=10.0, help="seconds to read (default 10)")
     cons.add_argument("--verify", action="store_true", help="check each message's egress HMAC; exit 1 on failure")
@@ -105,6 +117,7 @@ def _worker(args: argparse.Namespace) -> int:
     from pipeline.stream.metrics import PipelineMetrics
 
     settings = load_settings()
+    require_codecs()  # before the models load: a consumer that meets a batch it cannot decompress never gets past it
     agents = _agents(args.agents, settings.summarizer_enabled)
     # Everything the worker needs is checked before it connects: a missing keyring, schema or model is a
     # configuration error (exit 2) an operator can fix, never a retry loop against the broker.
@@ -279,18 +292,14 @@ def _produce(args: argparse.Namespace) -> int:
 
 def _consume(args: argparse.Namespace) -> int:
     settings = load_settings()
-    roles = {
-        "ingest": settings.topic_ingest,
-        "redacted": settings.topic_redacted,
-        "audit": settings.topic_audit,
-        "deadletter": settings.topic_deadletter,
-        "summaries": settings.topic_summaries,
-    }
-    topic = roles.get(args.topic, args.topic)
+    topic = topic_for_alias(settings, args.topic)
     tls_preflight(settings)
     registry = load_schemas(settings)
     keyring = load_keyring(settings) if args.verify else None
-    messages = asyncio.run(consume(settings, [topic], timeout=args.timeout, idle_timeout=2.0, limit=args.limit))
+    try:
+        messages = asyncio.run(consume(settings, [topic], timeout=args.timeout, idle_timeout=2.0, limit=args.limit))
+    except UnknownTopicError as exc:
+        raise ConfigError(f"{exc}; --topic takes a topic name or one of {', '.join(TOPIC_ALIASES)}") from None
     failures = 0
     for message in messages[: args.limit]:
         shown: dict[str, Any] = {"partition": message.partition, "offset": message.offset}

@@ -25,7 +25,7 @@ from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessRes
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
 from pipeline.stream.custody_watch import CustodyGuard, exit_code
-from pipeline.stream.kafka_options import faust_broker_url, faust_credentials
+from pipeline.stream.kafka_options import compression, faust_broker_url, faust_credentials, require_codecs
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
 from pipeline.stream.sending import (
     MAX_BATCH_BYTES,
@@ -89,6 +89,7 @@ def _record_action(result: ProcessResult) -> str:
 
 def faust_settings(settings: Settings) -> dict[str, Any]:
     """faust's configuration for the pipeline (also used by the benchmark's faust pass-through)."""
+    require_codecs()
     return {
         "broker": faust_broker_url(settings),
         "broker_credentials": faust_credentials(settings),
@@ -99,6 +100,7 @@ def faust_settings(settings: Settings) -> dict[str, Any]:
         "broker_commit_interval": 1.0,
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
+        "producer_compression_type": compression(settings),
         "producer_max_request_size": producer_max_request_size(settings),
         "consumer_max_fetch_size": max(settings.max_message_bytes * 2, 4_194_304),
         "topic_allow_declare": False,

@@ -14,11 +14,21 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pipeline.config import Settings
 from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.integrity import HEADER_MESSAGE_ID, HEADER_SCHEMA
-from pipeline.core.errors import SchemaError
+from pipeline.core.errors import ConfigError, SchemaError
 from pipeline.core.formats.base import format_of
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.stream.admin import start_client
-from pipeline.stream.kafka_options import client_options
+from pipeline.stream.kafka_options import client_options, compression
+
+
+class UnknownTopicError(ConfigError):
+    """A topic asked for is not on the brokers (a typo, or an alias the command does not know)."""
+
+    reason = "topic-unknown"
+
+    def __init__(self, topics: Sequence[str]) -> None:
+        self.topics = tuple(topics)
+        super().__init__(f"no topic named {', '.join(self.topics)} on the brokers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +60,11 @@ async def produce(
     producer = await start_client(
         settings,
         lambda: AIOKafkaProducer(
-            **client_options(settings), acks="all", max_request_size=max_request_size, linger_ms=5
+            **client_options(settings),
+            acks="all",
+            max_request_size=max_request_size,
+            linger_ms=5,
+            compression_type=compression(settings),
         ),
         lambda client: client.stop(),
     )
@@ -105,7 +119,14 @@ async def consume(
     )
     found: list[Consumed] = []
     try:
-        await consumer.topics()  # loads metadata for every topic, so partitions_for_topic answers
+        for attempt in range(3):  # a topic created a moment ago may be missing from the first metadata answer
+            await consumer.topics()  # loads metadata for every topic, so partitions_for_topic answers
+            absent = [topic for topic in topics if not consumer.partitions_for_topic(topic)]
+            if not absent:
+                break
+            if attempt == 2:
+                raise UnknownTopicError(absent)
+            await asyncio.sleep(0.5)
         partitions = [
             TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or [])
         ]

@@ -11,10 +11,40 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+from aiokafka import codec as kafka_codec
 from faust.auth import SASLCredentials, SSLCredentials
 
 from pipeline.config import Settings
 from pipeline.core.errors import ConfigError
+
+#: Every Kafka compression codec and aiokafka's check that it can read and write it.
+CODECS = {
+    "gzip": kafka_codec.has_gzip,
+    "snappy": kafka_codec.has_snappy,
+    "lz4": kafka_codec.has_lz4,
+    "zstd": kafka_codec.has_zstd,
+}
+
+
+class MissingCodecError(ConfigError):
+    """A Kafka compression codec cannot be read here: a producer's batches in it would stop the consumer."""
+
+    reason = "codec-missing"
+
+
+def require_codecs() -> None:
+    """Refuse to start a Kafka client that could meet a batch it cannot decompress.
+
+    Producers choose the codec (librdkafka and Java clients often default to lz4, snappy or zstd), and a
+    consumer that cannot decompress a batch cannot skip it either: it would stop at the same offset after
+    every restart. So every codec is checked once, before any client connects.
+    """
+    missing = [name for name, available in CODECS.items() if not available()]
+    if missing:
+        raise MissingCodecError(
+            f"cannot decompress Kafka batches compressed with {', '.join(missing)}: the codec library is missing; "
+            "install it with: pip install 'aiokafka[lz4,snappy,zstd]==0.14.0' (cramjam)"
+        )
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -33,6 +63,7 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
 def client_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments shared by aiokafka's producer, consumer and admin client."""
+    require_codecs()
     options: dict[str, Any] = {
         "bootstrap_servers": settings.bootstrap_servers,
         "security_protocol": settings.security_protocol,
@@ -47,6 +78,11 @@ def client_options(settings: Settings) -> dict[str, Any]:
             sasl_plain_password=settings.sasl_password,
         )
     return options
+
+
+def compression(settings: Settings) -> str | None:
+    """The codec for batches the pipeline writes (aiokafka's ``compression_type``; None: uncompressed)."""
+    return None if settings.compression_type == "none" else settings.compression_type
 
 
 def faust_credentials(settings: Settings) -> SSLCredentials | SASLCredentials | None:

@@ -42,7 +42,7 @@ from pipeline.config import Settings
 from pipeline.core.processing import OutboundMessage
 from pipeline.core.roles import OutputRole
 from pipeline.stream.admin import start_client
-from pipeline.stream.kafka_options import client_options
+from pipeline.stream.kafka_options import client_options, compression
 
 #: Largest record batch built here (bytes); smaller when the output limit (the producer's request size,
 #: the topics' ``max.message.bytes``) is smaller. A record larger than this goes in a batch of its own.
@@ -206,6 +206,7 @@ class OutputProducer:
                         acks="all",
                         max_request_size=self.max_request_size,
                         max_batch_size=self.max_batch_bytes,
+                        compression_type=compression(self.settings),
                         client_id=f"{self.settings.group_id}-outputs",
                     ),
                     lambda client: client.stop(),

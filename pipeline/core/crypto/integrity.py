@@ -40,8 +40,8 @@ Confluent id or the configured default), unless the caller passes ``legacy_schem
 ``consume --verify`` reader of old outputs), in which case the result says the schema is unsigned.
 New signatures are always ``v2``.
 
-For producers outside this package, :func:`signed_headers` is the whole recipe; it is short on
-purpose so it can be copied into another code base.
+The normative description for other code bases is ``docs/contract.md`` (with test vectors in
+``docs/contract-vectors.json``); :func:`signed_headers` is the whole recipe in Python.
 """
 
 from __future__ import annotations
@@ -210,9 +210,7 @@ def sign(
 
 def _parse(signature: str | bytes | None) -> tuple[str, str, bytes]:
     if signature is None or len(signature) == 0:
-        raise MissingSignatureError(
-            f"message has no {HEADER_HMAC} header; producers must sign (see pipeline.core.crypto.integrity)"
-        )
+        raise MissingSignatureError(f"message has no {HEADER_HMAC} header; producers must sign (see docs/contract.md)")
     if isinstance(signature, bytes):
         try:
             signature = signature.decode("ascii")
@@ -358,6 +356,6 @@ def verify_headers(
     if not schema_signed and not legacy_schema:
         raise UnsignedSchemaError(
             f"{HEADER_HMAC} is a v1 signature, which does not cover the {HEADER_SCHEMA} header the message "
-            "carries; sign with v2 (pipeline.core.crypto.integrity.signed_headers) or drop the header"
+            "carries; sign with v2 (docs/contract.md, section 3.3) or drop the header"
         )
     return VerifiedMessage(raw_id, key_id, raw_schema, version, schema_signed)
