@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.access.reveal import PURPOSES, AccessPolicy, ApiToken, hash_api_token, new_api_token
 from pipeline.core.crypto.custody import Workload
 from pipeline.core.crypto.keyring import write_private_file
-from pipeline.core.crypto.reveal import PURPOSES, AccessPolicy, ApiToken, hash_api_token, new_api_token
 from pipeline.core.errors import ConfigError, PipelineError
 from pipeline.interfaces.components import load_schemas, load_settings, open_keyring
 from pipeline.stream.custody_watch import check_custody

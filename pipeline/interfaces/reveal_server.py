@@ -39,12 +39,8 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from pipeline.config import Settings
-from pipeline.core.audit import reveal_event
-from pipeline.core.crypto.audit_chain import AuditChain
-from pipeline.core.crypto.envelope import Encryptor
-from pipeline.core.crypto.keyring import Keyring
-from pipeline.core.crypto.oidc import JwtRejected, JwtUnknownKey, looks_like_jwt, verify_jwt
-from pipeline.core.crypto.reveal import (
+from pipeline.core.access.oidc import JwtRejected, JwtUnknownKey, looks_like_jwt, verify_jwt
+from pipeline.core.access.reveal import (
     ALLOWED,
     ALLOWED_BREAK_GLASS,
     DENIED_AUTH,
@@ -65,7 +61,11 @@ from pipeline.core.crypto.reveal import (
     safe_path,
     verify_totp,
 )
-from pipeline.core.crypto.sessions import RateLimiter, Session, SessionStore
+from pipeline.core.access.sessions import RateLimiter, Session, SessionStore
+from pipeline.core.audit import reveal_event
+from pipeline.core.crypto.audit_chain import AuditChain
+from pipeline.core.crypto.envelope import Encryptor
+from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.errors import ConfigError
 from pipeline.core.processing import audit_output
