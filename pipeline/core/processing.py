@@ -25,10 +25,8 @@ is not trusted (it could name another message), and is kept in its dead letter o
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
-import re
 import time
 import uuid
 from collections import Counter
@@ -41,12 +39,10 @@ from pipeline.core.codecs import decode, encode_avro
 from pipeline.core.crypto.audit_chain import AuditChain
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import (
-    HEADER_HMAC,
     HEADER_MESSAGE_ID,
     HEADER_SCHEMA,
     MessageIdError,
     SignatureError,
-    sign,
     verify_headers,
 )
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
@@ -65,6 +61,20 @@ from pipeline.core.formats.base import ProtectedDocument, format_of
 from pipeline.core.formats.registry import FormatProcessors
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.known_values import KnownValueFinder
+from pipeline.core.messages import (
+    AUDIT_SCHEMA,
+    DEADLETTER_SCHEMA,
+    RECORD_OVERHEAD_BYTES,
+    SAFE_ID,
+    InboundMessage,
+    OutboundMessage,
+    audit_output,
+    derived_message_id,
+    output_limit,
+    output_size,
+    safe_header,
+    signed_output,
+)
 from pipeline.core.phi_types import PhiType
 from pipeline.core.policy.model import Policy
 from pipeline.core.roles import Outcome, OutputRole
@@ -85,50 +95,10 @@ from pipeline.core.transform import DEFAULT_TEXT_POLICY, Action, TransformContex
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
-DEADLETTER_SCHEMA = "dead_letter"
-AUDIT_SCHEMA = "audit_event"
 #: Header names a dead letter lists (safe ones only); a message with thousands of headers must not
 #: make its dead letter large.
 MAX_LISTED_HEADER_NAMES = 32
 _MAX_DETAIL_CHARS = 1_000
-#: Bytes a record costs beyond its key, value and headers in a Kafka record batch, rounded up (batch
-#: header 61, record overhead at most 21, and up to 10 bytes of varints per header).
-RECORD_OVERHEAD_BYTES = 128
-HEADER_OVERHEAD_BYTES = 10
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
-    """A consumed message as the broker gave it."""
-
-    value: bytes | None
-    key: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None = None
-
-    @property
-    def source(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.offset}"
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundMessage:
-    """A message to send; ``role`` is mapped to a topic by the stream layer (``Settings.topic_for``)."""
-
-    role: OutputRole
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...]
-
-    @property
-    def size(self) -> int:
-        """An upper bound on what this message costs against a producer's or a broker's size limit:
-        key, value, every header name and value, and the record's framing."""
-        return output_size(self.key, self.value, self.headers)
 
 
 @dataclass
@@ -289,7 +259,7 @@ class RecordProcessor:
         value = message.value
         progress.stage = "verify"
         verified = verify_headers(self.keyring, KeyPurpose.INGEST_HMAC, message.headers, message.key, value)
-        if not _SAFE_ID.match(verified.message_id):
+        if not SAFE_ID.match(verified.message_id):
             raise MessageIdError("phi-message-id must be 1-128 letters, digits or ._:@/-")
         progress.message_id = verified.message_id
         progress.stage = "ingest"
@@ -543,7 +513,7 @@ class RecordProcessor:
                 outbound.size,
                 self.max_output_bytes,
             )
-        schema = _safe_header(message.headers, HEADER_SCHEMA)
+        schema = safe_header(message.headers, HEADER_SCHEMA)
         event = rejected_event(
             actor=self.worker_id,
             message_id=message_id,
@@ -580,7 +550,7 @@ class RecordProcessor:
                 f"{detail}; the original ({original} bytes with key and headers) is not copied here: "
                 f"it stays at {message.source} until the input topic's retention"
             )
-        claimed = None if verified_id or bare else _safe_header(message.headers, HEADER_MESSAGE_ID)
+        claimed = None if verified_id or bare else safe_header(message.headers, HEADER_MESSAGE_ID)
         letter = {
             "message_id": message_id,
             "reason": reason,
@@ -590,7 +560,7 @@ class RecordProcessor:
             "source_partition": message.partition,
             "source_offset": message.offset,
             "source_timestamp_ms": message.timestamp_ms,
-            "schema": None if bare else _safe_header(message.headers, HEADER_SCHEMA),
+            "schema": None if bare else safe_header(message.headers, HEADER_SCHEMA),
             "header_names": [] if bare else _listed_header_names(message.headers),
             "value_size": len(message.value or b""),
             "sealed_key": self._seal(message.key, message_id, "key") if keep else None,
@@ -626,20 +596,6 @@ class RecordProcessor:
         return self.encryptor.seal_bytes(data, message_id, context=f"deadletter/{part}")
 
 
-def output_limit(max_message_bytes: int) -> int:
-    """The largest output the pipeline sends for inputs up to ``max_message_bytes``."""
-    return 2 * max_message_bytes + 65_536
-
-
-def output_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> int:
-    """An upper bound on a record's size as producers and brokers count it: key, value, each header's
-    name and value, and framing."""
-    size = RECORD_OVERHEAD_BYTES + len(key or b"") + len(value or b"")
-    for name, header_value in headers:
-        size += HEADER_OVERHEAD_BYTES + len(name.encode("utf-8", "surrogatepass")) + len(header_value or b"")
-    return size
-
-
 def _original_size(message: InboundMessage) -> int:
     """What copying the input into a dead letter costs: key, value, and every header name and value."""
     return output_size(message.key, message.value, message.headers) - RECORD_OVERHEAD_BYTES
@@ -653,49 +609,6 @@ def _headers_bytes(headers: Sequence[tuple[str, bytes]]) -> bytes:
 
 
 def _listed_header_names(headers: Sequence[tuple[str, bytes]]) -> list[str]:
-    names = sorted({name for name, _ in headers if _SAFE_ID.match(name)})
+    names = sorted({name for name, _ in headers if SAFE_ID.match(name)})
     return names[:MAX_LISTED_HEADER_NAMES]
 
-
-def signed_output(
-    keyring: Keyring, role: OutputRole, key: bytes | None, value: bytes, message_id: str, schema: str
-) -> OutboundMessage:
-    """Every output carries the message id, the schema and an HMAC over both, the key and the value,
-    under the egress key."""
-    signature = sign(keyring, KeyPurpose.EGRESS_HMAC, message_id, key, value, schema)
-    headers = (
-        (HEADER_MESSAGE_ID, message_id.encode("utf-8")),
-        (HEADER_HMAC, signature.encode("ascii")),
-        (HEADER_SCHEMA, schema.encode("utf-8")),
-    )
-    return OutboundMessage(role, key, value, headers)
-
-
-def audit_output(keyring: Keyring, schema: SchemaEntry, chain: AuditChain, event: dict[str, Any]) -> OutboundMessage:
-    """Chain, encode and sign an audit event, keyed by its chain id so a chain stays in one partition
-    and readers see its events in order."""
-    chained = chain.append(event)
-    key = chained["chain_id"].encode("utf-8")
-    return signed_output(keyring, OutputRole.AUDIT, key, encode_avro(schema, chained), chained["event_id"], schema.ref)
-
-
-def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
-    for key, value in headers:
-        if key == name and value is not None:
-            try:
-                return value.decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-    return None
-
-
-def _safe_header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
-    value = _header(headers, name)
-    return value if value is not None and _SAFE_ID.match(value) else None
-
-
-def derived_message_id(message: InboundMessage) -> str:
-    """The id of a message whose own id cannot be trusted (it failed verification, or has none):
-    derived from its coordinates, so a replayed input gets the same one."""
-    digest = hashlib.sha256(message.source.encode("utf-8")).hexdigest()[:32]
-    return f"derived-{digest}"

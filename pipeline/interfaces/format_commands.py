@@ -20,10 +20,11 @@ from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.integrity import signed_headers
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.formats.base import FORMAT_FHIR, FORMAT_HL7V2
+from pipeline.core.messages import InboundMessage
 from pipeline.core.policy import Format, load_policy
 from pipeline.core.policy.avro import check_avro_rules
 from pipeline.core.policy.detector import PolicyDetector
-from pipeline.core.processing import InboundMessage, RecordProcessor
+from pipeline.core.processing import RecordProcessor
 from pipeline.core.roles import Outcome
 
 FORMATS = ("hl7v2", "fhir", "jsonl")

@@ -68,7 +68,7 @@ from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.errors import ConfigError
-from pipeline.core.processing import audit_output
+from pipeline.core.messages import audit_output
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.stream.admin import start_client
 from pipeline.stream.kafka_options import client_options

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from pipeline.core.crypto.envelope import Encryptor
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
 from pipeline.devtools.synthetic import synthetic_records
 from pipeline.interfaces.components import build_processor

@@ -21,7 +21,7 @@ from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_h
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.errors import PipelineError, RejectedMessage
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
 from tests.unit.processors import unit_processor
