@@ -27,7 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from pipeline.core.errors import InvalidField
-from pipeline.core.generalize import GeneralizationError, age_bucket, year_only, zip3
+from pipeline.core.generalize import age_bucket
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import (
     ArrayPlan,
@@ -40,6 +40,7 @@ from pipeline.core.schemas import (
     UnionPlan,
 )
 from pipeline.core.spans import Span
+from pipeline.core.transform.actions import Action
 
 STAGE = "protect"
 AGED_90_PLUS = "90+"
@@ -47,8 +48,9 @@ SAFE_HARBOR_DETECTOR = "safe-harbor-90"
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _BIRTH_NAMES = ("birth", "dob")
 
-TokenizeFn = Callable[[str, PhiType], str]
-EncryptFn = Callable[[str, str, str, PhiType], str]  # value, message id, field path, type
+#: One value through the action table: (value, type, action, field path) -> (protected value or None
+#: for removed, the action applied); the Avro format binds it to the message (its keys, patient, id).
+ProtectValue = Callable[[str, PhiType, Action, str], tuple[str | None, Action]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +108,12 @@ class _Leaf:
     value: Any
 
 
-_GENERALIZERS: dict[PhiType, Callable[[Any], str]] = {
-    PhiType.DATE: year_only,
-    PhiType.ZIP: zip3,
-    PhiType.AGE: age_bucket,
-}
+#: Actions that would leave a year (or an age over 89) to be read, for a patient aged 90 or over.
+_YEAR_BEARING = frozenset({Action.KEEP, Action.GENERALIZE})
+_DATE_YEAR_BEARING = _YEAR_BEARING | {Action.DATE_SHIFT, Action.SURROGATE}
 
 
-def protect_record(
-    entry: SchemaEntry,
-    record: dict[str, Any],
-    message_id: str,
-    tokenize: TokenizeFn,
-    encrypt: EncryptFn,
-) -> ProtectedRecord:
+def protect_record(entry: SchemaEntry, record: dict[str, Any], protect: ProtectValue) -> ProtectedRecord:
     """A protected copy of ``record``: every tagged value at any depth transformed, free text collected."""
     out = copy_tree(record)
     leaves: list[_Leaf] = []
@@ -130,7 +124,7 @@ def protect_record(
                 _walk(sub, out, name, name, leaves)
     result = ProtectedRecord(out, aged_90_plus=_aged_90_plus(leaves))
     for leaf in leaves:
-        _apply(leaf, result, message_id, tokenize, encrypt)
+        _apply(leaf, result, protect)
     return result
 
 
@@ -150,18 +144,6 @@ def copy_tree(value: Any) -> Any:
     if isinstance(value, _IMMUTABLE):
         return value
     return copy.deepcopy(value)
-
-
-def protect_fields(
-    entry: SchemaEntry,
-    record: dict[str, Any],
-    message_id: str,
-    tokenize: TokenizeFn,
-    encrypt: EncryptFn,
-) -> tuple[dict[str, Any], list[Transformation]]:
-    """The record with every tagged structured value protected; free text is left for the detector."""
-    protected = protect_record(entry, record, message_id, tokenize, encrypt)
-    return protected.record, protected.transformations
 
 
 def year_spans(text: str) -> list[Span]:
@@ -267,14 +249,7 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
 # -- actions ------------------------------------------------------------------------------------------
 
 
-def _generalized(phi_type: PhiType, text: str, path: str) -> str:
-    try:
-        return _GENERALIZERS[phi_type](text)
-    except GeneralizationError as exc:
-        raise InvalidField(STAGE, f"field {path!r}: {exc}") from None
-
-
-def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: TokenizeFn, encrypt: EncryptFn) -> None:
+def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
     policy, path = leaf.policy, leaf.path
     if policy.is_free_text or policy.phi_type is None:
         if isinstance(leaf.value, str) and leaf.value:
@@ -282,27 +257,30 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: Toke
         return
     text = str(leaf.value)
     phi_type, action = policy.phi_type, policy.action
-    if action != "keep" and (phi_type is not PhiType.AGE or (_whole_years(text) or 0) >= 90):
+    if action is not Action.KEEP and (phi_type is not PhiType.AGE or (_whole_years(text) or 0) >= 90):
         result.known.append((phi_type, text))
-    if result.aged_90_plus and phi_type in (PhiType.DATE, PhiType.AGE) and action in ("generalize", "keep"):
+    bearing = _DATE_YEAR_BEARING if phi_type is PhiType.DATE else _YEAR_BEARING
+    protected: str | None
+    if result.aged_90_plus and phi_type in (PhiType.DATE, PhiType.AGE) and action in bearing:
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
         # The value must still be what the field says (a date with a year, an age), as for anyone else.
-        if action == "generalize":
-            _generalized(phi_type, text, path)
+        if action is Action.GENERALIZE:
+            _generalized(text, phi_type, path, protect)
         if phi_type is PhiType.DATE or (_whole_years(text) or 0) >= 90:
-            protected: str | None = AGED_90_PLUS
-            action = "generalize"
+            protected, action = AGED_90_PLUS, Action.GENERALIZE
         else:
-            protected = age_bucket(text) if action == "generalize" else text
-    elif action == "redact":
-        protected = None
-    elif action == "tokenize":
-        protected = tokenize(text, phi_type)
-    elif action == "encrypt":
-        protected = encrypt(text, message_id, path, phi_type)
-    elif action == "generalize":
-        protected = _generalized(phi_type, text, path)
-    else:  # keep: allowed by the schema's author, recorded so the choice is visible in the audit trail
-        protected = text
+            protected = age_bucket(text) if action is Action.GENERALIZE else text
+    elif action is Action.GENERALIZE:
+        protected = _generalized(text, phi_type, path, protect)
+    else:
+        protected, action = protect(text, phi_type, action, path)
     leaf.container[leaf.key] = protected
-    result.transformations.append(Transformation(path, phi_type.value, action))
+    result.transformations.append(Transformation(path, phi_type.value, action.value))
+
+
+def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:
+    """A tagged value that cannot be generalized is not what its field says: the record is refused."""
+    protected, applied = protect(text, phi_type, Action.GENERALIZE, path)
+    if applied is not Action.GENERALIZE:
+        raise InvalidField(STAGE, f"field {path!r}: not a {phi_type.value} value that can be generalized")
+    return protected

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
@@ -22,13 +23,14 @@ from pipeline.core.crypto.custody import (
     verify_custody,
 )
 from pipeline.core.crypto.keyring import Keyring, KeyringError
+from pipeline.core.deidentify import Deidentifier
+from pipeline.core.detection.base import Detector
 from pipeline.core.errors import ConfigError, SchemaError
 from pipeline.core.policy import load_policy
 from pipeline.core.policy.avro import check_avro_rules
-from pipeline.core.policy.detector import PolicyDetector
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.core.sensitive import NoteClassifier, SensitivePolicy
+from pipeline.core.sensitive import NoteClassifier
 from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
 from pipeline.interfaces.logs import configure_logging
 from pipeline.runtime.detectors import build_detector
@@ -139,29 +141,43 @@ def load_schemas(settings: Settings) -> SchemaRegistry:
     return registry
 
 
-def build_processor(settings: Settings, keyring: Keyring | None = None) -> RecordProcessor:
-    """Keyring, schemas, then the detector (rules alone only when PHI_RULES_ONLY asks for it): each refuses
-    with a :class:`ConfigError` naming what to fix, before anything connects to Kafka."""
-    keyring = keyring or load_keyring(settings)
+def build_deidentifier(
+    settings: Settings,
+    keyring: Keyring,
+    *,
+    detector: Detector | None = None,
+    policy_path: Path | None = None,
+    classifier: bool = True,
+) -> Deidentifier:
+    """The one de-identifier every command uses: schemas, policy (checked against the schemas' tags), the
+    detector (rules alone only when PHI_RULES_ONLY asks for it, unless one is given) and the
+    sensitive-category classifier; each refuses with a :class:`ConfigError` naming what to fix."""
     registry = load_schemas(settings)
-    detector = build_detector(
-        None if settings.rules_only else settings.detector_model,
-        provider=settings.execution_provider,
-        threads=settings.inference_threads or None,
-    )
-    policy = load_policy(settings.policy_path)  # PolicyFileError (a ConfigError) lists every problem
+    policy = load_policy(policy_path or settings.policy_path)  # PolicyFileError (a ConfigError) lists every problem
     check_avro_rules(policy, registry)
-    return RecordProcessor(
-        registry=registry,
+    if detector is None:
+        detector = build_detector(
+            None if settings.rules_only else settings.detector_model,
+            provider=settings.execution_provider,
+            threads=settings.inference_threads or None,
+        )
+    return Deidentifier(
         keyring=keyring,
-        detector=PolicyDetector(detector, policy) if policy.changes_detection else detector,
+        detector=detector,
+        policy=policy,
+        classifier=build_sensitive_classifier(settings) if classifier else None,
+        sensitive_policy=settings.sensitive_policy,  # the policy file's sensitive: section wins where it speaks
+        registry=registry,
+        default_schema=settings.input_schema,
+    )
+
+
+def build_processor(settings: Settings, keyring: Keyring | None = None) -> RecordProcessor:
+    """The worker's envelope around :func:`build_deidentifier`, before anything connects to Kafka."""
+    return RecordProcessor(
+        deidentifier=build_deidentifier(settings, keyring or load_keyring(settings)),
         worker_id=settings.worker_id,
         max_message_bytes=settings.max_message_bytes,
-        default_schema=settings.input_schema,
-        policy=policy,
-        classifier=build_sensitive_classifier(settings),
-        # The policy file's sensitive: section wins over PHI_SENSITIVE_POLICY for the categories it names.
-        sensitive_policy=SensitivePolicy({**settings.sensitive_policy.actions, **policy.sensitive}),
     )
 
 
@@ -198,7 +214,7 @@ def build_summary_processor(settings: Settings, processor: RecordProcessor) -> S
     return SummaryProcessor(
         registry=processor.registry,
         keyring=processor.keyring,
-        detector=processor.detector,
+        detector=processor.deidentifier.detector,  # the de-identifier's own, under the policy
         audit=AgentAuditTrail.for_agent(
             processor.keyring, processor.registry, processor.worker_id, processor.run_id, "summarize"
         ),

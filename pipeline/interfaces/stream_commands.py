@@ -140,13 +140,12 @@ def announce_build(
     metrics.set_build_info(model, summarizer, provider, settings.execution_provider in ("cuda", "tensorrt"))
     where = "PHI_RULES_ONLY=true" if settings.rules_only else str(settings.detector_model)
     log.info("detector: %s (%s, provider %s)", model, where, provider)
-    classifier = processor.classifier
+    classifier = processor.deidentifier.classifier
     if classifier is None:
         log.info("sensitive-category classifier: off (PHI_SENSITIVE_CLASSIFIER=false)")
     else:
-        log.info(
-            "sensitive-category classifier: %s; policy %s", classifier.describe(), processor.sensitive_policy.describe()
-        )
+        policy = processor.deidentifier.sensitive_policy
+        log.info("sensitive-category classifier: %s; policy %s", classifier.describe(), policy.describe())
     return model
 
 
