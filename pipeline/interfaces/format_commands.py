@@ -92,8 +92,8 @@ def _keyring(args: argparse.Namespace) -> Keyring:
 
 def run_redact(args: argparse.Namespace) -> int:
     from pipeline.config import Settings
-    from pipeline.interfaces.components import build_deidentifier
     from pipeline.interfaces.detect_commands import build_detector_from_args
+    from pipeline.runtime.assembly import build_deidentifier
 
     settings = Settings.from_env()
     deidentifier = build_deidentifier(

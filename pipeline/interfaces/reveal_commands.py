@@ -22,7 +22,8 @@ from pipeline.core.access.reveal import PURPOSES, AccessPolicy, ApiToken, hash_a
 from pipeline.core.crypto.custody import Workload
 from pipeline.core.crypto.keyring import write_private_file
 from pipeline.core.errors import ConfigError, PipelineError
-from pipeline.interfaces.components import load_schemas, load_settings, open_keyring
+from pipeline.interfaces.components import load_settings, open_keyring
+from pipeline.runtime.assembly import load_schemas
 from pipeline.stream.custody_watch import check_custody
 
 log = logging.getLogger(__name__)

@@ -21,15 +21,9 @@ from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_h
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.errors import ConfigError, RejectedMessage, SchemaError
 from pipeline.core.schemas import SchemaEntry
-from pipeline.interfaces.components import (
-    build_processor,
-    build_summary_processor,
-    load_keyring,
-    load_schemas,
-    load_settings,
-    open_keyring,
-)
+from pipeline.interfaces.components import load_keyring, load_settings, open_keyring
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
+from pipeline.runtime.assembly import build_processor, build_summary_processor, load_schemas
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Outgoing, consume, decode_output, produce
 from pipeline.stream.tls_check import tls_preflight

@@ -9,7 +9,7 @@ from pipeline.core.crypto.audit_chain import verify_chain
 from pipeline.core.messages import InboundMessage
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
-from pipeline.interfaces.components import build_processor, build_summary_processor
+from pipeline.runtime.assembly import build_processor, build_summary_processor
 
 
 @pytest.fixture
