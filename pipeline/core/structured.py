@@ -27,7 +27,6 @@ from typing import Any
 from uuid import UUID
 
 from pipeline.core.errors import InvalidField
-from pipeline.core.generalize import age_bucket
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import (
     ArrayPlan,
@@ -41,6 +40,7 @@ from pipeline.core.schemas import (
 )
 from pipeline.core.spans import Span
 from pipeline.core.transform.actions import Action
+from pipeline.core.transform.operators import OPERATORS
 
 STAGE = "protect"
 AGED_90_PLUS = "90+"
@@ -108,9 +108,6 @@ class _Leaf:
     value: Any
 
 
-#: Actions that would leave a year (or an age over 89) to be read, for a patient aged 90 or over.
-_YEAR_BEARING = frozenset({Action.KEEP, Action.GENERALIZE})
-_DATE_YEAR_BEARING = _YEAR_BEARING | {Action.DATE_SHIFT, Action.SURROGATE}
 
 
 def protect_record(entry: SchemaEntry, record: dict[str, Any], protect: ProtectValue) -> ProtectedRecord:
@@ -259,23 +256,24 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
     phi_type, action = policy.phi_type, policy.action
     if action is not Action.KEEP and (phi_type is not PhiType.AGE or (_whole_years(text) or 0) >= 90):
         result.known.append((phi_type, text))
-    bearing = _DATE_YEAR_BEARING if phi_type is PhiType.DATE else _YEAR_BEARING
     protected: str | None
-    if result.aged_90_plus and phi_type in (PhiType.DATE, PhiType.AGE) and action in bearing:
-        # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
-        # The value must still be what the field says (a date with a year, an age), as for anyone else.
-        if action is Action.GENERALIZE:
-            _generalized(text, phi_type, path, protect)
-        if phi_type is PhiType.DATE or (_whole_years(text) or 0) >= 90:
-            protected, action = AGED_90_PLUS, Action.GENERALIZE
-        else:
-            protected = age_bucket(text) if action is Action.GENERALIZE else text
-    elif action is Action.GENERALIZE:
+    if action is Action.GENERALIZE:  # the value must be what the field says (a date with a year, an age)
         protected = _generalized(text, phi_type, path, protect)
     else:
         protected, action = protect(text, phi_type, action, path)
+    if result.aged_90_plus and protected is not None and _reveals_age(phi_type, text, action):
+        # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
+        protected, action = AGED_90_PLUS, Action.GENERALIZE
     leaf.container[leaf.key] = protected
     result.transformations.append(Transformation(path, phi_type.value, action.value))
+
+
+def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:
+    """For a patient aged 90 or over: a date, or an age of 90 or more, whose action lets some of it be read
+    (every action but those the table marks opaque: redact, tokenize, encrypt)."""
+    if OPERATORS[action].opaque:
+        return False
+    return phi_type is PhiType.DATE or (phi_type is PhiType.AGE and (_whole_years(text) or 0) >= 90)
 
 
 def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:

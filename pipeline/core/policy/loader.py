@@ -9,7 +9,7 @@ from nothing (``extends: none``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,7 +18,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline.core.errors import ConfigError
-from pipeline.core.formats import fhir_model, hl7_model
+from pipeline.core.formats.names import BY_FORMAT
 from pipeline.core.phi_types import PhiType
 from pipeline.core.policy.model import (
     CustomRecognizer,
@@ -47,8 +47,6 @@ _TOP_KEYS = (
     "recognizers",
     "sensitive",
 )
-_FORMAT_KEYS = {Format.HL7V2: ("rules", "unlisted_segments"), Format.FHIR: ("rules",), Format.AVRO: ("rules",)}
-_AVRO_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _MAX_PATTERN_CHARS = 500
 
 
@@ -171,21 +169,13 @@ def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule |
     return Rule(action, phi_type, value_types, key.start_mark.line + 1)
 
 
-_PATH_CHECKS: dict[Format, Callable[[str], str | None]] = {
-    Format.HL7V2: hl7_model.check_path,
-    Format.FHIR: fhir_model.check_path,
-    Format.AVRO: lambda p: (
-        None if _AVRO_PATH.match(p) else "an Avro path is SCHEMA.FIELD[.FIELD...] (clinical_record.ssn)"
-    ),
-}
-
-
 def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules) -> FormatRules:
     rules = dict(base.rules)
     unlisted = base.unlisted
+    spelled = BY_FORMAT[fmt]
     for key, value in checker.mapping(node, fmt.value):
-        if key.value not in _FORMAT_KEYS[fmt]:
-            checker.error(key, f"{fmt.value}: unknown setting {key.value!r} ({', '.join(_FORMAT_KEYS[fmt])})")
+        if key.value not in spelled.settings:
+            checker.error(key, f"{fmt.value}: unknown setting {key.value!r} ({', '.join(spelled.settings)})")
         elif key.value == "unlisted_segments":
             text = checker.scalar(value, "unlisted_segments")
             allowed = (Action.REDACT, Action.DETECT, Action.KEEP)
@@ -196,7 +186,7 @@ def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules)
                     unlisted = Action(text)
         else:
             for path, rule_node in checker.mapping(value, f"{fmt.value} rules"):
-                problem = _PATH_CHECKS[fmt](str(path.value))
+                problem = spelled.check_path(str(path.value))
                 if problem:
                     checker.error(path, f"{fmt.value} path {path.value!r}: {problem}")
                     continue

@@ -24,6 +24,9 @@ class Operator:
     needs_type: ClassVar[bool] = True
     #: The action can be the free-text policy's answer for a type found in text.
     in_text: ClassVar[bool] = True
+    #: Nothing of the value can be read from the output (redact, tokenize, encrypt); any other action may
+    #: show part of it (a year), so Safe Harbor's 90+ rule takes over for the oldest patients' dates.
+    opaque: ClassVar[bool] = False
 
     def validate(self, phi_type: PhiType | None, written: str | None = None) -> str | None:
         """What is wrong with this action on ``phi_type`` (None: nothing); ``written`` is the action as the

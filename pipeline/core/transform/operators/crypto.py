@@ -13,6 +13,7 @@ class TokenizeOperator(Operator):
     """Deterministic, reversible token (AES-SIV in the cryptography module) in place of the value."""
 
     action = Action.TOKENIZE
+    opaque = True
 
     def apply(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
         if ctx.tokenize is None:
@@ -27,6 +28,7 @@ class EncryptOperator(Operator):
     """Ciphertext (AES-GCM envelope in the cryptography module) in place of the value."""
 
     action = Action.ENCRYPT
+    opaque = True
 
     def apply(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
         if ctx.encrypt is None:

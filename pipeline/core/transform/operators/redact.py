@@ -12,6 +12,7 @@ class RedactOperator(Operator):
     """``John Smith`` -> ``[NAME]``: the safest action and the default for any type without a policy."""
 
     action = Action.REDACT
+    opaque = True
 
     def apply(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
         return placeholder(phi_type)
