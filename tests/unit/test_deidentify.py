@@ -136,3 +136,11 @@ def test_free_text_encryption_is_bound_to_the_message_and_the_path(keyring):
     assert done.content is not None and "617-555-0142" not in done.content and "enc:" in done.content
     [t] = done.transformations
     assert (t.phi_type, t.action) == ("PHONE", "encrypt")
+
+
+def test_the_public_names_resolve_and_are_listed_once():
+    import pipeline
+
+    assert set(pipeline.__all__) == {*pipeline._EXPORTS, "__version__"}
+    for name in pipeline._EXPORTS:
+        assert getattr(pipeline, name).__name__ == name
