@@ -39,9 +39,7 @@ _TOP_KEYS = (
     "extends",
     "text",
     "date_shift_days",
-    "hl7v2",
-    "fhir",
-    "avro",
+    *(fmt.value for fmt in Format),  # one section per format
     "deny",
     "allow",
     "recognizers",
