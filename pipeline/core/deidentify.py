@@ -72,9 +72,11 @@ class Coverage:
 @dataclass
 class Deidentified(Generic[T]):
     """Protected content and its decisions. ``content`` is the text (None when withheld), the record, or
-    the output bytes; ``schema`` the output's ``phi-schema`` (the input schema for a record)."""
+    the output bytes; ``message_id`` the id ciphertexts are bound to (decryption needs it); ``schema`` the
+    output's ``phi-schema`` (the input schema for a record)."""
 
     content: T
+    message_id: str
     schema: str
     source_schema: str
     transformations: list[Transformation]
@@ -190,7 +192,7 @@ class Deidentifier:
         protected = avro.protect_record(entry, dict(record), self._protector(message_id))
         texts = [slot.text for slot in protected.texts]
         decisions = self._transform(protected, message_id, self.detect(texts), self._decision(texts))
-        return Deidentified(protected.protected.record, entry.ref, entry.ref, *decisions)
+        return Deidentified(protected.protected.record, message_id, entry.ref, entry.ref, *decisions)
 
     def document(self, schema: str, data: bytes, *, message_id: str | None = None) -> Deidentified[bytes]:
         """An input as bytes, named as the ``phi-schema`` header names it: ``hl7v2``, ``fhir-r4``, or an
@@ -273,7 +275,7 @@ class Deidentifier:
         stages.enter("emit")
         categories = [found.as_record() for found in decision.found]
         value, schema = opened.processor.render(protected, opened.message_id, decisions[0], categories)
-        return Deidentified(value, schema, protected.schema, *decisions)
+        return Deidentified(value, opened.message_id, schema, protected.schema, *decisions)
 
     def _transform(
         self, protected: Protected, message_id: str, detected: list[list[Span]], decision: SensitiveDecision
@@ -324,7 +326,7 @@ class Deidentifier:
         for index, (note, message_id) in enumerate(zip(notes, message_ids, strict=True)):
             decision = self.decide(scores[index : index + 1])
             decisions = self._transform(note, message_id, [spans[index]], decision)
-            out.append(Deidentified(note.slot_holder[0], TEXT_SCHEMA, TEXT_SCHEMA, *decisions))
+            out.append(Deidentified(note.slot_holder[0], message_id, TEXT_SCHEMA, TEXT_SCHEMA, *decisions))
         return out
 
     def _decision(self, texts: list[str]) -> SensitiveDecision:

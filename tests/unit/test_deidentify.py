@@ -10,6 +10,7 @@ import pytest
 
 from pipeline import Action, Deidentifier, PhiType, RejectedMessage, RuleDetector, parse_policy
 from pipeline.core.codecs import decode_avro
+from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.errors import SchemaError
 from pipeline.core.messages import InboundMessage
 from pipeline.core.policy.loader import PolicyFileError
@@ -136,6 +137,9 @@ def test_free_text_encryption_is_bound_to_the_message_and_the_path(keyring):
     assert done.content is not None and "617-555-0142" not in done.content and "enc:" in done.content
     [t] = done.transformations
     assert (t.phi_type, t.action) == ("PHONE", "encrypt")
+    assert t.start is not None and t.end is not None and done.message_id == "m-1"
+    token = done.content[t.start : t.end]
+    assert Encryptor(keyring).decrypt(token, done.message_id, "text", PhiType.PHONE) == "617-555-0142"
 
 
 def test_the_public_names_resolve_and_are_listed_once():
