@@ -143,7 +143,7 @@ REVEAL_DETAILS = (
 
 
 def reveal_event(attempt: Mapping[str, Any]) -> dict[str, Any]:
-    """The audit form of a reveal attempt (from :func:`pipeline.core.crypto.reveal.reveal`): who, which
+    """The audit form of a reveal attempt (from :func:`pipeline.core.access.reveal.reveal`): who, which
     role, which type, what outcome, under which key; never the value or the API token."""
     event = _base(
         "reveal", attempt.get("actor") or "(unauthenticated)", "reveal", attempt["outcome"], None, attempt.get("time")

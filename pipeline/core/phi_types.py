@@ -7,7 +7,10 @@ outside source (a model's label map, a labelled corpus) is translated once, here
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 
 from pipeline.core.errors import PipelineError
 
@@ -40,32 +43,65 @@ class PhiType(StrEnum):
     ID = "ID"  # any other unique identifying number, characteristic or code (R)
 
 
+class Surrogate(StrEnum):
+    """How the surrogate operator makes a realistic stand-in for a type."""
+
+    NAME = "name"  # a fake name, token by token
+    PLACE = "place"  # a fake city or town
+    FACILITY = "facility"  # a fake hospital or clinic
+    STREET = "street"  # a fake street, the house number format-preserved
+    EMAIL = "email"
+    URL = "url"
+    IP = "ip"
+    DATE = "date"  # the patient's date shift
+    AGE = "age"  # the Safe Harbor bucket (90+)
+    FORMAT = "format"  # digits for digits, letters for letters, separators kept
+    NONE = "none"  # no realistic form: a placeholder
+
+
+@dataclass(frozen=True, slots=True)
+class PhiTraits:
+    """What the stages need to know of one type: its Safe Harbor letter, whether ``generalize`` applies
+    to it, and the surrogate kind."""
+
+    letter: str
+    surrogate: Surrogate = Surrogate.FORMAT
+    generalizable: bool = False
+
+
+#: One row per type: adding a type is this row (and the enum member above).
+TRAITS: Mapping[PhiType, PhiTraits] = MappingProxyType(
+    {
+        PhiType.NAME: PhiTraits("A", Surrogate.NAME),
+        PhiType.STREET: PhiTraits("B", Surrogate.STREET),
+        PhiType.CITY: PhiTraits("B", Surrogate.PLACE),
+        PhiType.ZIP: PhiTraits("B", generalizable=True),
+        PhiType.FACILITY: PhiTraits("B", Surrogate.FACILITY),
+        PhiType.LOCATION: PhiTraits("B", Surrogate.PLACE),
+        PhiType.DATE: PhiTraits("C", Surrogate.DATE, generalizable=True),
+        PhiType.AGE: PhiTraits("C", Surrogate.AGE, generalizable=True),
+        PhiType.PHONE: PhiTraits("D"),
+        PhiType.FAX: PhiTraits("E"),
+        PhiType.EMAIL: PhiTraits("F", Surrogate.EMAIL),
+        PhiType.SSN: PhiTraits("G"),
+        PhiType.MRN: PhiTraits("H"),
+        PhiType.HEALTH_PLAN: PhiTraits("I"),
+        PhiType.ACCOUNT: PhiTraits("J"),
+        PhiType.LICENSE: PhiTraits("K"),
+        PhiType.VEHICLE: PhiTraits("L"),
+        PhiType.DEVICE: PhiTraits("M"),
+        PhiType.URL: PhiTraits("N", Surrogate.URL),
+        PhiType.IP: PhiTraits("O", Surrogate.IP),
+        PhiType.BIOMETRIC: PhiTraits("P", Surrogate.NONE),
+        PhiType.PHOTO: PhiTraits("Q", Surrogate.NONE),
+        PhiType.ID: PhiTraits("R"),
+    }
+)
+if set(TRAITS) != set(PhiType):  # a type without traits would be handled by no stage: refuse to load
+    raise ImportError(f"PHI types without traits: {sorted(set(PhiType) - set(TRAITS))}")
+
 #: The Safe Harbor letter each type answers to, for reports and model cards.
-SAFE_HARBOR_CLASS: dict[PhiType, str] = {
-    PhiType.NAME: "A",
-    PhiType.STREET: "B",
-    PhiType.CITY: "B",
-    PhiType.ZIP: "B",
-    PhiType.FACILITY: "B",
-    PhiType.LOCATION: "B",
-    PhiType.DATE: "C",
-    PhiType.AGE: "C",
-    PhiType.PHONE: "D",
-    PhiType.FAX: "E",
-    PhiType.EMAIL: "F",
-    PhiType.SSN: "G",
-    PhiType.MRN: "H",
-    PhiType.HEALTH_PLAN: "I",
-    PhiType.ACCOUNT: "J",
-    PhiType.LICENSE: "K",
-    PhiType.VEHICLE: "L",
-    PhiType.DEVICE: "M",
-    PhiType.URL: "N",
-    PhiType.IP: "O",
-    PhiType.BIOMETRIC: "P",
-    PhiType.PHOTO: "Q",
-    PhiType.ID: "R",
-}
+SAFE_HARBOR_CLASS: Mapping[PhiType, str] = MappingProxyType({t: traits.letter for t, traits in TRAITS.items()})
 
 
 class UnknownPhiTypeError(PipelineError, ValueError):

@@ -19,17 +19,11 @@ import fastavro
 
 from pipeline.core.errors import SchemaError
 from pipeline.core.phi_types import PhiType, UnknownPhiTypeError, parse_phi_type
+from pipeline.core.transform.actions import Action
+from pipeline.core.transform.operators import OPERATORS
 
 FREE_TEXT = "FREE_TEXT"
 
-#: Actions a structured field may carry, and the PHI types each makes sense for (None: any type).
-FIELD_ACTIONS: dict[str, frozenset[PhiType] | None] = {
-    "redact": None,
-    "tokenize": None,
-    "encrypt": None,
-    "generalize": frozenset({PhiType.DATE, PhiType.ZIP, PhiType.AGE}),
-    "keep": None,
-}
 #: Fields the de-identified schema adds; an input schema may not use these names.
 OUTPUT_METADATA_FIELDS = ("message_id", "source_schema", "phi_transformations", "sensitive_categories")
 #: The de-identified record's list of sensitive categories found (``pipeline.core.sensitive``); empty by
@@ -65,12 +59,12 @@ class FieldPolicy:
 
     name: str
     phi_type: PhiType | None  # None for free text
-    action: str  # one of FIELD_ACTIONS, or "detect" for free text
+    action: Action  # any of the action table's, checked against the type; ``detect`` for free text
     nullable: bool
 
     @property
     def is_free_text(self) -> bool:
-        return self.action == "detect"
+        return self.action is Action.DETECT
 
     @property
     def is_top_level(self) -> bool:
@@ -263,24 +257,25 @@ class _PlanBuilder:
                 f"and maps of them), not on {cannot}; tag the fields inside a record instead of the record"
             )
         nullable = _is_nullable(avro_field["type"])
+        try:
+            parsed = Action.parse(str(action))
+        except ValueError as exc:
+            raise SchemaError(f"{where}: {exc}") from None
         if tag == FREE_TEXT:
-            if action != "detect":
+            if parsed is not Action.DETECT:
                 raise SchemaError(f"{where}: a FREE_TEXT field takes action 'detect'")
             if leaves - {"null"} != {"string"}:
                 raise SchemaError(f"{where}: a FREE_TEXT field must hold strings only")
-            policy = FieldPolicy(path, None, "detect", nullable)
+            policy = FieldPolicy(path, None, parsed, nullable)
         else:
             try:
                 phi_type = parse_phi_type(tag)
             except UnknownPhiTypeError as exc:
                 raise SchemaError(f"{where}: {exc}") from None
-            if action not in FIELD_ACTIONS:
-                raise SchemaError(f"{where}: action {action!r} must be one of {', '.join(FIELD_ACTIONS)}")
-            allowed = FIELD_ACTIONS[action]
-            if allowed is not None and phi_type not in allowed:
-                kinds = ", ".join(sorted(allowed))
-                raise SchemaError(f"{where}: action {action!r} applies to {kinds}, not {phi_type}")
-            policy = FieldPolicy(path, phi_type, action, nullable)
+            problem = OPERATORS[parsed].validate(phi_type, str(action))
+            if problem:
+                raise SchemaError(f"{where}: {problem}")
+            policy = FieldPolicy(path, phi_type, parsed, nullable)
         self.policies.append(policy)
         return policy
 

@@ -27,7 +27,6 @@ from typing import Any
 from uuid import UUID
 
 from pipeline.core.errors import InvalidField
-from pipeline.core.generalize import GeneralizationError, age_bucket, year_only, zip3
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import (
     ArrayPlan,
@@ -40,6 +39,8 @@ from pipeline.core.schemas import (
     UnionPlan,
 )
 from pipeline.core.spans import Span
+from pipeline.core.transform.actions import Action
+from pipeline.core.transform.operators import OPERATORS
 
 STAGE = "protect"
 AGED_90_PLUS = "90+"
@@ -47,8 +48,9 @@ SAFE_HARBOR_DETECTOR = "safe-harbor-90"
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _BIRTH_NAMES = ("birth", "dob")
 
-TokenizeFn = Callable[[str, PhiType], str]
-EncryptFn = Callable[[str, str, str, PhiType], str]  # value, message id, field path, type
+#: One value through the action table: (value, type, action, field path) -> (protected value or None
+#: for removed, the action applied); the Avro format binds it to the message (its keys, patient, id).
+ProtectValue = Callable[[str, PhiType, Action, str], tuple[str | None, Action]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +108,9 @@ class _Leaf:
     value: Any
 
 
-_GENERALIZERS: dict[PhiType, Callable[[Any], str]] = {
-    PhiType.DATE: year_only,
-    PhiType.ZIP: zip3,
-    PhiType.AGE: age_bucket,
-}
 
 
-def protect_record(
-    entry: SchemaEntry,
-    record: dict[str, Any],
-    message_id: str,
-    tokenize: TokenizeFn,
-    encrypt: EncryptFn,
-) -> ProtectedRecord:
+def protect_record(entry: SchemaEntry, record: dict[str, Any], protect: ProtectValue) -> ProtectedRecord:
     """A protected copy of ``record``: every tagged value at any depth transformed, free text collected."""
     out = copy_tree(record)
     leaves: list[_Leaf] = []
@@ -130,7 +121,7 @@ def protect_record(
                 _walk(sub, out, name, name, leaves)
     result = ProtectedRecord(out, aged_90_plus=_aged_90_plus(leaves))
     for leaf in leaves:
-        _apply(leaf, result, message_id, tokenize, encrypt)
+        _apply(leaf, result, protect)
     return result
 
 
@@ -150,18 +141,6 @@ def copy_tree(value: Any) -> Any:
     if isinstance(value, _IMMUTABLE):
         return value
     return copy.deepcopy(value)
-
-
-def protect_fields(
-    entry: SchemaEntry,
-    record: dict[str, Any],
-    message_id: str,
-    tokenize: TokenizeFn,
-    encrypt: EncryptFn,
-) -> tuple[dict[str, Any], list[Transformation]]:
-    """The record with every tagged structured value protected; free text is left for the detector."""
-    protected = protect_record(entry, record, message_id, tokenize, encrypt)
-    return protected.record, protected.transformations
 
 
 def year_spans(text: str) -> list[Span]:
@@ -267,14 +246,7 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
 # -- actions ------------------------------------------------------------------------------------------
 
 
-def _generalized(phi_type: PhiType, text: str, path: str) -> str:
-    try:
-        return _GENERALIZERS[phi_type](text)
-    except GeneralizationError as exc:
-        raise InvalidField(STAGE, f"field {path!r}: {exc}") from None
-
-
-def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: TokenizeFn, encrypt: EncryptFn) -> None:
+def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
     policy, path = leaf.policy, leaf.path
     if policy.is_free_text or policy.phi_type is None:
         if isinstance(leaf.value, str) and leaf.value:
@@ -282,27 +254,31 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: Toke
         return
     text = str(leaf.value)
     phi_type, action = policy.phi_type, policy.action
-    if action != "keep" and (phi_type is not PhiType.AGE or (_whole_years(text) or 0) >= 90):
+    if action is not Action.KEEP and (phi_type is not PhiType.AGE or (_whole_years(text) or 0) >= 90):
         result.known.append((phi_type, text))
-    if result.aged_90_plus and phi_type in (PhiType.DATE, PhiType.AGE) and action in ("generalize", "keep"):
+    protected: str | None
+    if action is Action.GENERALIZE:  # the value must be what the field says (a date with a year, an age)
+        protected = _generalized(text, phi_type, path, protect)
+    else:
+        protected, action = protect(text, phi_type, action, path)
+    if result.aged_90_plus and protected is not None and _reveals_age(phi_type, text, action):
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
-        # The value must still be what the field says (a date with a year, an age), as for anyone else.
-        if action == "generalize":
-            _generalized(phi_type, text, path)
-        if phi_type is PhiType.DATE or (_whole_years(text) or 0) >= 90:
-            protected: str | None = AGED_90_PLUS
-            action = "generalize"
-        else:
-            protected = age_bucket(text) if action == "generalize" else text
-    elif action == "redact":
-        protected = None
-    elif action == "tokenize":
-        protected = tokenize(text, phi_type)
-    elif action == "encrypt":
-        protected = encrypt(text, message_id, path, phi_type)
-    elif action == "generalize":
-        protected = _generalized(phi_type, text, path)
-    else:  # keep: allowed by the schema's author, recorded so the choice is visible in the audit trail
-        protected = text
+        protected, action = AGED_90_PLUS, Action.GENERALIZE
     leaf.container[leaf.key] = protected
-    result.transformations.append(Transformation(path, phi_type.value, action))
+    result.transformations.append(Transformation(path, phi_type.value, action.value))
+
+
+def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:
+    """For a patient aged 90 or over: a date, or an age of 90 or more, whose action lets some of it be read
+    (every action but those the table marks opaque: redact, tokenize, encrypt)."""
+    if OPERATORS[action].opaque:
+        return False
+    return phi_type is PhiType.DATE or (phi_type is PhiType.AGE and (_whole_years(text) or 0) >= 90)
+
+
+def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:
+    """A tagged value that cannot be generalized is not what its field says: the record is refused."""
+    protected, applied = protect(text, phi_type, Action.GENERALIZE, path)
+    if applied is not Action.GENERALIZE:
+        raise InvalidField(STAGE, f"field {path!r}: not a {phi_type.value} value that can be generalized")
+    return protected

@@ -21,7 +21,7 @@ from pipeline.core.crypto.integrity import HEADER_SCHEMA, SignatureError, verify
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.detection.base import TextDetector
 from pipeline.core.errors import RejectedMessage, SchemaError
-from pipeline.core.processing import (
+from pipeline.core.messages import (
     AUDIT_SCHEMA,
     InboundMessage,
     OutboundMessage,

@@ -31,8 +31,10 @@ from pipeline.core.crypto.integrity import (
     signed_headers,
 )
 from pipeline.core.crypto.keyring import KEY_SIZES, Key, KeyPurpose, Keyring, KeyStatus
+from pipeline.core.deidentify import Deidentifier
 from pipeline.core.detection import RuleDetector
-from pipeline.core.processing import InboundMessage, RecordProcessor
+from pipeline.core.messages import InboundMessage
+from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.devtools.clinical import synthetic_fhir, synthetic_hl7
 from pipeline.devtools.synthetic import synthetic_records
@@ -158,14 +160,10 @@ def build(schema_dir: Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
         )
     )
 
-    processor = RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=RuleDetector(),
-        worker_id="vectors",
-        max_message_bytes=1_048_576,
-        default_schema="clinical_record",
+    deidentifier = Deidentifier(
+        keyring=keyring, detector=RuleDetector(), registry=registry, default_schema="clinical_record"
     )
+    processor = RecordProcessor(deidentifier=deidentifier, worker_id="vectors", max_message_bytes=1_048_576)
     inbound = [
         InboundMessage(value, key, tuple(headers), INPUT_TOPIC, 0, offset, None)
         for offset, (_, _, headers, key, value, _) in enumerate(ingress)

@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 from pipeline.config import Settings
 from pipeline.core.crypto.keyring import Keyring
-from pipeline.interfaces.components import load_schemas
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
 from pipeline.interfaces.logs import configure_logging
 from pipeline.interfaces.processes import spawn_worker, stop_process
+from pipeline.runtime.assembly import load_schemas
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Consumed, Outgoing, consume, decode_output, input_message_id, produce
 

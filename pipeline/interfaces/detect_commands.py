@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,9 +15,11 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.config import DEFAULT_DETECTOR
+from pipeline.core.crypto.keyring import Keyring
+from pipeline.core.deidentify import Deidentifier
 from pipeline.core.detection import TextDetector
+from pipeline.core.detection.base import Detector
 from pipeline.core.errors import PipelineError
-from pipeline.core.transform import DEFAULT_TEXT_POLICY, TransformContext, transform_text
 
 _BATCH = 64
 #: ``eval --format`` choices: :data:`pipeline.modelbuild.evaluation.FORMATS`, spelled out here so that
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="skip lines that are not UTF-8 JSON objects with a string 'text' (their numbers go to stderr) "
         "instead of stopping at the first one with exit status 2",
     )
-    _model_options(detect)
+    model_options(detect)
     detect.set_defaults(func=run_detect)
 
     evaluate = subparsers.add_parser("eval", help="precision/recall/F1 per PHI type on a labelled corpus")
@@ -47,11 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--missed", type=Path, help="write missed gold spans (JSONL, with text) here")
     evaluate.add_argument("--json", type=Path, dest="json_out", help="write all figures as JSON here")
     evaluate.add_argument("--limit", type=int, help="evaluate the first N documents only")
-    _model_options(evaluate)
+    model_options(evaluate)
     evaluate.set_defaults(func=run_eval)
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
+def model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--model",
@@ -68,7 +69,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=_BATCH, help=f"texts per batch (default {_BATCH})")
 
 
-def _build(args: argparse.Namespace):
+def build_detector_from_args(args: argparse.Namespace) -> Detector:
+    """The detector ``--model``/``--rules-only``, ``--provider`` and ``--threads`` ask for."""
     from pipeline.runtime.detectors import build_detector
 
     return build_detector(args.model, provider=args.provider, threads=args.threads)
@@ -138,14 +140,14 @@ def run_detect(args: argparse.Namespace) -> int:
     ``--skip-invalid`` passes over it and reports its number on stderr.
     """
     try:
-        detector = _build(args)
+        detector = build_detector_from_args(args)
     except PipelineError as exc:
         print(f"detect: {exc}", file=sys.stderr)
         return 2
     print(f"detect: detector {_detector_name(detector, args.model)}", file=sys.stderr)
-    # Placeholders need no key; a throwaway one satisfies the context without touching the keyring.
-    ctx = TransformContext(patient_key="cli", secret=os.urandom(32))
-    return run_jsonl(args, "detect", lambda batch, sink: _write_batch(detector, batch, sink, args.redact, ctx))
+    # The shipped policy (placeholders) under a throwaway keyring: nothing is tokenized or kept.
+    deidentifier = Deidentifier(keyring=Keyring.generate(), detector=detector)
+    return run_jsonl(args, "detect", lambda batch, sink: _write_batch(deidentifier, batch, sink, args.redact))
 
 
 def run_jsonl(args: argparse.Namespace, command: str, write_batch: WriteBatch) -> int:
@@ -193,23 +195,23 @@ def _detector_name(detector: TextDetector, model: Path | None) -> str:
     return f"{name} (--rules-only)" if model is None else f"rules + {name} from {model}"
 
 
-def _write_batch(detector, batch: list[tuple[object, str]], sink: IO[str], redact: bool, ctx: TransformContext) -> None:  # noqa: ANN001
-    results = detector.detect_batch([text for _, text in batch])
-    for (record_id, text), spans in zip(batch, results, strict=True):
-        if redact:
-            out = transform_text(text, spans, DEFAULT_TEXT_POLICY, ctx)
-            record = {
+def _write_batch(deidentifier: Deidentifier, batch: list[tuple[object, str]], sink: IO[str], redact: bool) -> None:
+    texts = [text for _, text in batch]
+    if redact:
+        for (record_id, _), done in zip(batch, deidentifier.texts(texts), strict=True):
+            spans = [t for t in done.transformations if t.start is not None and t.end is not None]
+            record: dict[str, object] = {
                 "id": record_id,
-                "text": out.text,
-                "spans": [
-                    {"start": s.start, "end": s.end, "type": s.type.value, "action": s.action.value} for s in out.spans
-                ],
+                "text": done.content,
+                "spans": [{"start": t.start, "end": t.end, "type": t.phi_type, "action": t.action} for t in spans],
             }
-        else:
-            record = {
-                "id": record_id,
-                "spans": [{"start": s.start, "end": s.end, "type": s.type.value, "score": s.score} for s in spans],
-            }
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    for (record_id, _), found in zip(batch, deidentifier.detect(texts), strict=True):
+        record = {
+            "id": record_id,
+            "spans": [{"start": s.start, "end": s.end, "type": s.type.value, "score": s.score} for s in found],
+        }
         sink.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -221,7 +223,7 @@ def run_eval(args: argparse.Namespace) -> int:
         docs = load_corpus(args.corpus, args.corpus_format)
         if args.limit is not None:
             docs = docs[: args.limit]
-        detector = _build(args)
+        detector = build_detector_from_args(args)
     except (PipelineError, OSError) as exc:  # CorpusError is a PipelineError
         print(f"eval: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,10 @@
 """``phi-pipeline redact`` (HL7 v2, FHIR R4 or JSONL records, outside Kafka) and ``phi-pipeline policy check``.
 
-``redact`` runs each input through the worker's own processing path (the same verification, policy,
-detection, transformation and output checks), so a file de-identifies exactly as the stream would:
-every input is signed with the keyring's ingest key, processed in batches, and its de-identified form
-written to standard output; an input that cannot be processed is reported on stderr by its number and
-reason (never its content) and the exit status is 1.
+``redact`` runs each input through the worker's own :class:`~pipeline.core.deidentify.Deidentifier`
+(the same policy, detection, transformation and output checks, built by the same assembly), so a file
+de-identifies exactly as the stream would, in batches, without the message envelope (no signing, no
+Kafka); its de-identified form is written to standard output; an input that cannot be processed is
+reported on stderr by its number and reason (never its content) and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -14,26 +14,21 @@ import contextlib
 import json
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.core.codecs import decode_avro
-from pipeline.core.crypto.integrity import signed_headers
-from pipeline.core.crypto.keyring import KeyPurpose, Keyring
-from pipeline.core.errors import ConfigError
-from pipeline.core.formats.base import FORMAT_FHIR, FORMAT_HL7V2
+from pipeline.core.crypto.keyring import Keyring
+from pipeline.core.deidentify import Deidentified, Deidentifier
+from pipeline.core.errors import ConfigError, RejectedMessage
+from pipeline.core.formats.names import BY_CLI
 from pipeline.core.policy import Format, load_policy
-from pipeline.core.policy.avro import check_avro_rules
-from pipeline.core.policy.detector import PolicyDetector
-from pipeline.core.processing import InboundMessage, RecordProcessor
-from pipeline.core.roles import Outcome
 
-FORMATS = ("hl7v2", "fhir", "jsonl")
+FORMATS = tuple(BY_CLI)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n+")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from pipeline.interfaces.detect_commands import _model_options
+    from pipeline.interfaces.detect_commands import model_options
 
     redact = subparsers.add_parser("redact", help="de-identify HL7 v2, FHIR R4 or JSONL records from a file (no Kafka)")
     redact.add_argument("--format", required=True, choices=FORMATS, dest="input_format")
@@ -51,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="HL7 v2: messages separated by blank lines; FHIR: one resource or Bundle per line, or one JSON "
         "document; JSONL: one record of PHI_INPUT_SCHEMA per line; - for standard input (default)",
     )
-    _model_options(redact)
+    model_options(redact)
     redact.set_defaults(func=run_redact)
 
     policy = subparsers.add_parser("policy", help="check a policy file")
@@ -105,23 +100,12 @@ def _keyring(args: argparse.Namespace) -> Keyring:
 
 def run_redact(args: argparse.Namespace) -> int:
     from pipeline.config import Settings
-    from pipeline.interfaces.components import load_schemas
-    from pipeline.interfaces.detect_commands import _build
+    from pipeline.interfaces.detect_commands import build_detector_from_args
+    from pipeline.runtime.assembly import build_deidentifier
 
     settings = Settings.from_env()
-    keyring = _keyring(args)
-    policy = load_policy(args.policy or settings.policy_path)
-    detector = _build(args)
-    registry = load_schemas(settings)
-    check_avro_rules(policy, registry)
-    processor = RecordProcessor(
-        registry=registry,
-        keyring=keyring,
-        detector=PolicyDetector(detector, policy) if policy.changes_detection else detector,
-        worker_id="redact-cli",
-        max_message_bytes=settings.max_message_bytes,
-        default_schema=settings.input_schema,
-        policy=policy,
+    deidentifier = build_deidentifier(
+        settings, _keyring(args), detector=build_detector_from_args(args), policy_path=args.policy, classifier=False
     )
     raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
     try:
@@ -129,44 +113,29 @@ def run_redact(args: argparse.Namespace) -> int:
     except UnicodeDecodeError:
         print("redact: the input is not UTF-8", file=sys.stderr)
         return 2
-    schema = {"hl7v2": FORMAT_HL7V2, "fhir": FORMAT_FHIR, "jsonl": settings.input_schema}[args.input_format]
+    schema = BY_CLI[args.input_format].header or settings.input_schema
+    inputs = split_inputs(text, args.input_format)
     failed = 0
+    size = max(1, args.batch_size)
     target = contextlib.nullcontext(sys.stdout) if args.output == "-" else open(args.output, "w", encoding="utf-8")
     with target as sink:
-        for number, result, out in _process(processor, keyring, split_inputs(text, args.input_format), schema, args):
-            if result.outcome is not Outcome.OK:
-                failed += 1
-                print(f"redact: input {number}: {result.reason} (stage {result.stage})", file=sys.stderr)
-                continue
-            sink.write(out)
+        for first in range(0, len(inputs), size):
+            batch = [(schema, item.encode("utf-8")) for item in inputs[first : first + size]]
+            ids = [f"redact-{number}" for number in range(first + 1, first + len(batch) + 1)]
+            for number, done in enumerate(deidentifier.documents(batch, message_ids=ids), start=first + 1):
+                if isinstance(done, RejectedMessage):
+                    failed += 1
+                    print(f"redact: input {number}: {done.reason} (stage {done.stage})", file=sys.stderr)
+                    continue
+                sink.write(_render(deidentifier, done, args.input_format))
     return 1 if failed else 0
 
 
-def _process(
-    processor: RecordProcessor, keyring: Keyring, inputs: list[str], schema: str, args: argparse.Namespace
-) -> Iterator[tuple[int, object, str]]:
-    size = max(1, args.batch_size)
-    for first in range(0, len(inputs), size):
-        batch = []
-        for offset, item in enumerate(inputs[first : first + size], start=first):
-            value = item.encode("utf-8")
-            headers = tuple(
-                signed_headers(keyring, f"redact-{offset + 1}", None, value, schema, KeyPurpose.INGEST_HMAC)
-            )
-            batch.append(InboundMessage(value, None, headers, "redact-input", 0, offset))
-        for offset, result in enumerate(processor.process_batch(batch), start=first):
-            out = ""
-            if result.outcome is Outcome.OK:
-                out = _render(processor, result.outputs[0], args.input_format)
-            yield offset + 1, result, out
-
-
-def _render(processor: RecordProcessor, output: object, input_format: str) -> str:
-    value: bytes = output.value  # type: ignore[attr-defined]
+def _render(deidentifier: Deidentifier, done: Deidentified[bytes], input_format: str) -> str:
     if input_format == "hl7v2":
-        return value.decode("utf-8").replace("\r", "\n") + "\n"
+        return done.content.decode("utf-8").replace("\r", "\n") + "\n"
     if input_format == "fhir":
-        return value.decode("utf-8") + "\n"
-    schema = dict(output.headers)["phi-schema"].decode("utf-8")  # type: ignore[attr-defined]
-    record = decode_avro(processor.registry.get(schema), value)
+        return done.content.decode("utf-8") + "\n"
+    assert deidentifier.registry is not None
+    record = decode_avro(deidentifier.registry.get(done.schema), done.content)
     return json.dumps(record, ensure_ascii=False, default=str) + "\n"

@@ -24,10 +24,11 @@ from pipeline.core.audit import REPLAYED, replay_event
 from pipeline.core.crypto.audit_chain import AuditChain, verify_chain
 from pipeline.core.crypto.envelope import Encryptor, EnvelopeError
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring, KeyringError
-from pipeline.core.processing import AUDIT_SCHEMA, DEADLETTER_SCHEMA, audit_output
+from pipeline.core.messages import AUDIT_SCHEMA, DEADLETTER_SCHEMA, audit_output
 from pipeline.core.replay import ReplayCandidate, fingerprint, fingerprint_key_ids, matches, plan_replay
 from pipeline.core.schemas import SchemaRegistry
-from pipeline.interfaces.components import load_keyring, load_schemas, load_settings
+from pipeline.interfaces.components import load_keyring, load_settings
+from pipeline.runtime.assembly import load_schemas
 from pipeline.stream.clients import Consumed, Outgoing, produce
 from pipeline.stream.reading import TopicRead, UntrustedRecordError, decode_trusted, read_to_end
 

@@ -18,11 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.access.reveal import PURPOSES, AccessPolicy, ApiToken, hash_api_token, new_api_token
 from pipeline.core.crypto.custody import Workload
 from pipeline.core.crypto.keyring import write_private_file
-from pipeline.core.crypto.reveal import PURPOSES, AccessPolicy, ApiToken, hash_api_token, new_api_token
 from pipeline.core.errors import ConfigError, PipelineError
-from pipeline.interfaces.components import load_schemas, load_settings, open_keyring
+from pipeline.interfaces.components import load_settings, open_keyring
+from pipeline.runtime.assembly import load_schemas
 from pipeline.stream.custody_watch import CustodyGuard
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from pipeline.core.crypto.sessions import MemoryTotpSteps, TotpSteps
+    from pipeline.core.access.sessions import MemoryTotpSteps, TotpSteps
     from pipeline.interfaces.reveal_server import AuditWriter, JwksSource, RevealService, server_tls_context
     from pipeline.runtime.openbao import OpenBaoTotpSteps
     from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls

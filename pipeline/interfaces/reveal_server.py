@@ -39,12 +39,8 @@ from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from pipeline.config import Settings
-from pipeline.core.audit import reveal_event
-from pipeline.core.crypto.audit_chain import AuditChain
-from pipeline.core.crypto.envelope import Encryptor
-from pipeline.core.crypto.keyring import Keyring
-from pipeline.core.crypto.oidc import JwtRejected, JwtUnknownKey, looks_like_jwt, verify_jwt
-from pipeline.core.crypto.reveal import (
+from pipeline.core.access.oidc import JwtRejected, JwtUnknownKey, looks_like_jwt, verify_jwt
+from pipeline.core.access.reveal import (
     ALLOWED,
     ALLOWED_BREAK_GLASS,
     DENIED_AUTH,
@@ -67,7 +63,7 @@ from pipeline.core.crypto.reveal import (
     safe_name,
     safe_path,
 )
-from pipeline.core.crypto.sessions import (
+from pipeline.core.access.sessions import (
     MemoryTotpSteps,
     RateLimiter,
     Session,
@@ -75,9 +71,13 @@ from pipeline.core.crypto.sessions import (
     TotpSteps,
     new_totp_owner,
 )
+from pipeline.core.audit import reveal_event
+from pipeline.core.crypto.audit_chain import AuditChain
+from pipeline.core.crypto.envelope import Encryptor
+from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.errors import ConfigError, PipelineError
-from pipeline.core.processing import audit_output
+from pipeline.core.messages import audit_output
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.stream.admin import start_client
 from pipeline.stream.custody_watch import CustodyGuard

@@ -21,15 +21,9 @@ from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_h
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.errors import ConfigError, RejectedMessage, SchemaError
 from pipeline.core.schemas import SchemaEntry
-from pipeline.interfaces.components import (
-    build_processor,
-    build_summary_processor,
-    load_keyring,
-    load_schemas,
-    load_settings,
-    open_keyring,
-)
+from pipeline.interfaces.components import load_keyring, load_settings, open_keyring
 from pipeline.interfaces.embedded_broker import EmbeddedBroker
+from pipeline.runtime.assembly import build_processor, build_summary_processor, load_schemas
 from pipeline.stream.admin import ensure_topics
 from pipeline.stream.clients import Outgoing, UnknownTopicError, consume, decode_output, produce
 from pipeline.stream.kafka_options import require_codecs
@@ -153,13 +147,12 @@ def announce_build(
     metrics.set_build_info(model, summarizer, provider, settings.execution_provider in ("cuda", "tensorrt"))
     where = "PHI_RULES_ONLY=true" if settings.rules_only else str(settings.detector_model)
     log.info("detector: %s (%s, provider %s)", model, where, provider)
-    classifier = processor.classifier
+    classifier = processor.deidentifier.classifier
     if classifier is None:
         log.info("sensitive-category classifier: off (PHI_SENSITIVE_CLASSIFIER=false)")
     else:
-        log.info(
-            "sensitive-category classifier: %s; policy %s", classifier.describe(), processor.sensitive_policy.describe()
-        )
+        policy = processor.deidentifier.sensitive_policy
+        log.info("sensitive-category classifier: %s; policy %s", classifier.describe(), policy.describe())
     return model
 
 

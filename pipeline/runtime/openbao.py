@@ -26,6 +26,7 @@ import hvac
 import requests
 from hvac import exceptions as hvac_errors
 
+from pipeline.core.access.sessions import StepRecord, step_allowed
 from pipeline.core.crypto.custody import (
     DEFAULT_KEY_PREFIX,
     DEFAULT_TRANSIT_MOUNT,
@@ -40,7 +41,6 @@ from pipeline.core.crypto.custody import (
     kek_name,
 )
 from pipeline.core.crypto.keyring import KeyPurpose
-from pipeline.core.crypto.sessions import StepRecord, step_allowed
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ def setup_transit(
 
 
 class OpenBaoTotpSteps:
-    """:class:`~pipeline.core.crypto.sessions.TotpSteps` in OpenBao's key-value engine, shared by every
+    """:class:`~pipeline.core.access.sessions.TotpSteps` in OpenBao's key-value engine, shared by every
     replica of the reveal service: one entry per user (the SHA-256 of the name), written with
     check-and-set, so two replicas that accept the same step at the same moment cannot both succeed."""
 

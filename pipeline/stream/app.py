@@ -21,7 +21,8 @@ from typing import Any, NoReturn
 import faust
 
 from pipeline.config import Settings
-from pipeline.core.processing import InboundMessage, OutboundMessage, ProcessResult, RecordProcessor, output_limit
+from pipeline.core.messages import InboundMessage, OutboundMessage, output_limit
+from pipeline.core.processing import ProcessResult, RecordProcessor
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
 from pipeline.stream.custody_watch import CustodyGuard, exit_code

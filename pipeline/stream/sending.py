@@ -39,7 +39,7 @@ from aiokafka.partitioner import murmur2
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from pipeline.config import Settings
-from pipeline.core.processing import OutboundMessage
+from pipeline.core.messages import OutboundMessage
 from pipeline.core.roles import OutputRole
 from pipeline.stream.admin import start_client
 from pipeline.stream.kafka_options import client_options, compression

@@ -9,7 +9,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
-from pipeline.core.processing import OutboundMessage
+from pipeline.core.messages import OutboundMessage
 from pipeline.core.roles import OutputRole
 from pipeline.stream.app import enqueue, settle
 from pipeline.stream.clients import consume

@@ -23,10 +23,10 @@ import pyotp
 import pytest
 import requests
 
+from pipeline.core.access.reveal import hash_api_token, new_api_token
 from pipeline.core.crypto.audit_chain import verify_chain
 from pipeline.core.crypto.custody import wrap_keyring
 from pipeline.core.crypto.keyring import Keyring
-from pipeline.core.crypto.reveal import hash_api_token, new_api_token
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.phi_types import PhiType
 from pipeline.devtools.inputs import encode_record, signed_input

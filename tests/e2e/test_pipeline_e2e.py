@@ -23,7 +23,7 @@ from pipeline.core.codecs import decode_avro, encode_avro
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import Key, KeyPurpose, Keyring
-from pipeline.core.processing import signed_output
+from pipeline.core.messages import signed_output
 from pipeline.devtools.inputs import SignedInput, encode_record, hostile_messages, signed_input
 from pipeline.devtools.leaks import LeakScanner
 from pipeline.devtools.synthetic import DRUGS, FINDINGS, SyntheticRecord, synthetic_records

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 
 from pipeline.core.crypto.envelope import Encryptor
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
 from pipeline.devtools.synthetic import synthetic_records
-from pipeline.interfaces.components import build_processor
+from pipeline.runtime.assembly import build_processor
 from pipeline.stream.clients import Outgoing, consume, decode_output, produce
 from pipeline.stream.reading import read_to_end
 from tests.e2e.cli import run_cli

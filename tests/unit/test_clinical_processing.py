@@ -12,7 +12,7 @@ from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.formats.fhir import validate
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.devtools.clinical import synthetic_fhir, synthetic_hl7
 from pipeline.devtools.inputs import signed_input
 from pipeline.devtools.leaks import LeakScanner

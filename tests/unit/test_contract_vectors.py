@@ -28,7 +28,7 @@ import pytest
 from pipeline.core.crypto.integrity import canonical_bytes, legacy_canonical_bytes, sign, verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.errors import RejectedMessage
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.core.roles import Outcome
 from tests.conftest import REPO_ROOT
 from tests.unit.processors import unit_processor

@@ -18,9 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.core.crypto.envelope import Encryptor
-from pipeline.core.crypto.keyring import KeyPurpose, Keyring
-from pipeline.core.crypto.oidc import (
+from pipeline.core.access.oidc import (
     JwtBadSignature,
     JwtExpired,
     JwtMalformed,
@@ -29,7 +27,7 @@ from pipeline.core.crypto.oidc import (
     JwtWrongIssuer,
     verify_jwt,
 )
-from pipeline.core.crypto.reveal import (
+from pipeline.core.access.reveal import (
     ALLOWED,
     ALLOWED_BREAK_GLASS,
     DENIED_ROLE,
@@ -42,7 +40,9 @@ from pipeline.core.crypto.reveal import (
     open_protected,
     verify_totp,
 )
-from pipeline.core.crypto.sessions import RateLimiter, SessionStore
+from pipeline.core.access.sessions import RateLimiter, SessionStore
+from pipeline.core.crypto.envelope import Encryptor
+from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.errors import ConfigError
 from pipeline.core.phi_types import PhiType

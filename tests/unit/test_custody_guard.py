@@ -9,9 +9,9 @@ import pyotp
 import pytest
 
 from pipeline.config import Settings
+from pipeline.core.access.reveal import User, match_totp
+from pipeline.core.access.sessions import MemoryTotpSteps, StepRecord, step_allowed
 from pipeline.core.crypto.custody import KmsPermissionError, KmsSealedError, KmsUnavailableError
-from pipeline.core.crypto.reveal import User, match_totp
-from pipeline.core.crypto.sessions import MemoryTotpSteps, StepRecord, step_allowed
 from pipeline.core.errors import ConfigError
 from pipeline.stream.custody_watch import CustodyGuard, CustodyLostError, exit_code
 

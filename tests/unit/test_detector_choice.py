@@ -14,8 +14,8 @@ from pipeline.config import DEFAULT_DETECTOR, DEFAULT_SCHEMA_DIR, Settings
 from pipeline.core.detection import RuleDetector
 from pipeline.core.errors import ConfigError
 from pipeline.devtools.tiny_model import build_tiny_model
-from pipeline.interfaces.components import build_processor
 from pipeline.interfaces.stream_commands import announce_build
+from pipeline.runtime.assembly import build_processor
 from pipeline.runtime.detectors import DetectorModelError, build_detector, describe_detector
 from pipeline.stream.metrics import PipelineMetrics
 

@@ -104,16 +104,14 @@ def test_worker_packages_never_import_devtools_modelbuild_or_training_stack():
     assert {name: bad for name, bad in offenders.items() if bad} == {}
 
 
-def test_core_import_graph_is_acyclic():
-    """No two modules of ``pipeline.core`` need each other, however the import is hidden (issue 19 #2)."""
-    core = {name: path for name, path in _modules(PACKAGE / "core")}
-    graph = {name: sorted(_imports(name, path, set(core)) & set(core) - {name}) for name, path in core.items()}
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every loop a depth-first walk of ``graph`` (node -> the nodes it imports) runs into."""
     state: dict[str, str] = {}
     cycles: list[list[str]] = []
 
     def visit(node: str, trail: list[str]) -> None:
         state[node] = "open"
-        for target in graph[node]:
+        for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
                 cycles.append([*trail[trail.index(target) :], target])
             elif target not in state:
@@ -123,8 +121,67 @@ def test_core_import_graph_is_acyclic():
     for start in sorted(graph):
         if start not in state:
             visit(start, [start])
-    assert cycles == []
+    return cycles
+
+
+def test_core_import_graph_is_acyclic():
+    """No two modules of ``pipeline.core`` need each other, however the import is hidden (issue 19 #2)."""
+    core = {name: path for name, path in _modules(PACKAGE / "core")}
+    graph = {name: _imports(name, path, set(core)) & set(core) - {name} for name, path in core.items()}
+    assert _cycles(graph) == []
     assert "pipeline.core.detection.merge" in graph  # the graph is real: the merge module is in it
+
+
+def _unit(module: str) -> str:
+    """A module's folder in ``pipeline.core`` (``pipeline.core.formats.fhir`` -> ``formats``), or the
+    module itself for a file directly in core."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else module
+
+
+def test_core_folders_import_each_other_in_no_cycle():
+    """Folder by folder (crypto, detection, formats, policy, transform, ... and each file of core on its own),
+    imports point one way: a folder that needs another is never needed back, however indirectly."""
+    core = {name: path for name, path in _modules(PACKAGE / "core")}
+    graph: dict[str, set[str]] = {}
+    for name, path in core.items():
+        targets = {_unit(t) for t in _imports(name, path, set(core)) & set(core)} - {_unit(name)}
+        graph.setdefault(_unit(name), set()).update(targets)
+    assert _cycles(graph) == []
+    assert {"formats", "policy", "transform"} <= set(graph) and "formats" in graph["policy"]  # the graph is real
+
+
+_LIBRARY_RUN = r"""
+import json, sys
+from pathlib import Path
+from pipeline import Deidentifier, Keyring, Policy, RuleDetector, SchemaRegistry
+d = Deidentifier(keyring=Keyring.generate(), detector=RuleDetector(), registry=SchemaRegistry.load(Path("schemas")))
+d.text("Seen by Dr. Ann Lee on 03/14/2024.")
+d.record("clinical_record", {"record_id": "r", "patient_id": "p", "note": "Call 617-555-0142."})
+d.document("hl7v2", b"MSH|^~\\&|A|B|C|D|20240314||ADT^A01|1|P|2.5\rPID|1||123^^^H^MR||Lee^Ann\r")
+d.document("fhir-r4", b'{"resourceType": "Patient", "name": [{"family": "Lee"}]}')
+print(json.dumps(sorted(sys.modules)))
+"""
+#: Never loaded by a library user's de-identification: the Kafka clients and the metrics exporter.
+LIBRARY_FORBIDDEN = ("aiokafka", "faust", "mode", "prometheus_client", "pipeline.stream", "pipeline.interfaces")
+
+
+@pytest.mark.slow
+def test_deidentifier_import_closure_holds_no_kafka_or_metrics_module():
+    """``from pipeline import Deidentifier, Policy`` and one input of each kind, in a process of its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LIBRARY_RUN],
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PHI_")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "pipeline.core.deidentify" in modules and "pipeline.core.formats.fhir" in modules
+    assert sorted(m for m in modules if any(m == f or m.startswith(f + ".") for f in LIBRARY_FORBIDDEN)) == []
 
 
 def test_cli_choices_spelled_out_match_their_sources():

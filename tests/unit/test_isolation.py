@@ -21,7 +21,7 @@ from pipeline.core.crypto.integrity import HEADER_HMAC, SignatureError, verify_h
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.errors import PipelineError, RejectedMessage
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
 from tests.unit.processors import unit_processor
@@ -112,14 +112,14 @@ def test_detector_failure_on_a_batch_is_retried_message_by_message(registry, key
 def test_unexpected_exception_while_protecting_one_message(registry, keyring, monkeypatch):
     entry, records, signed = good_batch(registry, keyring)
     processor = unit_processor(registry, keyring)
-    original = processor.tokenizer.tokenize
+    original = processor.deidentifier.tokenizer.tokenize
 
     def tokenize(value, phi_type):
         if value == "MRN-POISON":
             raise KeyError(value)  # an exception whose text is a value: it must not reach the letter
         return original(value, phi_type)
 
-    monkeypatch.setattr(processor.tokenizer, "tokenize", tokenize)
+    monkeypatch.setattr(processor.deidentifier.tokenizer, "tokenize", tokenize)
     poison = signed_input(
         keyring, entry.ref, encode_record(entry, dict(records[0].record, mrn="MRN-POISON"), "json"), "k"
     )
@@ -131,7 +131,7 @@ def test_unexpected_exception_while_protecting_one_message(registry, keyring, mo
 def test_unexpected_exception_while_transforming_one_message(registry, keyring, monkeypatch):
     entry, records, signed = good_batch(registry, keyring)
     processor = unit_processor(registry, keyring)
-    original = processor.ensemble
+    original = processor.deidentifier.ensemble
 
     class Merger:
         def merge(self, spans, text):
@@ -139,7 +139,7 @@ def test_unexpected_exception_while_transforming_one_message(registry, keyring, 
                 raise IndexError("span out of range")
             return original.merge(spans, text)
 
-    monkeypatch.setattr(processor, "ensemble", Merger())
+    monkeypatch.setattr(processor.deidentifier, "ensemble", Merger())
     poison = signed_input(keyring, entry.ref, encode_record(entry, dict(records[0].record, note=POISON), "json"), "k")
     bad, _ = run_with(processor, signed, poison)
     assert bad == ("deadletter", "processing-error", "transform")
@@ -148,14 +148,14 @@ def test_unexpected_exception_while_transforming_one_message(registry, keyring, 
 def test_a_failing_dead_letter_still_becomes_a_plain_one(registry, keyring, monkeypatch):
     entry, _records, signed = good_batch(registry, keyring)
     processor = unit_processor(registry, keyring)
-    original = processor._seal
+    original = processor.dead_letters._seal
 
     def seal(data, message_id, part):
         if part == "headers":
             raise MemoryError
         return original(data, message_id, part)
 
-    monkeypatch.setattr(processor, "_seal", seal)
+    monkeypatch.setattr(processor.dead_letters, "_seal", seal)
     poison = signed_input(keyring, entry.ref, b"{not json", "k")
     bad, result = run_with(processor, signed, poison)
     assert bad == ("deadletter", "invalid-json", "decode")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.core.crypto.reveal import OUTCOMES
+from pipeline.core.access.reveal import OUTCOMES
 from pipeline.stream.metrics import PipelineMetrics, dead_letter_labels
 
 #: The dead-letter reasons the README documents (Message contract), HMAC and message-id ones apart.

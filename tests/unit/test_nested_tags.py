@@ -21,8 +21,8 @@ from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.errors import SchemaError
+from pipeline.core.messages import InboundMessage
 from pipeline.core.phi_types import PhiType
-from pipeline.core.processing import InboundMessage
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.devtools.inputs import encode_record, signed_input
 from tests.unit.processors import unit_processor

@@ -11,11 +11,11 @@ import argparse
 import pytest
 
 from pipeline.config import settings_to_env
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
 from pipeline.interfaces import components, ops_commands
-from pipeline.interfaces.components import build_processor
+from pipeline.runtime.assembly import build_processor
 from pipeline.stream.clients import Consumed
 from pipeline.stream.reading import TopicRead
 

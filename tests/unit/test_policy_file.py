@@ -38,7 +38,7 @@ def test_a_file_extends_the_defaults_and_overrides_paths():
     assert policy.rules(Format.HL7V2).get("PID-5").action is RuleAction.SURROGATE
     assert policy.rules(Format.HL7V2).get("PID-3.1").action is RuleAction.TOKENIZE  # from the defaults
     assert policy.rules(Format.FHIR).get("date").action is RuleAction.DATE_SHIFT
-    assert policy.text[PhiType.DATE] is Action.SHIFT
+    assert policy.text[PhiType.DATE] is Action.DATE_SHIFT
     alone = parse_policy("version: 1\nextends: none\nhl7v2:\n  rules:\n    PID-5: redact NAME\n", "p.yaml")
     assert list(alone.rules(Format.HL7V2).rules) == ["PID-5"]
 

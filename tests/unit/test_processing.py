@@ -12,7 +12,7 @@ from pipeline.core.crypto.audit_chain import verify_chain
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.integrity import verify_headers
 from pipeline.core.crypto.keyring import KeyPurpose
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.devtools.inputs import encode_record, hostile_messages, signed_input
 from pipeline.devtools.leaks import LeakScanner
 from pipeline.devtools.synthetic import DRUGS, FINDINGS, synthetic_records

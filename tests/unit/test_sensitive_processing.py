@@ -13,7 +13,8 @@ import pytest
 
 from pipeline.core.codecs import decode_avro
 from pipeline.core.detection.rule_detector import RuleDetector
-from pipeline.core.processing import InboundMessage, RecordProcessor
+from pipeline.core.messages import InboundMessage
+from pipeline.core.processing import RecordProcessor
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, SensitivePolicy, strictest
 from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor

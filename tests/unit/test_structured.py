@@ -1,10 +1,12 @@
 import pytest
 
 from pipeline.core.crypto.envelope import Encryptor
+from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.crypto.tokens import Tokenizer
 from pipeline.core.errors import RejectedMessage
+from pipeline.core.formats.processor import AvroFormat
+from pipeline.core.formats.values import ValueProtector
 from pipeline.core.phi_types import PhiType
-from pipeline.core.structured import protect_fields
 from pipeline.devtools.synthetic import synthetic_records
 
 
@@ -13,8 +15,12 @@ def protect(registry, keyring):
     entry = registry.get("clinical_record")
     tokenizer, encryptor = Tokenizer(keyring), Encryptor(keyring)
 
+    secret = keyring.current(KeyPurpose.PSEUDONYM).material
+
     def run(record, message_id="m-1"):
-        return protect_fields(entry, record, message_id, tokenizer.tokenize, encryptor.encrypt)
+        protector = ValueProtector(message_id, tokenizer.tokenize, encryptor.encrypt, secret)
+        protected = AvroFormat(registry).protect_record(entry, record, protector).protected
+        return protected.record, protected.transformations
 
     return run
 

@@ -6,10 +6,10 @@ import pytest
 
 from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.audit_chain import verify_chain
-from pipeline.core.processing import InboundMessage
+from pipeline.core.messages import InboundMessage
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
-from pipeline.interfaces.components import build_processor, build_summary_processor
+from pipeline.runtime.assembly import build_processor, build_summary_processor
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_date_shift_keeps_intervals_and_format():
     context = ctx(shift_days=(10, 10))
     text = "Admitted 03/14/1962, discharged 03/20/1962."
     spans = [Span(9, 19, PhiType.DATE), Span(32, 42, PhiType.DATE)]
-    out = transform_text(text, spans, {PhiType.DATE: Action.SHIFT}, context)
+    out = transform_text(text, spans, {PhiType.DATE: Action.DATE_SHIFT}, context)
     assert out.text == "Admitted 03/24/1962, discharged 03/30/1962."
 
 
@@ -104,7 +104,7 @@ def test_date_shapes_shift_in_their_own_format(value, days, expected):
 
 
 def test_unparseable_date_falls_back_to_placeholder():
-    out = only("sometime", PhiType.DATE, Action.SHIFT)
+    out = only("sometime", PhiType.DATE, Action.DATE_SHIFT)
     assert out.text == "[DATE]"
     assert out.spans[0].action is Action.REDACT
 
@@ -148,8 +148,8 @@ def test_tokenize_without_callable_is_a_clear_error_without_the_value():
 
 
 def test_policy_validation_lists_bad_pairs():
-    with pytest.raises(PolicyError, match="NAME: 'shift'"):
-        transform_text("x", [], {PhiType.NAME: Action.SHIFT}, ctx())
+    with pytest.raises(PolicyError, match="NAME: 'date-shift'"):
+        transform_text("x", [], {PhiType.NAME: Action.DATE_SHIFT}, ctx())
     with pytest.raises(PolicyError, match="SSN: 'generalize'"):
         transform_text("x", [], {PhiType.SSN: Action.GENERALIZE}, ctx())
 
@@ -171,7 +171,7 @@ def test_overlapping_input_spans_are_joined():
 def test_end_to_end_with_detector_offsets_point_at_replacements():
     text = "Patient: John Doe, MRN 00123456, DOB 03/14/1962, 92 yo, lives at 42 Elm Street, Springfield, IL 62704."
     spans = RuleDetector().detect(text)
-    policy = {**DEFAULT_TEXT_POLICY, PhiType.NAME: Action.SURROGATE, PhiType.DATE: Action.SHIFT,
+    policy = {**DEFAULT_TEXT_POLICY, PhiType.NAME: Action.SURROGATE, PhiType.DATE: Action.DATE_SHIFT,
               PhiType.ZIP: Action.GENERALIZE, PhiType.AGE: Action.GENERALIZE}  # fmt: skip
     out = transform_text(text, spans, policy, ctx())
     for original, replaced in zip(spans, out.spans, strict=True):

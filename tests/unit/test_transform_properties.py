@@ -37,7 +37,7 @@ PHI = st.one_of(ssn, phone, email, date, mrn)
 POLICIES = st.sampled_from(
     [
         {},
-        {t: Action.SURROGATE for t in PhiType} | {PhiType.DATE: Action.SHIFT},
+        {t: Action.SURROGATE for t in PhiType} | {PhiType.DATE: Action.DATE_SHIFT},
         {PhiType.DATE: Action.GENERALIZE, PhiType.ZIP: Action.GENERALIZE, PhiType.AGE: Action.GENERALIZE},
         {t: Action.TOKENIZE for t in PhiType},
     ]

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.core.formats.names import Format, format_of_header, header_of
 from pipeline.core.phi_types import PhiType
 from pipeline.core.structured import TextSlot, Transformation
 
 #: ``phi-schema`` header values that name a clinical format instead of an Avro schema (name before ':').
-FORMAT_HL7V2 = "hl7v2"
-FORMAT_FHIR = "fhir-r4"
+FORMAT_HL7V2 = header_of(Format.HL7V2)
+FORMAT_FHIR = header_of(Format.FHIR)
 
 
 @dataclass(slots=True)
@@ -52,7 +53,5 @@ class SlotWriter:
 
 def format_of(schema_header: str | None) -> str | None:
     """The clinical format a ``phi-schema`` header names (``hl7v2``, ``hl7v2:2.5``, ``fhir-r4``), else None."""
-    if not schema_header:
-        return None
-    name = schema_header.split(":", 1)[0].strip().lower()
-    return name if name in (FORMAT_HL7V2, FORMAT_FHIR) else None
+    fmt = format_of_header(schema_header)
+    return None if fmt is Format.AVRO else header_of(fmt)

@@ -35,9 +35,9 @@ from pipeline.core.errors import InvalidFhir, InvalidOutput, InvalidUtf8
 from pipeline.core.formats import fhir_model
 from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
 from pipeline.core.formats.dates import FHIR_DATES, FHIR_INSTANTS
+from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.phi_types import PhiType
-from pipeline.core.policy.model import FormatRules, Rule, RuleAction
 from pipeline.core.structured import TextSlot, Transformation
 
 STAGE = "decode"

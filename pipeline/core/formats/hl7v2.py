@@ -24,9 +24,9 @@ from pipeline.core.errors import InvalidHl7, InvalidOutput, InvalidUtf8
 from pipeline.core.formats import hl7_model
 from pipeline.core.formats.base import FORMAT_HL7V2, ProtectedDocument, SlotWriter
 from pipeline.core.formats.dates import HL7_DATES
+from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.phi_types import PhiType
-from pipeline.core.policy.model import FormatRules, Rule, RuleAction
 from pipeline.core.structured import TextSlot, Transformation
 
 STAGE = "decode"

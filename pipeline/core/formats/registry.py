@@ -1,4 +1,4 @@
-"""The clinical formats a worker reads, each with its processor under one policy."""
+"""The clinical formats a worker reads, each with its processor under one policy's rules."""
 
 from __future__ import annotations
 
@@ -6,19 +6,18 @@ from pipeline.core.errors import UnknownSchema
 from pipeline.core.formats.base import FORMAT_FHIR, FORMAT_HL7V2, ProtectedDocument
 from pipeline.core.formats.fhir import FhirProcessor
 from pipeline.core.formats.hl7v2 import Hl7Processor
+from pipeline.core.formats.names import Format
+from pipeline.core.formats.rules import FormatRules
 from pipeline.core.formats.values import ValueProtector
-from pipeline.core.policy.loader import default_policy
-from pipeline.core.policy.model import Format, Policy
 
 
 class FormatProcessors:
-    """``hl7v2`` and ``fhir-r4`` under ``policy`` (the shipped Safe Harbor policy when None)."""
+    """``hl7v2`` and ``fhir-r4`` under ``rules``, the policy's rules per format."""
 
-    def __init__(self, policy: Policy | None = None) -> None:
-        self.policy = policy or default_policy()
+    def __init__(self, rules: dict[Format, FormatRules]) -> None:
         self._processors = {
-            FORMAT_HL7V2: Hl7Processor(self.policy.rules(Format.HL7V2)),
-            FORMAT_FHIR: FhirProcessor(self.policy.rules(Format.FHIR)),
+            FORMAT_HL7V2: Hl7Processor(rules.get(Format.HL7V2, FormatRules())),
+            FORMAT_FHIR: FhirProcessor(rules.get(Format.FHIR, FormatRules())),
         }
 
     def protect(self, fmt: str, value: bytes, protector: ValueProtector) -> ProtectedDocument:

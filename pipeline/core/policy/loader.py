@@ -9,7 +9,7 @@ from nothing (``extends: none``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,23 +18,20 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline.core.errors import ConfigError
-from pipeline.core.formats import fhir_model, hl7_model
+from pipeline.core.formats.names import BY_FORMAT
 from pipeline.core.phi_types import PhiType
 from pipeline.core.policy.model import (
-    ACTION_TYPES,
-    UNTYPED_ACTIONS,
     CustomRecognizer,
     DenyList,
     Format,
     FormatRules,
     Policy,
     Rule,
-    RuleAction,
     TermList,
 )
 from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, parse_action, parse_category
 from pipeline.core.transform.actions import Action
-from pipeline.core.transform.policy import validate_policy
+from pipeline.core.transform.operators import OPERATORS
 
 DEFAULT_NAME = "safe-harbor"
 _TOP_KEYS = (
@@ -42,17 +39,12 @@ _TOP_KEYS = (
     "extends",
     "text",
     "date_shift_days",
-    "hl7v2",
-    "fhir",
-    "avro",
+    *(fmt.value for fmt in Format),  # one section per format
     "deny",
     "allow",
     "recognizers",
     "sensitive",
 )
-_FORMAT_KEYS = {Format.HL7V2: ("rules", "unlisted_segments"), Format.FHIR: ("rules",), Format.AVRO: ("rules",)}
-_AVRO_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-_TEXT_ACTIONS = {a.value: a for a in Action} | {"date-shift": Action.SHIFT}
 _MAX_PATTERN_CHARS = 500
 
 
@@ -161,54 +153,38 @@ def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule |
                 checker.error(fields["value_types"][0], f"{key.value}: value_types applies to the HL7 v2 OBX-5 only")
             value_types = frozenset(t.upper() for _, t in checker.strings(fields["value_types"][1], "value_types"))
     try:
-        action = RuleAction(action_text.strip().lower())
-    except ValueError:
-        choices = ", ".join(a.value for a in RuleAction)
-        checker.error(action_node, f"{key.value}: unknown action {action_text!r}; one of: {choices}")
+        action = Action.parse(action_text)
+    except ValueError as exc:
+        checker.error(action_node, f"{key.value}: {exc}")
         return None
     phi_type = checker.phi_type(type_node, type_text) if type_text else None
     if type_text and phi_type is None:
         return None
-    if phi_type is None and action not in UNTYPED_ACTIONS:
-        checker.error(action_node, f"{key.value}: '{action.value}' needs a PHI type ('{action.value} NAME')")
-        return None
-    allowed = ACTION_TYPES.get(action)
-    if allowed is not None and phi_type not in allowed:
-        names = ", ".join(sorted(t.value for t in allowed))
-        checker.error(type_node, f"{key.value}: '{action.value}' applies to {names} only, not {phi_type}")
-        return None
-    if action is RuleAction.DETECT and phi_type is not None:
-        checker.error(type_node, f"{key.value}: 'detect' finds the types itself; drop {phi_type.value}")
+    problem = OPERATORS[action].validate(phi_type, action_text.strip())
+    if problem:
+        checker.error(action_node if phi_type is None else type_node, f"{key.value}: {problem}")
         return None
     return Rule(action, phi_type, value_types, key.start_mark.line + 1)
-
-
-_PATH_CHECKS: dict[Format, Callable[[str], str | None]] = {
-    Format.HL7V2: hl7_model.check_path,
-    Format.FHIR: fhir_model.check_path,
-    Format.AVRO: lambda p: (
-        None if _AVRO_PATH.match(p) else "an Avro path is SCHEMA.FIELD[.FIELD...] (clinical_record.ssn)"
-    ),
-}
 
 
 def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules) -> FormatRules:
     rules = dict(base.rules)
     unlisted = base.unlisted
+    spelled = BY_FORMAT[fmt]
     for key, value in checker.mapping(node, fmt.value):
-        if key.value not in _FORMAT_KEYS[fmt]:
-            checker.error(key, f"{fmt.value}: unknown setting {key.value!r} ({', '.join(_FORMAT_KEYS[fmt])})")
+        if key.value not in spelled.settings:
+            checker.error(key, f"{fmt.value}: unknown setting {key.value!r} ({', '.join(spelled.settings)})")
         elif key.value == "unlisted_segments":
             text = checker.scalar(value, "unlisted_segments")
-            allowed = (RuleAction.REDACT, RuleAction.DETECT, RuleAction.KEEP)
+            allowed = (Action.REDACT, Action.DETECT, Action.KEEP)
             if text is not None:
                 if text not in {a.value for a in allowed}:
                     checker.error(value, "unlisted_segments must be redact, detect or keep")
                 else:
-                    unlisted = RuleAction(text)
+                    unlisted = Action(text)
         else:
             for path, rule_node in checker.mapping(value, f"{fmt.value} rules"):
-                problem = _PATH_CHECKS[fmt](str(path.value))
+                problem = spelled.check_path(str(path.value))
                 if problem:
                     checker.error(path, f"{fmt.value} path {path.value!r}: {problem}")
                     continue
@@ -225,16 +201,14 @@ def _text(checker: _Checker, node: Node, base: Mapping[PhiType, Action]) -> dict
         action_text = checker.scalar(value, f"text {key.value}")
         if phi_type is None or action_text is None:
             continue
-        action = _TEXT_ACTIONS.get(action_text.strip().lower())
-        if action is None:
-            checker.error(
-                value, f"text {key.value}: unknown action {action_text!r}; one of: {', '.join(_TEXT_ACTIONS)}"
-            )
-            continue
         try:
-            validate_policy({phi_type: action})
-        except ConfigError as exc:
-            checker.error(value, f"text {key.value}: {exc}".replace("invalid text policy: ", ""))
+            action = Action.parse(action_text)
+        except ValueError as exc:
+            checker.error(value, f"text {key.value}: {exc}")
+            continue
+        problem = OPERATORS[action].validate_text(phi_type, action_text.strip())
+        if problem:
+            checker.error(value, f"text {key.value}: {problem}")
             continue
         text[phi_type] = action
     return text

@@ -14,84 +14,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from pipeline.core.formats.names import Format
+from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.phi_types import PhiType
 from pipeline.core.sensitive import SensitiveAction, SensitiveCategory
 from pipeline.core.transform.actions import Action
 
-
-class RuleAction(StrEnum):
-    """What a policy rule asks for. ``date-shift`` moves dates per patient (intervals kept);
-    ``detect`` runs the free-text detector over the value; the others are the transform operators'."""
-
-    KEEP = "keep"
-    REDACT = "redact"
-    GENERALIZE = "generalize"
-    TOKENIZE = "tokenize"
-    ENCRYPT = "encrypt"
-    DATE_SHIFT = "date-shift"
-    SURROGATE = "surrogate"
-    DETECT = "detect"
-
-    @property
-    def operator(self) -> Action | None:
-        """The transform operator this action runs (None for ``detect``)."""
-        return _OPERATOR.get(self)
-
-
-_OPERATOR: dict[RuleAction, Action] = {
-    RuleAction.KEEP: Action.KEEP,
-    RuleAction.REDACT: Action.REDACT,
-    RuleAction.GENERALIZE: Action.GENERALIZE,
-    RuleAction.TOKENIZE: Action.TOKENIZE,
-    RuleAction.ENCRYPT: Action.ENCRYPT,
-    RuleAction.DATE_SHIFT: Action.SHIFT,
-    RuleAction.SURROGATE: Action.SURROGATE,
-}
-
-#: The PHI types each action can apply to (absent: any type).
-ACTION_TYPES: dict[RuleAction, frozenset[PhiType]] = {
-    RuleAction.GENERALIZE: frozenset({PhiType.DATE, PhiType.ZIP, PhiType.AGE}),
-    RuleAction.DATE_SHIFT: frozenset({PhiType.DATE}),
-}
-#: Actions that need no PHI type (``keep`` may name one, for the record).
-UNTYPED_ACTIONS = frozenset({RuleAction.KEEP, RuleAction.DETECT})
-
-
-class Format(StrEnum):
-    """The inputs a policy has rules for."""
-
-    HL7V2 = "hl7v2"
-    FHIR = "fhir"
-    AVRO = "avro"
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One path's action. ``value_types`` narrows an HL7 v2 rule on ``OBX-5`` to the value types (OBX-2)
-    it applies to; ``line`` is where the rule was written (0 for rules made in code)."""
-
-    action: RuleAction
-    phi_type: PhiType | None = None
-    value_types: frozenset[str] = frozenset()
-    line: int = 0
-
-    def describe(self) -> str:
-        typed = f" {self.phi_type.value}" if self.phi_type else ""
-        return f"{self.action.value}{typed}"
-
-
-@dataclass(frozen=True, slots=True)
-class FormatRules:
-    """The rules of one format, by path; ``unlisted`` is what happens to a segment (HL7 v2) the policy
-    does not know at all: Z-segments, for example."""
-
-    rules: Mapping[str, Rule] = field(default_factory=dict)
-    unlisted: RuleAction = RuleAction.REDACT
-
-    def get(self, path: str) -> Rule | None:
-        return self.rules.get(path)
+__all__ = [
+    "CustomRecognizer",
+    "DenyList",
+    "Format",
+    "FormatRules",
+    "Policy",
+    "Rule",
+    "RuleAction",
+    "TermList",
+]
 
 
 @dataclass(frozen=True, slots=True)

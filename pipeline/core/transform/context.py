@@ -6,12 +6,24 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.phi_types import PhiType
+from pipeline.core.transform.dateparse import TEXT_DATES
 
 #: ``tokenize(value, phi_type) -> token`` and ``encrypt(value, phi_type) -> ciphertext text``.
 ValueCallable = Callable[[str, PhiType], str]
+
+
+class DateCodec(Protocol):
+    """Dates in one notation (written text, HL7 ``DTM``, FHIR ``dateTime``): the year alone (None when
+    the notation cannot hold a bare year there), and the date moved by whole days in its own precision
+    (None when it is not a date)."""
+
+    def year(self, value: str) -> str | None: ...
+
+    def shift(self, value: str, days: int) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -21,7 +33,8 @@ class TransformContext:
     ``patient_key`` scopes surrogates and date shifts: the same value maps to the same surrogate, and all
     dates move by the same offset, within one patient; another patient gets other choices. ``secret`` keys
     those choices (HMAC), so they cannot be recomputed without it. ``shift_days`` is the inclusive range
-    of the per-patient date offset; zero is never chosen, so a shifted date always differs.
+    of the per-patient date offset; zero is never chosen, so a shifted date always differs. ``dates`` reads
+    and writes dates in the notation of the value (:class:`DateCodec`).
     """
 
     patient_key: str
@@ -29,6 +42,8 @@ class TransformContext:
     tokenize: ValueCallable | None = None
     encrypt: ValueCallable | None = None
     shift_days: tuple[int, int] = (-365, 365)
+    #: How dates are read and written where the value sits (free text unless a format says otherwise).
+    dates: DateCodec = TEXT_DATES
 
     def __post_init__(self) -> None:
         problems = []

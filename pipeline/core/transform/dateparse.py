@@ -205,3 +205,16 @@ def year_of(value: str) -> str | None:
             return f"{_full_year(match['y']):04d}"
     match = _SHAPES[5][0].match(value) or _SHAPES[6][0].match(value)
     return match["y"] if match else None
+
+
+class TextDates:
+    """Dates as people write them (``03/14/62``, ``14-Mar-1962``): the :class:`DateCodec` of free text."""
+
+    def year(self, value: str) -> str | None:
+        return year_of(value)
+
+    def shift(self, value: str, days: int) -> str | None:
+        return shift_date_text(value, days)
+
+
+TEXT_DATES = TextDates()

@@ -8,22 +8,19 @@ from types import MappingProxyType
 from pipeline.core.phi_types import PhiType
 from pipeline.core.transform.actions import Action
 from pipeline.core.transform.errors import PolicyError
-from pipeline.core.transform.operators.generalize import GENERALIZABLE
+from pipeline.core.transform.operators import OPERATORS
 
 #: Placeholders for every type: the safe default when a stream has no policy of its own.
 DEFAULT_TEXT_POLICY: Mapping[PhiType, Action] = MappingProxyType(dict.fromkeys(PhiType, Action.REDACT))
 
-_SHIFTABLE = frozenset({PhiType.DATE})
-
 
 def validate_policy(policy: Mapping[PhiType, Action]) -> None:
-    """Raise :class:`PolicyError` listing every type/action pair that cannot work together."""
+    """Raise :class:`PolicyError` listing every type/action pair that cannot work together (each
+    operator of :data:`OPERATORS` says which types it accepts)."""
     problems = []
     for phi_type, action in policy.items():
-        if action is Action.SHIFT and phi_type not in _SHIFTABLE:
-            problems.append(f"{phi_type.value}: 'shift' applies to DATE only")
-        if action is Action.GENERALIZE and phi_type not in GENERALIZABLE:
-            allowed = ", ".join(sorted(t.value for t in GENERALIZABLE))
-            problems.append(f"{phi_type.value}: 'generalize' applies to {allowed} only")
+        problem = OPERATORS[Action(action)].validate_text(phi_type)
+        if problem:
+            problems.append(f"{phi_type.value}: {problem}")
     if problems:
         raise PolicyError("invalid text policy: " + "; ".join(problems))

@@ -1,24 +1,31 @@
-"""One operator per action. Each turns one detected value into its replacement text."""
+"""One operator per action, in one table: every :class:`Action` has exactly one entry here."""
 
 from __future__ import annotations
+
+from types import MappingProxyType
 
 from pipeline.core.transform.actions import Action
 from pipeline.core.transform.operators.base import Operator
 from pipeline.core.transform.operators.crypto import EncryptOperator, TokenizeOperator
 from pipeline.core.transform.operators.date_shift import DateShiftOperator
+from pipeline.core.transform.operators.detect import DetectOperator
 from pipeline.core.transform.operators.generalize import GeneralizeOperator
 from pipeline.core.transform.operators.keep import KeepOperator
 from pipeline.core.transform.operators.redact import RedactOperator
 from pipeline.core.transform.operators.surrogate import SurrogateOperator
 
-OPERATORS: dict[Action, Operator] = {
-    Action.REDACT: RedactOperator(),
-    Action.TOKENIZE: TokenizeOperator(),
-    Action.ENCRYPT: EncryptOperator(),
-    Action.SURROGATE: SurrogateOperator(),
-    Action.SHIFT: DateShiftOperator(),
-    Action.GENERALIZE: GeneralizeOperator(),
-    Action.KEEP: KeepOperator(),
-}
+_ALL: tuple[Operator, ...] = (
+    KeepOperator(),
+    RedactOperator(),
+    GeneralizeOperator(),
+    TokenizeOperator(),
+    EncryptOperator(),
+    DateShiftOperator(),
+    SurrogateOperator(),
+    DetectOperator(),
+)
+OPERATORS: MappingProxyType[Action, Operator] = MappingProxyType({op.action: op for op in _ALL})
+if set(OPERATORS) != set(Action):  # an action without an operator could never be applied: refuse to load
+    raise ImportError(f"actions without an operator: {sorted(set(Action) - set(OPERATORS))}")
 
 __all__ = ["OPERATORS", "Operator"]

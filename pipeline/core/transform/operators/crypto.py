@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pipeline.core.phi_types import PhiType
+from pipeline.core.transform.actions import Action
 from pipeline.core.transform.context import TransformContext
 from pipeline.core.transform.errors import OperatorUnavailableError
+from pipeline.core.transform.operators.base import Operator
 
 
-class TokenizeOperator:
+class TokenizeOperator(Operator):
     """Deterministic, reversible token (AES-SIV in the cryptography module) in place of the value."""
+
+    action = Action.TOKENIZE
+    opaque = True
 
     def apply(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
         if ctx.tokenize is None:
@@ -19,8 +24,11 @@ class TokenizeOperator:
         return ctx.tokenize(value, phi_type)
 
 
-class EncryptOperator:
+class EncryptOperator(Operator):
     """Ciphertext (AES-GCM envelope in the cryptography module) in place of the value."""
+
+    action = Action.ENCRYPT
+    opaque = True
 
     def apply(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
         if ctx.encrypt is None:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from pipeline.core.phi_types import PhiType
+from pipeline.core.transform.actions import Action
 from pipeline.core.transform.context import TransformContext
-from pipeline.core.transform.dateparse import shift_date_text
+from pipeline.core.transform.operators.base import Operator
 
 
-class DateShiftOperator:
-    """'03/14/1962' -> '05/02/1962' for an offset of +49 days, in the input's own format."""
+class DateShiftOperator(Operator):
+    """'03/14/1962' -> '05/02/1962' for an offset of +49 days, in the value's own format (the context's
+    date codec: written text, HL7 ``DTM``, FHIR ``dateTime``)."""
+
+    action = Action.DATE_SHIFT
+    phi_types = frozenset({PhiType.DATE})
 
     def apply(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
-        shifted = shift_date_text(value, ctx.date_offset())
+        shifted = ctx.dates.shift(value, ctx.date_offset())
         return shifted if shifted != value else None
+
+    def protect(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
+        return ctx.dates.shift(value, ctx.date_offset())

@@ -13,10 +13,11 @@ import re
 from collections.abc import Iterator, Sequence
 
 from pipeline.core.generalize import age_bucket
-from pipeline.core.phi_types import PhiType
+from pipeline.core.phi_types import TRAITS, PhiType, Surrogate
 from pipeline.core.transform import fake_data
+from pipeline.core.transform.actions import Action
 from pipeline.core.transform.context import TransformContext
-from pipeline.core.transform.dateparse import shift_date_text
+from pipeline.core.transform.operators.base import Operator
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*|\S")
 _INITIAL = re.compile(r"^[^\W\d_]\.?$")
@@ -50,34 +51,37 @@ def _normalize(value: str) -> str:
     return " ".join(value.split()).lower()
 
 
-class SurrogateOperator:
-    """Type-aware fake values; types without a realistic form fall back to a placeholder (None)."""
+class SurrogateOperator(Operator):
+    """Type-aware fake values, by each type's surrogate kind (:data:`pipeline.core.phi_types.TRAITS`);
+    types without a realistic form fall back to a placeholder (None)."""
+
+    action = Action.SURROGATE
 
     def apply(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
-        kind = phi_type.value
-        if phi_type is PhiType.NAME:
+        kind = TRAITS[phi_type].surrogate
+        if kind is Surrogate.NAME:
             return self._name(value, ctx)
-        if phi_type in (PhiType.CITY, PhiType.LOCATION):
-            return _match_case(value, _pick(ctx, fake_data.CITIES, kind, _normalize(value), avoid=value))
-        if phi_type is PhiType.FACILITY:
-            return _match_case(value, _pick(ctx, fake_data.FACILITIES, kind, _normalize(value), avoid=value))
-        if phi_type is PhiType.STREET:
+        if kind is Surrogate.PLACE:
+            return _match_case(value, _pick(ctx, fake_data.CITIES, phi_type.value, _normalize(value), avoid=value))
+        if kind is Surrogate.FACILITY:
+            return _match_case(value, _pick(ctx, fake_data.FACILITIES, phi_type.value, _normalize(value), avoid=value))
+        if kind is Surrogate.STREET:
             return self._street(value, ctx)
-        if phi_type is PhiType.EMAIL:
+        if kind is Surrogate.EMAIL:
             return self._email(value, ctx)
-        if phi_type is PhiType.URL:
-            token = ctx.digest(kind, _normalize(value)).hex()[:10]
+        if kind is Surrogate.URL:
+            token = ctx.digest(phi_type.value, _normalize(value)).hex()[:10]
             return f"https://{fake_data.EMAIL_DOMAINS[0]}/{token}"
-        if phi_type is PhiType.IP:
+        if kind is Surrogate.IP:
             return self._ip(value, ctx)
-        if phi_type is PhiType.DATE:
-            return shift_date_text(value, ctx.date_offset())
-        if phi_type is PhiType.AGE:
+        if kind is Surrogate.DATE:
+            return ctx.dates.shift(value, ctx.date_offset())
+        if kind is Surrogate.AGE:
             digits = "".join(c for c in value if c.isdigit())
             return age_bucket(digits) if digits else "90+"
-        if phi_type in (PhiType.BIOMETRIC, PhiType.PHOTO):
+        if kind is Surrogate.NONE:
             return None
-        return format_preserving(value, ctx, kind)
+        return format_preserving(value, ctx, phi_type.value)
 
     def _name(self, value: str, ctx: TransformContext) -> str:
         tokens = list(_TOKEN.finditer(value))

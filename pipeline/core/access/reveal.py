@@ -33,7 +33,7 @@ The TOTP secret must be kept retrievable to check codes: the file is mode 0600 a
 Outcomes (audit events and the ``phi_reveals_total{outcome}`` metric): ``allowed``,
 ``allowed-break-glass`` (alerts), ``denied-auth`` (no, wrong, expired or revoked credential, a JWT that
 fails, a session that expired), ``denied-mfa`` (TOTP missing, wrong, or ``totp-replayed``: a time step
-already used, see :mod:`pipeline.core.crypto.sessions`), ``denied-role`` (role not held,
+already used, see :mod:`pipeline.core.access.sessions`), ``denied-role`` (role not held,
 PHI type or purpose not allowed), ``denied-rate-limit``, ``invalid`` (a malformed request, or a
 protected value that is malformed, altered, under an unknown or retired key, of another PHI type or
 out of its context; ``reason`` says which), ``unavailable`` (key custody lost, or the used TOTP steps
@@ -390,7 +390,7 @@ class AccessPolicy:
 def match_totp(user: User, code: object, now: datetime) -> tuple[int | None, str | None]:
     """``(time step, None)`` when ``code`` is the user's TOTP for the current 30-second step or one step
     either side (clock skew), else ``(None, reason)``: ``totp-missing`` or ``totp-invalid``. The step is
-    what makes a code one-time: :class:`~pipeline.core.crypto.sessions.TotpSteps` accepts each step once."""
+    what makes a code one-time: :class:`~pipeline.core.access.sessions.TotpSteps` accepts each step once."""
     if not isinstance(code, str) or not code:
         return None, "totp-missing"
     if not re.fullmatch(r"[0-9]{6}", code):

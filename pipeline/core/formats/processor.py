@@ -1,0 +1,181 @@
+"""One protocol for every input format, and the table of them: Avro records, HL7 v2 and FHIR R4.
+
+A format processor parses an input, protects its structured leaves through the policy's rules (by the
+action table), hands over its free text (:class:`TextSlot`), and renders the de-identified form once
+the text is done. Avro is one format among the three: its tags are its rules, its schema its parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pipeline.core.codecs import decode, encode_avro
+from pipeline.core.errors import UnknownSchema
+from pipeline.core.formats.base import ProtectedDocument
+from pipeline.core.formats.names import Format, format_of_header, header_of
+from pipeline.core.formats.registry import FormatProcessors
+from pipeline.core.formats.rules import FormatRules, Rule
+from pipeline.core.formats.values import ValueProtector
+from pipeline.core.generalize import GeneralizationError, year_only
+from pipeline.core.phi_types import PhiType
+from pipeline.core.schemas import SchemaEntry, SchemaRegistry
+from pipeline.core.stages import Stages
+from pipeline.core.structured import ProtectedRecord, TextSlot, Transformation, protect_record
+from pipeline.core.transform.actions import Action
+from pipeline.core.transform.dateparse import shift_date_text
+
+
+class Protected(Protocol):
+    """An input with its structured PHI protected, its free text still to do."""
+
+    schema: str  # the input's schema or format, as the audit trail names it
+    subject: str  # the patient key: scopes surrogates and date shifts
+    texts: list[TextSlot]
+    transformations: list[Transformation]
+    known: list[tuple[PhiType, str]]
+    aged_90_plus: bool
+
+
+class FormatProcessor(Protocol):
+    """Parse and protect (``protect``), then write out once the free text is de-identified (``render``)."""
+
+    format: Format
+
+    def protect(self, schema: str, value: bytes, protector: ValueProtector, stages: Stages) -> Protected: ...
+
+    def render(
+        self, protected: Any, message_id: str, transformations: Sequence[Transformation], categories: list[dict]
+    ) -> tuple[bytes, str]:
+        """The output's bytes and its ``phi-schema`` header."""
+        ...
+
+
+class AvroDates:
+    """Dates in Avro string fields: any text with a four-digit year generalizes to it; shifts keep the shape."""
+
+    def year(self, value: str) -> str | None:
+        try:
+            return year_only(value)
+        except GeneralizationError:
+            return None
+
+    def shift(self, value: str, days: int) -> str | None:
+        return shift_date_text(value, days)
+
+
+AVRO_DATES = AvroDates()
+
+
+@dataclass
+class AvroRecord:
+    """A decoded record under its schema's tags (:class:`Protected`)."""
+
+    entry: SchemaEntry
+    protected: ProtectedRecord
+    subject: str
+
+    @property
+    def schema(self) -> str:
+        return self.entry.ref
+
+    @property
+    def texts(self) -> list[TextSlot]:
+        return self.protected.texts
+
+    @property
+    def transformations(self) -> list[Transformation]:
+        return self.protected.transformations
+
+    @property
+    def known(self) -> list[tuple[PhiType, str]]:
+        return self.protected.known
+
+    @property
+    def aged_90_plus(self) -> bool:
+        return self.protected.aged_90_plus
+
+
+class AvroFormat:
+    """Avro or JSON records of the registry's input schemas; the output is the schema's de-identified twin."""
+
+    format = Format.AVRO
+
+    def __init__(self, registry: SchemaRegistry | None, default_schema: str | None = None) -> None:
+        self.registry = registry
+        self.default_schema = default_schema
+
+    def protect(self, schema: str, value: bytes, protector: ValueProtector, stages: Stages) -> AvroRecord:
+        stages.enter("decode")
+        entry, record = decode(self._registry(), schema, value, self.default_schema or "")
+        return self.protect_record(entry, record, protector, stages)
+
+    def protect_record(
+        self, entry: SchemaEntry, record: dict[str, Any], protector: ValueProtector, stages: Stages | None = None
+    ) -> AvroRecord:
+        if stages is not None:
+            stages.enter("protect")
+        subject = str(record.get(entry.subject_field) or "") if entry.subject_field else ""
+        protector.patient_key = subject
+
+        def protect(value: str, phi_type: PhiType, action: Action, path: str) -> tuple[str | None, Action]:
+            return protector.protect(value, Rule(action, phi_type), path, AVRO_DATES)
+
+        return AvroRecord(entry, protect_record(entry, record, protect), subject)
+
+    def render(
+        self, protected: AvroRecord, message_id: str, transformations: Sequence[Transformation], categories: list[dict]
+    ) -> tuple[bytes, str]:
+        output = self._registry().output_for(protected.entry)
+        record = dict(protected.protected.record)
+        record.update(
+            message_id=message_id,
+            source_schema=protected.entry.ref,
+            phi_transformations=[t.as_record() for t in transformations],
+            sensitive_categories=categories,
+        )
+        return encode_avro(output, record), output.ref
+
+    def _registry(self) -> SchemaRegistry:
+        if self.registry is None:
+            raise UnknownSchema("decode", "Avro records need the schema registry (PHI_SCHEMA_DIR)")
+        return self.registry
+
+
+class ClinicalFormat:
+    """HL7 v2 or FHIR R4 through its processor; the output is the same format, re-parsed or validated."""
+
+    def __init__(self, fmt: Format, processors: FormatProcessors) -> None:
+        self.format = fmt
+        self.header = header_of(fmt)
+        self._processors = processors
+
+    def protect(self, schema: str, value: bytes, protector: ValueProtector, stages: Stages) -> ProtectedDocument:
+        stages.enter("decode")
+        return self._processors.protect(self.header, value, protector)
+
+    def render(
+        self,
+        protected: ProtectedDocument,
+        message_id: str,
+        transformations: Sequence[Transformation],
+        categories: list[dict],
+    ) -> tuple[bytes, str]:
+        return protected.render(), protected.schema
+
+
+def format_processors(
+    rules: dict[Format, FormatRules], registry: SchemaRegistry | None, default_schema: str | None
+) -> dict[Format, FormatProcessor]:
+    """The table of formats: one processor per :class:`Format`, under the policy's rules."""
+    clinical = FormatProcessors(rules)
+    table: dict[Format, FormatProcessor] = {
+        Format.AVRO: AvroFormat(registry, default_schema),
+        Format.HL7V2: ClinicalFormat(Format.HL7V2, clinical),
+        Format.FHIR: ClinicalFormat(Format.FHIR, clinical),
+    }
+    return table
+
+
+__all__ = ["AVRO_DATES", "AvroFormat", "ClinicalFormat", "FormatProcessor", "Protected", "format_of_header"]
