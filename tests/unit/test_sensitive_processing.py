@@ -15,11 +15,11 @@ from pipeline.core.codecs import decode_avro
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.processing import InboundMessage, RecordProcessor
 from pipeline.core.roles import Outcome, OutputRole
-from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, SensitivePolicy, strictest
+from pipeline.core.sensitive import NoteClassifier, SensitiveAction, SensitiveCategory, SensitivePolicy, strictest
 from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
-from pipeline.runtime.sensitive_classifier import OnnxNoteClassifier, SensitiveModelError, build_classifier
+from pipeline.runtime.sensitive_classifier import SensitiveModelError, build_classifier
 from tests.unit.processors import unit_processor
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "sensitive"
@@ -35,7 +35,7 @@ POLICY = SensitivePolicy.parse("substance_use=restrict,hiv_sti=withhold_text,men
 
 
 @pytest.fixture(scope="module")
-def classifier() -> OnnxNoteClassifier:
+def classifier() -> NoteClassifier:
     return build_classifier(MODEL, provider="cpu", threads=1)
 
 

@@ -1,0 +1,98 @@
+"""The decision: the model's score per category, combined with the note's evidence.
+
+Per category, with the model's score ``m`` and its threshold ``t``:
+
+- **strong evidence** (a term that documents the patient's own care in the category, or an ICD-10-CM code
+  of it, affirmed and not a relative's): the category is found, whatever the model says; the score is
+  ``max(m, STRONG_SCORE)`` (never below ``t``);
+- **weak evidence only** (a term shared with ordinary care: ``etoh``, ``anxiety``, ``quetiapine``,
+  ``pregnancy test``): the model decides; the score is ``m``. For ``mental_health`` two different kinds of
+  weak evidence are needed (a symptom word and a psychiatric medication, say): ICU notes chart situational
+  anxiety on nearly every page, and the model cannot tell it from an anxiety disorder;
+- **no evidence**: the category is not found; the score is 0. No template phrasing, injection, procedure
+  or post-operative day can put a note in a category on the model's word alone.
+
+Psychotherapy notes need session evidence *and* are never found in a nursing or ICU progress note (45 CFR
+164.501 defines them by author and content): a note with systems-review headings scores 0; otherwise two
+distinct session terms are strong evidence, one session or modality term lets the model decide. A
+psychotherapy note found is always ``mental_health`` too (CRITERIA.md).
+
+:class:`EvidenceClassifier` wraps any :class:`~pipeline.core.sensitive.NoteClassifier` (the ONNX model in
+the worker) and returns the combined scores, so the thresholds, the policy and :func:`decide` apply
+unchanged. Pure: no model, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pipeline.core.sensitive import NoteClassifier, SensitiveCategory
+from pipeline.core.sensitive_evidence.finder import NoteEvidence, find_evidence
+
+#: The score of a category found on strong evidence when the model scored it lower.
+STRONG_SCORE = 0.9
+PSYCHOTHERAPY = SensitiveCategory.PSYCHOTHERAPY_NOTES
+MENTAL_HEALTH = SensitiveCategory.MENTAL_HEALTH
+
+
+def combine(
+    model: Mapping[SensitiveCategory, float],
+    evidence: NoteEvidence,
+    thresholds: Mapping[SensitiveCategory, float],
+) -> dict[SensitiveCategory, float]:
+    """Combined scores for every category the model scored (see the module docstring)."""
+    combined: dict[SensitiveCategory, float] = {}
+    for category, score in model.items():
+        found = evidence[category]
+        threshold = thresholds.get(category, 0.5)
+        if category is PSYCHOTHERAPY:
+            combined[category] = _psychotherapy(float(score), evidence, threshold)
+        elif found.strong:
+            combined[category] = max(float(score), STRONG_SCORE, threshold)
+        elif len(found.weak) >= (2 if category is MENTAL_HEALTH else 1):
+            combined[category] = float(score)
+        else:
+            combined[category] = 0.0
+    psychotherapy = combined.get(PSYCHOTHERAPY, 0.0)
+    if MENTAL_HEALTH in combined and psychotherapy >= thresholds.get(PSYCHOTHERAPY, 0.5):
+        combined[MENTAL_HEALTH] = max(combined[MENTAL_HEALTH], psychotherapy, thresholds.get(MENTAL_HEALTH, 0.5))
+    return {c: round(s, 4) for c, s in combined.items()}
+
+
+def _psychotherapy(score: float, evidence: NoteEvidence, threshold: float) -> float:
+    found = evidence[PSYCHOTHERAPY]
+    if evidence.nursing_note or not found.any:
+        return 0.0
+    if len(found.strong) >= 2 or (found.strong and found.weak):
+        return max(score, STRONG_SCORE, threshold)
+    return score
+
+
+class EvidenceClassifier:
+    """A :class:`NoteClassifier` whose scores are the inner model's combined with each text's evidence."""
+
+    def __init__(self, model: NoteClassifier) -> None:
+        self.model = model
+        self.name = f"{model.name}+evidence"
+        self.thresholds: Mapping[SensitiveCategory, float] = model.thresholds
+
+    def classify(self, text: str) -> dict[SensitiveCategory, float]:
+        return self.classify_batch([text])[0]
+
+    def classify_batch(self, texts: Sequence[str]) -> list[dict[SensitiveCategory, float]]:
+        scores = self.model.classify_batch(texts)
+        return [combine(s, find_evidence(t), self.thresholds) for s, t in zip(scores, texts, strict=True)]
+
+    def explain(self, text: str) -> dict[str, object]:
+        """The model's scores, the evidence and the combined scores of one text (term ids, never text)."""
+        model = self.model.classify_batch([text])[0]
+        evidence = find_evidence(text)
+        return {
+            "model": {c.value: round(float(s), 4) for c, s in model.items()},
+            "evidence": evidence.as_record(),
+            "nursing_note": evidence.nursing_note,
+            "combined": {c.value: s for c, s in combine(model, evidence, self.thresholds).items()},
+        }
+
+    def describe(self) -> str:
+        return f"{self.model.describe()} with evidence (vocabularies, ICD-10-CM codes, negation and family context)"

@@ -1,0 +1,167 @@
+"""Whose and whether: the context of a term in a note (negation, a relative's history, a negative result).
+
+A NegEx-style reading (Chapman et al. 2001; ConText, Harkema et al. 2009), on the tokens of
+:mod:`pipeline.core.token_match`: a note is cut into clauses at sentence punctuation and line breaks; a
+negation cue (``denies``, ``no``, ``negative for``, ``w/o``...) negates the terms up to :data:`NEGATION_SCOPE`
+tokens after it in its clause, until a scope terminator (``but``, ``however``...); a negative result
+(``negative``, ``neg``, ``nonreactive``, ``0``) right after a screening test negates that test; a relative
+(``mother``, ``FHx``...) earlier in the clause, with no word for the patient in between, makes the term
+the relative's; a family-history section does the same for everything in it. Past history (``h/o``,
+``PMH``) is the patient's own and is left as it is.
+
+Linear in the text: one regular expression without nested repetition splits clauses, the rest is token
+look-ups.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.core.token_match import token_positions
+
+#: Clause boundaries: sentence punctuation, semicolons, colons that end a heading, line breaks.
+_CLAUSE_END = re.compile(r"[.!?;:\n]+|\s{3,}")
+#: A family-history heading starts a section that lasts to the next heading or blank line.
+_FAMILY_HEADING = re.compile(r"(?im)^[ \t]*(?:family history|family hx|fhx|fh)[ \t]*[:\-]")
+_HEADING = re.compile(r"(?m)^[ \t]*[A-Za-z][A-Za-z /&]{1,30}[ \t]*:|\n[ \t]*\n")
+#: A past-history cue (``PMH:``, ``h/o``, ``history of``) starts a history span that lasts to the end of
+#: its sentence: a diagnosis listed there is the patient's own.
+_HISTORY_CUE = re.compile(
+    r"(?i)\b(?:pmh|pmhx|phx|pmed|past medical history|past history|medical history|psych(?:iatric)? history|"
+    r"social history|social hx|shx|h/o|hx of|history of|hx|pmh of)\b"
+)
+_SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
+
+NEGATION_SCOPE = 6
+_PRE_NEGATION = (
+    ("no",), ("not",), ("denies",), ("denied",), ("deny",), ("denying",), ("without",), ("w", "o"), ("never",),
+    ("negative", "for"), ("neg", "for"), ("free", "of"), ("absence", "of"), ("nor",), ("non",),
+    ("ruled", "out"), ("no", "history", "of"), ("no", "hx", "of"), ("no", "h", "o"),
+)  # fmt: skip
+_TERMINATORS = frozenset({"but", "however", "although", "though", "except", "yet", "aside", "apart", "which", "who"})
+_NEGATIVE_RESULT = frozenset({"negative", "neg", "nonreactive", "nr", "0", "none", "normal", "wnl", "undetected"})
+_RESULT_SCOPE = 4
+_SCREEN_CUES = frozenset({"screened", "screening", "screen", "screens", "assessed", "evaluated"})
+_RELATIVES = frozenset(
+    {
+        "family", "fhx", "fh", "mother", "father", "mom", "dad", "sister", "brother", "sibling", "siblings", "aunt",
+        "uncle", "grandmother", "grandfather", "grandparent", "grandparents", "cousin", "niece", "nephew",
+        "relative", "relatives", "parents", "maternal", "paternal", "husband", "wife", "spouse", "partner",
+        "boyfriend", "girlfriend", "son", "daughter",
+    }
+)  # fmt: skip
+#: Words for the patient: after one of these, a relative earlier in the clause no longer owns the term.
+_PATIENT = frozenset({"pt", "patient", "he", "she", "his", "her", "him", "himself", "herself", "client", "self"})
+#: Systems-review headings of nursing and ICU progress notes (a note with several is no psychotherapy note).
+_NURSING_HEADINGS = re.compile(
+    r"(?i)\b(?:neuro|cv|cardiac|cardiovascular|resp|respiratory|pulm|gi|gu|gi/gu|skin|id|heme|endo|renal|"
+    r"social|access|lines)\s*[:\-]"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A note's lower-cased tokens, their character offsets, and per token its clause and section flags."""
+
+    words: list[str]
+    starts: list[int]
+    clause: list[int]
+    family_section: list[bool]
+    history: list[bool]
+
+
+def tokenize(text: str) -> Tokens:
+    found = token_positions(text)
+    bounds = [m.end() for m in _CLAUSE_END.finditer(text)]
+    family = _family_spans(text)
+    history = _history_spans(text)
+    words, starts, clauses, in_family, in_history = [], [], [], [], []
+    clause = 0
+    for start, _end, word in found:
+        while clause < len(bounds) and bounds[clause] <= start:
+            clause += 1
+        words.append(word)
+        starts.append(start)
+        clauses.append(clause)
+        in_family.append(any(a <= start < b for a, b in family))
+        in_history.append(any(a <= start < b for a, b in history))
+    return Tokens(words, starts, clauses, in_family, in_history)
+
+
+def _family_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for heading in _FAMILY_HEADING.finditer(text):
+        following = _HEADING.search(text, heading.end())
+        spans.append((heading.end(), following.start() if following else len(text)))
+    return spans
+
+
+def _history_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for cue in _HISTORY_CUE.finditer(text):
+        end = _SENTENCE_END.search(text, cue.end())
+        spans.append((cue.end(), end.start() if end else len(text)))
+    return spans
+
+
+def screened(tokens: Tokens, first: int) -> bool:
+    """A screening cue (``screened for``, ``screening for``) before the term in its clause: a screen, not a
+    finding (its positive result is what counts)."""
+    words, clause = tokens.words, tokens.clause
+    position = first - 1
+    while position >= 0 and clause[position] == clause[first] and first - position <= 2 * NEGATION_SCOPE:
+        if words[position] in _SCREEN_CUES and position + 1 < len(words) and words[position + 1] == "for":
+            return True
+        position -= 1
+    return False
+
+
+def negated(tokens: Tokens, first: int) -> bool:
+    """A negation cue up to :data:`NEGATION_SCOPE` tokens before ``first``, in the same clause, with no
+    terminator between."""
+    words, clause = tokens.words, tokens.clause
+    low = max(0, first - NEGATION_SCOPE - 3)
+    for position in range(first - 1, low - 1, -1):
+        if clause[position] != clause[first] or words[position] in _TERMINATORS:
+            return False
+        for cue in _PRE_NEGATION:
+            end = position + len(cue)
+            if end <= first and tuple(words[position:end]) == cue and first - end < NEGATION_SCOPE:
+                return True
+    return False
+
+
+def negative_result(tokens: Tokens, first: int, length: int) -> bool:
+    """A negative result within :data:`_RESULT_SCOPE` tokens after the term, in the same clause."""
+    words, clause = tokens.words, tokens.clause
+    after = first + length
+    for position in range(after, min(len(words), after + _RESULT_SCOPE)):
+        if clause[position] != clause[first]:
+            return False
+        if words[position] in _NEGATIVE_RESULT:
+            return True
+    return False
+
+
+def relative_owns(tokens: Tokens, first: int) -> bool:
+    """The term is said of a relative: in a family-history section, or a relative named earlier in the
+    clause with no word for the patient between them."""
+    if tokens.family_section[first]:
+        return True
+    words, clause = tokens.words, tokens.clause
+    position = first - 1
+    while position >= 0 and clause[position] == clause[first]:
+        word = words[position]
+        if word in _PATIENT:
+            return False
+        if word in _RELATIVES:
+            return not (word == "family" and position + 1 < first and words[position + 1] in {"meeting", "aware"})
+        position -= 1
+    return False
+
+
+def looks_like_nursing_note(text: str) -> bool:
+    """Two or more systems-review headings (``NEURO:``, ``CV:``, ``RESP:``...): a nursing or ICU progress
+    note, which 45 CFR 164.501 never makes a psychotherapy note."""
+    return len({m.group(0).split(":")[0].split("-")[0].strip().lower() for m in _NURSING_HEADINGS.finditer(text)}) >= 2
