@@ -19,7 +19,11 @@ psychotherapy note found is always ``mental_health`` too (CRITERIA.md).
 
 :class:`EvidenceClassifier` wraps any :class:`~pipeline.core.sensitive.NoteClassifier` (the ONNX model in
 the worker) and returns the combined scores, so the thresholds, the policy and :func:`decide` apply
-unchanged. Pure: no model, no I/O.
+unchanged. It runs the model only on the texts whose decision the model's score can change
+(:func:`needs_model`: weak evidence only, or a single psychotherapy term); elsewhere the decision is the
+evidence's alone (found on strong evidence, scored :data:`STRONG_SCORE`; not found without evidence, 0),
+exactly what the model's score would have led to. Most notes carry no evidence at all, so classification
+costs the vocabulary scan, not a second encoder pass. Pure: no model, no I/O.
 """
 
 from __future__ import annotations
@@ -59,11 +63,26 @@ def combine(
     return {c: round(s, 4) for c, s in combined.items()}
 
 
-def _psychotherapy(score: float, evidence: NoteEvidence, threshold: float) -> float:
+def needs_model(evidence: NoteEvidence) -> bool:
+    """Whether the model's score can change any category's decision for a text with this evidence."""
+    for category, found in evidence.categories.items():
+        if category is PSYCHOTHERAPY:
+            if not evidence.nursing_note and found.any and not _psychotherapy_proven(evidence):
+                return True
+        elif not found.strong and found.weak:
+            return True
+    return False
+
+
+def _psychotherapy_proven(evidence: NoteEvidence) -> bool:
     found = evidence[PSYCHOTHERAPY]
-    if evidence.nursing_note or not found.any:
+    return len(found.strong) >= 2 or bool(found.strong and found.weak)
+
+
+def _psychotherapy(score: float, evidence: NoteEvidence, threshold: float) -> float:
+    if evidence.nursing_note or not evidence[PSYCHOTHERAPY].any:
         return 0.0
-    if len(found.strong) >= 2 or (found.strong and found.weak):
+    if _psychotherapy_proven(evidence):
         return max(score, STRONG_SCORE, threshold)
     return score
 
@@ -80,8 +99,11 @@ class EvidenceClassifier:
         return self.classify_batch([text])[0]
 
     def classify_batch(self, texts: Sequence[str]) -> list[dict[SensitiveCategory, float]]:
-        scores = self.model.classify_batch(texts)
-        return [combine(s, find_evidence(t), self.thresholds) for s, t in zip(scores, texts, strict=True)]
+        evidence = [find_evidence(t) for t in texts]
+        asked = [i for i, found in enumerate(evidence) if needs_model(found)]
+        answers = dict(zip(asked, self.model.classify_batch([texts[i] for i in asked]), strict=True)) if asked else {}
+        silent = dict.fromkeys(self.thresholds, 0.0)
+        return [combine(answers.get(i, silent), found, self.thresholds) for i, found in enumerate(evidence)]
 
     def explain(self, text: str) -> dict[str, object]:
         """The model's scores, the evidence and the combined scores of one text (term ids, never text)."""

@@ -74,8 +74,8 @@ class Tokens:
 def tokenize(text: str) -> Tokens:
     found = token_positions(text)
     bounds = [m.end() for m in _CLAUSE_END.finditer(text)]
-    family = _family_spans(text)
-    history = _history_spans(text)
+    family = _spans(text, _FAMILY_HEADING, _HEADING)
+    history = _spans(text, _HISTORY_CUE, _SENTENCE_END)
     words, starts, clauses, in_family, in_history = [], [], [], [], []
     clause = 0
     for start, _end, word in found:
@@ -89,19 +89,12 @@ def tokenize(text: str) -> Tokens:
     return Tokens(words, starts, clauses, in_family, in_history)
 
 
-def _family_spans(text: str) -> list[tuple[int, int]]:
+def _spans(text: str, start: re.Pattern[str], end: re.Pattern[str]) -> list[tuple[int, int]]:
+    """From the end of each ``start`` match to the next ``end`` match (or the end of the text)."""
     spans = []
-    for heading in _FAMILY_HEADING.finditer(text):
-        following = _HEADING.search(text, heading.end())
-        spans.append((heading.end(), following.start() if following else len(text)))
-    return spans
-
-
-def _history_spans(text: str) -> list[tuple[int, int]]:
-    spans = []
-    for cue in _HISTORY_CUE.finditer(text):
-        end = _SENTENCE_END.search(text, cue.end())
-        spans.append((cue.end(), end.start() if end else len(text)))
+    for cue in start.finditer(text):
+        following = end.search(text, cue.end())
+        spans.append((cue.end(), following.start() if following else len(text)))
     return spans
 
 

@@ -68,7 +68,7 @@ TERM, MED, LAB = Kind.TERM, Kind.MEDICATION, Kind.LAB
 TERMS: tuple[Term, ...] = (
     # -- substance use disorder (42 CFR Part 2; tobacco and caffeine excluded by 2.11) -------------------
     _t("su.alcohol_disorder", SU, S, TERM, "alcohol use disorder|alcohol abuse|alcohol dependence|alcohol dependent|"
-       "alcoholism|etoh abuse|etoh dependence|etoh use disorder|etoh abuser|alcohol abuser|eth abuse|aud"),
+       "alcoholism|etoh abuse|etoh dependence|etoh use disorder|etoh abuser|alcohol abuser|eth abuse"),
     _t("su.withdrawal", SU, S, TERM, "alcohol withdrawal|etoh withdrawal|etoh w d|alcohol w d|opioid withdrawal|"
        "opiate withdrawal|heroin withdrawal|benzodiazepine withdrawal|benzo withdrawal|withdrawal seizure|"
        "withdrawal seizures|dts|dt s|delirium tremens|ciwa|ciwa protocol|ciwa scale|cows score|cows scale|"
