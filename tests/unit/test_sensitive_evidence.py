@@ -48,6 +48,7 @@ def test_hard_negatives_are_never_found_whatever_the_model_says(text):
     [
         "Denies alcohol, tobacco or drug use. No SI/HI. PHQ-2: 0.",
         "Urine hCG negative prior to CT. Denies possibility of pregnancy.",
+        "Negative pregnancy test before CT.",
         "Screened for depression (PHQ-2 0) and alcohol use (AUDIT-C 1): negative.",
         "No history of STDs. Social drinker, 2 glasses of wine on weekends.",
         "FHx: mother with BRCA1 mutation and breast cancer at 45; father with alcoholism.",

@@ -39,9 +39,14 @@ _PRE_NEGATION = (
     ("negative", "for"), ("neg", "for"), ("free", "of"), ("absence", "of"), ("nor",), ("non",),
     ("ruled", "out"), ("no", "history", "of"), ("no", "hx", "of"), ("no", "h", "o"),
 )  # fmt: skip
+_CUES_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+for _cue in _PRE_NEGATION:
+    _CUES_BY_FIRST.setdefault(_cue[0], []).append(_cue)
 _TERMINATORS = frozenset({"but", "however", "although", "though", "except", "yet", "aside", "apart", "which", "who"})
 _NEGATIVE_RESULT = frozenset({"negative", "neg", "nonreactive", "nr", "0", "none", "normal", "wnl", "undetected"})
 _RESULT_SCOPE = 4
+#: How far back in its clause a relative is looked for (bounds the work on one long clause).
+_RELATIVE_SCOPE = 24
 _SCREEN_CUES = frozenset({"screened", "screening", "screen", "screens", "assessed", "evaluated"})
 _RELATIVES = frozenset(
     {
@@ -74,9 +79,7 @@ class Tokens:
 def tokenize(text: str) -> Tokens:
     found = token_positions(text)
     bounds = [m.end() for m in _CLAUSE_END.finditer(text)]
-    family = _spans(text, _FAMILY_HEADING, _HEADING)
-    history = _spans(text, _HISTORY_CUE, _SENTENCE_END)
-    words, starts, clauses, in_family, in_history = [], [], [], [], []
+    words, starts, clauses = [], [], []
     clause = 0
     for start, _end, word in found:
         while clause < len(bounds) and bounds[clause] <= start:
@@ -84,9 +87,21 @@ def tokenize(text: str) -> Tokens:
         words.append(word)
         starts.append(start)
         clauses.append(clause)
-        in_family.append(any(a <= start < b for a, b in family))
-        in_history.append(any(a <= start < b for a, b in history))
-    return Tokens(words, starts, clauses, in_family, in_history)
+    family = _inside(starts, _spans(text, _FAMILY_HEADING, _HEADING))
+    history = _inside(starts, _spans(text, _HISTORY_CUE, _SENTENCE_END))
+    return Tokens(words, starts, clauses, family, history)
+
+
+def _inside(starts: list[int], spans: list[tuple[int, int]]) -> list[bool]:
+    """Per token start, whether it lies in one of the spans (a sweep: spans come in text order)."""
+    flags, ends = [], sorted(spans)
+    index, reach = 0, -1
+    for start in starts:
+        while index < len(ends) and ends[index][0] <= start:
+            reach = max(reach, ends[index][1])
+            index += 1
+        flags.append(start < reach)
+    return flags
 
 
 def _spans(text: str, start: re.Pattern[str], end: re.Pattern[str]) -> list[tuple[int, int]]:
@@ -118,9 +133,9 @@ def negated(tokens: Tokens, first: int) -> bool:
     for position in range(first - 1, low - 1, -1):
         if clause[position] != clause[first] or words[position] in _TERMINATORS:
             return False
-        for cue in _PRE_NEGATION:
+        for cue in _CUES_BY_FIRST.get(words[position], ()):
             end = position + len(cue)
-            if end <= first and tuple(words[position:end]) == cue and first - end < NEGATION_SCOPE:
+            if end <= first and first - end < NEGATION_SCOPE and tuple(words[position:end]) == cue:
                 return True
     return False
 
@@ -144,7 +159,7 @@ def relative_owns(tokens: Tokens, first: int) -> bool:
         return True
     words, clause = tokens.words, tokens.clause
     position = first - 1
-    while position >= 0 and clause[position] == clause[first]:
+    while position >= max(0, first - _RELATIVE_SCOPE) and clause[position] == clause[first]:
         word = words[position]
         if word in _PATIENT:
             return False

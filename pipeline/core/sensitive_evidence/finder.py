@@ -8,6 +8,7 @@ relative's, a negative screen or inside an exclusion. Ids are vocabulary names, 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -105,9 +106,7 @@ def find_evidence(text: str) -> NoteEvidence:
     tokens = tokenize(text)
     hits = list(_index().matches(tokens.words))
     excluded = _excluded_positions(hits)
-    for first, length, label in hits:
-        if isinstance(label, _Exclusion):
-            continue
+    for first, length, label in _longest(hits):
         _judge(evidence[label.category], label, tokens, first, length, excluded)
     for offset, code, categories in codes_in_text(text):
         for category in categories:
@@ -126,6 +125,27 @@ def _affirm(target: CategoryEvidence, tokens: Tokens, offset: int, name: str, st
         target.strong.add(name)
     else:
         target.weak.add(name)
+
+
+def _longest(hits: list[tuple[int, int, Term | _Exclusion]]) -> list[tuple[int, int, Term]]:
+    """Term hits not inside a longer hit of the same category (``pregnancy`` inside ``pregnancy test``): one
+    sweep per category over the hits sorted by start, longest first."""
+    terms = sorted(
+        ((first, length, label) for first, length, label in hits if isinstance(label, Term)),
+        key=lambda hit: (hit[2].category.value, hit[0], -hit[1]),
+    )
+    kept: list[tuple[int, int, Term]] = []
+    category, reach, reach_span = None, -1, (-1, -1)
+    for first, length, term in terms:
+        if term.category is not category:
+            category, reach, reach_span = term.category, -1, (-1, -1)
+        end = first + length
+        if reach >= end and reach_span != (first, end):
+            continue
+        kept.append((first, length, term))
+        if end > reach:
+            reach, reach_span = end, (first, end)
+    return kept
 
 
 def _excluded_positions(hits: Iterable[tuple[int, int, Term | _Exclusion]]) -> set[tuple[SensitiveCategory, int]]:
@@ -151,7 +171,7 @@ def _judge(
         target.drop("negated")
     elif relative_owns(tokens, first):
         target.drop("relative")
-    elif term.result_negates and negative_result(tokens, first, length):
+    elif term.result_negates and (negative_result(tokens, first, length) or _negative_before(tokens, first)):
         target.drop("negative-result")
     elif term.category in SCREENED and screened(tokens, first):
         target.drop("screening")
@@ -163,8 +183,16 @@ def _judge(
         target.weak.add(term.id)
 
 
+def _negative_before(tokens: Tokens, first: int) -> bool:
+    """``negative pregnancy test``: a result written before the test (only tests whose negative result is no
+    evidence ask)."""
+    return (
+        first > 0
+        and tokens.words[first - 1] in {"negative", "neg"}
+        and tokens.clause[first - 1] == tokens.clause[first]
+    )
+
+
 def _token_at(tokens: Tokens, offset: int) -> int | None:
-    for position, start in enumerate(tokens.starts):
-        if start >= offset:
-            return position
-    return None
+    position = bisect_left(tokens.starts, offset)
+    return position if position < len(tokens.starts) else None

@@ -220,6 +220,13 @@ def read_handwritten(path: Path = HANDWRITTEN) -> list[Labelled]:
     return read_jsonl(path) if path.exists() else []
 
 
+def _pr(row: Mapping[str, float]) -> str:
+    """Precision / recall, 'n/a' where nothing was flagged or nothing was there to find."""
+    precision = f"{row['precision']:.3f}" if row["tp"] + row["fp"] else "n/a"
+    recall = f"{row['recall']:.3f}" if row["gold"] else "n/a"
+    return f"{precision} / {recall}"
+
+
 _HEADER = "| category | gold | model alone P / R | with evidence P / R | tp/fp/fn before -> after |"
 
 
@@ -235,8 +242,8 @@ def summary(report: Mapping[str, object]) -> list[str]:
         for key in [c.value for c in CATEGORIES] + ["micro"]:
             b, a = before[key], after[key]
             lines.append(
-                f"| {key} | {a['gold']} | {b['precision']:.3f} / {b['recall']:.3f} | {a['precision']:.3f} / "
-                f"{a['recall']:.3f} | {b['tp']}/{b['fp']}/{b['fn']} -> {a['tp']}/{a['fp']}/{a['fn']} |"
+                f"| {key} | {a['gold']} | {_pr(b)} | {_pr(a)} | "
+                f"{b['tp']}/{b['fp']}/{b['fn']} -> {a['tp']}/{a['fp']}/{a['fn']} |"
             )
         lines.append("")
     lines += ["### development half: share flagged (flags on notes with no screen term)", "",
