@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from pipeline.core.sensitive import NoteClassifier, SensitiveCategory
-from pipeline.core.sensitive_evidence.finder import NoteEvidence, find_evidence
+from pipeline.core.sensitive_evidence.finder import CategoryEvidence, NoteEvidence, find_evidence
 
 #: The score of a category found on strong evidence when the model scored it lower.
 STRONG_SCORE = 0.9
@@ -53,7 +53,7 @@ def combine(
             combined[category] = _psychotherapy(float(score), evidence, threshold)
         elif found.strong:
             combined[category] = max(float(score), STRONG_SCORE, threshold)
-        elif len(found.weak) >= (2 if category is MENTAL_HEALTH else 1):
+        elif _model_decides(category, found):
             combined[category] = float(score)
         else:
             combined[category] = 0.0
@@ -69,9 +69,14 @@ def needs_model(evidence: NoteEvidence) -> bool:
         if category is PSYCHOTHERAPY:
             if not evidence.nursing_note and found.any and not _psychotherapy_proven(evidence):
                 return True
-        elif not found.strong and found.weak:
+        elif not found.strong and _model_decides(category, found):
             return True
     return False
+
+
+def _model_decides(category: SensitiveCategory, found: CategoryEvidence) -> bool:
+    """Weak evidence enough for the model to decide: one kind, or two for mental health."""
+    return len(found.weak) >= (2 if category is MENTAL_HEALTH else 1)
 
 
 def _psychotherapy_proven(evidence: NoteEvidence) -> bool:
