@@ -14,7 +14,7 @@ Per category, with the model's score ``m`` and its threshold ``t``:
 
 Psychotherapy notes need session evidence *and* are never found in a nursing or ICU progress note (45 CFR
 164.501 defines them by author and content): a note with systems-review headings scores 0; otherwise two
-distinct session terms are strong evidence, one session or modality term lets the model decide. A
+distinct session terms are strong evidence, any one session, client or modality term lets the model decide. A
 psychotherapy note found is always ``mental_health`` too (CRITERIA.md).
 
 :class:`EvidenceClassifier` wraps any :class:`~pipeline.core.sensitive.NoteClassifier` (the ONNX model in
@@ -67,7 +67,7 @@ def needs_model(evidence: NoteEvidence) -> bool:
     """Whether the model's score can change any category's decision for a text with this evidence."""
     for category, found in evidence.categories.items():
         if category is PSYCHOTHERAPY:
-            if not evidence.nursing_note and found.any and not _psychotherapy_proven(evidence):
+            if _psychotherapy_possible(evidence) and not _psychotherapy_proven(evidence):
                 return True
         elif not found.strong and _model_decides(category, found):
             return True
@@ -84,8 +84,13 @@ def _psychotherapy_proven(evidence: NoteEvidence) -> bool:
     return len(found.strong) >= 2 or bool(found.strong and found.weak)
 
 
+def _psychotherapy_possible(evidence: NoteEvidence) -> bool:
+    """Enough for the model to decide: any session, client or modality term outside a nursing note."""
+    return not evidence.nursing_note and evidence[PSYCHOTHERAPY].any
+
+
 def _psychotherapy(score: float, evidence: NoteEvidence, threshold: float) -> float:
-    if evidence.nursing_note or not evidence[PSYCHOTHERAPY].any:
+    if not _psychotherapy_possible(evidence):
         return 0.0
     if _psychotherapy_proven(evidence):
         return max(score, STRONG_SCORE, threshold)

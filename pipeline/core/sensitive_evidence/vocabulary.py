@@ -78,20 +78,26 @@ TERMS: tuple[Term, ...] = (
        "opioid dependence|opiate dependence|opioid abuse|opiate abuse|narcotic abuse|narcotics abuse|"
        "heroin|heroine|heroin abuse|heroin use|cocaine abuse|cocaine dependence|cocaine use disorder|"
        "crack cocaine|methamphetamine use|methamphetamine abuse|amphetamine abuse|benzodiazepine abuse|"
-       "benzo abuse|cannabis use disorder|marijuana abuse|stimulant use disorder|sedative use disorder"),
+       "benzo abuse|cannabis use disorder|marijuana abuse|stimulant use disorder|sedative use disorder|use disorder|"
+       "benzodiazepine dependence|benzo dependence|sedative dependence|cannabis dependence|stimulant dependence|"
+       "amphetamine dependence|methamphetamine dependence|opioid addiction|alcohol addiction"),
     _t("su.injection", SU, S, TERM, "ivdu|ivda|idu|pwid|injection drug use|injection drug user|"
        "intravenous drug use|intravenous drug abuse|iv drug use|iv drug user|iv drug abuse|ivdu hx|skin popping"),
     _t("su.treatment", SU, S, TERM, "methadone maintenance|methadone clinic|methadone program|opioid treatment program|"
        "otp|aa meetings|alcoholics anonymous|narcotics anonymous|sober house|sobriety|in recovery from|"
        "rehab for alcohol|rehab for etoh|substance abuse treatment|addiction medicine|bridge clinic|"
-       "sud treatment|detox program|dual diagnosis|part 2 program|42 cfr part 2"),
+       "sud treatment|detox program|dual diagnosis|part 2 program|42 cfr part 2|attends aa|attending aa|"
+       "aa sponsor|na meetings|12 step|twelve step|sober living|years sober|months sober"),
     # ATC N07BB (drugs used in alcohol dependence), N07BC (drugs used in opioid dependence)
     _t("su.med_oud_aud", SU, S, MED, "buprenorphine|suboxone|subutex|sublocade|zubsolv|bunavail|bup nlx|"
        "buprenorphine naloxone|naltrexone|vivitrol|acamprosate|campral|disulfiram|antabuse|lofexidine|lucemyra"),
     _t("su.weak", SU, W, TERM, "etoh|alcohol|alcoholic|drinker|heavy drinker|heavy drinking|binge drinking|vodka|"
        "whiskey|pint|beers|fifth of|cocaine|marijuana|cannabis|thc|drug use|illicit drugs|illicit drug|"
        "recreational drugs|street drugs|overdose|intoxication|intoxicated|methadone|librium|chlordiazepoxide|"
-       "tox screen positive|positive tox screen|uds positive|methamphetamine|amphetamines|cows|sober"),
+       "tox screen positive|positive tox screen|uds positive|methamphetamine|amphetamines|cows|sober|meth|"
+       "drinks per day|drinks a day|drinks daily|drinks per week|beers per day|beers a day|case of beer|"
+       "daily drinking|heavy daily drinking|quit drinking|stop drinking|stopped drinking|cut down on drinking|"
+       "stimulant use|benzodiazepine misuse|opioid misuse|misuse"),
     # -- mental health (state mental-health laws); delirium and dementia are excluded ------------------
     _t("mh.psychotic_mood", MH, S, TERM, "schizophrenia|schizophrenic|schizoaffective|schezophrenia|bipolar|"
        "bipolar disorder|manic depression|mania|major depression|major depressive|mdd|depression|dysthymia|"
@@ -104,6 +110,9 @@ TERMS: tuple[Term, ...] = (
        "mental illness|psychiatric illness|psychiatric disorder|psychiatric history|psych history|psych hx|"
        "psychiatric hx|psychiatric admission|psychiatric hospitalization|psychiatric hold|inpatient psychiatry|"
        "inpatient psychiatric|section 12|pink paper|psychiatrist|outpatient psychiatry|behavioral health|"
+       "referred to psychiatry|referral to psychiatry|psychiatry referral|followed by psychiatry|"
+       "follows with psychiatry|sees psychiatry|psychiatric unit|psych unit|psychiatric ward|psychiatric facility|"
+       "psychiatric hospital|"
        "mental health clinic|therapist for depression"),
     _t("mh.suicide_selfharm", MH, S, TERM, "suicidal|suicidal ideation|suicide|suicide attempt|suicide attempts|"
        "si hi|active si|passive si|positive si|self harm|self injurious|self inflicted|intentional overdose|"
@@ -122,10 +131,11 @@ TERMS: tuple[Term, ...] = (
        "remeron|trazodone|trazadone|desyrel|amitriptyline|elavil|nortriptyline|pamelor|doxepin|imipramine|"
        "buspirone|buspar|duloxetine|cymbalta|psychotropic|psychotropics|antipsychotic|antipsychotics|"
        "anti anxiety|anxiolytic"),
-    _t("mh.weak", MH, W, TERM, "anxiety|panic attack|panic attacks|depressed|psychosis|psychotic|psych|"
-       "psychiatric|psychiatry|psych consult|psychiatry consult|hallucinations|paranoid|paranoia|"
-       "tearful|hopeless|hopelessness|mental health|internal stimuli|auditory hallucinations|"
-       "command hallucinations|flight of ideas|pressured speech"),
+    _t("mh.symptom", MH, W, TERM, "anxiety|panic attack|panic attacks|depressed|psychosis|psychotic|"
+       "hallucinations|paranoid|paranoia|tearful|hopeless|hopelessness|internal stimuli|auditory hallucinations|"
+       "command hallucinations|flight of ideas|pressured speech|anhedonia|worthlessness|manic"),
+    _t("mh.care", MH, W, TERM, "psych|psychiatric|psychiatry|psych consult|psychiatry consult|mental health|"
+       "psych eval|psychiatric evaluation|psych nurse|psychologist|psychology"),
     _t("mh.screen", MH, W, LAB, "phq 9|phq9|phq 2|phq2|gad 7|gad7|epds|edinburgh postnatal|columbia suicide|"
        "c ssrs|beck depression", result_negates=True),
     # -- psychotherapy notes (45 CFR 164.501): the contents of a counselling session -------------------
@@ -138,7 +148,9 @@ TERMS: tuple[Term, ...] = (
        "couples session|family session|group session"),
     _t("pt.modality", PT, W, TERM, "psychotherapy|psychotherapist|psychotherapeutic|cbt|dbt|emdr|"
        "cognitive behavioral therapy|dialectical behavior therapy|talk therapy|counseling|counselling|therapist|"
-       "individual therapy|family therapy|couples therapy|group therapy|client|session"),
+       "individual therapy|family therapy|couples therapy|group therapy"),
+    _t("pt.client", PT, W, TERM, "client|clients|client s"),
+    _t("pt.session", PT, W, TERM, "session|sessions"),
     # -- HIV and other sexually transmitted infections (state HIV/STI laws) ----------------------------
     _t("hiv.status", HIV, S, TERM, "hiv|hiv aids|aids defining|aids dementia|hiv infection|hiv positive|"
        "hiv disease|human immunodeficiency virus|cd4|cd4 count|hiv viral load|hiv vl|haart|antiretroviral|"
@@ -162,7 +174,7 @@ TERMS: tuple[Term, ...] = (
     _t("hiv.sti_lab", HIV, S, LAB, "rpr|vdrl|fta abs|treponemal|treponema|tp pa|gc ct|gc chlamydia|ct gc|"
        "gc naat|ct naat|chlamydia naat|gonorrhea naat|gc probe|trich naat"),
     _t("hiv.weak", HIV, W, TERM, "hsv|herpes|aids|viral load|trich|naat|bicillin|penicillin g benzathine|"
-       "immunocompromised from hiv|gc"),
+       "immunocompromised from hiv|gc|on prep"),
     # -- reproductive health care (45 CFR 160.103, 2024 rule) ------------------------------------------
     _t("rh.pregnancy", RH, S, TERM, "pregnant|currently pregnant|weeks pregnant|wks pregnant|weeks gestation|"
        "wks gestation|gestational age|gestation|gestational|iup|intrauterine pregnancy|ectopic pregnancy|"
@@ -170,6 +182,7 @@ TERMS: tuple[Term, ...] = (
        "preeclampsia|pre eclampsia|eclampsia|hellp|placenta previa|placental abruption|in labor|active labor|"
        "induction of labor|labor and delivery|cesarean section|c section|csection|vaginal delivery|nsvd|svd|"
        "fetal heart|fetal heart tones|fetal movement|fetus|edd|edc|positive pregnancy test|pregnancy test positive|"
+       "positive home pregnancy test|home pregnancy test positive|months pregnant|expecting a baby|baby is due|"
        "hcg positive|positive hcg|upt positive|positive upt|pregnancy positive|obstetric|obstetrics|"
        "obstetrical|breastfeeding|lactating|post partum hemorrhage|srom|pprom|fht|fhts|prenatal vitamins|"
        "hyperemesis gravidarum|missed ab|missed abortion"),
@@ -195,12 +208,13 @@ TERMS: tuple[Term, ...] = (
        "pharmacogenetic|pharmacogenetics|factor v leiden|hfe mutation|hfe gene|cftr mutation|"
        "predictive testing|presymptomatic testing|gene panel|hereditary cancer panel|lynch syndrome testing|"
        "tp53 germline|apoe genotype|cyp2c19 genotype|hla b 5701|hla b5701|premutation|pathogenic variant|"
+       "gene testing|gene test|gene tests|genetic analysis|dna testing for|homozygous c282y|"
        "likely pathogenic|chromosomal microarray analysis|pgt m|pgt a|preimplantation genetic"),
     _t("gen.counselling", GEN, S, TERM, "genetic counseling|genetic counselling|genetic counselor|"
        "genetic counsellor|genetics consult|genetics referral|genetics clinic|medical genetics|geneticist"),
     _t("gen.weak", GEN, W, TERM, "genetic|genetics|genotype|genotyping|mutation|gene mutation|carrier|mthfr|"
        "huntington|trisomy|chromosomal|lynch syndrome|variant of uncertain significance|vus|mlh1|msh2|msh6|pms2|"
-       "cma|fmr1|chek2|palb2|smn1|cftr|familial variant"),
+       "cma|fmr1|chek2|palb2|smn1|cftr|familial variant|cag repeat|c282y|h63d|hemochromatosis gene"),
 )  # fmt: skip
 
 #: Phrases that contain a term's words but mean something else: a term inside one is no evidence.
@@ -211,7 +225,8 @@ EXCLUSIONS: dict[SensitiveCategory, tuple[str, ...]] = {
         "alcohol wipe", "alcohol based", "alcohol gel", "cleaned w alcohol", "cleaning w alcohol",
         "cleaned with alcohol", "cleaning with alcohol", "alcohol and dressing", "rubbing alcohol",
         "pint of blood", "detox bath", "methadone for pain", "cows milk", "nicotine addiction", "tobacco addiction",
-        "nicotine dependence", "tobacco dependence", "tobacco abuse", "tobacco use disorder",
+        "nicotine dependence", "tobacco dependence", "tobacco abuse", "tobacco use disorder", "nicotine use disorder",
+        "caffeine use disorder", "in recovery room", "misuse of", "device misuse",
     ),
     MH: (
         "st depression", "st depressions", "st segment depression", "pr depression", "respiratory depression",
