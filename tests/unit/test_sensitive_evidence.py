@@ -49,6 +49,7 @@ def test_hard_negatives_are_never_found_whatever_the_model_says(text):
         "Denies alcohol, tobacco or drug use. No SI/HI. PHQ-2: 0.",
         "Urine hCG negative prior to CT. Denies possibility of pregnancy.",
         "Negative pregnancy test before CT.",
+        "Social history: EtOH: none. Drugs: never. Urine hCG: negative. Depression - denies.",
         "Screened for depression (PHQ-2 0) and alcohol use (AUDIT-C 1): negative.",
         "No history of STDs. Social drinker, 2 glasses of wine on weekends.",
         "FHx: mother with BRCA1 mutation and breast cancer at 45; father with alcoholism.",
@@ -74,6 +75,8 @@ def test_denials_negative_screens_and_relatives_are_not_the_patients_own(text):
         ("G2P1 at 24w3d, fetal heart tones 145.", {C.REPRODUCTIVE}),
         ("Remains only on paxil, sees psychiatrist as outpatient.", {C.MENTAL_HEALTH}),
         ("Dx: F10.20, Z33.1", {C.SUBSTANCE_USE, C.REPRODUCTIVE}),
+        ("Alcoholic, drinks a case of beer per day.", {C.SUBSTANCE_USE}),  # no phrase spans the comma
+        ("Depression, no SI, follows with psychiatry.", {C.MENTAL_HEALTH}),  # the answer is for SI only
     ],
 )
 def test_strong_evidence_is_found_even_when_the_model_misses_it(text, expected):

@@ -1,7 +1,7 @@
 """Whose and whether: the context of a term in a note (negation, a relative's history, a negative result).
 
 A NegEx-style reading (Chapman et al. 2001; ConText, Harkema et al. 2009), on the tokens of
-:mod:`pipeline.core.token_match`: a note is cut into clauses at sentence punctuation and line breaks; a
+:mod:`pipeline.core.token_match` (and commas): a note is cut into clauses at sentence punctuation and line breaks; a
 negation cue (``denies``, ``no``, ``negative for``, ``w/o``...) negates the terms up to :data:`NEGATION_SCOPE`
 tokens after it in its clause, until a scope terminator (``but``, ``however``...); a negative result
 (``negative``, ``neg``, ``nonreactive``, ``0``) right after a screening test negates that test; a relative
@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.core.token_match import token_positions
-
+#: The tokens of :mod:`pipeline.core.token_match` (runs of letters and digits, lower-cased), and commas as
+#: tokens of their own, so that no phrase is matched across a comma (``Alcoholic, drinks`` is not
+#: ``alcoholic drinks``) while a negation still reaches along a list (``no etoh, tobacco, drugs``).
+_TOKEN = re.compile(r"[^\W_]+|,")
 #: Clause boundaries: sentence punctuation, semicolons, colons that end a heading, line breaks.
 _CLAUSE_END = re.compile(r"[.!?;:\n]+|\s{3,}")
 #: A family-history heading starts a section that lasts to the next heading or blank line.
@@ -32,6 +34,8 @@ _HISTORY_CUE = re.compile(
     r"social history|social hx|shx|h/o|hx of|history of|hx|pmh of)\b"
 )
 _SENTENCE_END = re.compile(r"\.(?:\s|$)|\n")
+#: Sentence ends, for a result written after a colon (``hCG: negative``): the same sentence, another clause.
+_SENTENCE_END_MARK = re.compile(r"[.!?;]+(?:\s|$)|\n")
 
 NEGATION_SCOPE = 6
 _PRE_NEGATION = (
@@ -45,6 +49,7 @@ for _cue in _PRE_NEGATION:
 _TERMINATORS = frozenset({"but", "however", "although", "though", "except", "yet", "aside", "apart", "which", "who"})
 _NEGATIVE_RESULT = frozenset({"negative", "neg", "nonreactive", "nr", "0", "none", "normal", "wnl", "undetected"})
 _RESULT_SCOPE = 4
+_ANSWERED_NO = frozenset({"none", "denies", "denied", "no", "neg", "negative", "never", "nil"})
 #: How far back in its clause a relative is looked for (bounds the work on one long clause).
 _RELATIVE_SCOPE = 24
 _SCREEN_CUES = frozenset({"screened", "screening", "screen", "screens", "assessed", "evaluated"})
@@ -72,24 +77,30 @@ class Tokens:
     words: list[str]
     starts: list[int]
     clause: list[int]
+    sentence: list[int]
     family_section: list[bool]
     history: list[bool]
 
 
 def tokenize(text: str) -> Tokens:
-    found = token_positions(text)
-    bounds = [m.end() for m in _CLAUSE_END.finditer(text)]
-    words, starts, clauses = [], [], []
-    clause = 0
-    for start, _end, word in found:
-        while clause < len(bounds) and bounds[clause] <= start:
-            clause += 1
-        words.append(word)
-        starts.append(start)
-        clauses.append(clause)
+    found = list(_TOKEN.finditer(text))
+    words = [m.group().lower() for m in found]
+    starts = [m.start() for m in found]
+    clauses = _numbered(starts, [m.end() for m in _CLAUSE_END.finditer(text)])
+    sentences = _numbered(starts, [m.end() for m in _SENTENCE_END_MARK.finditer(text)])
     family = _inside(starts, _spans(text, _FAMILY_HEADING, _HEADING))
     history = _inside(starts, _spans(text, _HISTORY_CUE, _SENTENCE_END))
-    return Tokens(words, starts, clauses, family, history)
+    return Tokens(words, starts, clauses, sentences, family, history)
+
+
+def _numbered(starts: list[int], text_bounds: list[int]) -> list[int]:
+    """Per token start, how many bounds come before it (the number of its clause or sentence)."""
+    numbers, index = [], 0
+    for start in starts:
+        while index < len(text_bounds) and text_bounds[index] <= start:
+            index += 1
+        numbers.append(index)
+    return numbers
 
 
 def _inside(starts: list[int], spans: list[tuple[int, int]]) -> list[bool]:
@@ -141,15 +152,26 @@ def negated(tokens: Tokens, first: int) -> bool:
 
 
 def negative_result(tokens: Tokens, first: int, length: int) -> bool:
-    """A negative result within :data:`_RESULT_SCOPE` tokens after the term, in the same clause."""
-    words, clause = tokens.words, tokens.clause
+    """A negative result within :data:`_RESULT_SCOPE` tokens after the term, in the same sentence."""
+    words, sentence = tokens.words, tokens.sentence
     after = first + length
     for position in range(after, min(len(words), after + _RESULT_SCOPE)):
-        if clause[position] != clause[first]:
+        if sentence[position] != sentence[first]:
             return False
         if words[position] in _NEGATIVE_RESULT:
             return True
     return False
+
+
+def answered_no(tokens: Tokens, first: int, length: int) -> bool:
+    """A history item answered in the negative right after it, in the same sentence (``EtOH: none``,
+    ``Depression - denies``); a comma first means the next item of a list, not an answer."""
+    after = first + length
+    return (
+        after < len(tokens.words)
+        and tokens.sentence[after] == tokens.sentence[first]
+        and tokens.words[after] in _ANSWERED_NO
+    )
 
 
 def relative_owns(tokens: Tokens, first: int) -> bool:

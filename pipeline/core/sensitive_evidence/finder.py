@@ -18,6 +18,7 @@ from pipeline.core.sensitive_evidence import shorthand
 from pipeline.core.sensitive_evidence.codes import codes_in_text
 from pipeline.core.sensitive_evidence.context import (
     Tokens,
+    answered_no,
     looks_like_nursing_note,
     negated,
     negative_result,
@@ -167,7 +168,7 @@ def _judge(
 ) -> None:
     if any((term.category, p) in excluded for p in range(first, first + length)):
         target.drop("exclusion")
-    elif negated(tokens, first):
+    elif negated(tokens, first) or (term.category in SCREENED and answered_no(tokens, first, length)):
         target.drop("negated")
     elif relative_owns(tokens, first):
         target.drop("relative")

@@ -68,7 +68,7 @@ TERM, MED, LAB = Kind.TERM, Kind.MEDICATION, Kind.LAB
 TERMS: tuple[Term, ...] = (
     # -- substance use disorder (42 CFR Part 2; tobacco and caffeine excluded by 2.11) -------------------
     _t("su.alcohol_disorder", SU, S, TERM, "alcohol use disorder|alcohol abuse|alcohol dependence|alcohol dependent|"
-       "alcoholism|etoh abuse|etoh dependence|etoh use disorder|etoh abuser|alcohol abuser|eth abuse"),
+       "alcoholism|etoh abuse|etoh dependence|etoh use disorder|etoh abuser|alcohol abuser|eth abuse|alcoholic"),
     _t("su.withdrawal", SU, S, TERM, "alcohol withdrawal|etoh withdrawal|etoh w d|alcohol w d|opioid withdrawal|"
        "opiate withdrawal|heroin withdrawal|benzodiazepine withdrawal|benzo withdrawal|withdrawal seizure|"
        "withdrawal seizures|dts|dt s|delirium tremens|ciwa|ciwa protocol|ciwa scale|cows score|cows scale|"
@@ -91,7 +91,10 @@ TERMS: tuple[Term, ...] = (
     # ATC N07BB (drugs used in alcohol dependence), N07BC (drugs used in opioid dependence)
     _t("su.med_oud_aud", SU, S, MED, "buprenorphine|suboxone|subutex|sublocade|zubsolv|bunavail|bup nlx|"
        "buprenorphine naloxone|naltrexone|vivitrol|acamprosate|campral|disulfiram|antabuse|lofexidine|lucemyra"),
-    _t("su.weak", SU, W, TERM, "etoh|alcohol|alcoholic|drinker|heavy drinker|heavy drinking|binge drinking|vodka|"
+    # alcohol-related disease names the model weighs (they hold ``alcoholic``, which alone is strong)
+    _t("su.alcohol_disease", SU, W, TERM, "alcoholic cirrhosis|alcoholic hepatitis|alcoholic liver disease|"
+       "alcoholic cardiomyopathy|alcoholic pancreatitis|alcoholic ketoacidosis|alcoholic neuropathy"),
+    _t("su.weak", SU, W, TERM, "etoh|alcohol|drinker|heavy drinker|heavy drinking|binge drinking|vodka|"
        "whiskey|pint|beers|fifth of|cocaine|marijuana|cannabis|thc|drug use|illicit drugs|illicit drug|"
        "recreational drugs|street drugs|overdose|intoxication|intoxicated|methadone|librium|chlordiazepoxide|"
        "tox screen positive|positive tox screen|uds positive|methamphetamine|amphetamines|cows|sober|meth|"
@@ -147,7 +150,7 @@ TERMS: tuple[Term, ...] = (
        "processed with client|therapist s impression|therapist impression|process note|session content|"
        "couples session|family session|group session"),
     _t("pt.modality", PT, W, TERM, "psychotherapy|psychotherapist|psychotherapeutic|cbt|dbt|emdr|"
-       "cognitive behavioral therapy|dialectical behavior therapy|talk therapy|counseling|counselling|therapist|"
+       "cognitive behavioral therapy|dialectical behavior therapy|talk therapy|therapist|"
        "individual therapy|family therapy|couples therapy|group therapy"),
     _t("pt.client", PT, W, TERM, "client|clients|client s"),
     _t("pt.session", PT, W, TERM, "session|sessions"),
@@ -173,7 +176,7 @@ TERMS: tuple[Term, ...] = (
     # LOINC components: RPR, VDRL, treponemal antibody, C. trachomatis / N. gonorrhoeae NAAT, T. vaginalis
     _t("hiv.sti_lab", HIV, S, LAB, "rpr|vdrl|fta abs|treponemal|treponema|tp pa|gc ct|gc chlamydia|ct gc|"
        "gc naat|ct naat|chlamydia naat|gonorrhea naat|gc probe|trich naat"),
-    _t("hiv.weak", HIV, W, TERM, "hsv|herpes|aids|viral load|trich|naat|bicillin|penicillin g benzathine|"
+    _t("hiv.weak", HIV, W, TERM, "hsv|herpes|aids|trich|naat|bicillin|penicillin g benzathine|"
        "immunocompromised from hiv|gc|on prep"),
     # -- reproductive health care (45 CFR 160.103, 2024 rule) ------------------------------------------
     _t("rh.pregnancy", RH, S, TERM, "pregnant|currently pregnant|weeks pregnant|wks pregnant|weeks gestation|"
@@ -226,7 +229,8 @@ EXCLUSIONS: dict[SensitiveCategory, tuple[str, ...]] = {
         "cleaned with alcohol", "cleaning with alcohol", "alcohol and dressing", "rubbing alcohol",
         "pint of blood", "detox bath", "methadone for pain", "cows milk", "nicotine addiction", "tobacco addiction",
         "nicotine dependence", "tobacco dependence", "tobacco abuse", "tobacco use disorder", "nicotine use disorder",
-        "caffeine use disorder", "in recovery room", "misuse of", "device misuse",
+        "caffeine use disorder", "in recovery room", "misuse of", "device misuse", "non alcoholic",
+        "alcoholic beverage", "alcoholic beverages", "alcoholic drink", "alcoholic drinks",
     ),
     MH: (
         "st depression", "st depressions", "st segment depression", "pr depression", "respiratory depression",
@@ -240,7 +244,8 @@ EXCLUSIONS: dict[SensitiveCategory, tuple[str, ...]] = {
     ),
     PT: ("physical therapist", "occupational therapist", "respiratory therapist", "speech therapist", "iv therapist",
          "therapist pt", "therapist ot", "physical therapy session", "pt session", "ot session", "rt session",
-         "dialysis session", "hd session", "in session with dialysis"),
+         "dialysis session", "hd session", "in session with dialysis", "teaching session", "education session",
+         "training session", "exercise session", "client education", "client teaching"),
     HIV: (
         "hearing aids", "hearing aid", "walking aids", "visual aids", "mobility aids", "feeding aids", "aids in",
         "aids with", "memory aids", "herpes zoster", "zoster", "herpes labialis", "oral herpes", "hsv 1", "hsv1",
