@@ -1,5 +1,9 @@
 """Per-note cost of the sensitive-category classifier beside the detector's, on the same notes, one thread.
 
+The worker's classifier scans each note for evidence first and runs its model only where the model's
+score can change a decision (see :mod:`pipeline.core.sensitive_evidence.combine`); the model alone is
+measured too.
+
 Both run in the worker on every note of a batch (the classifier on the original text, right after
 detection), so a note costs the detector's time plus the classifier's. Measured on the detector
 benchmark's synthetic notes (about 630 characters) and on notes three times as long (several windows).
@@ -47,6 +51,9 @@ def main() -> int:
         "rules only": RuleDetector().detect_batch,
         "detector model alone (int8)": OnnxTokenClassifier(detector_dir, provider="cpu", threads=1).detect_batch,
         "detector: rules + int8 model (worker)": build_detector(detector_dir, provider="cpu", threads=1).detect_batch,
+        "sensitive classifier model alone (int8)": build_classifier(
+            ROOT / "models" / "sensitive", provider="cpu", threads=1, evidence=False
+        ).classify_batch,
         "sensitive classifier (int8)": classifier.classify_batch,
     }
     rows: dict[str, dict[str, dict[str, float]]] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -38,6 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     classify.add_argument("--all-scores", action="store_true", help="also write every category's score")
     classify.add_argument(
+        "--explain",
+        action="store_true",
+        help="also write the model's scores and the evidence found (vocabulary term ids, never text)",
+    )
+    classify.add_argument(
+        "--model-only",
+        action="store_true",
+        help="the model's scores alone, without the evidence from vocabularies (for comparison only)",
+    )
+    classify.add_argument(
         "--skip-invalid",
         action="store_true",
         help="skip lines that are not UTF-8 JSON objects with a string 'text' (their numbers go to stderr)",
@@ -52,17 +63,28 @@ def run_classify(args: argparse.Namespace) -> int:
     from pipeline.runtime.sensitive_classifier import build_classifier
 
     try:
-        classifier = build_classifier(args.model, provider=args.provider, threads=args.threads)
+        classifier = build_classifier(
+            args.model, provider=args.provider, threads=args.threads, evidence=not args.model_only
+        )
     except PipelineError as exc:
         print(f"classify: {exc}", file=sys.stderr)
         return 2
     print(f"classify: classifier {classifier.describe()} from {args.model}", file=sys.stderr)
-    return run_jsonl(args, "classify", lambda batch, sink: write_batch(classifier, batch, sink, args.all_scores))
+    explain = getattr(classifier, "explain", None) if args.explain else None
+    return run_jsonl(
+        args, "classify", lambda batch, sink: write_batch(classifier, batch, sink, args.all_scores, explain)
+    )
 
 
-def write_batch(classifier: NoteClassifier, batch: list[tuple[object, str]], sink: IO[str], all_scores: bool) -> None:
+def write_batch(
+    classifier: NoteClassifier,
+    batch: list[tuple[object, str]],
+    sink: IO[str],
+    all_scores: bool,
+    explain: Callable[[str], dict[str, object]] | None = None,
+) -> None:
     results = classifier.classify_batch([text for _, text in batch])
-    for (record_id, _), scores in zip(batch, results, strict=True):
+    for (record_id, text), scores in zip(batch, results, strict=True):
         found = found_categories(scores, classifier.thresholds)
         record: dict[str, object] = {
             "id": record_id,
@@ -70,4 +92,6 @@ def write_batch(classifier: NoteClassifier, batch: list[tuple[object, str]], sin
         }
         if all_scores:
             record["scores"] = {c.value: round(score, 4) for c, score in scores.items()}
+        if explain is not None:
+            record["explain"] = explain(text)
         sink.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -42,6 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common(evaluate)
     evaluate.set_defaults(func=run_evaluate)
+    real = sub.add_parser(
+        "evaluate-sensitive-real",
+        help="the shipped classifier on real notes: the hand-labelled development-half notes and the hand-written "
+        "set, model alone and with evidence; share of the development half flagged; flags with no screen term",
+    )
+    real.add_argument("--model", type=Path, default=DEFAULT_OUT, help=f"model folder (default {DEFAULT_OUT})")
+    real.add_argument("--notes", type=Path, default=None, help="development-half notes.jsonl (default ../shared/data)")
+    real.add_argument("--labels", type=Path, default=None, help="labels (default models/sensitive_eval/...)")
+    real.add_argument("--out", type=Path, default=None, help="write the JSON report here as well")
+    real.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    real.set_defaults(func=run_evaluate_real)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -105,4 +116,28 @@ def run_evaluate(args: argparse.Namespace) -> int:
             return 2
     evaluate(plan, progress=lambda line: print(line, flush=True))  # type: ignore[arg-type]
     print(f"report: {args.out / 'report.json'}")
+    return 0
+
+
+def run_evaluate_real(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.modelbuild.sensitive import realnotes
+    from pipeline.runtime.sensitive_classifier import build_classifier
+
+    notes_path = args.notes or realnotes.NOTES
+    if not notes_path.exists():
+        print(f"model evaluate-sensitive-real: {notes_path} is missing (the shared development half)", file=sys.stderr)
+        return 2
+    model = build_classifier(args.model, provider="cpu", threads=args.threads, evidence=False)
+    report = realnotes.evaluate_real(
+        model,
+        realnotes.read_notes(notes_path),
+        realnotes.read_labels(args.labels or realnotes.LABELS),
+        realnotes.read_handwritten(),
+    )
+    print("\n".join(realnotes.summary(report)))
+    if args.out is not None:
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        print(f"report: {args.out}")
     return 0

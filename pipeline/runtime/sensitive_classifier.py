@@ -20,7 +20,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from pipeline.core.errors import ConfigError
-from pipeline.core.sensitive import SensitiveCategory, UnknownCategoryError, parse_category
+from pipeline.core.sensitive import NoteClassifier, SensitiveCategory, UnknownCategoryError, parse_category
+from pipeline.core.sensitive_evidence import EvidenceClassifier
 from pipeline.runtime.onnx_recognizer import find_model_file, special_tokens, window_bounds
 from pipeline.runtime.providers import create_session
 
@@ -139,13 +140,18 @@ class OnnxNoteClassifier:
         return f"{self.model_dir.name}/{self.model_path.name}@sha256:{digest}"
 
 
-def build_classifier(model_dir: Path, provider: str = "auto", threads: int | None = None) -> OnnxNoteClassifier:
-    """The worker's classifier; a folder that is missing or cannot be loaded raises
+def build_classifier(
+    model_dir: Path, provider: str = "auto", threads: int | None = None, evidence: bool = True
+) -> NoteClassifier:
+    """The worker's classifier: the model's scores combined with each note's evidence
+    (:class:`~pipeline.core.sensitive_evidence.EvidenceClassifier`), or the model alone with
+    ``evidence=False`` (for comparisons). A folder that is missing or cannot be loaded raises
     :class:`SensitiveModelError` (never a silent pass-through of sensitive notes)."""
     if not model_dir.is_dir():
         raise _refusal(model_dir, "folder does not exist")
     try:
-        return OnnxNoteClassifier(model_dir, provider=provider, threads=threads)
+        model = OnnxNoteClassifier(model_dir, provider=provider, threads=threads)
+        return EvidenceClassifier(model) if evidence else model
     except ConfigError as exc:
         raise _refusal(model_dir, "cannot be loaded: " + str(exc).removeprefix(f"{model_dir}: ").rstrip(". ")) from None
     except Exception as exc:  # onnxruntime and tokenizers raise their own classes for unreadable files

@@ -145,7 +145,8 @@ def test_every_category_and_none_is_routed_withheld_or_passed_as_the_policy_says
             key=["pass", "drop_summary", "withhold_text", "restrict"].index,
         )
         assert event["outcome"] == record_action
-        assert f"category:{kind}" in event["details"] and event["details"]["classifier"] == "classifier:sensitive"
+        assert f"category:{kind}" in event["details"]
+        assert event["details"]["classifier"] == "classifier:sensitive+evidence"
     processed = {e["message_id"] for e in events if e["event_type"] == "message_processed"}
     assert processed >= set(ids.values())
 

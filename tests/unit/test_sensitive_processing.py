@@ -16,11 +16,12 @@ from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.messages import InboundMessage
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.roles import Outcome, OutputRole
-from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, SensitivePolicy, strictest
+from pipeline.core.sensitive import NoteClassifier, SensitiveAction, SensitiveCategory, SensitivePolicy, strictest
+from pipeline.core.sensitive_evidence import EvidenceClassifier
 from pipeline.core.summary_processing import AgentAuditTrail, SummaryProcessor
 from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
-from pipeline.runtime.sensitive_classifier import OnnxNoteClassifier, SensitiveModelError, build_classifier
+from pipeline.runtime.sensitive_classifier import SensitiveModelError, build_classifier
 from tests.unit.processors import unit_processor
 
 MODEL = Path(__file__).resolve().parents[2] / "models" / "sensitive"
@@ -36,7 +37,7 @@ POLICY = SensitivePolicy.parse("substance_use=restrict,hiv_sti=withhold_text,men
 
 
 @pytest.fixture(scope="module")
-def classifier() -> OnnxNoteClassifier:
+def classifier() -> NoteClassifier:
     return build_classifier(MODEL, provider="cpu", threads=1)
 
 
@@ -116,22 +117,25 @@ def test_records_the_policy_drops_the_summary_of_are_skipped_by_the_summary_agen
     assert by_kind["genetic"].outcome == by_kind["none"].outcome == "extractive_fallback"
 
 
+class Watching:
+    """A classifier passed through unchanged, keeping every text it was asked to classify."""
+
+    def __init__(self, inner: NoteClassifier, seen: list[str]) -> None:
+        self.inner, self.seen = inner, seen
+        self.name, self.thresholds = inner.name, inner.thresholds
+
+    def classify_batch(self, texts):
+        self.seen.extend(texts)
+        return self.inner.classify_batch(texts)
+
+    def describe(self):
+        return self.inner.describe()
+
+
 def test_the_classifier_reads_the_original_text_not_the_redacted_one(registry, keyring, classifier):
     seen: list[str] = []
-
-    class Watching:
-        name = classifier.name
-        thresholds = classifier.thresholds
-
-        def classify_batch(self, texts):
-            seen.extend(texts)
-            return classifier.classify_batch(texts)
-
-        def describe(self):
-            return classifier.describe()
-
     _kinds, messages = _batch(registry, keyring, {"none": NOTES["none"]})
-    _processor(registry, keyring, Watching()).process_batch(messages)
+    _processor(registry, keyring, Watching(classifier, seen)).process_batch(messages)
     name = next(iter(synthetic_records(1, seed=5))).record["patient_name"]
     assert seen == [f"{name}: {NOTES['none']}"]  # the patient's name is still there: nothing was redacted yet
 
@@ -160,6 +164,16 @@ def test_a_note_the_classifier_cannot_handle_is_dead_lettered_alone(registry, ke
         (Outcome.OK, "emit"),
     ]
     assert results[1].reason == "processing-error"
+
+
+def test_the_model_runs_only_on_notes_whose_decision_its_score_can_change():
+    model = build_classifier(MODEL, provider="cpu", threads=1, evidence=False)
+    asked: list[str] = []
+    texts = [NOTES["none"], NOTES["substance_use"], "Pt reports etoh use on weekends, last use unknown."]
+    scores = EvidenceClassifier(Watching(model, asked)).classify_batch(texts)
+    assert asked == [texts[2]]  # no evidence: nothing to ask; strong evidence: found without the model
+    assert not any(s >= model.thresholds[c] for c, s in scores[0].items())
+    assert scores[1][SensitiveCategory.SUBSTANCE_USE] >= model.thresholds[SensitiveCategory.SUBSTANCE_USE]
 
 
 def test_scores_do_not_depend_on_batch_neighbours(classifier):

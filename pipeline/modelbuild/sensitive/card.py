@@ -7,6 +7,37 @@ from pathlib import Path
 from pipeline.modelbuild.sensitive.corpus import CATEGORIES
 
 BUILD_COMMAND = "phi-pipeline model build-sensitive"
+REAL_REPORT = Path(__file__).resolve().parents[3] / "models" / "sensitive_eval" / "real_notes_report.json"
+
+#: How the worker decides (pipeline/core/sensitive_evidence): the model's scores are one input of two.
+DECISION = [
+    "## Decision: the model and the note's evidence",
+    "The worker does not act on the model's scores alone. Each note is first read against maintained",
+    "vocabularies (`pipeline/core/sensitive_evidence/`): clinical terms per CRITERIA.md, medication classes",
+    "(WHO ATC: N07B for opioid and alcohol use disorder, J05A antiretrovirals and PrEP, N05A/N06A",
+    "psychiatric medicines, G03A/G02B contraception), laboratory tests (HIV viral load and antibody, CD4,",
+    "RPR/VDRL/treponemal, chlamydia and gonorrhoea NAAT, germline and carrier panels, karyotype,",
+    "microarray, NIPT), ICD-10-CM codes (F10-F19 without F17, F20-F48, F50-F69, F90-F94, B20/Z21/R75,",
+    "A50-A64, O00-O9A, Z30-Z39/Z3A, N96-N98, Z14-Z15, Z13.7, Z31.43-Z31.44) and obstetric shorthand",
+    "(`24w3d`, `G2P1`), each occurrence read in context: negated (`denies`, `no`, `negative for`), a",
+    "relative's (`mother`, a family-history section), a negative safety screen (`hCG negative`,",
+    "`PHQ-2 0`), a screening question, or inside a phrase that only shares a word (`ST depression`,",
+    "`withdrawal of care`, `IVF` for intravenous fluids, `SSRI` for sliding-scale insulin).",
+    "",
+    "- **Strong evidence** (the patient's own diagnosis, treatment, test or care in the category) finds the",
+    "  category whatever the model says (score at least 0.9).",
+    "- **Weak evidence** (words shared with ordinary care: `etoh`, `anxiety`, `quetiapine`, `pregnancy test`)",
+    "  lets the model decide at its threshold; mental health needs two kinds of weak evidence.",
+    "- **No evidence**: the category is not found (score 0). No injection, procedure, post-operative day or",
+    "  template phrasing puts a note in a category on the model's word alone.",
+    "- Psychotherapy notes need session evidence and are never found in a note with systems-review headings",
+    "  (a nursing or ICU progress note is never one under 45 CFR 164.501); one found is mental health too.",
+    "",
+    "The model runs only on the notes whose decision its score can change (weak evidence only, or a single",
+    "psychotherapy term); elsewhere the evidence decides (on the real development half most notes never",
+    "reach the model: `notes_the_model_ran_on` below).",
+    "",
+]
 
 
 def _table(rows: dict[str, dict]) -> list[str]:
@@ -40,6 +71,26 @@ def _second_stage(report: dict) -> list[str]:
     ]
 
 
+def _real_notes(path: Path = REAL_REPORT) -> list[str]:
+    """The real-note evaluation (``phi-pipeline model evaluate-sensitive-real``), when its report exists."""
+    if not path.exists():
+        return []
+    import json
+
+    from pipeline.modelbuild.sensitive.realnotes import summary
+
+    return [
+        "## Real notes and the hand-written set: model alone and with evidence",
+        "Real notes: 331 ICU nursing notes of the PhysioNet deid development half, labelled by hand",
+        "(`models/sensitive_eval/README.md`: sampling rule, counts, close calls); the development half has no",
+        "note of HIV/STI, reproductive, genetic or psychotherapy care, so for those only false flags are measured.",
+        "Thresholds are the model's (above). From `phi-pipeline model evaluate-sensitive-real`:",
+        "",
+        *summary(json.loads(path.read_text(encoding="utf-8"))),
+        "",
+    ]
+
+
 def write_card(out_dir: Path, report: dict) -> Path:
     evaluation = report["evaluation"]
     settings = report["settings"]
@@ -70,6 +121,7 @@ def write_card(out_dir: Path, report: dict) -> Path:
         f"{settings['stride']} tokens), a category's score is its highest over the windows. Each window runs",
         "  alone, so a note's scores never depend on its batch neighbours.",
         "",
+        *DECISION,
         "## Data",
         f"- Training: {corpus['train_notes'] + corpus.get('second_stage_notes', 0)} synthetic notes "
         "(`pipeline/modelbuild/sensitive/`), built on the",
@@ -105,6 +157,7 @@ def write_card(out_dir: Path, report: dict) -> Path:
         lines += [f"Hand-written items the int8 model gets wrong ({len(misses)}):", ""]
         lines += [f"- `{m['id']}`: missed {m['missed'] or '-'}, extra {m['extra'] or '-'}" for m in misses]
         lines.append("")
+    lines += _real_notes()
     latency = evaluation["latency"]
     lines += [
         "## Speed",
@@ -115,8 +168,12 @@ def write_card(out_dir: Path, report: dict) -> Path:
         "## Limits",
         "- Trained on synthetic sentences: real charts phrase things the templates never did; the hand-written",
         "  figures above are the better guide, and they are small samples.",
-        "- Note-level only: it says a note belongs to a category, not which sentence; structured fields",
-        "  (diagnosis codes such as F10-F19, B20, Z33) are not classified.",
+        "- Note-level only: it says a note belongs to a category, not which sentence. ICD-10-CM codes are",
+        "  classified where they are text the classifier sees (a note, HL7 DG1-4, FHIR CodeableConcept.text);",
+        "  coded fields the format layer does not hand over as text (DG1-3, Coding.code) are not yet.",
+        "- The vocabularies decide most notes: a sensitive note phrased with none of their terms is missed",
+        "  (the model alone cannot find it), and the evidence rules were written with the two evaluation sets",
+        "  in view, so their 'with evidence' figures are optimistic.",
         "- English only. Family history alone is deliberately not 'genetic' (see CRITERIA.md), though GINA",
         "  counts it; a policy that needs it must add a rule.",
         "- Psychotherapy notes are recognised by their content (session process, the therapist's impressions);",
