@@ -425,7 +425,7 @@ class RecordProcessor:
             if protected.aged_90_plus:  # Safe Harbor: no year survives in the notes of a patient aged 90+
                 spans = [*spans, *year_spans(text)]
             result = transform_text(text, spans, self.text_policy, context)
-            slot.replace(result.text)
+            slot.place(result, spans)
             for span in spans:
                 entities[(span.type.value, span.detector)] += 1
             transformations.extend(

@@ -86,6 +86,11 @@ class TextSlot:
         """The redacted text in the original's place, or None where the text is withheld."""
         self.container[self.key] = text
 
+    def place(self, result: Any, spans: Any) -> None:
+        """The transformed text (a :class:`~pipeline.core.transform.TransformedText` of ``spans``) in
+        place; slots that stand for several leaves map the spans back onto them."""
+        self.replace(result.text)
+
 
 @dataclass(slots=True)
 class ProtectedRecord:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from pipeline.core.linear_regex import LinearPattern
 from pipeline.core.phi_types import PhiType
 from pipeline.core.sensitive import SensitiveAction, SensitiveCategory
 from pipeline.core.transform.actions import Action
@@ -99,7 +100,7 @@ class TermList:
     """Terms (matched whole-word, case-insensitive) and regular expressions."""
 
     terms: tuple[str, ...] = ()
-    patterns: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[LinearPattern, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.terms or self.patterns)
@@ -148,7 +149,7 @@ class CustomRecognizer:
     when they occur within 40 characters before a match, a base score and the PHI type it finds."""
 
     name: str
-    pattern: re.Pattern[str]
+    pattern: LinearPattern
     phi_type: PhiType
     score: float
     context: tuple[str, ...] = ()
