@@ -80,6 +80,8 @@ def element_type(model: str, element: str) -> ElementType | None:
     except KeyError:
         return None
     info = fields.get(element)
+    if info is None:  # a JSON name that is a Python keyword (``class``) is the alias of ``class_``
+        info = next((f for f in fields.values() if f.alias == element), None)
     if info is None:
         return None
     return _type_of(info.annotation)
