@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from pipeline.core.coverage import Coverage, Decision
 from pipeline.core.errors import InvalidField
 from pipeline.core.generalize import GeneralizationError, age_bucket, year_only, zip3
 from pipeline.core.phi_types import PhiType
@@ -93,6 +94,14 @@ class TextSlot:
 
 
 @dataclass(slots=True)
+class _UntaggedSlot(TextSlot):
+    """An untagged string scanned by deny-by-default: its type stays a string, so withheld text is empty."""
+
+    def replace(self, text: str | None) -> None:
+        self.container[self.key] = text or ""
+
+
+@dataclass(slots=True)
 class ProtectedRecord:
     record: dict[str, Any]
     transformations: list[Transformation] = field(default_factory=list)
@@ -100,6 +109,7 @@ class ProtectedRecord:
     #: The record's own structured PHI values, to be found again in its free text (ages only from 90).
     known: list[tuple[PhiType, str]] = field(default_factory=list)
     aged_90_plus: bool = False
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 @dataclass(slots=True)
@@ -202,7 +212,10 @@ def _walk(plan: Plan, container: Any, key: Any, path: str, leaves: list[_Leaf]) 
 
 
 def _branch(plan: UnionPlan, value: Any) -> Plan:
-    """The union member a value fits: the first record whose fields it has, else the map or the array."""
+    """The union member a value fits: the first record whose fields it has, else the map or the array;
+    a string its string member."""
+    if isinstance(value, str):
+        return plan.text
     if isinstance(value, dict):
         keys = set(value)
         for record in plan.records:
@@ -283,7 +296,11 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: Toke
     policy, path = leaf.policy, leaf.path
     if policy.is_free_text or policy.phi_type is None:
         if isinstance(leaf.value, str) and leaf.value:
-            result.texts.append(TextSlot(path, leaf.container, leaf.key, leaf.value))
+            slot = _UntaggedSlot if policy.implicit else TextSlot
+            result.texts.append(slot(path, leaf.container, leaf.key, leaf.value))
+        if isinstance(leaf.value, str):
+            why = "untagged string: detector" if policy.implicit else f"{policy.name}: FREE_TEXT detect"
+            result.coverage.add(path, why, Decision.DETECTED, "detect")
         return
     text = str(leaf.value)
     phi_type, action = policy.phi_type, policy.action
@@ -311,3 +328,5 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: Toke
         protected = text
     leaf.container[leaf.key] = protected
     result.transformations.append(Transformation(path, phi_type.value, action))
+    decision = Decision.KEPT if action == "keep" else Decision.RULED
+    result.coverage.add(path, f"{policy.name}: {action} {phi_type.value}", decision, action)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.integrity import signed_headers
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.formats.base import FORMAT_FHIR, FORMAT_HL7V2
+from pipeline.core.formats.framing import split_hl7
 from pipeline.core.policy import Format, load_policy
 from pipeline.core.policy.avro import check_avro_rules
 from pipeline.core.policy.detector import PolicyDetector
@@ -27,7 +27,6 @@ from pipeline.core.processing import InboundMessage, RecordProcessor
 from pipeline.core.roles import Outcome
 
 FORMATS = ("hl7v2", "fhir", "jsonl")
-_BLANK_LINES = re.compile(r"\n[ \t]*\n+")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,17 +68,15 @@ def run_policy_check(args: argparse.Namespace) -> int:
 
 
 def split_inputs(text: str, input_format: str) -> list[str]:
-    """The messages in a file: HL7 v2 blocks separated by blank lines; FHIR one JSON document or one per
-    line; JSONL one per line."""
+    """The messages in a file: HL7 v2 split at every MSH segment, whatever separates the messages (blank
+    lines, one carriage return, MLLP frames), a file or batch (FHS/BHS) whole; FHIR one JSON document or
+    one per line; JSONL one per line."""
     if input_format == "hl7v2":
-        normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-        return [
-            "\r".join(block.strip("\n").split("\n")) + "\r" for block in _BLANK_LINES.split(normalized) if block.strip()
-        ]
+        return split_hl7(text)
     if input_format == "fhir" and text.strip().startswith("{"):
         try:
             json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         else:
             return [text.strip()]
@@ -152,8 +149,8 @@ def _process(
 
 def _render(processor: RecordProcessor, output: object, input_format: str) -> str:
     value: bytes = output.value  # type: ignore[attr-defined]
-    if input_format == "hl7v2":
-        return value.decode("utf-8").replace("\r", "\n") + "\n"
+    if input_format == "hl7v2":  # segments end with a carriage return, as HL7 v2 requires
+        return value.decode("utf-8")
     if input_format == "fhir":
         return value.decode("utf-8") + "\n"
     schema = dict(output.headers)["phi-schema"].decode("utf-8")  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ import hl7
 
 from pipeline.core.coverage import Decision, keepable
 from pipeline.core.errors import InvalidHl7, InvalidOutput, InvalidUtf8
-from pipeline.core.formats import hl7_model
+from pipeline.core.formats import framing, hl7_model
 from pipeline.core.formats.base import FORMAT_HL7V2, ProtectedDocument
 from pipeline.core.formats.dates import HL7_DATES
 from pipeline.core.formats.joined import JoinedText
@@ -33,8 +33,6 @@ from pipeline.core.policy.model import FormatRules, Rule, RuleAction
 from pipeline.core.structured import Transformation
 
 STAGE = "decode"
-_SEGMENTS = re.compile(r"\r\n|\r|\n")
-_MLLP = "\x0b\x1c"
 _FORMATTING = {
     ".br": "\n",
     ".sp": "\n",
@@ -116,9 +114,7 @@ class Hl7Message:
     FHS/BHS batch or MLLP frames; :meth:`groups` gives each message's segments."""
 
     def __init__(self, text: str) -> None:
-        text = text.strip(_MLLP + "\r\n\x00 ")
-        lines = [stripped for line in _SEGMENTS.split(text) if (stripped := line.strip(_MLLP + "\x00"))]
-        lines = [line for line in lines if line.strip()]
+        lines = [line.strip("\x00 ") for line in framing.segments(text)]
         if not lines or not lines[0].startswith(_HEADERS) or len(lines[0]) < 8:
             raise InvalidHl7(STAGE, "an HL7 v2 message starts with an MSH segment (MSH|^~\\&|...)")
         field_sep = lines[0][3]
