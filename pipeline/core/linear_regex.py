@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import re2
 
+from pipeline.core.errors import ConfigError
+
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # the reason goes into the policy problem, not to stderr
 
@@ -28,8 +30,10 @@ class LinearPattern(Protocol):
     def search(self, text: str) -> Any: ...
 
 
-class PatternError(ValueError):
+class PatternError(ConfigError):
     """A pattern RE2 cannot compile; the message says why (without the text it would match)."""
+
+    reason = "policy-pattern"
 
 
 def compile_linear(pattern: str) -> LinearPattern:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pipeline.core.audit import processed_event, rejected_event, sensitive_event, utc_now_iso
+from pipeline.core.budget import BudgetedDetector, check_text_budget
 from pipeline.core.codecs import decode, encode_avro
 from pipeline.core.crypto.audit_chain import AuditChain
 from pipeline.core.crypto.envelope import Encryptor
@@ -195,10 +196,15 @@ class RecordProcessor:
         policy: Policy | None = None,
         classifier: NoteClassifier | None = None,
         sensitive_policy: SensitivePolicy | None = None,
+        max_text_chars: int | None = None,
+        detect_budget_seconds: float | None = None,
     ) -> None:
         self.registry = registry
         self.keyring = keyring
-        self.detector = detector
+        #: Bounded work per message (pipeline.core.budget): text past ``max_text_chars`` and detection
+        #: past ``detect_budget_seconds`` are dead letters, never a blocked partition.
+        self.max_text_chars = max_text_chars
+        self.detector = detector if detect_budget_seconds is None else BudgetedDetector(detector, detect_budget_seconds)
         self.worker_id = worker_id
         self.max_message_bytes = max_message_bytes
         #: Outputs may grow (tokens are longer than the values they replace) up to twice the input limit;
@@ -235,7 +241,9 @@ class RecordProcessor:
         for index, message in enumerate(messages):
             progress = _Progress()
             try:
-                pending.append((index, self._prepare(message, progress)))
+                work = self._prepare(message, progress)
+                check_text_budget(work.texts, self.max_text_chars)
+                pending.append((index, work))
             except Exception as exc:  # one message's failure, of any kind, is that message's dead letter
                 results[index] = self._reject(message, exc, progress)
         self._detect_and_finish(pending, results)
@@ -465,6 +473,7 @@ class RecordProcessor:
             source=work.message.source,
             entity_counts=entity_counts,
             action_counts=action_counts,
+            details=protected.coverage.as_details(),
         )
         decision_event = None
         if decision.found:

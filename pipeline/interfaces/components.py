@@ -159,6 +159,8 @@ def build_processor(settings: Settings, keyring: Keyring | None = None) -> Recor
         max_message_bytes=settings.max_message_bytes,
         default_schema=settings.input_schema,
         policy=policy,
+        max_text_chars=settings.max_text_chars,
+        detect_budget_seconds=settings.detect_budget_seconds,
         classifier=build_sensitive_classifier(settings),
         # The policy file's sensitive: section wins over PHI_SENSITIVE_POLICY for the categories it names.
         sensitive_policy=SensitivePolicy({**settings.sensitive_policy.actions, **policy.sensitive}),

@@ -110,6 +110,8 @@ def run_redact(args: argparse.Namespace) -> int:
         max_message_bytes=settings.max_message_bytes,
         default_schema=settings.input_schema,
         policy=policy,
+        max_text_chars=settings.max_text_chars,
+        detect_budget_seconds=settings.detect_budget_seconds,
     )
     raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
     try:
