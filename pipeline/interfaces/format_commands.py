@@ -113,7 +113,11 @@ def run_redact(args: argparse.Namespace) -> int:
         max_text_chars=settings.max_text_chars,
         detect_budget_seconds=settings.detect_budget_seconds,
     )
-    raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
+    try:
+        raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
+    except OSError as exc:
+        print(f"redact: cannot read {args.input}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return 2
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
