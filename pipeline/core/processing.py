@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pipeline.core.audit import processed_event, rejected_event, sensitive_event, utc_now_iso
-from pipeline.core.budget import BudgetedDetector, check_text_budget
+from pipeline.core.budget import check_text_budget, detect_within
 from pipeline.core.codecs import decode, encode_avro
 from pipeline.core.crypto.audit_chain import AuditChain
 from pipeline.core.crypto.envelope import Encryptor
@@ -204,7 +204,8 @@ class RecordProcessor:
         #: Bounded work per message (pipeline.core.budget): text past ``max_text_chars`` and detection
         #: past ``detect_budget_seconds`` are dead letters, never a blocked partition.
         self.max_text_chars = max_text_chars
-        self.detector = detector if detect_budget_seconds is None else BudgetedDetector(detector, detect_budget_seconds)
+        self.detect_budget_seconds = detect_budget_seconds
+        self.detector = detector
         self.worker_id = worker_id
         self.max_message_bytes = max_message_bytes
         #: Outputs may grow (tokens are longer than the values they replace) up to twice the input limit;
@@ -387,7 +388,7 @@ class RecordProcessor:
         return answers
 
     def _detect_texts(self, texts: list[str]) -> list[list[Span]]:
-        found = list(self.detector.detect_batch(texts))
+        found = detect_within(self.detector, texts, self.detect_budget_seconds)
         if len(found) != len(texts):
             raise ProcessingFailed("detect", f"the detector returned {len(found)} results for {len(texts)} texts")
         return found
