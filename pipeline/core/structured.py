@@ -134,8 +134,10 @@ def protect_record(
     message_id: str,
     tokenize: TokenizeFn,
     encrypt: EncryptFn,
+    explain: bool = False,
 ) -> ProtectedRecord:
-    """A protected copy of ``record``: every tagged value at any depth transformed, free text collected."""
+    """A protected copy of ``record``: every tagged value at any depth transformed, free text collected
+    (untagged strings too: deny by default); with ``explain``, every leaf's decision recorded."""
     out = copy_tree(record)
     leaves: list[_Leaf] = []
     plan = entry.plan
@@ -144,6 +146,7 @@ def protect_record(
             if name in out:
                 _walk(sub, out, name, name, leaves)
     result = ProtectedRecord(out, aged_90_plus=_aged_90_plus(leaves))
+    result.coverage.explain = explain
     for leaf in leaves:
         _apply(leaf, result, message_id, tokenize, encrypt)
     return result

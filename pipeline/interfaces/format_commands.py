@@ -25,6 +25,7 @@ from pipeline.core.policy.avro import check_avro_rules
 from pipeline.core.policy.detector import PolicyDetector
 from pipeline.core.processing import InboundMessage, RecordProcessor
 from pipeline.core.roles import Outcome
+from pipeline.interfaces import policy_explain
 
 FORMATS = ("hl7v2", "fhir", "jsonl")
 
@@ -50,11 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _model_options(redact)
     redact.set_defaults(func=run_redact)
 
-    policy = subparsers.add_parser("policy", help="check a policy file")
+    policy = subparsers.add_parser("policy", help="check a policy file, or explain it on a sample message")
     actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = actions.add_parser("check", help="validate a policy file: every problem with its line, exit 2 if any")
     check.add_argument("file", type=Path)
     check.set_defaults(func=run_policy_check)
+    policy_explain.register(actions)
 
 
 def run_policy_check(args: argparse.Namespace) -> int:

@@ -553,11 +553,12 @@ class FhirProcessor:
     def __init__(self, rules: FormatRules) -> None:
         self.rules = rules
 
-    def protect(self, value: bytes, protector: ValueProtector) -> ProtectedDocument:
+    def protect(self, value: bytes, protector: ValueProtector, explain: bool = False) -> ProtectedDocument:
         data = parse(value)
         subject = _subject(data)
         protector.patient_key = subject
         doc = ProtectedDocument(FORMAT_FHIR, f"{FORMAT_FHIR}:{data['resourceType']}", subject, lambda: b"")
+        doc.coverage.explain = explain
         walk = _Walk(self.rules, protector, _Ids(protector.secret), doc)
         walk.resource(data, data["resourceType"], 0)
         if walk.births:
