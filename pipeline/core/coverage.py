@@ -109,6 +109,13 @@ class Coverage:
             where = path() if callable(path) else path
             self.records.append(LeafRecord(where, rule, decision, action))
 
+    def amend(self, path: str, rule: str, action: str) -> None:
+        """A ruled leaf ruled again (Safe Harbor's 90+ after the walk): its record changes, not the counts."""
+        if self.explain:
+            self.records = [
+                LeafRecord(path, rule, Decision.RULED, action) if r.path == path else r for r in self.records
+            ]
+
     def as_details(self) -> dict[str, str]:
         """The counts as audit-event details (``leaves_ruled``: ``"12"``...), every decision present."""
         return {f"leaves_{d.value}": str(self.counts.get(d, 0)) for d in Decision}

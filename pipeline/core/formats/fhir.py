@@ -106,7 +106,7 @@ class _Walk:
     protector: ValueProtector
     ids: _Ids
     doc: ProtectedDocument
-    births: list[tuple[Any, Any]] = field(default_factory=list)
+    births: list[tuple[Any, Any, str]] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     finishers: list[Callable[[], None]] = field(default_factory=list)
     _names: dict[int, str] = field(default_factory=dict)
@@ -264,6 +264,7 @@ class _Walk:
                 holder[slot] = _REMOVED
             return
         phi_type = rule.phi_type or PhiType.ID
+        named = self.named(rule)
         if types and types[-1][0] == "ContactPoint" and res_path[-1] == "value":
             phi_type = _CONTACT_TYPES.get(str(parent.get("system", "")), phi_type)
             rule = Rule(rule.action, phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
@@ -276,9 +277,9 @@ class _Walk:
                 self.doc.known.append((phi_type, value))
         holder[slot] = _REMOVED if protected is None else protected
         if res_path[-1] in _BIRTH_ELEMENTS and protected is not None:
-            self.births.append((holder, slot))
+            self.births.append((holder, slot, path))
         self.record(path, phi_type, action)
-        coverage.add(path, f"{self.named(rule)}: {rule.describe()}", Decision.RULED, action.value)
+        coverage.add(path, f"{named}: {rule.describe()}", Decision.RULED, action.value)
 
     def reference(self, item: dict[str, Any], key: str, rule: Rule | None, path: str, full_url: bool = False) -> None:
         value = item[key]
@@ -563,11 +564,12 @@ class FhirProcessor:
         walk.resource(data, data["resourceType"], 0)
         if walk.births:
             reference = max(walk.years, default=datetime.now(UTC).year)  # failing any other date: today
-            for holder, slot in walk.births:
+            for holder, slot, path in walk.births:
                 year = FHIR_DATES.year(str(holder[slot]))
                 if year and reference - int(year) >= 90:
                     holder[slot] = _REMOVED  # Safe Harbor: no birth year for a patient aged 90+
                     doc.aged_90_plus = True
+                    doc.coverage.amend(path, "Safe Harbor: aged 90 or over (birth year removed)", "redact")
 
         def render() -> bytes:
             for finish in walk.finishers:
