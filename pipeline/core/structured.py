@@ -202,6 +202,9 @@ def _walk(plan: Plan, container: Any, key: Any, path: str, leaves: list[_Leaf]) 
         return
     if isinstance(plan, UnionPlan):
         plan = _branch(plan, value)
+        if isinstance(plan, LeafPlan):  # a string member of the union
+            _collect(plan.policy, container, key, path, leaves)
+            return
     if isinstance(plan, RecordPlan) and isinstance(value, dict):
         for name, sub in plan.fields.items():
             if name in value:
