@@ -55,16 +55,21 @@ CODE_SYSTEM_URLS = (
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-+/%*\[\]{}'^]{0,39}")
 _NUMBER = re.compile(r"[<>]?=?[+-]?(?:\d{1,12}(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 _NAME_LIKE = re.compile(r"[A-Z][a-z]{2,}(?:['-][A-Za-z]+)?")
+_LONG_CAPS = re.compile(r"[A-Z]{5,}")  # an all-caps word (a name in HL7's style), not a short code
 _PHI_SHAPES = re.compile(r"\d{3}-\d{2}-\d{4}|\d{7,}|@")
 
 
 def is_code_system_url(value: str) -> bool:
-    """A URL (or URN) of a public code system on the shipped allow list."""
+    """A URL (or URN) of a public code system on the shipped allow list, with nothing appended that is
+    shaped like an identifier (``http://hl7.org/fhir/sid/us-ssn/536228147`` is not kept)."""
     folded = value.strip().lower()
-    return any(
-        folded == url.rstrip("/") or folded.startswith(url.rstrip("/") + "/") or folded.startswith(url)
-        for url in CODE_SYSTEM_URLS
-    ) and not any(c.isspace() for c in folded)
+    if any(c.isspace() for c in folded) or _PHI_SHAPES.search(folded):
+        return False
+    for url in CODE_SYSTEM_URLS:
+        base = url.rstrip("/")
+        if folded == base or (folded.startswith(base) and folded[len(base)] in "/:#?|"):
+            return True
+    return False
 
 
 def keepable(value: object) -> bool:
@@ -75,13 +80,13 @@ def keepable(value: object) -> bool:
     text = value.strip()
     if not text:
         return True
-    if _NUMBER.fullmatch(text) and len(text.replace(".", "").lstrip("<>=+-")) <= 9:
-        return True
+    if _NUMBER.fullmatch(text) and sum(c.isdigit() for c in text.split(".")[0]) <= 6:
+        return True  # a value; a longer run of digits may be an identifier: the detector decides
     if "://" in text or text.lower().startswith("urn:"):
         return is_code_system_url(text)
     if not _CODE.fullmatch(text) or _PHI_SHAPES.search(text):
         return False
-    return not _NAME_LIKE.fullmatch(text)
+    return not _NAME_LIKE.fullmatch(text) and not _LONG_CAPS.fullmatch(text)
 
 
 @dataclass(frozen=True, slots=True)

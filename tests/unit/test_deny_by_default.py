@@ -318,3 +318,30 @@ def test_policy_explain_names_every_leaf_with_its_rule(capsys):
     out = capsys.readouterr().out
     assert "Patient._birthDate.id" in out and "dropped" in out and "HumanName: redact NAME" in out
     assert "Whitaker" not in out and "555-0101" not in out
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("M", True),
+        ("final", True),
+        ("8867-4", True),
+        ("88", True),
+        ("1.5", True),
+        ("mg/dL", True),
+        ("Glenn", False),
+        ("GLENN", False),
+        ("Glenn Whitaker", False),
+        ("536-22-8147", False),
+        ("536228147", False),
+        ("a@b.org", False),
+        ("http://loinc.org", True),
+        ("http://loinc.org.example.com", False),
+        ("http://hl7.org/fhir/sid/us-ssn/536228147", False),
+        ("https://hospital.example.org/mrn", False),
+    ],
+)
+def test_keep_keeps_codes_numbers_and_listed_code_systems_only(value, kept):
+    from pipeline.core.coverage import keepable
+
+    assert keepable(value) is kept
