@@ -72,6 +72,11 @@ def is_code_system_url(value: str) -> bool:
     return False
 
 
+def identifier_shaped(value: str) -> bool:
+    """Something in ``value`` has an identifier's shape: an SSN, a run of seven digits or more, an email."""
+    return _PHI_SHAPES.search(value) is not None
+
+
 def keepable(value: object) -> bool:
     """True when a ``keep`` rule may keep ``value`` as it is: a number, a boolean, a code (no spaces,
     not shaped like a name, an SSN, a phone number or an email address) or an allow-listed URL."""

@@ -140,7 +140,11 @@ FHIR_LEAKS = {
     },
     "Identifier.system that embeds a value": {
         "resourceType": "Patient",
-        "identifier": [{"system": f"https://hospital.example.org/ssn/{SSN}", "value": "x"}],
+        "identifier": [
+            {"system": f"https://hospital.example.org/ssn/{SSN}", "value": "x"},
+            {"system": "http://hl7.org/fhir/sid/us-ssn/5362281470", "value": "y"},
+        ],
+        "extension": [{"url": f"urn:x:{EMAIL}", "valueBoolean": True}],
     },
     "Communication payload": {
         "resourceType": "Communication",
@@ -175,7 +179,7 @@ FHIR_LEAKS = {
 @pytest.mark.parametrize("resource", list(FHIR_LEAKS.values()), ids=list(FHIR_LEAKS))
 def test_fhir_elements_no_rule_foresaw_do_not_leak(processor, keyring, resource):
     result = process(processor, keyring, FORMAT_FHIR, json.dumps(resource).encode())
-    assert_clean(out_text(result), (*PLANTED, "GlennWhitaker"))
+    assert_clean(out_text(result), (*PLANTED, "GlennWhitaker", "5362281470"))
 
 
 def test_narrative_is_one_text_and_links_are_redacted(processor, keyring):

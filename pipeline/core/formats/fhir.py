@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipeline.core.coverage import Decision, is_code_system_url, keepable
+from pipeline.core.coverage import Decision, identifier_shaped, is_code_system_url, keepable
 from pipeline.core.errors import InvalidFhir, InvalidOutput, InvalidUtf8
 from pipeline.core.formats import fhir_model
 from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
@@ -54,6 +54,7 @@ _UUID = re.compile(r"^urn:uuid:(?P<uuid>[0-9a-fA-F-]{36})$")
 _CONTACT_TYPES = {"email": PhiType.EMAIL, "fax": PhiType.FAX, "url": PhiType.URL}
 _DATE_PRIMITIVES = frozenset({"date", "dateTime", "instant"})
 _BIRTH_ELEMENTS = frozenset({"birthDate"})
+REDACTED_URI = "urn:phi:redacted"
 _URI_PRIMITIVES = frozenset({"uri", "url", "canonical", "oid", "uuid", "uuidVersion"})
 _MAX_DEPTH = 64
 PSEUDONYM_BASE = "https://deidentified.invalid/fhir"
@@ -188,6 +189,8 @@ class _Walk:
             if found.name == fhir_model.RESOURCE:
                 self.resource(item, where, depth, contained=key == "contained")
             elif found.primitive:
+                if found.name in _URI_PRIMITIVES and self.uri_with_identifier(holder, slot, item, model, key, where):
+                    continue
                 self.primitive(holder, slot, item, found.name, inner_res, inner_types, where, container)
             elif isinstance(item, dict):
                 self.complex(item, found.name, inner_res, [*inner_types, (found.name, [])], where, depth)
@@ -225,6 +228,16 @@ class _Walk:
             self.element(item, key, type_name, res_path, types, f"{path}.{key}", depth + 1)
 
     # -- leaves -------------------------------------------------------------------------------------
+
+    def uri_with_identifier(self, holder: Any, slot: Any, value: Any, model: str, key: str, path: str) -> bool:
+        """A URI that carries something shaped like an identifier (``.../ssn/536228147``, an email address)
+        and is on no allow list: redacted whole (a required one becomes ``urn:phi:redacted``). True when done."""
+        if not isinstance(value, str) or is_code_system_url(value) or not identifier_shaped(value):
+            return False
+        holder[slot] = REDACTED_URI if fhir_model.is_required(model, key) else _REMOVED
+        self.record(path, PhiType.URL, RuleAction.REDACT)
+        self.doc.coverage.add(path, "URI with an identifier-shaped part: redact URL", Decision.RULED, "redact")
+        return True
 
     def primitive(
         self,
