@@ -236,6 +236,8 @@ class _PlanBuilder:
             if avro_field.get("phi") == NOT_PHI:  # opted out: kept as it is, never scanned
                 if avro_field.get("action", "keep") != "keep":
                     raise SchemaError(f"{self._where(here)}: a field tagged phi NONE takes no action (or 'keep')")
+                nullable = _is_nullable(avro_field["type"])
+                plan.fields[avro_field["name"]] = LeafPlan(FieldPolicy(here, None, "keep", nullable))
                 continue
             if any(k in avro_field for k in _TAG_KEYS):
                 plan.fields[avro_field["name"]] = LeafPlan(self._leaf(avro_field, here, namespace, top=not path))

@@ -300,6 +300,9 @@ def _generalized(phi_type: PhiType, text: str, path: str) -> str:
 
 def _apply(leaf: _Leaf, result: ProtectedRecord, message_id: str, tokenize: TokenizeFn, encrypt: EncryptFn) -> None:
     policy, path = leaf.policy, leaf.path
+    if policy.phi_type is None and policy.action == "keep":  # "phi": "NONE": the schema's author opted out
+        result.coverage.add(path, f'{policy.name}: "phi": "NONE" (keep)', Decision.KEPT, "keep")
+        return
     if policy.is_free_text or policy.phi_type is None:
         if isinstance(leaf.value, str) and leaf.value:
             slot = _UntaggedSlot if policy.implicit else TextSlot
