@@ -45,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "input",
         nargs="?",
         default="-",
-        help="HL7 v2: messages separated by blank lines; FHIR: one resource or Bundle per line, or one JSON "
+        help="HL7 v2: a message at each MSH (blank lines, CR or MLLP frames between them; FHS/BHS batch whole); "
+        "FHIR: one resource or Bundle per line, or one JSON "
         "document; JSONL: one record of PHI_INPUT_SCHEMA per line; - for standard input (default)",
     )
     _model_options(redact)

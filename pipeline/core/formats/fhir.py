@@ -4,12 +4,15 @@ Each element's data type comes from the R4 models (:mod:`pipeline.core.formats.f
 rule on a data type (``HumanName``, ``Address.postalCode``, ``dateTime``) applies wherever it occurs.
 The most specific rule wins: the resource path (``Patient.address.line``, longest first), then the
 data types the element sits in, innermost first (the leaf's own primitive type, ``Period.start``,
-``Period``, ``HumanName.period``, ``HumanName``). Elements no rule names are kept.
+``Period``, ``HumanName.period``, ``HumanName``). Deny by default: a string no rule names goes to the
+detector; element ids, ``fhir_comments`` and unknown keys are dropped; ``keep`` keeps only codes, numbers
+and URLs on the code-system allow list (:mod:`pipeline.core.coverage`).
 
 Kept consistent: resource ids, ``Reference.reference``, ``Bundle.entry.fullUrl`` and request urls
 are replaced by keyed pseudonyms of the original (``Patient/123`` becomes ``Patient/<32 hex>`` in the
 resource and in every reference to it; ``urn:uuid:`` stays a UUID). Narrative ``text.div`` is parsed
-as XHTML and its text nodes go to the detector (markup kept, output well-formed); text attachments
+as XHTML and its rendered text goes to the detector as one text, the spans mapped back onto the text
+nodes (markup kept, output well-formed; attributes on an allow list, links redacted); text attachments
 (``Attachment.data`` with a ``text/*`` content type) are decoded, detected and re-encoded with their
 size and hash updated; other attachments are removed. The input must validate as R4 and so must the
 output (``fhir.resources``, R4B models: the same definitions for these resources).

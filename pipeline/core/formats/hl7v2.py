@@ -4,13 +4,17 @@ The message is split on its own delimiters (MSH-1 and MSH-2) into segments, fiel
 components and sub-components, and each non-empty leaf takes the most specific rule:
 ``SEG-F.C.S``, ``SEG-F.C``, ``SEG-F``, then the field's data type (``XAD.5.1``, ``XAD.5``, ``XAD``;
 for OBX-5 the value type in OBX-2). Segments neither HL7 nor the policy knows (Z-segments) take
-``unlisted_segments``. Leaves no rule names are kept byte for byte; changed leaves are unescaped
+``unlisted_segments``. Deny by default: a leaf no rule names, a field past its segment's definition
+and OBX-5 without a value type go to the detector, the leaves of one field (repetitions, components)
+as one text; ``keep`` keeps only codes and numbers (:mod:`pipeline.core.coverage`). Changed leaves are unescaped
 before and escaped after (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\``, ``\\.br\\`` as a line break, ``\\Xhh\\``), so
 delimiters in a token or a note never break the structure. ``hl7apy``'s tables give each field's data
 type for the message's version; python-hl7 (``hl7``), a second, independent parser, parses the input
 and the output, which must keep the segments, message type and version (it parses in about 10 ms
 where ``hl7apy``'s full parse takes about 200 ms). The control id (MSH-10) is tokenized under the
-shipped policy.
+shipped policy. A Kafka message or a file may hold several messages (each MSH starts one), an FHS/BHS
+batch or MLLP frames: each message is protected under its own MSH and patient, and segments are written
+out ended by a carriage return.
 """
 
 from __future__ import annotations
