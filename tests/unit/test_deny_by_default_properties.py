@@ -328,3 +328,40 @@ def test_every_untagged_avro_string_is_protected_or_scanned(sample):
     for slot in protected.texts:  # what the detector is handed is no longer the record's concern
         slot.replace("[SCANNED]")
     assert not leaked(json.dumps(protected.record))
+
+
+def _every_string_planted(rtype: str) -> dict[str, Any]:
+    """``rtype`` with its required elements, every optional string element, a narrative and extensions
+    planted; its minimal form where the whole does not validate (an element's own invariants)."""
+    resource: dict[str, Any] = {"resourceType": rtype, "id": "GlennWhitaker", **_minimal(rtype, NAME)}
+    for number, (key, _, found, repeats) in enumerate(_elements(rtype)):
+        if key not in resource and not key.startswith("_") and found.name in ("string", "markdown"):
+            text = POOL[number % len(POOL)]
+            resource[key] = [text] if repeats else text
+    fields = fhir_model.model_class(rtype).model_fields
+    if "text" in fields:
+        div = f'<div xmlns="http://www.w3.org/1999/xhtml"><p><b>Gle</b>nn Whitaker <i>{PHONE}</i></p></div>'
+        resource["text"] = {"status": "generated", "div": div}
+    if "extension" in fields:
+        resource["extension"] = [{"url": "http://example.org/a", "valueMarkdown": EMAIL}]
+    try:
+        validate(copy.deepcopy(resource))
+    except Exception:
+        resource = {"resourceType": rtype, "id": "GlennWhitaker", **_minimal(rtype, NAME)}
+    return resource
+
+
+def test_every_resource_type_with_every_string_element_planted(processor, keyring):
+    from pipeline.core.processing import InboundMessage
+    from pipeline.devtools.inputs import signed_input
+
+    resources = [_every_string_planted(rtype) for rtype in buildable()]
+    for first in range(0, len(resources), 20):
+        batch = []
+        for offset, resource in enumerate(resources[first : first + 20], start=first):
+            signed = signed_input(keyring, FORMAT_FHIR, json.dumps(resource).encode(), b"k")
+            batch.append(InboundMessage(signed.value, signed.key, tuple(signed.headers), "t", 0, offset, 0))
+        for resource, result in zip(resources[first : first + 20], processor.process_batch(batch), strict=True):
+            assert result.outcome == "ok", (resource["resourceType"], result.reason)
+            out = result.outputs[0].value.decode()
+            assert not leaked(out) and "GlennWhitaker" not in out, (resource["resourceType"], leaked(out))

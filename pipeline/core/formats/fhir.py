@@ -194,7 +194,8 @@ class _Walk:
             elif found.primitive:
                 if found.name in _URI_PRIMITIVES and self.uri_with_identifier(holder, slot, item, model, key, where):
                     continue
-                self.primitive(holder, slot, item, found.name, inner_res, inner_types, where, container)
+                required = found.name == "instant" and fhir_model.is_required(model, key)
+                self.primitive(holder, slot, item, found.name, inner_res, inner_types, where, container, required)
             elif isinstance(item, dict):
                 self.complex(item, found.name, inner_res, [*inner_types, (found.name, [])], where, depth)
 
@@ -252,6 +253,7 @@ class _Walk:
         types: list[tuple[str, list[str]]],
         path: str,
         parent: dict[str, Any],
+        required: bool = False,
     ) -> None:
         if primitive in _DATE_PRIMITIVES and isinstance(value, str) and res_path[-1] not in _BIRTH_ELEMENTS:
             year = FHIR_DATES.year(value)
@@ -289,6 +291,9 @@ class _Walk:
         else:
             dates = FHIR_INSTANTS if primitive == "instant" else FHIR_DATES
             protected, action = self.protector.protect(value, rule, path, dates)
+            if protected is None and required and rule.action is RuleAction.GENERALIZE:
+                year = FHIR_DATES.year(value)  # a required instant cannot be a bare year: its year's first instant
+                protected, action = (f"{year}-01-01T00:00:00Z", RuleAction.GENERALIZE) if year else (None, action)
             if action is not RuleAction.KEEP and len(value.strip()) >= 3:
                 self.doc.known.append((phi_type, value))
         holder[slot] = _REMOVED if protected is None else protected
