@@ -55,6 +55,10 @@ CODE_SYSTEM_URLS = (
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-+/%*\[\]{}'^]{0,39}")
 _NUMBER = re.compile(r"[<>]?=?[+-]?(?:\d{1,12}(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 _NAME_LIKE = re.compile(r"[A-Z][a-z]{2,}(?:['-][A-Za-z]+)?")
+#: Coding-system names (HL7 table 0396) an all-caps rule would otherwise send to the detector.
+_SYSTEM_NAMES = frozenset(
+    {"RXNORM", "SNOMED", "SNOMEDCT", "LOINC", "UCUM", "HCPCS", "NDFRT", "MEDRX", "MEDCIN", "ICD10"}
+)
 _LONG_CAPS = re.compile(r"[A-Z]{5,}")  # an all-caps word (a name in HL7's style), not a short code
 _PHI_SHAPES = re.compile(r"\d{3}-\d{2}-\d{4}|\d{7,}|@")
 
@@ -91,6 +95,8 @@ def keepable(value: object) -> bool:
         return is_code_system_url(text)
     if not _CODE.fullmatch(text) or _PHI_SHAPES.search(text):
         return False
+    if text in _SYSTEM_NAMES:
+        return True
     return not _NAME_LIKE.fullmatch(text) and not _LONG_CAPS.fullmatch(text)
 
 
