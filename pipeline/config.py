@@ -210,6 +210,12 @@ class Settings:
         shown="the shipped Safe Harbor policy",
     )
     max_message_bytes: int = declare(1_048_576, _positive_int, "Inputs larger than this are dead-lettered as oversized")
+    max_text_chars: int = declare(
+        262_144, _positive_int, "Text to detect per message past which it is dead-lettered (text-too-large)"
+    )
+    detect_budget_seconds: float = declare(
+        30.0, _positive_float, "Detection time per message past which it is dead-lettered (detect-timeout)"
+    )
     batch_size: int = declare(64, _positive_int, "Messages taken per batch by the ingest agent")
     batch_timeout: float = declare(0.2, _positive_float, "Seconds to wait to fill a batch")
     batch_step: int = declare(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from pipeline.core.budget import check_text_budget, detect_within
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.keyring import KeyPurpose, Keyring
 from pipeline.core.crypto.tokens import Tokenizer
@@ -85,6 +86,8 @@ class Deidentified(Generic[T]):
     coverage: Coverage
     #: (phi type, detector) -> spans found, for the entities metric.
     entities: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Leaves by decision (ruled, detected, dropped, kept), counts only: the coverage record of deny by default.
+    leaves: dict[str, str] = field(default_factory=dict)
 
     @property
     def withheld(self) -> bool:
@@ -146,8 +149,14 @@ class Deidentifier:
         registry: SchemaRegistry | None = None,
         default_schema: str | None = None,
         detector_name: str = "ensemble",
+        max_text_chars: int | None = None,
+        detect_budget_seconds: float | None = None,
     ) -> None:
         self.policy = policy or default_policy()
+        #: Bounded work per input (pipeline.core.budget): text past ``max_text_chars`` and detection past
+        #: ``detect_budget_seconds`` are refused (``text-too-large``, ``detect-timeout``), never a stall.
+        self.max_text_chars = max_text_chars
+        self.detect_budget_seconds = detect_budget_seconds
         self.keyring = keyring
         self.detector: Detector = PolicyDetector(detector, self.policy) if self.policy.changes_detection else detector
         self.detector_name = detector_name
@@ -236,11 +245,12 @@ class Deidentifier:
         :class:`pipeline.core.errors.RejectedMessage` for an input that cannot be (its reason says why)."""
         processor = self.formats[format_of_header(schema)]
         protected = processor.protect(schema or "", data, self._protector(message_id), stages or Stages())
+        check_text_budget([slot.text for slot in protected.texts], self.max_text_chars)
         return Opened(processor, protected, message_id)
 
     def detect(self, texts: list[str]) -> list[list[Span]]:
         """The detector's spans for each text (under the policy's lists and recognizers)."""
-        found = list(self.detector.detect_batch(texts))
+        found = detect_within(self.detector, texts, self.detect_budget_seconds)
         if len(found) != len(texts):
             raise ProcessingFailed("detect", f"the detector returned {len(found)} results for {len(texts)} texts")
         return found
@@ -275,7 +285,9 @@ class Deidentifier:
         stages.enter("emit")
         categories = [found.as_record() for found in decision.found]
         value, schema = opened.processor.render(protected, opened.message_id, decisions[0], categories)
-        return Deidentified(value, opened.message_id, schema, protected.schema, *decisions)
+        done = Deidentified(value, opened.message_id, schema, protected.schema, *decisions)
+        done.leaves = protected.coverage.as_details()
+        return done
 
     def _transform(
         self, protected: Protected, message_id: str, detected: list[list[Span]], decision: SensitiveDecision
@@ -306,7 +318,7 @@ class Deidentifier:
             if protected.aged_90_plus:  # Safe Harbor: no year survives in the notes of a patient aged 90+
                 spans = [*spans, *year_spans(text)]
             result = transform_text(text, spans, self.policy.text, self._text_context(context, message_id, slot.path))
-            slot.replace(result.text)
+            slot.place(result, spans)
             entities.update((span.type.value, span.detector) for span in spans)
             phi_chars += sum(s.end - s.start for s in disjoint_spans(spans))
             acted.append(spans)

@@ -129,3 +129,15 @@ class InvalidOutput(RejectedMessage):
     """The de-identified message no longer parses or validates (HL7 v2 structure, FHIR R4 model)."""
 
     reason = "output-invalid"
+
+
+class TextTooLarge(RejectedMessage):
+    """A message's text for the detector is past the per-message budget (``PHI_MAX_TEXT_CHARS``)."""
+
+    reason = "text-too-large"
+
+
+class DetectTimeout(RejectedMessage):
+    """Detection of one message took longer than its time budget (``PHI_DETECT_BUDGET_SECONDS``)."""
+
+    reason = "detect-timeout"

@@ -250,7 +250,9 @@ class RecordProcessor:
             "schema": done.source_schema,
             "source": message.source,
         }
-        event = processed_event(**common, entity_counts=entity_counts, action_counts=action_counts)
+        event = processed_event(
+            **common, entity_counts=entity_counts, action_counts=action_counts, details=done.leaves or None
+        )
         found = done.decision.found
         decision_event = None
         if found:

@@ -61,6 +61,9 @@ class FieldPolicy:
     phi_type: PhiType | None  # None for free text
     action: Action  # any of the action table's, checked against the type; ``detect`` for free text
     nullable: bool
+    #: An untagged string: deny by default, it is scanned by the detector like free text (its output type
+    #: is unchanged, so withheld text is written empty). ``"phi": "NONE"`` on the field opts out.
+    implicit: bool = False
 
     @property
     def is_free_text(self) -> bool:
@@ -136,6 +139,7 @@ class UnionPlan:
     records: tuple[RecordPlan, ...]
     array: ArrayPlan | None
     map: MapPlan | None
+    text: LeafPlan | None = None  # a string member: a string value is scanned
 
 
 Plan = LeafPlan | RecordPlan | ArrayPlan | MapPlan | UnionPlan | None
@@ -144,6 +148,8 @@ _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "b
 #: What a tagged field's type may hold at its leaves: text and whole numbers (and null).
 _TAGGABLE_LEAVES = frozenset({"null", "string", "int", "long"})
 _TAG_KEYS = ("phi", "action")
+#: The tag that opts a field out of scanning: its values are not PHI (codes, states), kept as they are.
+NOT_PHI = "NONE"
 
 
 def _is_nullable(avro_type: Any) -> bool:
@@ -183,9 +189,14 @@ class _PlanBuilder:
             records = tuple(m for m in members if isinstance(m, RecordPlan))
             arrays = [m for m in members if isinstance(m, ArrayPlan)]
             maps = [m for m in members if isinstance(m, MapPlan)]
-            if not (records or arrays or maps):
+            texts = [m for m in members if isinstance(m, LeafPlan)]
+            if not (records or arrays or maps or texts):
                 return None
-            return UnionPlan(records, arrays[0] if arrays else None, maps[0] if maps else None)
+            return UnionPlan(
+                records, arrays[0] if arrays else None, maps[0] if maps else None, texts[0] if texts else None
+            )
+        if avro_type == "string" or (isinstance(avro_type, dict) and avro_type.get("type") == "string"):
+            return LeafPlan(FieldPolicy(path, None, "detect", nullable=True, implicit=True))  # deny by default
         if not isinstance(avro_type, dict):
             return None
         kind = avro_type.get("type")
@@ -216,6 +227,12 @@ class _PlanBuilder:
         self.records[full] = plan
         for avro_field in avro_fields:
             here = f"{path}.{avro_field['name']}" if path else avro_field["name"]
+            if avro_field.get("phi") == NOT_PHI:  # opted out: kept as it is, never scanned
+                if avro_field.get("action", "keep") != "keep":
+                    raise SchemaError(f"{self._where(here)}: a field tagged phi NONE takes no action (or 'keep')")
+                nullable = _is_nullable(avro_field["type"])
+                plan.fields[avro_field["name"]] = LeafPlan(FieldPolicy(here, None, "keep", nullable))
+                continue
             if any(k in avro_field for k in _TAG_KEYS):
                 plan.fields[avro_field["name"]] = LeafPlan(self._leaf(avro_field, here, namespace, top=not path))
             else:
@@ -331,6 +348,8 @@ def _strip_tags(node: Any) -> Any:
         return [_strip_tags(item) for item in node]
     if not isinstance(node, dict):
         return node
+    if node.get("phi") == NOT_PHI and "name" in node:  # opted out: its type is unchanged
+        return {k: v for k, v in node.items() if k not in _TAG_KEYS}
     if any(k in node for k in _TAG_KEYS) and "name" in node and "type" in node:  # a tagged field
         clean = {k: v for k, v in node.items() if k not in _TAG_KEYS}
         clean["type"] = _deidentified_type(node["type"])

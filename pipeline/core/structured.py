@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from pipeline.core.coverage import Coverage, Decision
 from pipeline.core.errors import InvalidField
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import (
@@ -88,6 +89,19 @@ class TextSlot:
         """The redacted text in the original's place, or None where the text is withheld."""
         self.container[self.key] = text
 
+    def place(self, result: Any, spans: Any) -> None:
+        """The transformed text (a :class:`~pipeline.core.transform.TransformedText` of ``spans``) in
+        place; slots that stand for several leaves map the spans back onto them."""
+        self.replace(result.text)
+
+
+@dataclass(slots=True)
+class _UntaggedSlot(TextSlot):
+    """An untagged string scanned by deny-by-default: its type stays a string, so withheld text is empty."""
+
+    def replace(self, text: str | None) -> None:
+        self.container[self.key] = text or ""
+
 
 @dataclass(slots=True)
 class ProtectedRecord:
@@ -97,6 +111,7 @@ class ProtectedRecord:
     #: The record's own structured PHI values, to be found again in its free text (ages only from 90).
     known: list[tuple[PhiType, str]] = field(default_factory=list)
     aged_90_plus: bool = False
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 @dataclass(slots=True)
@@ -110,8 +125,11 @@ class _Leaf:
 
 
 
-def protect_record(entry: SchemaEntry, record: dict[str, Any], protect: ProtectValue) -> ProtectedRecord:
-    """A protected copy of ``record``: every tagged value at any depth transformed, free text collected."""
+def protect_record(
+    entry: SchemaEntry, record: dict[str, Any], protect: ProtectValue, explain: bool = False
+) -> ProtectedRecord:
+    """A protected copy of ``record``: every tagged value at any depth transformed, free text collected
+    (untagged strings too: deny by default); with ``explain``, every leaf's decision recorded."""
     out = copy_tree(record)
     leaves: list[_Leaf] = []
     plan = entry.plan
@@ -120,6 +138,7 @@ def protect_record(entry: SchemaEntry, record: dict[str, Any], protect: ProtectV
             if name in out:
                 _walk(sub, out, name, name, leaves)
     result = ProtectedRecord(out, aged_90_plus=_aged_90_plus(leaves))
+    result.coverage.explain = explain
     for leaf in leaves:
         _apply(leaf, result, protect)
     return result
@@ -163,6 +182,9 @@ def _walk(plan: Plan, container: Any, key: Any, path: str, leaves: list[_Leaf]) 
         return
     if isinstance(plan, UnionPlan):
         plan = _branch(plan, value)
+        if isinstance(plan, LeafPlan):  # a string member of the union
+            _collect(plan.policy, container, key, path, leaves)
+            return
     if isinstance(plan, RecordPlan) and isinstance(value, dict):
         for name, sub in plan.fields.items():
             if name in value:
@@ -176,7 +198,10 @@ def _walk(plan: Plan, container: Any, key: Any, path: str, leaves: list[_Leaf]) 
 
 
 def _branch(plan: UnionPlan, value: Any) -> Plan:
-    """The union member a value fits: the first record whose fields it has, else the map or the array."""
+    """The union member a value fits: the first record whose fields it has, else the map or the array;
+    a string its string member."""
+    if isinstance(value, str):
+        return plan.text
     if isinstance(value, dict):
         keys = set(value)
         for record in plan.records:
@@ -248,9 +273,16 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
 
 def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
     policy, path = leaf.policy, leaf.path
+    if policy.phi_type is None and policy.action == "keep":  # "phi": "NONE": the schema's author opted out
+        result.coverage.add(path, f'{policy.name}: "phi": "NONE" (keep)', Decision.KEPT, "keep")
+        return
     if policy.is_free_text or policy.phi_type is None:
         if isinstance(leaf.value, str) and leaf.value:
-            result.texts.append(TextSlot(path, leaf.container, leaf.key, leaf.value))
+            slot = _UntaggedSlot if policy.implicit else TextSlot
+            result.texts.append(slot(path, leaf.container, leaf.key, leaf.value))
+        if isinstance(leaf.value, str):
+            why = "untagged string: detector" if policy.implicit else f"{policy.name}: FREE_TEXT detect"
+            result.coverage.add(path, why, Decision.DETECTED, "detect")
         return
     text = str(leaf.value)
     phi_type, action = policy.phi_type, policy.action
@@ -266,6 +298,8 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
         protected, action = AGED_90_PLUS, Action.GENERALIZE
     leaf.container[leaf.key] = protected
     result.transformations.append(Transformation(path, phi_type.value, action.value))
+    decision = Decision.KEPT if action is Action.KEEP else Decision.RULED
+    result.coverage.add(path, f"{policy.name}: {action.value} {phi_type.value}", decision, action.value)
 
 
 def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -20,11 +19,12 @@ from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.deidentify import Deidentified, Deidentifier
 from pipeline.core.errors import ConfigError, RejectedMessage
+from pipeline.core.formats.framing import split_hl7
 from pipeline.core.formats.names import BY_CLI
 from pipeline.core.policy import Format, load_policy
+from pipeline.interfaces import policy_explain
 
 FORMATS = tuple(BY_CLI)
-_BLANK_LINES = re.compile(r"\n[ \t]*\n+")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,17 +43,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "input",
         nargs="?",
         default="-",
-        help="HL7 v2: messages separated by blank lines; FHIR: one resource or Bundle per line, or one JSON "
+        help="HL7 v2: a message at each MSH (blank lines, CR or MLLP frames between them; FHS/BHS batch whole); "
+        "FHIR: one resource or Bundle per line, or one JSON "
         "document; JSONL: one record of PHI_INPUT_SCHEMA per line; - for standard input (default)",
     )
     model_options(redact)
     redact.set_defaults(func=run_redact)
 
-    policy = subparsers.add_parser("policy", help="check a policy file")
+    policy = subparsers.add_parser("policy", help="check a policy file, or explain it on a sample message")
     actions = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     check = actions.add_parser("check", help="validate a policy file: every problem with its line, exit 2 if any")
     check.add_argument("file", type=Path)
     check.set_defaults(func=run_policy_check)
+    policy_explain.register(actions)
 
 
 def run_policy_check(args: argparse.Namespace) -> int:
@@ -67,17 +69,15 @@ def run_policy_check(args: argparse.Namespace) -> int:
 
 
 def split_inputs(text: str, input_format: str) -> list[str]:
-    """The messages in a file: HL7 v2 blocks separated by blank lines; FHIR one JSON document or one per
-    line; JSONL one per line."""
+    """The messages in a file: HL7 v2 split at every MSH segment, whatever separates the messages (blank
+    lines, one carriage return, MLLP frames), a file or batch (FHS/BHS) whole; FHIR one JSON document or
+    one per line; JSONL one per line."""
     if input_format == "hl7v2":
-        normalized = text.replace("\r\n", "\n").replace("\r", "\n")
-        return [
-            "\r".join(block.strip("\n").split("\n")) + "\r" for block in _BLANK_LINES.split(normalized) if block.strip()
-        ]
+        return split_hl7(text)
     if input_format == "fhir" and text.strip().startswith("{"):
         try:
             json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         else:
             return [text.strip()]
@@ -107,7 +107,11 @@ def run_redact(args: argparse.Namespace) -> int:
     deidentifier = build_deidentifier(
         settings, _keyring(args), detector=build_detector_from_args(args), policy_path=args.policy, classifier=False
     )
-    raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
+    try:
+        raw = sys.stdin.buffer.read() if args.input == "-" else Path(args.input).read_bytes()
+    except OSError as exc:
+        print(f"redact: cannot read {args.input}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return 2
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -132,8 +136,8 @@ def run_redact(args: argparse.Namespace) -> int:
 
 
 def _render(deidentifier: Deidentifier, done: Deidentified[bytes], input_format: str) -> str:
-    if input_format == "hl7v2":
-        return done.content.decode("utf-8").replace("\r", "\n") + "\n"
+    if input_format == "hl7v2":  # segments end with a carriage return, as HL7 v2 requires
+        return done.content.decode("utf-8")
     if input_format == "fhir":
         return done.content.decode("utf-8") + "\n"
     assert deidentifier.registry is not None

@@ -67,6 +67,8 @@ def build_deidentifier(
         sensitive_policy=settings.sensitive_policy,  # the policy file's sensitive: section wins where it speaks
         registry=registry,
         default_schema=settings.input_schema,
+        max_text_chars=settings.max_text_chars,
+        detect_budget_seconds=settings.detect_budget_seconds,
     )
 
 

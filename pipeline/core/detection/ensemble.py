@@ -6,6 +6,7 @@ Models run once per batch (so batching reaches the runtime); rules run per text.
 
 from __future__ import annotations
 
+import bisect
 import re
 import time
 from collections.abc import Sequence
@@ -79,30 +80,77 @@ def _family(phi_type: PhiType) -> frozenset[PhiType] | None:
 
 def rescue_neighbours(kept: list[Span], model_spans: Sequence[Span], text: str) -> list[Span]:
     """``kept`` plus the model pieces that continue one of its spans (same family, at most a few spaces or
-    punctuation apart), repeated until nothing more joins; each rescued piece takes its neighbour's type."""
+    punctuation apart), repeated until nothing more joins; each rescued piece takes its neighbour's type.
+
+    Spans are found through a position index (:class:`_SpanIndex`), so a text with 10,000 names costs
+    about 10,000 lookups, not 10,000 squared comparisons; the first neighbour in ``kept`` order wins."""
     spans = list(kept)
+    index = _SpanIndex(spans)
     pending = [m for m in model_spans if m.score >= _RESCUE_MIN_SCORE and _family(m.type) is not None]
     changed = True
     while changed and pending:
         changed = False
         for piece in list(pending):
-            if any(piece.overlaps(s) for s in spans):
+            if index.any_overlap(piece):
                 pending.remove(piece)
                 continue
             family = _family(piece.type)
-            for neighbour in spans:
+            for neighbour in index.near(piece, _MAX_GAP):
                 if neighbour.type not in (family or ()):
                     continue
                 left, right = (piece, neighbour) if piece.end <= neighbour.start else (neighbour, piece)
                 if _GAP.fullmatch(text, left.end, right.start):
-                    spans.append(
-                        Span(piece.start, piece.end, neighbour.type, piece.score, piece.detector, ("joined-neighbour",))
+                    joined = Span(
+                        piece.start, piece.end, neighbour.type, piece.score, piece.detector, ("joined-neighbour",)
                     )
+                    spans.append(joined)
+                    index.add(joined)
                     pending.remove(piece)
                     changed = True
                     break
     spans.sort(key=lambda s: s.start)
     return spans
+
+
+_MAX_GAP = 3  # the most characters _GAP lets between two pieces
+
+
+class _SpanIndex:
+    """Spans by start offset, with their insertion order: overlap and neighbour queries in about
+    ``log n`` each (a span is at most as long as the longest one added, which bounds the search)."""
+
+    def __init__(self, spans: Sequence[Span] = ()) -> None:
+        self._entries: list[tuple[int, int, Span]] = []
+        self._longest = 0
+        self._count = 0
+        for span in spans:
+            self.add(span)
+
+    def add(self, span: Span) -> None:
+        bisect.insort(self._entries, (span.start, self._count, span), key=lambda e: (e[0], e[1]))
+        self._count += 1
+        self._longest = max(self._longest, span.end - span.start)
+
+    def _window(self, low: int, high: int) -> list[tuple[int, int, Span]]:
+        """Entries starting in ``[low, high)``."""
+        first = bisect.bisect_left(self._entries, low, key=lambda e: e[0])
+        last = bisect.bisect_left(self._entries, high, key=lambda e: e[0])
+        return self._entries[first:last]
+
+    def overlapping(self, span: Span) -> list[Span]:
+        """The spans overlapping ``span``, in insertion order."""
+        found = [e for e in self._window(span.start - self._longest + 1, span.end) if e[2].overlaps(span)]
+        return [e[2] for e in sorted(found, key=lambda e: e[1])]
+
+    def any_overlap(self, span: Span) -> bool:
+        return any(e[2].overlaps(span) for e in self._window(span.start - self._longest + 1, span.end))
+
+    def near(self, span: Span, gap: int) -> list[Span]:
+        """Spans ending at most ``gap`` characters before ``span`` or starting at most ``gap`` after it,
+        in insertion order (overlapping ones included: callers skip those first)."""
+        window = self._window(span.start - gap - self._longest, span.end + gap + 1)
+        found = [e for e in window if e[2].end >= span.start - gap and e[2].start <= span.end + gap]
+        return [e[2] for e in sorted(found, key=lambda e: e[1])]
 
 
 #: Types whose rules validate a shape (checksums, ranges, context): where such a rule fires, a model
@@ -130,8 +178,9 @@ SHAPE_TYPES: frozenset[PhiType] = frozenset(
 def _defer_to_shapes(model_spans: Sequence[Span], confident_rules: Sequence[Span]) -> list[Span]:
     """Model spans, re-typed where a shape rule fires over them, unless a rule as sure backs the model's type."""
     out = []
+    index = _SpanIndex(confident_rules)
     for span in model_spans:
-        touching = [r for r in confident_rules if r.overlaps(span)]
+        touching = index.overlapping(span)
         shapes = [r for r in touching if _is_shape(r) and r.type is not span.type]
         backing = max((r.score for r in touching if r.type is span.type), default=0.0)
         rule = max(shapes, key=lambda r: r.score, default=None)

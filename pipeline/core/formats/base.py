@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.core.coverage import Coverage
 from pipeline.core.formats.names import Format, format_of_header, header_of
 from pipeline.core.phi_types import PhiType
 from pipeline.core.structured import TextSlot, Transformation
@@ -34,6 +35,8 @@ class ProtectedDocument:
     transformations: list[Transformation] = field(default_factory=list)
     known: list[tuple[PhiType, str]] = field(default_factory=list)
     aged_90_plus: bool = False
+    #: Every leaf's decision, counted (and recorded, for ``policy explain``).
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 class SlotWriter:

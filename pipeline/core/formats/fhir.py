@@ -4,12 +4,15 @@ Each element's data type comes from the R4 models (:mod:`pipeline.core.formats.f
 rule on a data type (``HumanName``, ``Address.postalCode``, ``dateTime``) applies wherever it occurs.
 The most specific rule wins: the resource path (``Patient.address.line``, longest first), then the
 data types the element sits in, innermost first (the leaf's own primitive type, ``Period.start``,
-``Period``, ``HumanName.period``, ``HumanName``). Elements no rule names are kept.
+``Period``, ``HumanName.period``, ``HumanName``). Deny by default: a string no rule names goes to the
+detector; element ids, ``fhir_comments`` and unknown keys are dropped; ``keep`` keeps only codes, numbers
+and URLs on the code-system allow list (:mod:`pipeline.core.coverage`).
 
 Kept consistent: resource ids, ``Reference.reference``, ``Bundle.entry.fullUrl`` and request urls
 are replaced by keyed pseudonyms of the original (``Patient/123`` becomes ``Patient/<32 hex>`` in the
 resource and in every reference to it; ``urn:uuid:`` stays a UUID). Narrative ``text.div`` is parsed
-as XHTML and its text nodes go to the detector (markup kept, output well-formed); text attachments
+as XHTML and its rendered text goes to the detector as one text, the spans mapped back onto the text
+nodes (markup kept, output well-formed; attributes on an allow list, links redacted); text attachments
 (``Attachment.data`` with a ``text/*`` content type) are decoded, detected and re-encoded with their
 size and hash updated; other attachments are removed. The input must validate as R4 and so must the
 output (``fhir.resources``, R4B models: the same definitions for these resources).
@@ -27,14 +30,17 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline.core.coverage import Decision, identifier_shaped, is_code_system_url, keepable
 from pipeline.core.errors import InvalidFhir, InvalidOutput, InvalidUtf8
 from pipeline.core.formats import fhir_model
 from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
 from pipeline.core.formats.dates import FHIR_DATES, FHIR_INSTANTS
+from pipeline.core.formats.joined import JoinedText
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.phi_types import PhiType
@@ -51,6 +57,8 @@ _UUID = re.compile(r"^urn:uuid:(?P<uuid>[0-9a-fA-F-]{36})$")
 _CONTACT_TYPES = {"email": PhiType.EMAIL, "fax": PhiType.FAX, "url": PhiType.URL}
 _DATE_PRIMITIVES = frozenset({"date", "dateTime", "instant"})
 _BIRTH_ELEMENTS = frozenset({"birthDate"})
+REDACTED_URI = "urn:phi:redacted"
+_URI_PRIMITIVES = frozenset({"uri", "url", "canonical", "oid", "uuid", "uuidVersion"})
 _MAX_DEPTH = 64
 PSEUDONYM_BASE = "https://deidentified.invalid/fhir"
 
@@ -68,13 +76,17 @@ class _Ids:
     def resource_id(self, resource_type: str, value: str) -> str:
         return _pseudonym(self.secret, resource_type, value).hex()[:32]
 
+    def local_id(self, value: str) -> str:
+        """A contained resource's id (referred to as ``#id``)."""
+        return _pseudonym(self.secret, "#contained", value).hex()[:32]
+
     def urn(self, value: str) -> str:
         return f"urn:uuid:{uuid.UUID(bytes=_pseudonym(self.secret, 'urn', value.lower())[:16])}"
 
     def reference(self, value: str) -> str | None:
         """``Patient/123`` -> ``Patient/<pseudonym>``; ``urn:uuid:..`` -> another UUID; ``#x`` kept; else None."""
         if value.startswith("#"):
-            return value
+            return "#" + self.local_id(value[1:]) if len(value) > 1 else value
         match = _UUID.match(value)
         if match:
             return self.urn(match["uuid"])
@@ -98,13 +110,20 @@ class _Walk:
     protector: ValueProtector
     ids: _Ids
     doc: ProtectedDocument
-    births: list[tuple[Any, Any]] = field(default_factory=list)
+    births: list[tuple[Any, Any, str]] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     finishers: list[Callable[[], None]] = field(default_factory=list)
+    _names: dict[int, str] = field(default_factory=dict)
 
     # -- rules --------------------------------------------------------------------------------------
 
+    def named(self, rule: Rule) -> str:
+        """The path a rule is written under (for ``policy explain``)."""
+        return self._names.get(id(rule), "rule")
+
     def rule(self, res_path: list[str], types: list[tuple[str, list[str]]], primitive: str | None) -> Rule | None:
+        if not self._names:
+            self._names.update({id(rule): path for path, rule in self.rules.rules.items()})
         get = self.rules.get
         for end in range(len(res_path), 1, -1):
             found = get(".".join(res_path[:end]))
@@ -127,11 +146,18 @@ class _Walk:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             return
         rtype = resource["resourceType"]
-        if isinstance(resource.get("id"), str) and not contained:  # a contained id is local: "#id" refers to it
+        if isinstance(resource.get("id"), str) and contained:  # local: "#id" refers to it, pseudonymized alike
+            resource["id"] = self.ids.local_id(resource["id"])
+            self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
+            self.doc.coverage.add(f"{path}.id", "contained id: pseudonym", Decision.RULED, "tokenize")
+        elif isinstance(resource.get("id"), str):
             rule = self.rule([rtype, "id"], [("Resource", ["id"])], None)
             if rule is not None and rule.action is not RuleAction.KEEP:
                 resource["id"] = self.ids.resource_id(rtype, resource["id"])
                 self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
+                self.doc.coverage.add(f"{path}.id", f"{self.named(rule)}: tokenize", Decision.RULED, "tokenize")
+            else:
+                self.doc.coverage.add(f"{path}.id", "Resource.id: keep", Decision.KEPT, "keep")
         for key in list(resource):
             if key in ("resourceType", "id"):
                 continue
@@ -151,7 +177,9 @@ class _Walk:
             raise InvalidFhir(STAGE, f"the resource nests deeper than {_MAX_DEPTH} levels")
         name = key[1:] if key.startswith("_") else key
         found = fhir_model.ElementType("Element", False) if key.startswith("_") else fhir_model.element_type(model, key)
-        if found is None:
+        if found is None or key == "id":  # comments, unknown keys and element ids: never text, dropped
+            container[key] = _REMOVED
+            self.doc.coverage.add(path, "no rule: not text (dropped)", Decision.DROPPED, "drop")
             return
         value = container[key]
         items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
@@ -164,7 +192,10 @@ class _Walk:
             if found.name == fhir_model.RESOURCE:
                 self.resource(item, where, depth, contained=key == "contained")
             elif found.primitive:
-                self.primitive(holder, slot, item, found.name, inner_res, inner_types, where, container)
+                if found.name in _URI_PRIMITIVES and self.uri_with_identifier(holder, slot, item, model, key, where):
+                    continue
+                required = found.name == "instant" and fhir_model.is_required(model, key)
+                self.primitive(holder, slot, item, found.name, inner_res, inner_types, where, container, required)
             elif isinstance(item, dict):
                 self.complex(item, found.name, inner_res, [*inner_types, (found.name, [])], where, depth)
 
@@ -202,6 +233,16 @@ class _Walk:
 
     # -- leaves -------------------------------------------------------------------------------------
 
+    def uri_with_identifier(self, holder: Any, slot: Any, value: Any, model: str, key: str, path: str) -> bool:
+        """A URI that carries something shaped like an identifier (``.../ssn/536228147``, an email address)
+        and is on no allow list: redacted whole (a required one becomes ``urn:phi:redacted``). True when done."""
+        if not isinstance(value, str) or is_code_system_url(value) or not identifier_shaped(value):
+            return False
+        holder[slot] = REDACTED_URI if fhir_model.is_required(model, key) else _REMOVED
+        self.record(path, PhiType.URL, RuleAction.REDACT)
+        self.doc.coverage.add(path, "URI with an identifier-shaped part: redact URL", Decision.RULED, "redact")
+        return True
+
     def primitive(
         self,
         holder: Any,
@@ -212,19 +253,36 @@ class _Walk:
         types: list[tuple[str, list[str]]],
         path: str,
         parent: dict[str, Any],
+        required: bool = False,
     ) -> None:
         if primitive in _DATE_PRIMITIVES and isinstance(value, str) and res_path[-1] not in _BIRTH_ELEMENTS:
             year = FHIR_DATES.year(value)
             if year:
                 self.years.append(int(year))
         rule = self.rule(res_path, types, primitive)
-        if rule is None or rule.action is RuleAction.KEEP or value is None:
+        if value is None:
             return
-        if rule.action is RuleAction.DETECT:
+        coverage = self.doc.coverage
+        if rule is not None and rule.action is RuleAction.KEEP and keepable(value):
+            coverage.add(path, f"{self.named(rule)}: keep", Decision.KEPT, "keep")
+            return
+        if rule is None and primitive in _URI_PRIMITIVES and isinstance(value, str) and is_code_system_url(value):
+            coverage.add(path, "code-system allow list: keep", Decision.KEPT, "keep")
+            return
+        if rule is None and primitive == "base64Binary":
+            rule = Rule(RuleAction.REDACT, PhiType.ID)
+        if rule is None or rule.action in (RuleAction.DETECT, RuleAction.KEEP):
+            why = "no rule: detector" if rule is None else f"{self.named(rule)}: {rule.action.value}"
+            if rule is not None and rule.action is RuleAction.KEEP:
+                why += " (not a code, number or listed URL: detector)"
+            coverage.add(path, why, Decision.DETECTED, "detect")
             if isinstance(value, str) and value.strip():
                 self.doc.texts.append(TextSlot(path, holder, slot, value))
+            elif not isinstance(value, str):  # a number or boolean no rule keeps: not text, dropped
+                holder[slot] = _REMOVED
             return
         phi_type = rule.phi_type or PhiType.ID
+        named = self.named(rule)
         if types and types[-1][0] == "ContactPoint" and res_path[-1] == "value":
             phi_type = _CONTACT_TYPES.get(str(parent.get("system", "")), phi_type)
             rule = Rule(rule.action, phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
@@ -233,21 +291,29 @@ class _Walk:
         else:
             dates = FHIR_INSTANTS if primitive == "instant" else FHIR_DATES
             protected, action = self.protector.protect(value, rule, path, dates)
+            if protected is None and required and rule.action is RuleAction.GENERALIZE:
+                year = FHIR_DATES.year(value)  # a required instant cannot be a bare year: its year's first instant
+                protected, action = (f"{year}-01-01T00:00:00Z", RuleAction.GENERALIZE) if year else (None, action)
             if action is not RuleAction.KEEP and len(value.strip()) >= 3:
                 self.doc.known.append((phi_type, value))
         holder[slot] = _REMOVED if protected is None else protected
         if res_path[-1] in _BIRTH_ELEMENTS and protected is not None:
-            self.births.append((holder, slot))
+            self.births.append((holder, slot, path))
         self.record(path, phi_type, action)
+        coverage.add(path, f"{named}: {rule.describe()}", Decision.RULED, action.value)
 
     def reference(self, item: dict[str, Any], key: str, rule: Rule | None, path: str, full_url: bool = False) -> None:
-        if rule is None or rule.action is RuleAction.KEEP:
-            return
         value = item[key]
-        if rule.action is RuleAction.REDACT:
+        if rule is not None and rule.action is RuleAction.KEEP and keepable(value):
+            self.doc.coverage.add(path, f"{self.named(rule)}: keep", Decision.KEPT, "keep")
+            return
+        if rule is not None and rule.action is RuleAction.REDACT:
             item[key] = _REMOVED
             self.record(path, PhiType.ID, RuleAction.REDACT)
+            self.doc.coverage.add(path, f"{self.named(rule)}: redact", Decision.RULED, "redact")
             return
+        why = f"{self.named(rule)}: pseudonym" if rule is not None else "no rule: reference pseudonym"
+        self.doc.coverage.add(path, why, Decision.RULED, "tokenize")
         replaced = self.ids.reference(value)
         if replaced is None and full_url:
             replaced = self.ids.urn(value)
@@ -260,56 +326,100 @@ class _Walk:
                 replaced = self.ids.request_url(item[key])
                 item[key] = _REMOVED if replaced is None else replaced
                 self.record(f"{path}.{key}", PhiType.ID, RuleAction.TOKENIZE)
+                self.doc.coverage.add(f"{path}.{key}", "request url: pseudonym", Decision.RULED, "tokenize")
         for key in ("ifNoneMatch", "ifNoneExist", "ifMatch", "etag"):
             if key in item:
                 item[key] = _REMOVED
+                self.doc.coverage.add(f"{path}.{key}", "request condition: dropped", Decision.DROPPED, "drop")
 
     def narrative(self, item: dict[str, Any], rule: Rule | None, path: str) -> None:
-        if rule is None or rule.action is RuleAction.KEEP:
-            return
+        """The rendered text of the whole ``div`` as one text (a name split by inline tags is one name),
+        its spans mapped back onto the text nodes; ``title``/``alt`` detected; ``href``/``src`` redacted
+        as URLs; other attributes kept only from a short list, and only with a code's shape."""
+        coverage = self.doc.coverage
+        if rule is not None and rule.action is RuleAction.KEEP:
+            rule = None  # narrative is text: a "keep" on it is not a code's keep
         div = item["div"]
-        if rule.action is not RuleAction.DETECT:
+        if rule is not None and rule.action is not RuleAction.DETECT:
             item["div"] = f'<div xmlns="{XHTML}">[REDACTED]</div>'
             self.record(path, PhiType.NAME, RuleAction.REDACT)
+            coverage.add(path, f"{self.named(rule)}: redact", Decision.RULED, "redact")
             return
-        if "<!" in div:
-            raise InvalidFhir(STAGE, f"{_safe_path(path)}: a DTD, entity or comment in narrative XHTML is not accepted")
+        if "<!" in div or "<?" in div:
+            raise InvalidFhir(
+                STAGE, f"{_safe_path(path)}: a DTD, entity, comment or processing instruction in narrative XHTML"
+            )
         try:
             root = ET.fromstring(div)  # noqa: S314 (no DTD can reach here: refused above)
         except ET.ParseError:
             raise InvalidFhir(STAGE, f"{_safe_path(path)}: the narrative is not well-formed XHTML") from None
-        nodes = 0
-        for element in root.iter():
-            for attr in ("text", "tail"):
-                if element is root and attr == "tail":
-                    continue
-                text = getattr(element, attr)
-                if text and text.strip():
+        why = f"{self.named(rule)}: detect" if rule is not None else "no rule: detector"
+        joined = JoinedText("")
+        state = {"block": False}
 
-                    def write(new: str, element: ET.Element = element, attr: str = attr) -> None:
-                        setattr(element, attr, new)
+        def add(text: str | None, write: Callable[[str], None]) -> None:
+            if text:
+                joined.add(text, write, "\n" if state["block"] else "")
+                state["block"] = False
 
-                    self.doc.texts.append(TextSlot(f"{path}#{nodes}", SlotWriter(write), None, text))
-                    nodes += 1
-            for name in [a for a in element.attrib if a in ("title", "alt")]:
-                value = element.attrib[name]
+        def visit(element: ET.Element) -> None:
+            inline = _local(element.tag) in _INLINE
+            if not inline:
+                state["block"] = True
+            self.attributes(element, path)
+            add(element.text, lambda new, e=element: setattr(e, "text", new))
+            for child in element:
+                visit(child)
+                if _local(child.tag) not in _INLINE:
+                    state["block"] = True
+                add(child.tail, lambda new, c=child: setattr(c, "tail", new))
 
-                def write_attr(new: str, element: ET.Element = element, name: str = name) -> None:
-                    element.set(name, new)
-
-                self.doc.texts.append(TextSlot(f"{path}#{nodes}", SlotWriter(write_attr), None, value))
-                nodes += 1
+        visit(root)
+        if joined:
+            self.doc.texts.append(joined.slot(f"{path}#text"))
+        coverage.add(f"{path}#text", why, Decision.DETECTED, "detect")
 
         def finish() -> None:
             item["div"] = ET.tostring(root, encoding="unicode", short_empty_elements=True)
 
         self.finishers.append(finish)
 
+    def attributes(self, element: ET.Element, path: str) -> None:
+        coverage = self.doc.coverage
+        for name in list(element.attrib):
+            local = _local(name)
+            where = f"{path}@{local}"
+            value = element.attrib[name]
+            if local in ("title", "alt"):
+
+                def write_attr(new: str, element: ET.Element = element, name: str = name) -> None:
+                    element.set(name, new)
+
+                if value.strip():
+                    self.doc.texts.append(TextSlot(where, SlotWriter(write_attr), None, value))
+                coverage.add(where, "narrative title/alt: detector", Decision.DETECTED, "detect")
+            elif local in ("href", "src"):
+                del element.attrib[name]
+                self.record(where, PhiType.URL, RuleAction.REDACT)
+                coverage.add(where, "narrative link: redact URL", Decision.RULED, "redact")
+            elif local in _KEPT_ATTRIBUTES and keepable(value):
+                coverage.add(where, "narrative attribute allow list: keep", Decision.KEPT, "keep")
+            else:
+                del element.attrib[name]
+                coverage.add(where, "narrative attribute not on the allow list: dropped", Decision.DROPPED, "drop")
+
     def attachment(self, item: dict[str, Any], rule: Rule | None, path: str) -> None:
-        if rule is None or rule.action is RuleAction.KEEP:
-            return
+        if rule is None or rule.action is RuleAction.KEEP:  # data is never a code: detected or removed
+            rule = Rule(RuleAction.DETECT)
         content_type = str(item.get("contentType", "")).lower()
-        if rule.action is not RuleAction.DETECT or not content_type.startswith("text/"):
+        detected = rule.action is RuleAction.DETECT and content_type.startswith("text/")
+        self.doc.coverage.add(
+            path,
+            f"{self.named(rule)}: {'detect (text)' if detected else 'redact'}",
+            Decision.DETECTED if detected else Decision.RULED,
+            "detect" if detected else "redact",
+        )
+        if not detected:
             item["data"] = _REMOVED
             for key in ("size", "hash"):
                 item.pop(key, None)
@@ -336,6 +446,57 @@ class _Walk:
 
 
 _TYPED_ONLY = frozenset({RuleAction.GENERALIZE, RuleAction.DATE_SHIFT})
+#: XHTML elements that do not break a word: their text runs on into the text around them.
+_INLINE = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "big",
+        "cite",
+        "code",
+        "em",
+        "font",
+        "i",
+        "q",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "tt",
+        "u",
+        "var",
+        "dfn",
+        "kbd",
+        "samp",
+        "bdo",
+    }
+)
+#: Narrative attributes kept (when their value is a code's shape); every other one is dropped.
+_KEPT_ATTRIBUTES = frozenset(
+    {
+        "class",
+        "colspan",
+        "rowspan",
+        "span",
+        "scope",
+        "align",
+        "valign",
+        "width",
+        "height",
+        "border",
+        "lang",
+        "dir",
+        "cellpadding",
+        "cellspacing",
+    }
+)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
 def _safe_path(path: str) -> str:
@@ -414,20 +575,22 @@ class FhirProcessor:
     def __init__(self, rules: FormatRules) -> None:
         self.rules = rules
 
-    def protect(self, value: bytes, protector: ValueProtector) -> ProtectedDocument:
+    def protect(self, value: bytes, protector: ValueProtector, explain: bool = False) -> ProtectedDocument:
         data = parse(value)
         subject = _subject(data)
         protector.patient_key = subject
         doc = ProtectedDocument(FORMAT_FHIR, f"{FORMAT_FHIR}:{data['resourceType']}", subject, lambda: b"")
+        doc.coverage.explain = explain
         walk = _Walk(self.rules, protector, _Ids(protector.secret), doc)
         walk.resource(data, data["resourceType"], 0)
         if walk.births:
-            reference = max(walk.years, default=None)
-            for holder, slot in walk.births:
+            reference = max(walk.years, default=datetime.now(UTC).year)  # failing any other date: today
+            for holder, slot, path in walk.births:
                 year = FHIR_DATES.year(str(holder[slot]))
-                if year and reference is not None and reference - int(year) >= 90:
+                if year and reference - int(year) >= 90:
                     holder[slot] = _REMOVED  # Safe Harbor: no birth year for a patient aged 90+
                     doc.aged_90_plus = True
+                    doc.coverage.amend(path, "Safe Harbor: aged 90 or over (birth year removed)", "redact")
 
         def render() -> bytes:
             for finish in walk.finishers:

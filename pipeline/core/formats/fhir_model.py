@@ -80,9 +80,29 @@ def element_type(model: str, element: str) -> ElementType | None:
     except KeyError:
         return None
     info = fields.get(element)
+    if info is None:  # a JSON name that is a Python keyword (``class``) is the alias of ``class_``
+        info = next((f for f in fields.values() if f.alias == element), None)
     if info is None:
         return None
     return _type_of(info.annotation)
+
+
+@cache
+def is_required(model: str, element: str) -> bool:
+    """Whether ``model`` requires ``element`` (cardinality 1..)."""
+    try:
+        fields = fhir_model_fields(model)
+    except KeyError:
+        return False
+    info = fields.get(element) or next((f for f in fields.values() if f.alias == element), None)
+    if info is None:
+        return False
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return info.is_required() or bool(extra.get("element_required"))
+
+
+def fhir_model_fields(model: str) -> Any:
+    return model_class(model).model_fields
 
 
 def child_model(parent: str, element: str, found: ElementType) -> str:

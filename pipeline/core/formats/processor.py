@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pipeline.core.codecs import decode, encode_avro
+from pipeline.core.coverage import Coverage as LeafCoverage
 from pipeline.core.errors import UnknownSchema
 from pipeline.core.formats.base import ProtectedDocument
 from pipeline.core.formats.names import Format, format_of_header, header_of
@@ -36,6 +37,7 @@ class Protected(Protocol):
     transformations: list[Transformation]
     known: list[tuple[PhiType, str]]
     aged_90_plus: bool
+    coverage: LeafCoverage  # every leaf's decision (deny by default), counted in the audit event
 
 
 class FormatProcessor(Protocol):
@@ -95,6 +97,10 @@ class AvroRecord:
     @property
     def aged_90_plus(self) -> bool:
         return self.protected.aged_90_plus
+
+    @property
+    def coverage(self) -> LeafCoverage:
+        return self.protected.coverage
 
 
 class AvroFormat:

@@ -20,8 +20,9 @@ class FormatProcessors:
             FORMAT_FHIR: FhirProcessor(rules.get(Format.FHIR, FormatRules())),
         }
 
-    def protect(self, fmt: str, value: bytes, protector: ValueProtector) -> ProtectedDocument:
+    def protect(self, fmt: str, value: bytes, protector: ValueProtector, explain: bool = False) -> ProtectedDocument:
+        """``value`` protected; with ``explain``, its coverage records every leaf's rule and decision."""
         processor = self._processors.get(fmt)
         if processor is None:
             raise UnknownSchema("decode", f"no processor for the format {fmt!r}")
-        return processor.protect(value, protector)
+        return processor.protect(value, protector, explain)

@@ -19,6 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.formats.names import BY_FORMAT
+from pipeline.core.linear_regex import LinearPattern, PatternError, compile_linear
 from pipeline.core.phi_types import PhiType
 from pipeline.core.policy.model import (
     CustomRecognizer,
@@ -113,14 +114,14 @@ class _Checker:
             self.error(node, f"unknown PHI type {text!r}; one of: {choices}")
             return None
 
-    def pattern(self, node: Node, text: str) -> re.Pattern[str] | None:
+    def pattern(self, node: Node, text: str) -> LinearPattern | None:
         if len(text) > _MAX_PATTERN_CHARS:
             self.error(node, f"pattern is {len(text)} characters; at most {_MAX_PATTERN_CHARS}")
             return None
         try:
-            return re.compile(text)
-        except re.error as exc:
-            self.error(node, f"pattern does not compile: {exc.msg} at position {exc.pos}")
+            return compile_linear(text)
+        except PatternError as exc:
+            self.error(node, str(exc))
             return None
 
 
@@ -216,7 +217,7 @@ def _text(checker: _Checker, node: Node, base: Mapping[PhiType, Action]) -> dict
 
 def _term_list(checker: _Checker, node: Node, what: str, allowed: tuple[str, ...]) -> tuple[TermList, dict[str, Node]]:
     terms: list[str] = []
-    patterns: list[re.Pattern[str]] = []
+    patterns: list[LinearPattern] = []
     others: dict[str, Node] = {}
     for key, value in checker.mapping(node, what):
         if key.value == "terms":

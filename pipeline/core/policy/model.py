@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from pipeline.core.formats.names import Format
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
+from pipeline.core.linear_regex import LinearPattern
 from pipeline.core.phi_types import PhiType
 from pipeline.core.sensitive import SensitiveAction, SensitiveCategory
 from pipeline.core.transform.actions import Action
@@ -38,7 +39,7 @@ class TermList:
     """Terms (matched whole-word, case-insensitive) and regular expressions."""
 
     terms: tuple[str, ...] = ()
-    patterns: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[LinearPattern, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.terms or self.patterns)
@@ -87,7 +88,7 @@ class CustomRecognizer:
     when they occur within 40 characters before a match, a base score and the PHI type it finds."""
 
     name: str
-    pattern: re.Pattern[str]
+    pattern: LinearPattern
     phi_type: PhiType
     score: float
     context: tuple[str, ...] = ()

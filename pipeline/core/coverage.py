@@ -1,0 +1,137 @@
+"""Deny by default: how every leaf of a message is decided and counted.
+
+Each leaf of an HL7 v2 message, a FHIR resource or an Avro record ends in one of four decisions:
+``ruled`` (a policy rule protected it: redact, tokenize, generalize...), ``detected`` (its text went to
+the detector, because a rule said so or because no rule named it), ``dropped`` (it cannot be text and
+no rule names it: element ids, comments) or ``kept`` (an explicit ``keep`` rule, and the value has the
+shape of what such a rule may keep: a code, a unit, a number or a URL of a public code system).
+A value under a ``keep`` rule that does not have that shape (a name typed into a code field) goes to
+the detector instead: ``keep`` keeps codes, never free text. Each message's audit event carries the
+counts (``leaves_ruled``...); ``phi-pipeline policy explain`` prints every leaf's record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Decision(StrEnum):
+    """How one leaf was decided (counted per message in its audit event, shown by ``policy explain``)."""
+
+    RULED = "ruled"
+    DETECTED = "detected"
+    DROPPED = "dropped"
+    KEPT = "kept"
+
+
+#: Public code systems and terminologies whose URLs a ``keep`` rule may keep (prefixes, lower case).
+CODE_SYSTEM_URLS = (
+    "http://loinc.org",
+    "http://snomed.info/",
+    "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "http://hl7.org/fhir/",
+    "https://hl7.org/fhir/",
+    "http://terminology.hl7.org/",
+    "https://terminology.hl7.org/",
+    "http://hl7.org/fhir/sid/icd-10",
+    "http://hl7.org/fhir/sid/icd-10-cm",
+    "http://hl7.org/fhir/sid/icd-9-cm",
+    "http://hl7.org/fhir/sid/ndc",
+    "http://hl7.org/fhir/sid/cvx",
+    "http://www.ama-assn.org/go/cpt",
+    "http://unitsofmeasure.org",
+    "urn:ietf:bcp:47",
+    "urn:ietf:bcp:13",
+    "urn:iso:std:iso:3166",
+    "urn:iso:std:iso:4217",
+    "http://www.whocc.no/atc",
+    "http://nucc.org/provider-taxonomy",
+    "http://www.cms.gov/medicare/coding/icd10",
+)
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-+/%*\[\]{}'^]{0,39}")
+_NUMBER = re.compile(r"[<>]?=?[+-]?(?:\d{1,12}(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
+_NAME_LIKE = re.compile(r"[A-Z][a-z]{2,}(?:['-][A-Za-z]+)?")
+#: Coding-system names (HL7 table 0396) an all-caps rule would otherwise send to the detector.
+_SYSTEM_NAMES = frozenset(
+    {"RXNORM", "SNOMED", "SNOMEDCT", "LOINC", "UCUM", "HCPCS", "NDFRT", "MEDRX", "MEDCIN", "ICD10"}
+)
+_LONG_CAPS = re.compile(r"[A-Z]{5,}")  # an all-caps word (a name in HL7's style), not a short code
+_PHI_SHAPES = re.compile(r"\d{3}-\d{2}-\d{4}|\d{7,}|@")
+
+
+def is_code_system_url(value: str) -> bool:
+    """A URL (or URN) of a public code system on the shipped allow list, with nothing appended that is
+    shaped like an identifier (``http://hl7.org/fhir/sid/us-ssn/536228147`` is not kept)."""
+    folded = value.strip().lower()
+    if any(c.isspace() for c in folded) or _PHI_SHAPES.search(folded):
+        return False
+    for url in CODE_SYSTEM_URLS:
+        base = url.rstrip("/")
+        if folded == base or (folded.startswith(base) and folded[len(base)] in "/:#?|"):
+            return True
+    return False
+
+
+def identifier_shaped(value: str) -> bool:
+    """Something in ``value`` has an identifier's shape: an SSN, a run of seven digits or more, an email."""
+    return _PHI_SHAPES.search(value) is not None
+
+
+def keepable(value: object) -> bool:
+    """True when a ``keep`` rule may keep ``value`` as it is: a number, a boolean, a code (no spaces,
+    not shaped like a name, an SSN, a phone number or an email address) or an allow-listed URL."""
+    if not isinstance(value, str):
+        return isinstance(value, (int, float, bool))
+    text = value.strip()
+    if not text:
+        return True
+    if _NUMBER.fullmatch(text) and sum(c.isdigit() for c in text.split(".")[0]) <= 6:
+        return True  # a value; a longer run of digits may be an identifier: the detector decides
+    if "://" in text or text.lower().startswith("urn:"):
+        return is_code_system_url(text)
+    if not _CODE.fullmatch(text) or _PHI_SHAPES.search(text):
+        return False
+    if text in _SYSTEM_NAMES:
+        return True
+    return not _NAME_LIKE.fullmatch(text) and not _LONG_CAPS.fullmatch(text)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafRecord:
+    """One leaf for ``policy explain``: its path, the rule that decided it (or why none did) and what
+    happened to it. Never the value."""
+
+    path: str
+    rule: str
+    decision: Decision
+    action: str
+
+
+@dataclass
+class Coverage:
+    """Leaves by decision for one message; with ``explain`` on, every leaf's record too."""
+
+    counts: Counter[Decision] = field(default_factory=Counter)
+    explain: bool = False
+    records: list[LeafRecord] = field(default_factory=list)
+
+    def add(self, path: str | Callable[[], str], rule: str, decision: Decision, action: str) -> None:
+        self.counts[decision] += 1
+        if self.explain:
+            where = path() if callable(path) else path
+            self.records.append(LeafRecord(where, rule, decision, action))
+
+    def amend(self, path: str, rule: str, action: str) -> None:
+        """A ruled leaf ruled again (Safe Harbor's 90+ after the walk): its record changes, not the counts."""
+        if self.explain:
+            self.records = [
+                LeafRecord(path, rule, Decision.RULED, action) if r.path == path else r for r in self.records
+            ]
+
+    def as_details(self) -> dict[str, str]:
+        """The counts as audit-event details (``leaves_ruled``: ``"12"``...), every decision present."""
+        return {f"leaves_{d.value}": str(self.counts.get(d, 0)) for d in Decision}
