@@ -46,7 +46,7 @@ def _evidence(fmt: str, value: bytes, keyring) -> tuple[NoteEvidence, list[str]]
     protector = ValueProtector(
         "msg-1", Tokenizer(keyring).tokenize, Encryptor(keyring).encrypt, keyring.current(KeyPurpose.PSEUDONYM).material
     )
-    document = FormatProcessors().protect(fmt, value, protector)
+    document = FormatProcessors({}).protect(fmt, value, protector)
     merged = NoteEvidence()
     for slot in document.texts:
         merged.merge(find_evidence(slot.text))
