@@ -135,16 +135,20 @@ class OnnxSummarizer:
     def summarize_batch(self, texts: Sequence[str], max_new_tokens: int = 96) -> list[Generation]:
         """One greedy summary per REDACTED text, in input order.
 
-        Texts are sorted by prompt length and run ``batch_size`` at a time with left padding, so a batch
-        holds prompts of similar length and little compute goes to padding.
+        On a GPU, texts are sorted by prompt length and run ``batch_size`` at a time with left padding, so a
+        batch holds prompts of similar length and little compute goes to padding. On the CPU each text runs
+        alone: int8 kernels quantize activations per block, so a padded neighbour changed what a note got
+        (4 of 12 notes matched between one-at-a-time and batched runs), and a summary must not depend on
+        which notes shared its batch.
         """
         if max_new_tokens < 1:
             raise ValueError("max_new_tokens must be at least 1")
         prompts = [self.prompt_ids(text) for text in texts]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         results: list[Generation | None] = [None] * len(prompts)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        size = self.batch_size if self.on_gpu else 1
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
             generations = self._generate([prompts[i] for i in chunk], max_new_tokens)
             for index, generation in zip(chunk, generations, strict=True):
                 results[index] = generation
