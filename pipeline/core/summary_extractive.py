@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.core.clinical_terms import drugs_in
 from pipeline.core.summary_sections import Section, split_sections
 from pipeline.core.text_pieces import clauses, sentences
 
@@ -62,6 +63,8 @@ EVENT_CUES: dict[str, tuple[float, str]] = {
     ),
     "plan": (1.5, r"plan\w*|will|to be|tomorrow|tonight|tonite|in am|scheduled|await\w*|npo after|possible"),
 }
+#: What naming a drug adds: a drug started, changed or held is handover material.
+DRUG_WEIGHT = 1.5
 _CUE_RES = {
     kind: re.compile(rf"(?<![\w/])(?:{pattern})(?![\w])", re.IGNORECASE) for kind, (_, pattern) in EVENT_CUES.items()
 }
@@ -84,12 +87,19 @@ class SummaryLimits:
     """How much of a note goes into its summary: characters per system line, per assessment/plan line, per
     opening line, and how many key events (``events_base`` plus one per ``events_per_chars`` of note)."""
 
-    system_chars: int = 110
+    system_chars: int = 80
+    event_chars: int = 140
     plan_chars: int = 240
     lead_chars: int = 200
-    events_base: int = 2
-    events_per_chars: int = 500
+    events_base: int = 3
+    events_per_chars: int = 400
     events_max: int = 6
+    #: A sentence scoring below this is no key event (one procedure or transfer cue alone is 3, a consult 2.5).
+    event_threshold: float = 2.5
+    #: A note without system headings is all story: it gets this many more events.
+    unsectioned_bonus: int = 2
+    #: A summary longer than this share of its note drops its system lines (events and plan stay).
+    max_share: float = 0.85
     #: A sentence this long or longer that has no clause boundary is kept whole only up to this size.
     longest_piece: int = 400
 
@@ -111,13 +121,18 @@ def event_score(sentence: str) -> float:
     if len(words) < 2 or len(_PLACEHOLDER_RE.findall(sentence)) * 2 > len(words):
         return 0.0
     score = sum(EVENT_CUES[kind][0] for kind, regex in _CUE_RES.items() if regex.search(sentence))
+    if drugs_in(sentence):
+        score += DRUG_WEIGHT
     if _ROUTINE_RE.search(sentence):
         score -= 2.0
     return score
 
 
 def _usable(sentence: str) -> bool:
-    return bool(_WORD_RE.search(_PLACEHOLDER_RE.sub(" ", sentence))) and not _BOILERPLATE_RE.search(sentence)
+    """Not boilerplate ('see carevue'), and saying something beyond placeholders ('[NAME] at [PHONE]')."""
+    words = _WORD_RE.findall(_PLACEHOLDER_RE.sub(" ", sentence))
+    placeholders = len(_PLACEHOLDER_RE.findall(sentence))
+    return bool(words) and placeholders * 2 <= len(words) and not _BOILERPLATE_RE.search(sentence)
 
 
 def trim_to_clauses(text: str, budget: int, longest: int = DEFAULT_LIMITS.longest_piece) -> str:
@@ -140,6 +155,56 @@ def trim_to_clauses(text: str, budget: int, longest: int = DEFAULT_LIMITS.longes
     return kept
 
 
+#: Between two sentences of one line when the first has no end punctuation of its own ('status unchanged'
+#: then 'vent on 5/5'), so that they do not read as one phrase.
+JOINER = " | "
+
+
+def join_within(texts: list[str], budget: int) -> str:
+    """Whole sentences from the start of ``texts`` while they fit ``budget`` characters (the first one cut
+    at a clause boundary if it alone is longer), joined by a space, or by :data:`JOINER` after a sentence
+    without end punctuation."""
+    out = ""
+    for index, text in enumerate(texts):
+        flat = " ".join(text.split())
+        if index == 0:
+            out = trim_to_clauses(flat, budget)
+            if len(out) < len(flat):
+                break
+            continue
+        glue = " " if out.endswith((".", "!", "?", ";", ",", ":")) else JOINER
+        if len(out) + len(glue) + len(flat) > budget:
+            break
+        out += glue + flat
+    return out
+
+
+def event_window(sentence: str, budget: int, longest: int = DEFAULT_LIMITS.longest_piece) -> str:
+    """The run of whole clauses of ``sentence`` around its most eventful clause that fits ``budget``
+    characters: the clause itself, then its neighbours, the earlier one first (a long run-on line such as
+    '... lung sounds coarse- suctioned thick tan mucous- ABG 7.41-55-134 NPO after 12am for trach & peg'
+    gives the part that holds the event, not its first hundred characters)."""
+    parts = clauses(sentence)
+    if len(" ".join(parts)) <= budget:
+        return " ".join(parts)
+    scores = [event_score(p) + (0.5 if drugs_in(p) else 0.0) for p in parts]
+    best = max(range(len(parts)), key=lambda i: (scores[i], -i))
+    first = last = best
+    size = len(parts[best])
+    while True:
+        grown = False
+        for candidate in (first - 1, last + 1):
+            if 0 <= candidate < len(parts) and size + 1 + len(parts[candidate]) <= budget:
+                size += 1 + len(parts[candidate])
+                first, last = min(first, candidate), max(last, candidate)
+                grown = True
+                break
+        if not grown:
+            break
+    window = " ".join(parts[first : last + 1])
+    return window if len(window) <= longest else window[:longest].rsplit(" ", 1)[0]
+
+
 def _pieces(section: Section, index: int) -> list[_Piece]:
     return [_Piece(index, order, s) for order, s in enumerate(sentences(section.text)) if _usable(s)]
 
@@ -153,6 +218,22 @@ def section_summary(note: str, limits: SummaryLimits = DEFAULT_LIMITS) -> str:
     module docstring; empty only for a note with no words."""
     sections = split_sections(note)
     pieces = {i: _pieces(s, i) for i, s in enumerate(sections)}
+    size = len(" ".join(note.split()))
+    full = _assemble(note, sections, pieces, limits, system_lines=True)
+    if len(full) <= limits.max_share * size:
+        return full
+    # A short, dense note: its system lines would only repeat it. Events, opening and plan are the summary;
+    # for a note of a line or two, its most eventful sentence cut to half the note.
+    shorter = _assemble(note, sections, pieces, limits, system_lines=False)
+    if len(shorter) < size:
+        return shorter
+    ranked = sorted((p for i in pieces for p in pieces[i]), key=lambda p: (-event_score(p.text), p.section, p.order))
+    return event_window(ranked[0].text, max(size // 2, 1)) if ranked else ""
+
+
+def _assemble(
+    note: str, sections: list[Section], pieces: dict[int, list[_Piece]], limits: SummaryLimits, *, system_lines: bool
+) -> str:
     lines: list[str] = []
     used: set[tuple[int, int]] = set()
 
@@ -170,24 +251,28 @@ def section_summary(note: str, limits: SummaryLimits = DEFAULT_LIMITS) -> str:
         if (p.section, p.order) not in used
     ]
     wanted = min(limits.events_max, limits.events_base + len(note) // limits.events_per_chars)
-    ranked = sorted((c for c in candidates if c[0] >= 3.5), key=lambda c: (-c[0], c[1].section, c[1].order))
+    if not any(s.system not in _NO_LINE for s in sections):
+        wanted += limits.unsectioned_bonus
+    ranked = sorted(
+        (c for c in candidates if c[0] >= limits.event_threshold), key=lambda c: (-c[0], c[1].section, c[1].order)
+    )
     events = sorted((p for _, p in ranked[:wanted]), key=lambda p: (p.section, p.order))
     for piece in events:
         used.add((piece.section, piece.order))
         section = sections[piece.section]
         prefix = _heading(section) if section.system not in _NO_LINE else ""
-        lines.append(prefix + trim_to_clauses(piece.text, limits.plan_chars))
+        lines.append(prefix + event_window(piece.text, limits.event_chars))
 
     for i, section in enumerate(sections):
-        if section.system in _NO_LINE or _SKIPPED_HEADINGS.match(section.heading):
+        if not system_lines or section.system in _NO_LINE or _SKIPPED_HEADINGS.match(section.heading):
             continue
         rest = [p for p in pieces[i] if (p.section, p.order) not in used]
         if rest:
-            lines.append(_heading(section) + trim_to_clauses(" ".join(p.text for p in rest), limits.system_chars))
+            lines.append(_heading(section) + join_within([p.text for p in rest], limits.system_chars))
 
     for i, section in enumerate(sections):
         if section.system in frame and pieces[i]:
-            lines.append(_heading(section) + trim_to_clauses(" ".join(p.text for p in pieces[i]), limits.plan_chars))
+            lines.append(_heading(section) + join_within([p.text for p in pieces[i]], limits.plan_chars))
     return "\n".join(line for line in lines if line.strip())
 
 

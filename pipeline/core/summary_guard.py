@@ -226,7 +226,8 @@ def check_faithfulness(summary: str, source: str) -> GuardReport:
         for med in sorted(medications_in(summary) - source_meds)
         if not all(known.has(w) for w in med.split())
     ]
-    failures += [GuardFailure("condition", w) for w in sorted(conditions_in(summary)) if not known.has(w)]
+    conditions = conditions_in(summary) - medications_in(summary)  # a drug ICD-10-CM names is judged once
+    failures += [GuardFailure("condition", w) for w in sorted(conditions) if not known.has(w)]
     failures += [
         GuardFailure("laterality", f"{side} {word}") for side, word in sorted(laterality_in(summary))
         if not known.has_side((side, word))
@@ -238,7 +239,7 @@ def copied_share(summary: str, source: str, n: int = 6) -> float:
     """Share of the summary's word ``n``-grams that occur in the source: near 1 for a copy of the note's
     lines, which says nothing the extractive summary would not say better."""
     words = summary.lower().split()
-    if len(words) < n:
+    if len(words) < n + 2:  # one copied sentence of a few words is a fact, not a copy of the note
         return 0.0
     src = source.lower().split()
     source_grams = {tuple(src[i : i + n]) for i in range(len(src) - n + 1)}

@@ -19,7 +19,7 @@ HEADING_SYSTEMS: dict[str, str] = {
     **dict.fromkeys(
         ("cv", "cvs", "c/v", "cardiac", "card", "cardio", "cardiovascular", "heme/cv", "hemodynamics"), "cv"
     ),
-    **dict.fromkeys(("resp", "respiratory", "pulm", "pulmonary", "lungs", "resp care"), "resp"),
+    **dict.fromkeys(("resp", "respiratory", "pulm", "pulmonary", "lungs", "resp care", "respiratory care"), "resp"),
     **dict.fromkeys(("gi",), "gi"),
     **dict.fromkeys(("gu", "renal", "f/e", "fen", "fluids"), "gu"),
     **dict.fromkeys(("id", "infectious disease"), "id"),
@@ -38,20 +38,20 @@ HEADING_SYSTEMS: dict[str, str] = {
     **dict.fromkeys(("s", "o", "s/o", "subjective", "objective", "ros", "review of systems"), "subjective"),
     **dict.fromkeys(("hpi", "pmh", "pmhx", "hx", "history", "allergies", "meds", "ccu course"), "history"),
 }
-#: Headings so short or so common as words ('a', 'p', 's', 'o', 'ms', 'card', 'line', 'code', ...) that they
-#: only count with a separator (':', '-', '=', ';') right after them.
-_NEEDS_SEPARATOR = frozenset(
-    k for k in HEADING_SYSTEMS if len(k) <= 2 or " " in k or k in ("card", "line", "code", "family", "hem")
-)
+#: Short headings that are also words or letters on their own: never a heading without a separator.
+_WORD_LIKE = frozenset({"a", "p", "s", "o", "ms", "code", "line", "family", "card", "hem", "inc", "soc", "acc"})
 _WORDS = sorted(HEADING_SYSTEMS, key=len, reverse=True)
 _WORD = "(?:" + "|".join(re.escape(w).replace(r"\ ", r"\s") for w in _WORDS) + ")"
 #: 'GI/GU', 'GI:GU', 'o-ms', 'O:NEURO' are headings made of several heading words.
-_HEADING = rf"{_WORD}(?:\s?[/:]\s?{_WORD})*"
+_HEADING = rf"{_WORD}(?:(?:\s?/\s?|:){_WORD})*"
+_PARTS_RE = re.compile(r"\s?/\s?|:")
 _SEPARATOR = r"(?:\s*(?::|=|;|-{1,2}(?!\d))\s*)"
 #: At the start of a line: a heading with a separator, or a separator-free heading followed by a space
-#: and text (the all-caps style); 'o-' and 'O:' before a heading are the note's SOAP letters.
+#: and text (the all-caps style) that is not a heading of its own ('Respiratory Care:' is one heading);
+#: 'o-' and 'O:' before a heading are the note's SOAP letters.
+_NOT_A_HEADING_AHEAD = r"(?![A-Za-z]+(?:[ \t][A-Za-z]+){0,2}\s?:)"
 _LINE_HEADING_RE = re.compile(
-    rf"^[ \t]*(?:[so]\s?[-:]\s?)?(?P<head>{_HEADING})(?P<sep>{_SEPARATOR}|[ \t]+(?=\S))",
+    rf"^[ \t]*(?:[so]\s?[-:]\s?)?(?P<head>{_HEADING})(?P<sep>{_SEPARATOR}|[ \t]+(?=\S){_NOT_A_HEADING_AHEAD})",
     re.IGNORECASE | re.MULTILINE,
 )
 #: In the middle of a line, only after a sentence end and only with a colon: 'WNL. PULM: O2 @ 4L'.
@@ -70,7 +70,7 @@ class Section:
 
 
 def _system(heading: str) -> str:
-    parts = [p.strip().lower() for p in re.split(r"\s?[/:]\s?", heading) if p.strip()]
+    parts = [p.strip().lower() for p in _PARTS_RE.split(heading) if p.strip()]
     whole = " ".join(heading.lower().split())
     if whole in HEADING_SYSTEMS:
         return HEADING_SYSTEMS[whole]
@@ -84,8 +84,11 @@ def _heading_ok(match: re.Match[str]) -> bool:
     separator = match["sep"].strip()
     if separator:
         return True
-    last = re.split(r"\s?[/:]\s?", head)[-1]
-    return last not in _NEEDS_SEPARATOR and head not in _NEEDS_SEPARATOR
+    # Without a separator only in the all-caps style ('NEURO WAKING', 'GU/GI ABD SOFT', 'ID AFEBRILE'): in
+    # mixed case 'Resp Care, pt remains ...' and 'Neuro status unchanged' are sentences. A single letter or a
+    # heading that is a word of its own ('A', 'MS', 'CODE') always needs one.
+    parts = _PARTS_RE.split(head)
+    return match["head"].isupper() and all(len(p) >= 2 and p not in _WORD_LIKE for p in parts)
 
 
 def split_sections(note: str) -> list[Section]:
@@ -105,7 +108,7 @@ def split_sections(note: str) -> list[Section]:
             kept.append(mark)
     sections: list[Section] = []
     preamble_end = kept[0][0] if kept else len(note)
-    if note[:preamble_end].strip():
+    if re.search(r"[A-Za-z]{2,}|\d", note[:preamble_end]):  # not a bare SOAP letter ('O:')
         sections.append(Section("", "preamble", note[:preamble_end], 0))
     for index, (_, text_start, heading) in enumerate(kept):
         end = kept[index + 1][0] if index + 1 < len(kept) else len(note)

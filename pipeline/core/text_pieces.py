@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import re
 
-SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
+#: '.', '!' or a '?' that ends a word, then space; or a line break. A '?' after a space is the nurse's "query"
+#: ('lytes ? plan for dialysis', '?pneumonia') and belongs to what follows it.
+SENTENCE_BREAK_RE = re.compile(r"(?<=[.!])\s+|(?<=[^\s?]\?)\s+|\s*\n\s*")
 ABBREVIATIONS = frozenset({"dr.", "mr.", "mrs.", "ms.", "st.", "vs.", "e.g.", "i.e.", "approx.", "no.", "pt.", "occ."})
-#: After ',' or ';' and a space, at ' - ' / ' -- ' / '- ' after a word, and after '..' runs.
+#: After ',' or ';' and a space, at ' - ' / ' -- ' / '- ' after a word, and after a sentence end and a space.
 _CLAUSE_BREAK_RE = re.compile(
-    r"(?<=[,;])\s+|\s+-{1,2}\s+|(?<=[A-Za-z)])-{1,2}\s+|(?<=\.\.)(?!\.)\s*(?=\S)|(?<=[.!?])\s+"
+    r"(?<=[,;])\s+|\s+-{1,2}\s+|(?<=[A-Za-z)])-{1,2}\s+|(?<=[.!])\s+|(?<=[^\s?]\?)\s+"
 )
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence (or line) of ``text``, whitespace trimmed, empty ones dropped.
 
-    A break is end punctuation followed by space, or a line break; '1.4' and 'Dr. [NAME]' do not break.
+    A break is end punctuation followed by space, or a line break; '1.4' and 'Dr. [NAME]' do not break, and
+    a lone '?' (the nurse's "uncertain") stays with the sentence after it: '? plan for dialysis'.
     """
     out: list[tuple[int, int]] = []
     glue = False
+    pending: int | None = None  # start of a piece of punctuation alone ('?'), kept with the next sentence
     cursor = 0
     for match in [*SENTENCE_BREAK_RE.finditer(text), None]:
         end = match.start() if match is not None else len(text)
@@ -30,12 +34,17 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if piece.strip():
             start = cursor + len(piece) - len(piece.lstrip())
             stop = cursor + len(piece.rstrip())
-            if glue and out:
+            if not any(c.isalnum() for c in piece):
+                pending = start if pending is None else pending
+            elif glue and out:
                 out[-1] = (out[-1][0], stop)
             else:
-                out.append((start, stop))
+                out.append((start if pending is None else pending, stop))
+                pending = None
             glue = piece.lower().rsplit(None, 1)[-1] in ABBREVIATIONS
         cursor = match.end() if match is not None else len(text)
+    if pending is not None:
+        out.append((pending, len(text.rstrip())))
     return out
 
 
@@ -57,4 +66,10 @@ def clauses(text: str) -> list[str]:
         start = match.end()
     if flat[start:].strip():
         out.append(flat[start:].strip())
-    return out
+    merged: list[str] = []
+    for piece in out:  # a clause of punctuation alone ('?') belongs to the clause after it
+        if merged and not any(c.isalnum() for c in merged[-1]):
+            merged[-1] = f"{merged[-1]} {piece}"
+        else:
+            merged.append(piece)
+    return merged
