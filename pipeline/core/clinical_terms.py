@@ -11,7 +11,8 @@ words are entities. Sources, all shipped as data so the worker needs no extra pa
   nurses write it; its expansions double as the generator's glossary.
 
 A word of the summary counts as in the note when the note has the same word, or, for words of seven letters
-or more, one with the same first six letters ('intubated' / 'intubation', 'pneumonias' / 'pneumonia'). Pure.
+or more, one with the same first six letters ('intubated' / 'intubation', 'pneumonias' / 'pneumonia'), or
+when the note has shorthand whose expansion holds it ('AFIB' supports 'atrial fibrillation'). Pure.
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ class SourceWords:
 
     def __init__(self, source: str) -> None:
         self._words = set(words(source))
+        # the note's shorthand stands for its expansion too: 'afib' supports 'atrial fibrillation'
+        self._words.update(w for s in self._words & SHORTHAND.keys() for w in words(SHORTHAND[s]))
         self._prefixes = {w[:_PREFIX] for w in self._words if len(w) >= _PREFIX}
         self._sides = laterality_in(source)
 

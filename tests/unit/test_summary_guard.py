@@ -209,3 +209,13 @@ def test_only_filler_or_a_copy_falls_back_to_the_extractive_summary():
     assert (filler.method, filler.fallback_reason) == ("extractive", "filler")
     copy = finalize_summary(FLASH_EDEMA, FLASH_EDEMA[:100].rsplit(" ", 1)[0] + ".", [])
     assert (copy.method, copy.fallback_reason, copy.summary) == ("extractive", "copy", section_summary(FLASH_EDEMA))
+
+
+def test_the_prompts_worked_example_is_one_the_guard_publishes_whole():
+    from pipeline.runtime.summarizer import EXAMPLE_NOTE, EXAMPLE_SUMMARY, SYSTEM_PROMPT
+
+    outcome = finalize_summary(EXAMPLE_NOTE, EXAMPLE_SUMMARY, [])
+    assert (outcome.method, outcome.fallback_reason) == ("generated", None)
+    assert "DNR = do not resuscitate" in SYSTEM_PROMPT
+    # the glossary's expansions are the note's own words when the note has the shorthand
+    assert check_faithfulness("New atrial fibrillation; now do not resuscitate.", "NEW AFIB. PT NOW DNR.").passed
