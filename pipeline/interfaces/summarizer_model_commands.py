@@ -151,6 +151,10 @@ def _methods(args: argparse.Namespace, worker: NoteSummarizer) -> list[tuple[str
     methods: list[tuple[str, Summarize]] = [
         ("section-aware extractive (default)", lambda notes: [section_summary(n) for n in notes]),
         ("old extractive fallback (top 3, 400 chars)", lambda notes: [legacy_extractive(n) for n in notes]),
+        (
+            "old extractive at the default's length (top 6, 600 chars)",
+            lambda notes: [legacy_extractive(n, max_sentences=6, max_chars=600) for n in notes],
+        ),
         ("lead sentence + one line per system", lambda notes: [lead_plus_systems(n) for n in notes]),
     ]
     if args.summarizer_model is not None:

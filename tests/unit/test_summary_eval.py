@@ -3,7 +3,7 @@
 The references hold ids and hand-written key events only (no note text, no PHI); the notes are read from
 ../shared/data when it is there, redacted through the worker's own path, and every method is scored.
 Bars (measured 2026-12-07 on the 40 references, section-aware extractive: key-event recall 0.67, system
-lines 0.61, no unsupported statement, median 581 characters; old fallback 0.27; lead + systems 0.34).
+lines 0.60, no unsupported statement, median 581 characters; old fallback 0.28; lead + systems 0.34).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from pipeline.modelbuild.summary_eval import SummaryWords, content_words, load_references
+from pipeline.modelbuild.summary_eval import SummaryWords, content_words, load_references, select_notes
 from tests.conftest import SHARED_DATA
 
 DEV_NOTES = SHARED_DATA / "physionet_deid_dev" / "notes.jsonl"
@@ -40,6 +40,12 @@ def test_coverage_needs_most_content_words_with_prefix_matching():
     assert words.covers("NPO after MN for TEE")  # 3 of 4 content words
     assert not words.covers("trach and peg scheduled")
     assert not words.covers("")
+
+
+@needs_notes
+def test_the_references_are_the_notes_the_selection_rule_picks():
+    rows = [json.loads(line) for line in DEV_NOTES.read_text(encoding="utf-8").splitlines() if line]
+    assert sorted(select_notes(rows)) == sorted(r.id for r in load_references())
 
 
 @needs_notes
