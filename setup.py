@@ -23,6 +23,7 @@ setup(
         "pipeline": ["py.typed"],
         "pipeline.interfaces": ["reveal_openapi.json"],
         "pipeline.core.detection": ["lexicon_data/*"],
+        "pipeline.core": ["summary_data/*"],
         "pipeline.core.policy": ["*.yaml"],
         **{name: ["*", "**/*"] for name in SHIPPED},
     },
