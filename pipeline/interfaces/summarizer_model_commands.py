@@ -83,15 +83,15 @@ def run_build_summarizer(args: argparse.Namespace) -> int:
 
 
 def run_summary_vocabulary(args: argparse.Namespace) -> int:
-    try:
-        from pipeline.modelbuild.clinical_vocabulary import build_vocabulary
+    """Rewrite ``pipeline/core/summary_data/`` from ICD-10-CM; exit 2 without the source package."""
+    from pipeline.modelbuild.clinical_vocabulary import build_vocabulary  # stdlib and core only at import
 
-        sources = build_vocabulary()
-    except ImportError as exc:
+    try:
+        source = build_vocabulary()["diagnosis_terms"]
+    except ImportError as exc:  # simple-icd-10-cm is imported when the build runs
         print(f"summary-vocabulary needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
         return 2
-    for name, source in sources.items():
-        print(f"{name}\t{source['entries']} entries from {source['package']} {source['version']}")
+    print(f"diagnosis terms: {source['entries']} from {source['package']} {source['version']} ({source['rule']})")
     return 0
 
 
