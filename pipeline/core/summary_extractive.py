@@ -98,7 +98,7 @@ class SummaryLimits:
     event_threshold: float = 2.5
     #: A note without system headings is all story: it gets this many more events.
     unsectioned_bonus: int = 2
-    #: A summary longer than this share of its note drops its system lines (events and plan stay).
+    #: A summary longer than this share of its note drops system lines, least eventful first.
     max_share: float = 0.85
     #: A sentence this long or longer that has no clause boundary is kept whole only up to this size.
     longest_piece: int = 400
@@ -215,32 +215,42 @@ def _heading(section: Section) -> str:
 
 def section_summary(note: str, limits: SummaryLimits = DEFAULT_LIMITS) -> str:
     """The extractive summary of ``note`` (redacted text), one line per item, in the order described in the
-    module docstring; empty only for a note with no words."""
+    module docstring; empty only for a note with no words.
+
+    A summary that would be more than ``limits.max_share`` of its note (a short, dense note whose system
+    lines would only repeat it) loses its least eventful system lines first; events, opening and plan stay.
+    A note of a line or two whose events alone are as long as it gets its most eventful clauses, cut to half
+    the note."""
     sections = split_sections(note)
     pieces = {i: _pieces(s, i) for i, s in enumerate(sections)}
     size = len(" ".join(note.split()))
-    full = _assemble(note, sections, pieces, limits, system_lines=True)
-    if len(full) <= limits.max_share * size:
-        return full
-    # A short, dense note: its system lines would only repeat it. Events, opening and plan are the summary;
-    # for a note of a line or two, its most eventful sentence cut to half the note.
-    shorter = _assemble(note, sections, pieces, limits, system_lines=False)
-    if len(shorter) < size:
-        return shorter
+    lines = _assemble(note, sections, pieces, limits)
+
+    def length() -> int:
+        return sum(len(text) + 1 for _, text in lines) - 1 if lines else 0
+
+    while length() > limits.max_share * size and any(system for system, _ in lines):
+        weakest = min(
+            (i for i, (system, _) in enumerate(lines) if system), key=lambda i: (event_score(lines[i][1]), -i)
+        )
+        del lines[weakest]
+    if length() < size or not lines:
+        return "\n".join(text for _, text in lines)
     ranked = sorted((p for i in pieces for p in pieces[i]), key=lambda p: (-event_score(p.text), p.section, p.order))
-    return event_window(ranked[0].text, max(size // 2, 1)) if ranked else ""
+    return event_window(ranked[0].text, max(size // 2, 1))
 
 
 def _assemble(
-    note: str, sections: list[Section], pieces: dict[int, list[_Piece]], limits: SummaryLimits, *, system_lines: bool
-) -> str:
-    lines: list[str] = []
+    note: str, sections: list[Section], pieces: dict[int, list[_Piece]], limits: SummaryLimits
+) -> list[tuple[bool, str]]:
+    """The summary's lines, each with whether it is a system line (the ones a short note can do without)."""
+    lines: list[tuple[bool, str]] = []
     used: set[tuple[int, int]] = set()
 
     lead = _lead(sections, pieces)
     if lead is not None:
         used.add((lead.section, lead.order))
-        lines.append(trim_to_clauses(lead.text, limits.lead_chars))
+        lines.append((False, trim_to_clauses(lead.text, limits.lead_chars)))
 
     frame = {"assessment", "plan", "assessment_plan"}
     candidates = [
@@ -261,19 +271,19 @@ def _assemble(
         used.add((piece.section, piece.order))
         section = sections[piece.section]
         prefix = _heading(section) if section.system not in _NO_LINE else ""
-        lines.append(prefix + event_window(piece.text, limits.event_chars))
+        lines.append((False, prefix + event_window(piece.text, limits.event_chars)))
 
     for i, section in enumerate(sections):
-        if not system_lines or section.system in _NO_LINE or _SKIPPED_HEADINGS.match(section.heading):
+        if section.system in _NO_LINE or _SKIPPED_HEADINGS.match(section.heading):
             continue
         rest = [p for p in pieces[i] if (p.section, p.order) not in used]
         if rest:
-            lines.append(_heading(section) + join_within([p.text for p in rest], limits.system_chars))
+            lines.append((True, _heading(section) + join_within([p.text for p in rest], limits.system_chars)))
 
     for i, section in enumerate(sections):
         if section.system in frame and pieces[i]:
-            lines.append(_heading(section) + join_within([p.text for p in pieces[i]], limits.plan_chars))
-    return "\n".join(line for line in lines if line.strip())
+            lines.append((False, _heading(section) + join_within([p.text for p in pieces[i]], limits.plan_chars)))
+    return [(system, text) for system, text in lines if text.strip()]
 
 
 def _lead(sections: list[Section], pieces: dict[int, list[_Piece]]) -> _Piece | None:
