@@ -137,6 +137,9 @@ def run_eval_summaries(args: argparse.Namespace) -> int:
     methods = _methods(args, worker)
     rows = [summary_eval.score_method(name, fn, references, redacted).row() for name, fn in methods]
     print(summary_eval.markdown_table(rows))
+    guarded = [r for r in rows if str(r["method"]).endswith("+ guard")]
+    if guarded:
+        print("\n" + summary_eval.verdict(guarded[0], rows[0]))
     print(f"\nredaction (worker path, shipped detector): {redaction_seconds / len(references):.3f} s per note")
     if args.json_out:
         document = {"rows": rows, "redaction_seconds_per_note": redaction_seconds / len(references)}

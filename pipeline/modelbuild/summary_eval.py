@@ -250,3 +250,18 @@ def markdown_table(rows: Sequence[Mapping[str, object]]) -> str:
         for r in rows
     ]
     return "\n".join([head, *body])
+
+
+def verdict(generated: Mapping[str, object], extractive: Mapping[str, object]) -> str:
+    """Whether the guarded generator may be published: more key events covered than the extractive summary,
+    and no more unsupported statements (the rule of issue 30)."""
+    better = float(generated["key_event_recall"]) > float(extractive["key_event_recall"])  # type: ignore[arg-type]
+    safe = float(generated["unsupported_per_summary"]) <= float(extractive["unsupported_per_summary"])  # type: ignore[arg-type]
+    if better and safe:
+        return f"{generated['method']} beats {extractive['method']}: it may be published (PHI_SUMMARIZER_MODEL)"
+    return (
+        f"{generated['method']} does not beat {extractive['method']} "
+        f"(key-event recall {generated['key_event_recall']} vs {extractive['key_event_recall']}, unsupported "
+        f"{generated['unsupported_per_summary']} vs {extractive['unsupported_per_summary']}): keep "
+        "PHI_SUMMARIZER=extractive"
+    )

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from pipeline.modelbuild.summary_eval import SummaryWords, content_words, load_references, select_notes
+from pipeline.modelbuild.summary_eval import SummaryWords, content_words, load_references, select_notes, verdict
 from tests.conftest import SHARED_DATA
 
 DEV_NOTES = SHARED_DATA / "physionet_deid_dev" / "notes.jsonl"
@@ -81,3 +81,13 @@ def test_section_aware_extractive_beats_both_baselines_on_the_references(tmp_pat
     assert default["median_chars"] <= 650  # measured 581
     assert default["key_event_recall"] >= max(old["key_event_recall"], lead["key_event_recall"]) + 0.2
     assert min(default["key_event_recall_by_style"].values()) >= 0.5  # caps and prose alike
+
+
+def test_the_generator_is_published_only_when_it_beats_extractive():
+    extractive = {"method": "extractive", "key_event_recall": 0.69, "unsupported_per_summary": 0.0}
+    better = {"method": "gen + guard", "key_event_recall": 0.75, "unsupported_per_summary": 0.0}
+    unsafe = {"method": "gen + guard", "key_event_recall": 0.8, "unsupported_per_summary": 0.1}
+    weaker = {"method": "gen + guard", "key_event_recall": 0.5, "unsupported_per_summary": 0.0}
+    assert "may be published" in verdict(better, extractive)
+    assert "keep PHI_SUMMARIZER=extractive" in verdict(unsafe, extractive)
+    assert "keep PHI_SUMMARIZER=extractive" in verdict(weaker, extractive)
