@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,20 +135,26 @@ def run_eval_summaries(args: argparse.Namespace) -> int:
             print(f"eval-summaries: note {reference.id} was refused by the redaction core ({refused})", file=sys.stderr)
             return 2
         redacted[reference.id] = worker.redacted_note(message)
-    methods = _methods(args, worker)
+    outcomes: Counter[str] = Counter()
+    methods = _methods(args, worker, outcomes)
     rows = [summary_eval.score_method(name, fn, references, redacted).row() for name, fn in methods]
     print(summary_eval.markdown_table(rows))
     guarded = [r for r in rows if str(r["method"]).endswith("+ guard")]
     if guarded:
-        print("\n" + summary_eval.verdict(guarded[0], rows[0]))
+        print(f"\nguarded generator published (method:reason): {dict(sorted(outcomes.items()))}")
+        print(summary_eval.verdict(guarded[0], rows[0]))
     print(f"\nredaction (worker path, shipped detector): {redaction_seconds / len(references):.3f} s per note")
     if args.json_out:
-        document = {"rows": rows, "redaction_seconds_per_note": redaction_seconds / len(references)}
+        document = {
+            "rows": rows,
+            "redaction_seconds_per_note": redaction_seconds / len(references),
+            "guarded_outcomes": dict(outcomes),
+        }
         args.json_out.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return 0
 
 
-def _methods(args: argparse.Namespace, worker: NoteSummarizer) -> list[tuple[str, Summarize]]:
+def _methods(args: argparse.Namespace, worker: NoteSummarizer, outcomes: Counter[str]) -> list[tuple[str, Summarize]]:
     from pipeline.core.summary_extractive import section_summary
     from pipeline.modelbuild.summary_eval import lead_plus_systems, legacy_extractive
 
@@ -161,12 +168,13 @@ def _methods(args: argparse.Namespace, worker: NoteSummarizer) -> list[tuple[str
         ("lead sentence + one line per system", lambda notes: [lead_plus_systems(n) for n in notes]),
     ]
     if args.summarizer_model is not None:
-        methods += _generated_methods(args.summarizer_model, worker)
+        methods += _generated_methods(args.summarizer_model, worker, outcomes)
     return methods
 
 
-def _generated_methods(model_dir: Path, worker: NoteSummarizer) -> list[tuple[str, Summarize]]:
-    """The generator, raw and through the guard; each note generated alone (no batch neighbours)."""
+def _generated_methods(model_dir: Path, worker: NoteSummarizer, outcomes: Counter[str]) -> list[tuple[str, Summarize]]:
+    """The generator through the guard (timed with its generation), then the same generations raw; each note
+    generated alone (no batch neighbours). ``outcomes`` counts what the guard published, by reason."""
     from pipeline.core.summary_guard import finalize_summary
     from pipeline.runtime.summarizer import OnnxSummarizer
 
@@ -182,13 +190,14 @@ def _generated_methods(model_dir: Path, worker: NoteSummarizer) -> list[tuple[st
     def guarded(notes: Sequence[str]) -> list[str]:
         gens = generations(notes)
         spans = worker.processor.detector.detect_batch([g.text for g in gens])
-        return [
-            finalize_summary(n, g.text, s, truncated=g.truncated).summary
-            for n, g, s in zip(notes, gens, spans, strict=True)
+        results = [
+            finalize_summary(n, g.text, s, truncated=g.truncated) for n, g, s in zip(notes, gens, spans, strict=True)
         ]
+        outcomes.update(f"{r.method}:{(r.fallback_reason or 'whole').split(':')[0]}" for r in results)
+        return [r.summary for r in results]
 
     name = f"SmolLM2-135M {model_dir.name}"
     return [
-        (f"{name}, raw generation", lambda notes: [g.text for g in generations(notes)]),
         (f"{name} + guard", guarded),
+        (f"{name}, raw (the same generations; time in the row above)", lambda ns: [g.text for g in generations(ns)]),
     ]
