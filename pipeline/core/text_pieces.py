@@ -13,9 +13,7 @@ import re
 SENTENCE_BREAK_RE = re.compile(r"(?<=[.!])\s+|(?<=[^\s?]\?)\s+|\s*\n\s*")
 ABBREVIATIONS = frozenset({"dr.", "mr.", "mrs.", "ms.", "st.", "vs.", "e.g.", "i.e.", "approx.", "no.", "pt.", "occ."})
 #: After ',' or ';' and a space, at ' - ' / ' -- ' / '- ' after a word, and after a sentence end and a space.
-_CLAUSE_BREAK_RE = re.compile(
-    r"(?<=[,;])\s+|\s+-{1,2}\s+|(?<=[A-Za-z)])-{1,2}\s+|(?<=[.!])\s+|(?<=[^\s?]\?)\s+"
-)
+_CLAUSE_BREAK_RE = re.compile(r"(?<=[,;])\s+|\s+-{1,2}\s+|(?<=[A-Za-z)])-{1,2}\s+|(?<=[.!])\s+|(?<=[^\s?]\?)\s+")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
