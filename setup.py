@@ -20,7 +20,7 @@ SHIPPED = {
 
 #: Folders of data inside ``pipeline/`` (no ``__init__.py``), declared as packages so setuptools ships them
 #: without its "would be ignored" warning.
-DATA_PACKAGES = ["pipeline.core.detection.lexicon_data"]
+DATA_PACKAGES = ["pipeline.core.detection.lexicon_data", "pipeline.core.summary_data"]
 
 #: An editable install (``make install``) leaves the folders in place (``pipeline.config`` falls back to
 #: them): no mapping, so setuptools takes the plain layout (a ``.pth`` entry for the checkout) and prints no
@@ -36,6 +36,7 @@ setup(
         "pipeline": ["py.typed"],
         "pipeline.interfaces": ["reveal_openapi.json"],
         "pipeline.core.detection.lexicon_data": ["*"],
+        "pipeline.core.summary_data": ["*"],
         "pipeline.core.policy": ["*.yaml"],
         **{name: ["*", "**/*"] for name in SHIPPED},
     },

@@ -251,6 +251,12 @@ class Settings:
     )
     summarizer_enabled: bool = declare(False, _bool, "Run the summary agent on redacted notes")
     summarizer_model: Path | None = declare(None, _optional_path, "Summarizer ONNX folder (built by a setup step)")
+    summarizer: str = declare(
+        "",
+        _choice(("", "extractive", "generated")),
+        "Summary method: extractive (section-aware, no model), generated (needs PHI_SUMMARIZER_MODEL); empty: "
+        "generated when a model is set, and summaries enabled without one are an error",
+    )
     summary_batch_size: int = declare(8, _positive_int, "Notes summarized per batch by the summary agent")
     summary_max_new_tokens: int = declare(96, _positive_int, "Upper bound on tokens generated per summary")
     metrics_bind: str = declare("127.0.0.1", _text, "Address the metrics/health server listens on")
@@ -413,6 +419,7 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
             f"PHI_SUMMARIZER_MODEL: folder {str(values['summarizer_model'])!r} does not exist "
             "(build it with `phi-pipeline model build-summarizer`)"
         )
+    problems.extend(_summarizer_checks(values))
     if values["sensitive_classifier"] and not Path(values["sensitive_model"]).is_dir():
         problems.append(
             f"PHI_SENSITIVE_MODEL: folder {str(values['sensitive_model'])!r} does not exist; point it at the "
@@ -424,6 +431,22 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append("PHI_BATCH_STEP must be 0 (the whole batch in one step) or more")
     problems.extend(_custody_checks(values))
     return problems
+
+
+def _summarizer_checks(values: Mapping[str, Any]) -> list[str]:
+    """Summaries never fall back to extractive silently: without a model, extractive must be asked for."""
+    method, model = values["summarizer"], values["summarizer_model"]
+    if method == "extractive" and model is not None:
+        return ["PHI_SUMMARIZER=extractive and PHI_SUMMARIZER_MODEL are both set: choose one"]
+    if method == "generated" and model is None:
+        return ["PHI_SUMMARIZER=generated needs PHI_SUMMARIZER_MODEL (`phi-pipeline model build-summarizer`)"]
+    if values["summarizer_enabled"] and model is None and method != "extractive":
+        return [
+            "PHI_SUMMARIZER_ENABLED=true without PHI_SUMMARIZER_MODEL: set PHI_SUMMARIZER=extractive for the "
+            "section-aware extractive summaries (the measured default, see models/SUMMARIZER_CARD.md), or point "
+            "PHI_SUMMARIZER_MODEL at a built summarizer"
+        ]
+    return []
 
 
 def _custody_checks(values: Mapping[str, Any]) -> list[str]:

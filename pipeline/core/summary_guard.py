@@ -1,11 +1,15 @@
-"""Deciding what summary of a note is published: the generated one if it is faithful, else an extractive one.
+"""Deciding what summary of a note is published: the generated one where it is faithful, else extractive.
 
 Pure (no model, no I/O). The generative summarizer only ever reads REDACTED text, so everything here
-takes the redacted note as the source of truth: a summary may only state numbers, dates, medications and
-doses that the redacted note states. A small model invents such details readily (a dose, a follow-up date,
-a second drug); one invented dose in a clinical summary is worse than no summary, so any such detail sends
-the record to the extractive fallback, which copies whole sentences of the redacted note and so cannot
-invent anything.
+takes the redacted note as the source of truth: a summary may only state numbers, dates, doses, drugs,
+diagnoses, findings, procedures and sides ('left', 'R') that the redacted note states
+(:mod:`pipeline.core.clinical_terms` says which words are such entities). A small model invents such details
+readily (a dose, a diagnosis, a second drug); one invented entity in a clinical summary is worse than no
+summary. So the guard judges a generation sentence by sentence: a sentence with any unsupported entity, or
+one that is filler ('This note provides a comprehensive overview ...'), is dropped; a generation left with
+no sentence, or one that copies the note nearly word for word, or loops, gives way to the section-aware
+extractive summary (:func:`pipeline.core.summary_extractive.section_summary`), which copies whole phrases
+of the redacted note and so cannot invent anything.
 
 The summary is also scanned again by the detector (by the caller, which passes the spans here): a model can
 reproduce or make up identifiers, and those are replaced by typed placeholders and counted for the audit.
@@ -22,8 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pipeline.core.clinical_terms import SourceWords, conditions_in, drugs_in, laterality_in
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span, disjoint_spans
+from pipeline.core.summary_extractive import section_summary
+from pipeline.core.text_pieces import ABBREVIATIONS, SENTENCE_BREAK_RE, sentence_spans
 
 #: Common inpatient medications (generic names, lower case). Multi-word names are matched as phrases.
 MEDICATIONS: tuple[str, ...] = (
@@ -79,16 +86,7 @@ _MONTH_DATE_RE = re.compile(rf"\b(?:{_MONTH}\s+{_DAY}{_YEAR}|{_DAY}\s+{_MONTH}{_
 _MONTH_DATE_ANY_CASE_RE = re.compile(_MONTH_DATE_RE.pattern, re.IGNORECASE)
 _MED_RE = re.compile(r"\b(" + "|".join(re.escape(m) for m in sorted(MEDICATIONS, key=len, reverse=True)) + r")\b", re.I)
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z-]+")
-_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
-_ABBREVIATIONS = frozenset({"dr.", "mr.", "mrs.", "ms.", "st.", "vs.", "e.g.", "i.e.", "approx.", "no.", "pt."})
-_CUES = frozenset(
-    """admitted admission discharged discharge started stopped held increased decreased changed diagnosed
-    diagnosis denies reports complains shows revealed positive negative plan follow consult transfused
-    pain fever infection failure fracture pneumonia sepsis stable improving worsening resolved afebrile
-    creatinine hemoglobin glucose pressure lactate culture biopsy surgery procedure imaging cxr ct mri""".split()
-)
-
-FailureKind = Literal["number", "date", "placeholder", "medication", "dose"]
+FailureKind = Literal["number", "date", "placeholder", "medication", "dose", "condition", "laterality", "filler"]
 Method = Literal["generated", "extractive"]
 
 
@@ -175,19 +173,40 @@ def _drug_like(word: str) -> bool:
 
 
 def medications_in(text: str) -> set[str]:
-    """Lexicon medications and drug-like words (by generic-name ending) in ``text``, lower-cased."""
-    found = {m[1].lower() for m in _MED_RE.finditer(text)}
+    """Drugs in ``text``, lower-cased: the shipped drug dictionary, the common-inpatient list (multi-word names
+    as phrases) and drug-like words by generic-name ending (for drugs neither lists)."""
+    found = {m[1].lower() for m in _MED_RE.finditer(text)} | drugs_in(text)
     found.update(w.lower() for w in _WORD_RE.findall(text) if _drug_like(w))
     return found
 
 
+#: Wording that says nothing about the patient: what a small model writes when it has nothing to say.
+_FILLER_RE = re.compile(
+    r"\b(?:this (?:clinical |medical |nursing )?(?:note|summary|report|document)|comprehensive overview|"
+    r"provides? (?:a|an) (?:overview|summary|detailed)|(?:the )?(?:following|above) (?:note|summary)|"
+    r"in summary|to summari[sz]e|summary of the|as an ai|i am (?:an? )?|clinical trial|it is important)\b",
+    re.IGNORECASE,
+)
+
+
+def is_filler(sentence: str) -> bool:
+    """True for a sentence about the note rather than the patient, or with too few words to state anything
+    ('A: A: A.')."""
+    content = [w for w in _WORD_RE.findall(_PLACEHOLDER_RE.sub(" ", sentence)) if len(w) > 1]
+    return bool(_FILLER_RE.search(sentence)) or len(content) < 2
+
+
 def check_faithfulness(summary: str, source: str) -> GuardReport:
-    """Every number, date, placeholder, medication and dose in ``summary`` must occur in ``source``.
+    """Every number, date, placeholder, dose, drug, diagnosis/finding/procedure and side in ``summary`` must
+    occur in ``source``.
 
     Doses are compared as (number, unit) so '25 g' does not pass on the strength of '25 mg'; digits inside
     a dose or a spelled-out date are judged by that check only, so one invented dose counts once. Dates in
     redacted text are mostly ``[DATE]`` placeholders; a summary holding a placeholder the source lacks, or
-    a spelled-out date ("March 3") the source lacks, has invented it.
+    a spelled-out date ("March 3") the source lacks, has invented it. A drug, condition or procedure word
+    counts as in the source when the source has it or a word with its first six letters
+    (:class:`pipeline.core.clinical_terms.SourceWords`); a side counts with the word it qualifies
+    ('L groin' is not supported by 'R groin').
     """
     failures: list[GuardFailure] = []
     source_doses = {d for _, _, d in _doses(source)}
@@ -200,63 +219,32 @@ def check_faithfulness(summary: str, source: str) -> GuardReport:
             failures.append(GuardFailure("date" if kind == PhiType.DATE.value else "placeholder", f"[{kind}]"))
     source_dates = {d for _, _, d in _month_dates(source, any_case=True)}
     failures += [GuardFailure("date", summary[a:b]) for a, b, d in _month_dates(summary) if d not in source_dates]
+    known = SourceWords(source)
     source_meds = medications_in(source)
-    failures += [GuardFailure("medication", med) for med in sorted(medications_in(summary) - source_meds)]
+    failures += [
+        GuardFailure("medication", med)
+        for med in sorted(medications_in(summary) - source_meds)
+        if not all(known.has(w) for w in med.split())
+    ]
+    conditions = conditions_in(summary) - medications_in(summary)  # a drug ICD-10-CM names is judged once
+    failures += [GuardFailure("condition", w) for w in sorted(conditions) if not known.has(w)]
+    failures += [
+        GuardFailure("laterality", f"{side} {word}") for side, word in sorted(laterality_in(summary))
+        if not known.has_side((side, word))
+    ]  # fmt: skip
     return GuardReport(tuple(failures))
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences (and lines) of ``text``, stripped, in order, empty ones dropped.
-
-    A break is end punctuation followed by space, or a line break; '1.4' and 'Dr. [NAME]' do not break.
-    """
-    out: list[str] = []
-    glue = False
-    for piece in _SENTENCE_BREAK_RE.split(text):
-        piece = piece.strip()
-        if not piece:
-            continue
-        if glue and out:
-            out[-1] = f"{out[-1]} {piece}"
-        else:
-            out.append(piece)
-        glue = piece.lower().rsplit(" ", 1)[-1] in _ABBREVIATIONS
-    return out
-
-
-def sentence_score(sentence: str) -> float:
-    """How much clinical content a sentence carries: drugs, doses, findings and numbers up; PHI placeholders
-    down (a sentence that is mostly '[NAME] at bedside; reachable at [PHONE]' says little about the patient).
-    """
-    words = [w.lower() for w in _WORD_RE.findall(_PLACEHOLDER_RE.sub(" ", sentence))]
-    score = 3.0 * len(medications_in(sentence)) + 2.0 * len(_doses(sentence))
-    score += sum(1.0 for w in words if w in _CUES)
-    score += 0.5 * len(_NUMBER_RE.findall(_PLACEHOLDER_RE.sub(" ", sentence)))
-    score += min(len(words), 12) / 6.0
-    return score - 1.5 * len(_PLACEHOLDER_RE.findall(sentence))
-
-
-def extractive_summary(redacted: str, *, max_sentences: int = 3, max_chars: int = 400) -> str:
-    """The highest-scoring distinct sentences of the redacted note, in note order; deterministic.
-
-    Ties go to the earlier sentence. The first chosen sentence is always kept (cut at ``max_chars``);
-    later ones only while the total stays within ``max_chars``.
-    """
-    if max_sentences < 1 or max_chars < 1:
-        raise ValueError("max_sentences and max_chars must be at least 1")
-    distinct: dict[str, int] = {}
-    for index, sentence in enumerate(sentences(redacted)):
-        distinct.setdefault(sentence, index)
-    ranked = sorted(distinct.items(), key=lambda item: (-sentence_score(item[0]), item[1]))
-    chosen: list[tuple[int, str]] = []
-    used = 0
-    for sentence, index in ranked[:max_sentences]:
-        cost = len(sentence) + (1 if chosen else 0)
-        if chosen and used + cost > max_chars:
-            continue
-        chosen.append((index, sentence[:max_chars]))
-        used += cost
-    return " ".join(sentence for _, sentence in sorted(chosen))
+def copied_share(summary: str, source: str, n: int = 6) -> float:
+    """Share of the summary's word ``n``-grams that occur in the source: near 1 for a copy of the note's
+    lines, which says nothing the extractive summary would not say better."""
+    words = summary.lower().split()
+    if len(words) < n + 2:  # one copied sentence of a few words is a fact, not a copy of the note
+        return 0.0
+    src = source.lower().split()
+    source_grams = {tuple(src[i : i + n]) for i in range(len(src) - n + 1)}
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return sum(g in source_grams for g in grams) / len(grams)
 
 
 def redact_spans(text: str, spans: Sequence[Span]) -> tuple[str, int]:
@@ -286,9 +274,9 @@ def unfinished_tail(text: str) -> int:
     if stripped and stripped[-1] in ".!?":
         return len(text)
     cut = 0
-    for match in _SENTENCE_BREAK_RE.finditer(stripped):
+    for match in SENTENCE_BREAK_RE.finditer(stripped):
         last_word = stripped[: match.start()].rsplit(None, 1)[-1].lower() if match.start() else ""
-        if stripped[match.start() - 1 : match.start()] in (".", "!", "?") and last_word not in _ABBREVIATIONS:
+        if stripped[match.start() - 1 : match.start()] in (".", "!", "?") and last_word not in ABBREVIATIONS:
             cut = match.start()
     return cut
 
@@ -307,22 +295,22 @@ def finalize_summary(
     rescan_spans: Sequence[Span],
     *,
     truncated: bool = False,
-    max_sentences: int = 3,
-    max_chars: int = 400,
+    max_copied_share: float = 0.8,
 ) -> SummaryOutcome:
     """The summary to publish for one note.
 
     ``source_redacted`` must be the REDACTED note (the text published on the redacted topic), the same text
     the generator was given; ``generated`` is the generator's output for it, or None when no generator ran
-    (summaries disabled, model failed); ``rescan_spans`` are the detector's spans over ``generated``;
-    ``truncated`` says the token budget ran out before the model stopped (``Generation.truncated``).
+    (the extractive summarizer chosen, model failed); ``rescan_spans`` are the detector's spans over
+    ``generated``; ``truncated`` says the token budget ran out before the model stopped.
 
-    Of a truncated generation, the unfinished last sentence is dropped (and with no finished sentence at
-    all, the extractive summary is used). The rest is kept only
-    when it is non-empty, passes :func:`check_faithfulness` (checked before PHI replacement, so an invented
-    phone number counts as an invented number even though the re-scan also replaces it), does not loop
-    (:func:`is_repetitive`) and is shorter than the source. Otherwise the extractive summary of the source
-    is used and ``fallback_reason`` says why, as a value-free code.
+    Of a truncated generation, the unfinished last sentence is dropped. Then sentence by sentence: filler
+    (:func:`is_filler`) and any sentence that fails :func:`check_faithfulness` (checked before PHI
+    replacement, so an invented phone number counts as an invented number even though the re-scan also
+    replaces it) are dropped, and ``fallback_reason`` counts them (``partial:condition=1``). What is left is
+    published when it is non-empty, does not loop (:func:`is_repetitive`), is not a near copy of the note
+    (:func:`copied_share`) and is shorter than the note. Otherwise the section-aware extractive summary of
+    the note is published and ``fallback_reason`` says why, as a value-free code.
     """
     if not isinstance(source_redacted, str):
         raise TypeError("source_redacted must be the redacted note text (str)")
@@ -331,25 +319,44 @@ def finalize_summary(
     _, phi_found = redact_spans(generated or "", rescan_spans)  # everything the model produced counts
     cut = unfinished_tail(generated or "") if truncated else len(generated or "")
     kept = (generated or "")[:cut]
-    kept_spans = [Span(s.start, min(s.end, cut), s.type, s.score, s.detector) for s in rescan_spans if s.start < cut]
-    cleaned, _ = redact_spans(kept, kept_spans)
-    cleaned = " ".join(cleaned.split())
 
     def fallback(reason: str, guard: GuardReport = GuardReport()) -> SummaryOutcome:
-        text = extractive_summary(source_redacted, max_sentences=max_sentences, max_chars=max_chars)
-        return SummaryOutcome(text, "extractive", reason, phi_found, guard)
+        return SummaryOutcome(section_summary(source_redacted), "extractive", reason, phi_found, guard)
 
     if generated is None:
         return fallback("no_generation")
     if not generated.strip():
         return fallback("empty_generation")
-    if not cleaned:
+    if not kept.strip():
         return fallback("truncated")  # cut off by the token budget with no finished sentence to keep
-    guard = check_faithfulness(kept, source_redacted)
-    if not guard.passed:
-        return fallback(guard.reason or "unfaithful", guard)
-    if is_repetitive(cleaned):
-        return fallback("repetitive", guard)
-    if len(cleaned) >= len(" ".join(source_redacted.split())):
+    if is_repetitive(kept):
+        return fallback("repetitive")
+    published: list[str] = []
+    failures: list[GuardFailure] = []
+    dropped: Counter[str] = Counter()
+    for start, end in sentence_spans(kept):
+        sentence = kept[start:end]
+        if is_filler(sentence):
+            dropped["filler"] += 1
+            continue
+        report = check_faithfulness(sentence, source_redacted)
+        if not report.passed:
+            failures += report.failures
+            dropped.update(f.kind for f in report.failures)
+            continue
+        inside = [
+            Span(max(s.start, start) - start, min(s.end, end) - start, s.type, s.score, s.detector)
+            for s in rescan_spans
+            if s.start < end and s.end > start
+        ]
+        published.append(" ".join(redact_spans(sentence, inside)[0].split()))
+    guard = GuardReport(tuple(failures))
+    if not published:
+        return fallback(guard.reason or "filler", guard)
+    summary = " ".join(published)
+    if copied_share(summary, source_redacted) >= max_copied_share:
+        return fallback("copy", guard)
+    if len(summary) >= len(" ".join(source_redacted.split())):
         return fallback("not_shorter_than_source", guard)
-    return SummaryOutcome(cleaned, "generated", None, phi_found, guard)
+    reason = "partial:" + ",".join(f"{k}={dropped[k]}" for k in sorted(dropped)) if dropped else None
+    return SummaryOutcome(summary, "generated", reason, phi_found, guard)

@@ -5,7 +5,8 @@ The input is the pipeline's own output topic, so the text summarized is always t
 first (a record that did not come from the pipeline is not summarized). The generator's output is
 re-scanned by the detector and checked by the faithfulness guard (:func:`finalize_summary`); a
 summary that fails either becomes an extractive one. Summaries are optional and never hold up
-redaction: they run in their own agent, and without a generator every note gets the extractive summary.
+redaction: they run in their own agent, and without a generator (``PHI_SUMMARIZER=extractive``) every note
+gets the section-aware extractive summary, as its chosen method rather than a fallback.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class SummaryResult:
     """The fate of one de-identified record on the summary path."""
 
     message_id: str
-    outcome: str  # generated | extractive_fallback | skipped | error
+    outcome: str  # generated | extractive | extractive_fallback | skipped | error
     reason: str | None
     outputs: list[OutboundMessage]
     partition: int
@@ -127,7 +128,9 @@ class SummaryProcessor:
                 spans if generation is not None else [],
                 truncated=bool(generation is not None and generation.truncated),
             )
-            reason = generation_error or outcome.fallback_reason
+            # Without a generator, extractive is the configured method (PHI_SUMMARIZER=extractive), not a fallback.
+            chosen_extractive = self.generate is None
+            reason = generation_error or (None if chosen_extractive else outcome.fallback_reason)
             record = {
                 "message_id": message_id,
                 "record_key": key.decode("utf-8", "replace") if key else None,
@@ -141,7 +144,13 @@ class SummaryProcessor:
             summary = signed_output(
                 self.keyring, OutputRole.SUMMARY, key, encode_avro(self._schema, record), message_id, self._schema.ref
             )
-            status = "generated" if outcome.method == "generated" else "extractive_fallback"
+            status = (
+                "generated"
+                if outcome.method == "generated"
+                else "extractive"
+                if chosen_extractive
+                else "extractive_fallback"
+            )
             event = summary_event(
                 actor=self.audit.actor,
                 message_id=message_id,

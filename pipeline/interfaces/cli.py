@@ -25,6 +25,7 @@ from pipeline.interfaces import (
     ops_commands,
     reveal_commands,
     stream_commands,
+    summarize_commands,
 )
 from pipeline.stream.admin import EXIT_BROKER_UNAVAILABLE, BrokerUnavailableError
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     reveal_commands.register(subparsers)
     detect_commands.register(subparsers)
     classify_commands.register(subparsers)
+    summarize_commands.register(subparsers)
     model_commands.register(subparsers)
     format_commands.register(subparsers)
     for command in subparsers.choices.values():  # every command's --help ends with the same table

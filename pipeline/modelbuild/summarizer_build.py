@@ -230,7 +230,8 @@ def build_summarizer(
     force: bool = False,
     progress: Progress = _stderr,
 ) -> list[VariantResult]:
-    """Build the requested variants under ``out`` (fp32 is built whenever a quantized one needs it).
+    """Build the requested variants under ``out`` (fp32 is built whenever a quantized one needs it, and
+    removed again afterwards when it was not requested itself).
 
     Offline by construction: HF_HUB_OFFLINE is set in this process (unless already set), and the only
     input is the GGUF from the installed package. fp32 is visited first, so it exists before quantizing.
@@ -245,10 +246,12 @@ def build_summarizer(
     source_sha = sha256_file(gguf)
     results: list[VariantResult] = []
     fp32_dir = out / "fp32"
+    stale = [v for v in variants if v != "fp32" and (force or not manifest_matches(out / v, source_sha))]
+    intermediate = "fp32" not in variants and bool(stale) and not manifest_matches(fp32_dir, source_sha)
     for variant in VARIANTS:
         wanted = variant in variants
-        if not wanted and variant != "fp32":
-            continue  # fp32 is always considered: it is the quantizers' input
+        if not wanted and not (variant == "fp32" and stale):
+            continue  # fp32 is the quantizers' input: considered only when a quantized variant is to be built
         folder = out / variant
         if manifest_matches(folder, source_sha) and not (force and wanted):
             if wanted:
@@ -263,5 +266,9 @@ def build_summarizer(
         seconds = time.perf_counter() - began
         size = _folder_size(folder)
         progress(f"{variant}: done in {seconds:.0f} s, {size / 1e6:.0f} MB")
-        results.append(VariantResult(variant, folder, True, size, seconds))
+        if wanted:
+            results.append(VariantResult(variant, folder, True, size, seconds))
+    if intermediate:  # only the chosen variants stay on disk (fp32 alone is 543 MB)
+        shutil.rmtree(fp32_dir, ignore_errors=True)
+        progress(f"fp32: intermediate removed ({fp32_dir}); --variants fp32,... keeps it")
     return results

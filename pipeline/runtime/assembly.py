@@ -94,9 +94,16 @@ def build_sensitive_classifier(settings: Settings) -> NoteClassifier | None:
 
 
 def build_summary_processor(settings: Settings, processor: RecordProcessor) -> SummaryProcessor:
-    """The summary agent's core: the generator when a model folder is configured, extractive otherwise."""
+    """The summary agent's core: the generator when a model folder is configured, the section-aware
+    extractive summarizer when PHI_SUMMARIZER=extractive asks for it; neither is a :class:`ConfigError`
+    (summaries never turn extractive silently)."""
     generate = None
     model_name = None
+    if settings.summarizer_model is None and settings.summarizer != "extractive":
+        raise ConfigError(
+            "summaries need a method: set PHI_SUMMARIZER=extractive for the section-aware extractive summaries, "
+            "or PHI_SUMMARIZER_MODEL to a built summarizer (`phi-pipeline model build-summarizer`)"
+        )
     if settings.summarizer_model is not None:
         from pipeline.runtime.summarizer import OnnxSummarizer
 

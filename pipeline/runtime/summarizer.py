@@ -20,14 +20,30 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from pipeline.core.clinical_terms import SHORTHAND
 from pipeline.core.errors import ConfigError
 from pipeline.runtime.providers import GPU_PROVIDERS, create_session
 
-#: Stated once, in the system turn, because a 135M model follows a short, concrete instruction best.
+#: Stated once, in the system turn, because a 135M model follows a short, concrete instruction best: the
+#: handover layout (events first, then one line per system), the rule, and the shorthand it will meet.
+GLOSSARY_TERMS = ("afib", "dnr", "dni", "cabg", "peg", "picc", "tee", "cvvhdf", "iabp", "trach", "xrt", "ama")
 SYSTEM_PROMPT = (
-    "You summarize clinical notes for other clinicians. Write one or two short sentences. "
-    "Use only facts written in the note. Copy placeholders such as [DATE] and [NAME] exactly. "
-    "Never add a number, date, drug or dose that the note does not contain."
+    "You write ICU handover summaries of nursing notes for the next nurse. First line: the key events (code "
+    "status, procedures, transfers, new problems, the plan). Then one short line per system the note covers "
+    "('Neuro:', 'CV:', 'Resp:', 'GI/GU:', 'ID:'). Use only facts written in the note; copy placeholders such as "
+    "[DATE] and [NAME] exactly. Never add a number, date, drug, diagnosis or procedure the note does not "
+    "contain. Shorthand: " + "; ".join(f"{t.upper()} = {SHORTHAND[t]}" for t in GLOSSARY_TERMS) + "."
+)
+#: One worked ICU example (synthetic, written for this prompt), shown before the note as an earlier turn.
+EXAMPLE_NOTE = (
+    "NEURO: A&OX3, MAE. CV: HR 70-90 SR, BP STABLE. PT TO CATH LAB THIS AM, STENT TO RCA. HEPARIN GTT "
+    "RESTARTED. RESP: 2L NC, SATS 96%. GI/GU: NPO AFTER MN, U/O ADEQ. SOCIAL: FAMILY MEETING, PT NOW DNR. "
+    "PLAN: TRANSFER TO FLOOR TOMORROW IF STABLE."
+)
+EXAMPLE_SUMMARY = (
+    "Events: cath lab this am with RCA stent; heparin gtt restarted; now DNR after family meeting; plan transfer "
+    "to floor tomorrow if stable.\nNeuro: A&Ox3.\nCV: SR 70-90, BP stable.\nResp: 2L NC, sats 96%.\nGI/GU: NPO "
+    "after MN, U/O adeq."
 )
 _USER_PREFIX = "Summarize this clinical note:\n\n"
 _IM_START, _IM_END, _EOT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
@@ -130,21 +146,30 @@ class OnnxSummarizer:
 
     @staticmethod
     def _turns(text: str) -> list[tuple[str, str]]:
-        return [("system", SYSTEM_PROMPT), ("user", _USER_PREFIX + text.strip())]
+        return [
+            ("system", SYSTEM_PROMPT),
+            ("user", _USER_PREFIX + EXAMPLE_NOTE),
+            ("assistant", EXAMPLE_SUMMARY),
+            ("user", _USER_PREFIX + text.strip()),
+        ]
 
     def summarize_batch(self, texts: Sequence[str], max_new_tokens: int = 96) -> list[Generation]:
         """One greedy summary per REDACTED text, in input order.
 
-        Texts are sorted by prompt length and run ``batch_size`` at a time with left padding, so a batch
-        holds prompts of similar length and little compute goes to padding.
+        On a GPU, texts are sorted by prompt length and run ``batch_size`` at a time with left padding, so a
+        batch holds prompts of similar length and little compute goes to padding. On the CPU each text runs
+        alone: int8 kernels quantize activations per block, so a padded neighbour changed what a note got
+        (4 of 12 notes matched between one-at-a-time and batched runs), and a summary must not depend on
+        which notes shared its batch.
         """
         if max_new_tokens < 1:
             raise ValueError("max_new_tokens must be at least 1")
         prompts = [self.prompt_ids(text) for text in texts]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         results: list[Generation | None] = [None] * len(prompts)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        size = self.batch_size if self.on_gpu else 1
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
             generations = self._generate([prompts[i] for i in chunk], max_new_tokens)
             for index, generation in zip(chunk, generations, strict=True):
                 results[index] = generation

@@ -72,6 +72,7 @@ def test_every_category_and_none_is_routed_withheld_or_passed_as_the_policy_says
         sensitive_policy=type(topic_settings.sensitive_policy).parse(POLICY),
         summarizer_enabled=True,
         summarizer_model=None,
+        summarizer="extractive",
         metrics_port=free_port(),
     )
     entry = registry.get("clinical_record")

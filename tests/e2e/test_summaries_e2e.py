@@ -56,7 +56,9 @@ def _summarized(settings, expected: set[str], also: list[str], timeout: float) -
 
 def test_summaries_carry_no_phi_and_keep_message_ids(topic_settings, registry, keyring, tmp_path):
     model = _model()
-    settings = topic_settings.with_overrides(summarizer_enabled=True, summarizer_model=model, summary_batch_size=4)
+    settings = topic_settings.with_overrides(
+        summarizer_enabled=True, summarizer_model=model, summarizer="" if model else "extractive", summary_batch_size=4
+    )
     records = list(synthetic_records(NOTES, seed=31))
     log = tmp_path / "worker.log"
     with worker_process(settings, log):
@@ -94,6 +96,7 @@ def test_audit_chains_verify_with_the_summarizer_in_the_same_worker(topic_settin
     settings = topic_settings.with_overrides(
         summarizer_enabled=True,
         summarizer_model=None,
+        summarizer="extractive",
         summary_batch_size=64,
         batch_size=8,
         detector_model=None,

@@ -113,9 +113,9 @@ def test_wheel_ships_every_model_file_and_schema_and_stays_small(wheel: Path):
         }
         shipped = {name: size for name, size in sizes.items() if name.startswith(f"pipeline/_data/{packaged}/")}
         assert expected and shipped == expected
-    lexicons = REPO / "pipeline" / "core" / "detection" / "lexicon_data"
-    for path in lexicons.iterdir():
-        assert sizes.get(f"pipeline/core/detection/lexicon_data/{path.name}") == path.stat().st_size, path.name
+    for data in ("detection/lexicon_data", "summary_data"):  # the detector's word lists, the summary guard's
+        for path in (REPO / "pipeline" / "core" / data).iterdir():
+            assert sizes.get(f"pipeline/core/{data}/{path.name}") == path.stat().st_size, path.name
 
 
 def test_installed_wheel_finds_a_name_with_its_packaged_model(venv: Path, tmp_path: Path):

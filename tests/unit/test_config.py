@@ -63,9 +63,25 @@ def test_duplicate_topics_rejected():
 
 
 def test_round_trip_through_environment():
-    settings = Settings.from_env({"PHI_PARTITIONS": "8", "PHI_SUMMARIZER_ENABLED": "yes"})
+    environ = {"PHI_PARTITIONS": "8", "PHI_SUMMARIZER_ENABLED": "yes", "PHI_SUMMARIZER": "extractive"}
+    settings = Settings.from_env(environ)
     again = Settings.from_env(settings_to_env(settings))
     assert again == settings
+
+
+def test_summaries_never_turn_extractive_silently(tmp_path):
+    with pytest.raises(ConfigError, match="PHI_SUMMARIZER=extractive"):
+        Settings.from_env({"PHI_SUMMARIZER_ENABLED": "true"})
+    extractive = Settings.from_env({"PHI_SUMMARIZER_ENABLED": "true", "PHI_SUMMARIZER": "extractive"})
+    assert extractive.summarizer == "extractive"
+    with pytest.raises(ConfigError, match="choose one"):
+        Settings.from_env({"PHI_SUMMARIZER": "extractive", "PHI_SUMMARIZER_MODEL": str(tmp_path)})
+    with pytest.raises(ConfigError, match="needs PHI_SUMMARIZER_MODEL"):
+        Settings.from_env({"PHI_SUMMARIZER": "generated"})
+    with pytest.raises(ConfigError, match="PHI_SUMMARIZER"):
+        Settings.from_env({"PHI_SUMMARIZER": "abstractive"})
+    generated = Settings.from_env({"PHI_SUMMARIZER_ENABLED": "true", "PHI_SUMMARIZER_MODEL": str(tmp_path)})
+    assert generated.summarizer == ""  # a model folder alone means the generator
 
 
 def test_table_lists_every_setting():

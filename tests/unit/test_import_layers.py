@@ -60,6 +60,7 @@ def test_worker_import_closure_holds_no_devtools_modelbuild_or_training_stack():
         PHI_KEYRING=Keyring.generate().to_json(),
         PHI_METRICS_PORT="0",
         PHI_LOG_LEVEL="ERROR",
+        PHI_SUMMARIZER="extractive",
     )
     done = subprocess.run(
         [sys.executable, "-c", _WORKER_RUN], env=env, capture_output=True, text=True, timeout=300, check=False

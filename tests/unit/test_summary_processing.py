@@ -16,7 +16,7 @@ from pipeline.runtime.assembly import build_processor, build_summary_processor
 def agents(base_settings, keyring):
     """Both agents' cores as a worker wires them (rules only, extractive summaries)."""
     settings = base_settings.with_overrides(
-        worker_id="unit", detector_model=None, rules_only=True, summarizer_model=None
+        worker_id="unit", detector_model=None, rules_only=True, summarizer_model=None, summarizer="extractive"
     )
     processor = build_processor(settings, keyring)
     return processor, build_summary_processor(settings, processor)
