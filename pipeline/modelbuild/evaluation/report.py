@@ -34,7 +34,8 @@ def format_table(scores: Scores) -> str:
         lines.append(f"{key:<12} {gold:>6} {pred:>6} | {trio(s)} | {trio(o, 9)} | {trio(t, 7)}")
     if scores.leak_free:
         lines.append("")
-        lines.append("type-blind: leak-free recall (every letter and digit of a gold span covered, any type) by gold type;")
+        lines.append("type-blind: leak-free recall (every letter and digit of a gold span covered, any type)")
+        lines.append("by gold type;")
         lines.append("span precision (a prediction touching any gold span) by predicted type")
         lines.append(f"  {'type':<12} {'gold':>6} {'leak-free R':>11} {'pred':>6} {'span P':>7}")
         for key in [*(k for k in scores.types() if k in scores.leak_free and k != "ALL"), "ALL"]:
@@ -48,7 +49,8 @@ def format_table(scores: Scores) -> str:
         lines.append("")
         lines.append("leaks by the corpus's own label (gold spans not leak-free): leaked / gold")
         for label, counts in sorted(scores.leak_free_by_label.items()):
-            lines.append(f"  {label:<22} {counts.gold - counts.tp_gold:>5} / {counts.gold:<5} (recall {counts.recall:.3f})")
+            leaked = counts.gold - counts.tp_gold
+            lines.append(f"  {label:<22} {leaked:>5} / {counts.gold:<5} (recall {counts.recall:.3f})")
     if scores.clinical_tokens:
         lines.append("")
         lines.append(

@@ -13,9 +13,10 @@ are left out of precision, and their coverage is reported separately.
 Two figures say what de-identification costs and leaks in the corpus's own terms:
 
 - leak-free recall by the corpus's own label (clinicians and relatives apart, though both are NAME);
-- clinical words destroyed per 10,000: of the word tokens (``\w+``) outside every gold span (PHI or set
-  aside), the share that any prediction touches, so redaction would remove them in whole or in part,
-  times 10,000. It counts what a reader of the de-identified note loses that Safe Harbor did not ask for.
+- clinical words destroyed per 10,000: of the word tokens (runs of letters, digits and underscores)
+  outside every gold span (PHI or set aside), the share that any prediction touches, so redaction would
+  remove them in whole or in part, times 10,000. It counts what a reader of the de-identified note loses
+  that Safe Harbor did not ask for.
 """
 
 from __future__ import annotations
