@@ -23,6 +23,14 @@ import re
 
 from pipeline.core.detection.lexicons import Lexicons, lexicons
 from pipeline.core.detection.recognizers.dates import MONTH
+from pipeline.core.detection.values import (
+    DATE_WORDS,
+    after_measurement,
+    is_setting_shape,
+    is_small_fraction,
+    number_run,
+    word_before,
+)
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -56,8 +64,14 @@ _SCORE_CUE = re.compile(
 )
 _SCORE_AFTER = re.compile(
     r"(?i)^\s*(?:/\s?\d|mm|mmhg|%|cm|mg|mcg|ml|cc|l\b|units?|u\b|meq|pain|strength|murmur|sem|power|in\b|out\b"
-    r"|bilat|[+]|s\b|'s|x\b|times|hrs?|hours?|min|mins|minutes|days?|weeks?|wks?|months?|yrs?|years?|degrees?)"
+    r"|bilat|[+]|s(?![/\w])|'s|x\b|times|hrs?|hours?|min|mins|minutes|days?|weeks?|wks?|months?|yrs?|years?"
+    r"|degrees?|peep|ips|psv|ps\b|cpap|ns\b|amps?\b|way\b|up\b|[ap]\.?m\b|')"
 )
+#: A bare ordinal is a day after 'the', 'on', 'by' ('call back on 4th') with no noun after it ('on 1st step').
+_ORDINAL_CUE = re.compile(r"(?i)\b(?:the|on|by|since|until|till|before|after|from)\s+$")
+_ORDINAL_NEXT = re.compile(r"(?i)\s*(?:$|[.,;:)!?\n]|(?:to|at|of|and|or|for|in|with|when|from|until)\b)")
+#: Words right before a fraction that make '1/2' a date after all ('on 1/2', 'DOS 1/3').
+_STRONG_DATE_CUE = re.compile(r"(?i)\b(?:on|since|dated?|dos|dob|admitted|adm)\W{0,3}$")
 _DATE_CUE = re.compile(
     r"(?i)\b(?:on|since|dated?|dos|dob|from|until|till|thru|through|by|last|next|adm(?:itted)?|d/?c'?d?|discharged"
     r"|seen|s/p|started|stopped|began|onset|due|scheduled|appt|f/u|returns?|cxr|ct|mri|echo|ekg|ecg|cath|egd|us"
@@ -91,13 +105,30 @@ def date_is_possible(text: str, span: Span) -> bool:
         ):
             return _DATE_CUE.search(text, max(0, span.start - 14), span.start) is not None
         return True
+    if is_setting_shape(number_run(text, span.start, span.end)):
+        return False
     if _calendar_evidence(value):
         return True
     match = _NUMERIC_MD.search(value)
     if match is None:
-        return bool(re.search(r"(?i)\b\d{1,2}(?:st|nd|rd|th)\b", value))
+        # A bare ordinal ('the 3rd', '3rd of') is a day; '1st one', 'on 1st step' are not.
+        ordinal = re.search(r"(?i)\b\d{1,2}(?:st|nd|rd|th)\b", value)
+        return bool(ordinal) and (
+            _ORDINAL_CUE.search(text, max(0, span.start - 8), span.start) is not None
+            and _ORDINAL_NEXT.match(text, span.end) is not None
+        )
     first, second = int(match.group("m")), int(match.group("d"))
     if not (1 <= first <= 12 and 1 <= second <= 31):
+        return False
+    if match.group("sep") == ".":
+        return False  # '3.5', '6.25', 'up from 1.5': decimals; a dotted date carries its year
+    if (
+        is_small_fraction(value, text, span.start)
+        and not _STRONG_DATE_CUE.search(text, max(0, span.start - 12), span.start)
+        and word_before(text, span.start) not in DATE_WORDS
+    ):
+        return False
+    if after_measurement(text, span.start):
         return False
     before = text[max(0, span.start - 24) : span.start]
     after = text[span.end : span.end + 12]
@@ -106,8 +137,6 @@ def date_is_possible(text: str, span: Span) -> bool:
         return False
     if _SCORE_AFTER.match(after):
         return False
-    if match.group("sep") == "." and not cued:
-        return False  # '3.5' is a decimal far more often than a date
     if match.group("sep") == "-" and not cued and span.score < _CONFIDENT:
         return False  # '10-12' is a range far more often than a date
     return True
@@ -118,9 +147,18 @@ def date_is_possible(text: str, span: Span) -> bool:
 _AGE_WORDS = re.compile(r"(?i)nonagenarian|centenarian|ninet|hundred|90s|100s")
 
 
+#: A saturation, rate or reading before 'mid 90s' or '110': a value, not an age.
+_READING_BEFORE = re.compile(
+    r"(?i)\b(?:sats?|spo2|sao2|o2|saturations?|satting|hr|pulse|bp|sbp|dbp|map|rr|temp|t|glucose|bs|fs|fsbs|u/?o"
+    r"|uop|wt|weight|plt|k|na|bun|cr)\b[^.;\n]{0,14}$"
+)
+
+
 def age_is_possible(text: str, span: Span) -> bool:
-    """Ages under 90 are not identifiers under Safe Harbor."""
+    """Ages under 90 are not identifiers under Safe Harbor; a reading ('sats mid 90s') is no age at all."""
     value = text[span.start : span.end]
+    if _READING_BEFORE.search(text, max(0, span.start - 24), span.start):
+        return False
     if _AGE_WORDS.search(value):
         return True
     digits = re.findall(r"\d+", value)
@@ -214,6 +252,37 @@ _PHONE_DIGITS = 7
 
 _PLACE_TYPES = frozenset({PhiType.CITY, PhiType.FACILITY, PhiType.LOCATION, PhiType.STREET})
 
+#: Identifiers with no fixed shape of their own, which a setting or a range can imitate.
+_NUMBER_ID_TYPES = frozenset(
+    {
+        PhiType.ACCOUNT, PhiType.MRN, PhiType.ID, PhiType.DEVICE, PhiType.BIOMETRIC, PhiType.HEALTH_PLAN,
+        PhiType.LICENSE, PhiType.ZIP,
+    }
+)  # fmt: skip
+#: A value or a range of two ('110', '74-94', '3/+4', '-629'): identifiers are longer or have three groups.
+_SMALL_NUMBERS = re.compile(r"[\s(]*[-+]?\d{1,3}(?:\s*[-/]\s*[-+]?\d{1,3})?[\s)]*")
+_ABBREVIATION_VALUE = re.compile(r"(?P<word>[A-Za-z]{2,6})\s?\d{1,3}")
+_ZIP_DIGITS = 4
+_ZIP_CUE = re.compile(r"(?i)\b(?:zip|postal|post\s*code|postcode)\b")
+
+
+def id_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool:
+    """An account, record or device number is not a setting ('700x10', 'peep10') or a value or range of
+    small numbers ('74-94', '3/+4'); a postcode has four digits or more, letters, or a 'zip' cue."""
+    value = text[span.start : span.end]
+    if is_setting_shape(number_run(text, span.start, span.end)):
+        return False
+    if span.type is PhiType.ZIP:
+        return (
+            sum(c.isdigit() for c in value) >= _ZIP_DIGITS
+            or any(c.isalpha() for c in value)
+            or _ZIP_CUE.search(text, max(0, span.start - 20), span.start) is not None
+        )
+    if _SMALL_NUMBERS.fullmatch(value):
+        return False
+    word = _ABBREVIATION_VALUE.fullmatch(value.strip())
+    return word is None or not (lex or lexicons()).is_clinical(word.group("word"))
+
 
 def vet(span: Span, text: str) -> Span | None:
     """``span`` as the PHI it can be, or None when it can be none (see the module's rules)."""
@@ -228,10 +297,14 @@ def vet(span: Span, text: str) -> Span | None:
         return span if name_is_possible(text, span) else None
     if span.type in _PLACE_TYPES:
         return span if place_is_possible(text, span) else None
+    if span.type in _NUMBER_ID_TYPES:
+        return span if id_is_possible(text, span) else None
     if (
         span.type in (PhiType.PHONE, PhiType.FAX)
         and sum(c.isdigit() for c in value) < _PHONE_DIGITS
         and _SHORT_NUMBER_CUE.search(text, max(0, span.start - 25), span.start) is None
     ):
+        if sum(c.isdigit() for c in value) < _ZIP_DIGITS:
+            return None
         return Span(span.start, span.end, PhiType.ZIP, span.score, span.detector, (*span.reasons, "short-number"))
     return span
