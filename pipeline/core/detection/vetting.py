@@ -65,7 +65,7 @@ _SCORE_CUE = re.compile(
 _SCORE_AFTER = re.compile(
     r"(?i)^\s*(?:/\s?\d|mm|mmhg|%|cm|mg|mcg|ml|cc|l\b|units?|u\b|meq|pain|strength|murmur|sem|power|in\b|out\b"
     r"|bilat|[+]|s(?![/\w])|'s|x\b|times|hrs?|hours?|min|mins|minutes|days?|weeks?|wks?|months?|yrs?|years?"
-    r"|degrees?|peep|ips|psv|ps\b|cpap|ns\b|amps?\b|way\b|up\b|[ap]\.?m\b|')"
+    r"|degrees?|peep|ips|psv|ps\b|cpap|ns\b|amps?\b|way\b|up\b|')"
 )
 #: A bare ordinal is a day after 'the', 'on', 'by' ('call back on 4th') with no noun after it ('on 1st step').
 _ORDINAL_CUE = re.compile(r"(?i)\b(?:the|on|by|since|until|till|before|after|from)\s+$")
@@ -137,6 +137,8 @@ def date_is_possible(text: str, span: Span) -> bool:
         return False
     if _SCORE_AFTER.match(after):
         return False
+    if match.group("sep") == "-" and re.match(r"(?i)\s*[ap]\.?m\b", after):
+        return False  # '8-9 am': hours
     if match.group("sep") == "-" and not cued and span.score < _CONFIDENT:
         return False  # '10-12' is a range far more often than a date
     return True

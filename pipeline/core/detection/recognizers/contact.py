@@ -115,8 +115,23 @@ _TLDS = (
 )
 
 
+#: Top-level domains that a bare name ('example.com') is enough for; a country code or a vanity domain
+#: needs a path or a sub-domain ('nhs.uk/x', 'www.x.no'), since notes join sentences without a space
+#: ('plan.pt', 'output.no', 'night.at').
+_GENERIC_TLDS = frozenset("com org net edu gov mil int info biz io".split())
+
+
+def _is_web_address(value: str) -> bool:
+    host, _, path = value.partition("/")
+    labels = host.split(".")
+    if any(label.isdigit() for label in labels[:-1]):
+        return False  # 'inr=1.3.no'
+    return bool(path) or labels[-1].lower() in _GENERIC_TLDS or len(labels) >= 3
+
+
 class UrlRecognizer(Recognizer):
-    """Web addresses with a scheme or 'www.', and bare domains ending in a known top-level domain."""
+    """Web addresses with a scheme or 'www.', and bare domains: a generic top-level domain ('.com', '.org'),
+    or a country code with a path or a sub-domain."""
 
     name = "url"
     _scheme = re.compile(r"(?i)\b(?:https?|ftp)://[^\s<>\"'()\[\]]+|\bwww\.[^\s<>\"'()\[\]]+")
@@ -131,7 +146,9 @@ class UrlRecognizer(Recognizer):
                 start, end = match.span()
                 while end > start and doc.text[end - 1] in self._trailing:
                     end -= 1
-                if regex is self._bare and doc.text[start:end].count(".") == 0:
+                if regex is self._bare and (
+                    doc.text[start:end].count(".") == 0 or not _is_web_address(doc.text[start:end])
+                ):
                     continue
                 span = self.span(start, end, PhiType.URL, score, [f"pattern:{name}"])
                 if span is not None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.lexicons import lexicons
 from pipeline.core.detection.recognizers.names import LO, STOPWORDS, UP
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -102,6 +103,40 @@ _CITY = rf"(?:[{UP}][{LO}]+(?:[ \t-](?:[{UP}][{LO}]+|de|la|del|of)){{0,3}}|[{UP}
 _ZIP = r"\d{5}(?:-\d{4})?"
 
 
+#: Suffixes that say 'street' and nothing else; the rest of the USPS list are also everyday nouns ('WELL',
+#: 'RUN', 'COURSE', 'REST'), which a run of capitals in a nursing note ends with far more often.
+_PLAIN_SUFFIXES = frozenset(
+    "STREET ST AVENUE AVE AV ROAD RD BOULEVARD BLVD LANE LN DRIVE COURT CT TERRACE TER HIGHWAY HWY PARKWAY "
+    "PKWY CIRCLE CIR".split()
+)
+_HOUSE_NUMBER = re.compile(r"\d{1,6}(?P<unit>[A-Za-z]?)(?:-\d{1,4})?")
+
+
+def _street_is_possible(text: str, start: int, street_end: int) -> bool:
+    """A house number, street words and a suffix, not a dose, a count or a sentence run together in
+    capitals ('2 MG AS WELL', '14 DAY COURSE', '1800 PER DR RONAYNE', '100 RANGE. CVP 13. DR.')."""
+    words = text[start:street_end].split()
+    number = _HOUSE_NUMBER.fullmatch(words[0])
+    inner, suffix = words[1:-1], words[-1].rstrip(".").upper()
+    if number is None or any(w.strip(",").upper() in STOPWORDS for w in inner):
+        return False
+    if any(w.endswith(".") and len(w) > 3 for w in inner):
+        return False  # a sentence ends inside
+    if suffix == "DR" and re.match(r"\.?[ \t]+[A-Z]", text[street_end:]):
+        return False  # 'per Dr Ronayne'
+    lex = lexicons()
+    if any(lex.is_clinical(w.strip(",.")) for w in inner if not w[0].isdigit()):
+        return False
+    shouting = text[start:street_end].upper() == text[start:street_end]
+    if shouting and number.group("unit"):
+        return False  # '12U REG', '3L CORDIS': a unit after a dose, not a house number
+    return not (
+        shouting
+        and suffix not in _PLAIN_SUFFIXES
+        and all(w[0].isdigit() or lex.is_vocabulary(w.strip(",.")) for w in inner)
+    )
+
+
 class StreetAddressRecognizer(Recognizer):
     """House number + street words + USPS suffix (+ unit), then optionally 'City, ST 12345' or a PO box."""
 
@@ -123,6 +158,8 @@ class StreetAddressRecognizer(Recognizer):
         for match in self._street.finditer(text):
             street_end = match.start("sep") if match.group("city") else match.end()
             street_end = len(text[:street_end].rstrip(" \t,\n"))
+            if not _street_is_possible(text, match.start(), street_end):
+                continue
             span = self.span(match.start(), street_end, PhiType.STREET, 0.85, ["pattern:street_suffix"])
             if span is not None:
                 yield span
