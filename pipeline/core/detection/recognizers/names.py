@@ -79,6 +79,19 @@ NAME_WORDS: frozenset[str] = frozenset(
 _STRONG_CUES = frozenset({"title", "relation", "clinician_cue", "field"})
 
 _STRIP = " \t,.;:'\u2019-"
+_TITLES = frozenset({"DR", "DRS", "MR", "MRS", "MS", "MISS", "MX", "PROF", "DOCTOR"})
+#: Roles whose letters are also clinical words ('PA line', 'NP suctioned', 'pa sats', 'HO aware').
+_AMBIGUOUS_ROLES = frozenset({"pa", "np", "ho"})
+
+
+def _name_after_ambiguous_role(candidate: str) -> bool:
+    """After 'PA', 'NP' or 'HO' a name is written in Title Case ('np Chen') or is a Census name first."""
+    first = candidate.split()[0].strip(_STRIP) if candidate.split() else ""
+    if not first:
+        return False
+    if first[0].isupper() and first[1:].islower():
+        return True
+    return lexicons().is_name_first(first)
 
 
 class NameRecognizer(Recognizer):
@@ -140,7 +153,10 @@ class NameRecognizer(Recognizer):
                 r"interpreted)\s+by|discussed\s+with|d/w|spoke\s+with|spoke\s+to|care\s+of|attending|"
                 r"attending\s+physician|resident|pcp|primary\s+care(?:\s+physician|\s+provider)?|provider|"
                 r"surgeon|physician|nurse|therapist|case\s+manager|social\s+worker|emergency\s+contact|"
-                r"next\s+of\s+kin|nok|guarantor|contact|cc|author|signed)\s*:?[ \t]*"
+                r"next\s+of\s+kin|nok|guarantor|author|signed)\b\s*:?[ \t]*"
+                # 'cc' and 'contact' are a unit and an instruction ('500 CC BOLUS', 'CONTACT PRECAUTIONS')
+                # unless a colon makes them a field.
+                r"|\b(?:contact|cc)\s*:[ \t]*"
             ),
             re.compile(rf"{MIXED}|{CAPS_NAME}"),
             0.75,
@@ -186,7 +202,8 @@ class NameRecognizer(Recognizer):
             # 'per md Lee', 'np chen aware', 'paged ho Jones': a clinician's role, then the surname.
             "role",
             re.compile(
-                r"\b(?:per|d/w|paged|called|notified|by)?[ \t]*(?:md|dr|np|pa|ho|resident|fellow|attending)\.?[ \t]+"
+                r"\b(?:per|d/w|paged|called|notified|by)?[ \t]*"
+                r"(?P<role>md|dr|np|pa|ho|resident|fellow|attending)\.?[ \t]+"
             ),
             re.compile(rf"{MIXED}|{CAPS_NAME}|[{LO}]{{2,20}}(?![\w])"),
             0.55,
@@ -221,18 +238,31 @@ class NameRecognizer(Recognizer):
         for name, cue, name_regex, score in self._cued:
             for match in cue.finditer(doc.lower):
                 found = name_regex.match(text, match.end())
-                if found is not None:
-                    span = self._candidate(text, name, score, *found.span())
-                    if span is not None:
-                        yield span
+                if found is None:
+                    continue
+                if "role" in cue.groupindex and match.group("role") in _AMBIGUOUS_ROLES:
+                    if not _name_after_ambiguous_role(text[found.start() : found.end()]):
+                        continue
+                span = self._candidate(text, name, score, *found.span(), cued=True)
+                if span is not None:
+                    yield span
 
-    def _candidate(self, text: str, name: str, score: float, raw_start: int, raw_end: int) -> Span | None:
-        """Trim stop words, apply the per-pattern checks and build the span (None when rejected)."""
+    def _candidate(
+        self, text: str, name: str, score: float, raw_start: int, raw_end: int, cued: bool = False
+    ) -> Span | None:
+        """Trim stop words, apply the per-pattern checks and build the span (None when rejected).
+
+        After a cue the name must come first: a stop word trimmed from the front ('WIFE AND NEICE', 'SON
+        PRESENT') means the cue was followed by something else, unless it is a title ('seen by DR SMITH')."""
         strong = name in _STRONG_CUES
         bounds = _trim(text, raw_start, raw_end, keep_name_words=strong)
         if bounds is None:
             return None
         start, end = bounds
+        if cued and start > raw_start:
+            skipped = text[raw_start:start].split()
+            if skipped and any(w.strip(_STRIP).upper() not in _TITLES for w in skipped):
+                return None
         final = score
         tokens = text[start:end].split()
         if any(t.upper().strip(".,") in NOT_PERSON and not (strong and _is_name_word(t)) for t in tokens):
