@@ -24,6 +24,7 @@ LEXICON_FILES: dict[str, str] = {
     "drugs": "drugs.txt.gz",
     "abbreviations": "abbreviations.txt.gz",
     "common_words": "common_words.txt.gz",
+    "medical_words": "medical_words.txt.gz",
 }
 
 #: A word this frequent in English (Zipf scale: log10 of uses per billion words) is a word first. Below
@@ -45,6 +46,8 @@ class Lexicons:
     drugs: frozenset[str]
     abbreviations: frozenset[str]
     common_words: dict[str, float]
+    #: Words of medical language (the abbreviation glossary's expansions and a short supplement).
+    medical_words: frozenset[str] = frozenset()
 
     def name_share(self, token: str) -> float:
         """Largest Census share (per cent) of ``token`` as a first name or surname."""
@@ -60,9 +63,25 @@ class Lexicons:
         return math.log10(share) - zipf + 5 > NAME_DOMINANCE
 
     def is_clinical(self, token: str) -> bool:
-        """A drug name or a medical abbreviation."""
+        """A drug name, a medical abbreviation or a word of medical language that is not an everyday word
+        ('renal', 'thoracic'; the glossary's 'early' and 'west' stay everyday words)."""
         low = token.lower()
-        return low in self.drugs or low in self.abbreviations
+        if low in self.drugs or low in self.abbreviations:
+            return True
+        return low in self.medical_words and not self.is_common_word(low)
+
+    def is_typo(self, token: str) -> bool:
+        """A misspelt everyday word that is no name: two letters swapped ('NEICE', 'PRIAMRY'), a letter
+        doubled ('betweeen') or one dropped from a longer word ('dauther', 'PRESNT').
+
+        Only typists' slips count: a surname one letter away from a word ('Lavely', 'Marder') is a
+        substitution and stays a possible name."""
+        low = token.lower()
+        if len(low) < _TYPO_MIN or not low.isalpha() or self.name_share(low) > 0.0 or low in self.common_words:
+            return False
+        return any(
+            self.common_words.get(c, 0.0) >= _TYPO_ZIPF and self.name_share(c) == 0.0 for c in _typo_sources(low)
+        )
 
     def is_common_word(self, token: str) -> bool:
         return self.common_words.get(token.lower(), 0.0) >= COMMON_ZIPF
@@ -79,7 +98,22 @@ class Lexicons:
             if not self.is_name_first(token):
                 return True
             return token.lower() in self.abbreviations and not (as_written and not token.isupper())
+        if self.is_typo(token):
+            return True
         return self.is_common_word(token) and not self.is_name_first(token)
+
+
+#: A misspelling is judged only in words this long, against words at least this frequent.
+_TYPO_MIN = 5
+_TYPO_ZIPF = 4.0
+
+
+def _typo_sources(low: str) -> set[str]:
+    """Words ``low`` is one typist's slip away from: swapped neighbours, a doubled letter, a dropped letter."""
+    swapped = {low[:i] + low[i + 1] + low[i] + low[i + 2 :] for i in range(len(low) - 1) if low[i] != low[i + 1]}
+    undoubled = {low[:i] + low[i + 1 :] for i in range(1, len(low)) if low[i] == low[i - 1]}
+    restored = {low[:i] + c + low[i:] for i in range(1, len(low)) for c in "abcdefghijklmnopqrstuvwxyz"}
+    return swapped | undoubled | {w for w in restored if len(w) >= _TYPO_MIN + 2}
 
 
 def _read(name: str) -> list[str]:
@@ -111,4 +145,5 @@ def lexicons() -> Lexicons:
         drugs=frozenset(_read("drugs")),
         abbreviations=frozenset(_read("abbreviations")),
         common_words=_weighted("common_words"),
+        medical_words=frozenset(_read("medical_words")),
     )
