@@ -20,9 +20,11 @@ The word lists come from maintained sources (:mod:`pipeline.core.detection.lexic
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pipeline.core.detection.lexicons import Lexicons, lexicons
 from pipeline.core.detection.recognizers.dates import MONTH
+from pipeline.core.detection.regions import is_state_or_larger
 from pipeline.core.detection.values import (
     DATE_WORDS,
     after_measurement,
@@ -144,6 +146,24 @@ def date_is_possible(text: str, span: Span) -> bool:
     return True
 
 
+# -- case -------------------------------------------------------------------------------------------
+
+#: A capitalised word that does not start a sentence or a line ('... called Dr. Lee', '... at Mercy').
+_INNER_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}")
+_INNER_CAPITALS_NEEDED = 3
+
+
+@lru_cache(maxsize=256)
+def writes_capitals(text: str) -> bool:
+    """The note is written in mixed case and capitalises proper names inside sentences, so a word in lower
+    case is not a name or a place. Notes all in capitals or all in lower case say nothing by case."""
+    letters = sum(c.isalpha() for c in text)
+    if not letters:
+        return False
+    lower = sum(c.islower() for c in text) / letters
+    return 0.5 < lower < 0.97 and len(_INNER_CAPITAL.findall(text)) >= _INNER_CAPITALS_NEEDED
+
+
 # -- ages --------------------------------------------------------------------------------------------
 
 _AGE_WORDS = re.compile(r"(?i)nonagenarian|centenarian|ninet|hundred|90s|100s")
@@ -178,6 +198,10 @@ _PERSON_CUE_BEFORE = re.compile(
     r"|says|said|asked|told|replied|thanked|and|&)[.,:?]?\s*(?:-\s*)?)$"
 )
 _PERSON_CUE_AFTER = re.compile(r"(?i)^(?:,?\s*(?:md|m\.d\.|do|rn|np|pa(?:-c)?|lpn|cna|phd|pharmd)\b|'s\s)")
+_KIN_BEFORE = re.compile(
+    r"(?i)\b(?:wife|husband|son|daughter|dtr|sister|brother|mother|mom|father|dad|niece|nephew|aunt|uncle|cousin"
+    r"|friend|partner|grandson|granddaughter|hcp|proxy)[,:]?\s+$"
+)
 _TITLE_BEFORE = re.compile(r"(?i)\b(?:dr|drs|doctor|mr|mrs|ms|miss|mx|prof)\.?\s*$")
 #: An everyday word this frequent is a word even after a person cue ('wife will call', 'son may visit'),
 #: though not after a title ('Dr. May').
@@ -197,11 +221,22 @@ def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str, score: float) 
 
 
 def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool:
-    """A NAME span holds a token that can be a name, or sits beside a person cue."""
+    """A NAME span holds a token that can be a name, or sits beside a person cue. In a note that
+    capitalises names, a name written all in lower case ('brady', 'neice', 'ho') needs a title before it
+    or a kinship word ('sister hall') before it, or a credential after it ('dr. lindquist', 'anita morris rn')."""
     lex = lex or lexicons()
-    tokens = _WORD.findall(text[span.start : span.end])
+    value = text[span.start : span.end]
+    tokens = _WORD.findall(value)
     if not tokens:
         return False
+    if writes_capitals(text) and value == value.lower():
+        before = text[max(0, span.start - 24) : span.start]
+        if not (
+            _TITLE_BEFORE.search(before)
+            or _KIN_BEFORE.search(before)
+            or _PERSON_CUE_AFTER.match(text[span.end : span.end + 10])
+        ):
+            return False
     if any(not lex.is_vocabulary(token.strip("'\u2019-"), as_written=True) for token in tokens):
         return True
     before = text[max(0, span.start - 24) : span.start]
@@ -224,24 +259,46 @@ _GENERIC_PLACES = frozenset(
 )
 
 
+#: 'via' is left out: what comes via is a line, a device or an ambulance ('via RIJ', 'via foley').
 _PLACE_CUE = re.compile(
-    r"(?i)\b(?:from|to|at|in|near|via|lives|lived|resides|moved|visiting|transferred|arrived|admitted|sent)\W{1,3}$"
+    r"(?i)\b(?:from|to|at|in|near|lives|lived|resides|moved|visiting|transferred|arrived|admitted|sent)\W{1,3}$"
 )
 
 
 def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool:
     """A place must hold a word that is not a drug, an abbreviation or a generic unit name; an abbreviation
-    after a place word ('TRANSFERRED FROM PMH') may be a hospital's initials, a drug or a unit never is."""
+    after a place word ('TRANSFERRED FROM PMH') may be a hospital's initials, a drug or a unit never is.
+
+    A state or a country is not an identifier (Safe Harbor keeps them). Everyday words make a place only
+    as a proper name: in a note that capitalises names, a place written in lower case needs a place word
+    before it and a word that is not everyday or clinical ('transfer to quartermain 2', not 'from aline');
+    a single everyday word in lower case ('eve', 'custard') is no place."""
     lex = lex or lexicons()
-    tokens = _WORD.findall(text[span.start : span.end])
+    value = text[span.start : span.end]
+    tokens = _WORD.findall(value)
     if not tokens:
         # A number alone is part of an address or a ward ('LUNDER 19'): dropping it would leave it in clear.
-        return any(c.isdigit() for c in text[span.start : span.end])
+        return any(c.isdigit() for c in value)
+    name = re.sub(r"(?i)^the\s+", "", value.strip(" .,;:"))
+    if len(name) > 2 and is_state_or_larger(name):
+        return False  # two-letter codes are left alone: 'NH', 'VA' are also facilities' initials
+    cued = _PLACE_CUE.search(text, max(0, span.start - 16), span.start) is not None
+    if writes_capitals(text) and value == value.lower() and any(len(t) > 2 for t in tokens):
+        return cued and any(not lex.is_clinical(t) and t.lower() not in _GENERIC_PLACES for t in tokens)
+    if (
+        len(tokens) == 1
+        and not cued
+        and tokens[0].islower()
+        and not any(c.isdigit() for c in value)
+        and lex.is_vocabulary(tokens[0])
+        and not lex.is_clinical(tokens[0])
+    ):
+        return False
     if any(t.lower() not in _GENERIC_PLACES and not lex.is_clinical(t) for t in tokens):
         return True
     if all(t.lower() in _GENERIC_PLACES or t.lower() in lex.drugs for t in tokens):
         return False
-    return _PLACE_CUE.search(text, max(0, span.start - 16), span.start) is not None
+    return cued
 
 
 # -- telephone ---------------------------------------------------------------------------------------
