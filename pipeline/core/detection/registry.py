@@ -31,6 +31,7 @@ from pipeline.core.detection.recognizers.places import (
     TransferPlaceRecognizer,
     ZipRecognizer,
 )
+from pipeline.core.detection.recognizers.wards import FacilityInitialsRecognizer, UniversityRecognizer, WardRecognizer
 
 
 def default_recognizers() -> list[Recognizer]:
@@ -69,4 +70,7 @@ def default_recognizers() -> list[Recognizer]:
         CityRecognizer(),
         ZipRecognizer(),
         TransferPlaceRecognizer(),
+        FacilityInitialsRecognizer(),
+        WardRecognizer(),
+        UniversityRecognizer(),
     ]

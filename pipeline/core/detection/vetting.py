@@ -253,7 +253,7 @@ def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool
 _GENERIC_PLACES = frozenset(
     """
     micu sicu ccu csru ctic cvicu nicu picu tsicu msicu icu ed or pacu ir cath lab floor floors unit ward
-    rehab snf ltac ltach acute osh home hospice nursing facility clinic hospital er rm room bed step down
+    rehab snf ltac ltach acute osh oh ew home hospice nursing facility clinic hospital er rm room bed step down
     stepdown telemetry tele vicu trauma neuro
     """.split()
 )
