@@ -48,10 +48,8 @@ def propagate(spans: Sequence[Span], text: str) -> list[Span]:
                 values.setdefault(token.casefold(), span)
     if not values:
         return out
-    pattern = re.compile(
-        r"(?<![\w'\u2019-])(?:" + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)) + r")(?![^\W\d_])",
-        re.IGNORECASE,
-    )
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w'\u2019-])(?:{alternatives})(?![^\W\d_])", re.IGNORECASE)
     covered = bytearray(len(text) + 1)
     for span in spans:
         covered[span.start : span.end] = b"\x01" * (span.end - span.start)
