@@ -91,6 +91,25 @@ def word_before(text: str, start: int) -> str:
     return match.group(1).lower() if match else ""
 
 
+#: Ventilator talk shortly before a pair of numbers ('wean down to 10/5', 'CPAP .4%, 5/18', 'on mask
+#: ventilation 5/5') makes the pair a pressure setting.
+_VENT_BEFORE = re.compile(
+    r"(?i)(?:\b(?:vent(?:ilation|ilator|ed)?|cpap|bipap|psv|ips|peep|ps|settings?|extubated\s+from|abg\s+\w+\s+on)\b"
+    r"[^.;\n]{0,14}|%[ \t,]*)$"
+)
+_VENT_NOTE = re.compile(r"(?i)\b(?:psv|cpap|bipap|peep|ips|pressure\s+support|vent\s+settings?)\b")
+
+
+def ventilated_note(text: str) -> bool:
+    """The note talks about ventilator settings, so '5/5' in it is pressure support over PEEP."""
+    return _VENT_NOTE.search(text) is not None
+
+
+def after_ventilator_talk(text: str, start: int) -> bool:
+    """A pair of numbers right after ventilator words or a percentage: a setting ('PSV 10/5', '40% 5/8')."""
+    return _VENT_BEFORE.search(text, max(0, start - 40), start) is not None
+
+
 def after_measurement(text: str, start: int) -> bool:
     """The number at ``start`` follows a measurement or a ventilator mode ('PAD 10-14', 'PSV 10/5').
 

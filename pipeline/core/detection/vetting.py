@@ -28,9 +28,11 @@ from pipeline.core.detection.regions import is_state_or_larger
 from pipeline.core.detection.values import (
     DATE_WORDS,
     after_measurement,
+    after_ventilator_talk,
     is_setting_shape,
     is_small_fraction,
     number_run,
+    ventilated_note,
     word_before,
 )
 from pipeline.core.phi_types import PhiType
@@ -54,6 +56,7 @@ _TIME_ONLY = re.compile(
     r"|(?:1[0-2]|0?[1-9])\s*[ap]\s*-\s*(?:1[0-2]|0?[1-9])\s*[ap]|7-3|3-11|11-7|7-7|7-19|19-7)\s*$"
 )
 _YEAR_ONLY = re.compile(r"^\s*(?:in\s+)?'?(?:(?:1[89]|20)\d\d|'\d\d)s?\s*$", re.IGNORECASE)
+_MONTH_SHORT_YEAR = re.compile(r"(?:0?[1-9]|1[0-2])/(?:3[2-9]|[4-9]\d)")
 _NUMERIC_MD = re.compile(r"(?<!\d)(?P<m>\d{1,2})\s*(?P<sep>[/.-])\s*(?P<d>\d{1,2})(?!\d)")
 _FULL_NUMERIC = re.compile(r"\d{1,4}[/.-]\d{1,2}[/.-]\d{2,4}|\d{8}")
 #: Words before a fraction that make it a score, grade, pressure or ratio rather than a month/day.
@@ -74,6 +77,8 @@ _ORDINAL_CUE = re.compile(r"(?i)\b(?:the|on|by|since|until|till|before|after|fro
 _ORDINAL_NEXT = re.compile(r"(?i)\s*(?:$|[.,;:)!?\n]|(?:to|at|of|and|or|for|in|with|when|from|until)\b)")
 #: Words right before a fraction that make '1/2' a date after all ('on 1/2', 'DOS 1/3').
 _STRONG_DATE_CUE = re.compile(r"(?i)\b(?:on|since|dated?|dos|dob|admitted|adm)\W{0,3}$")
+#: Cues strong enough for a pair of equal numbers ('since 5/5'); 'on 5/5' is a ventilator setting as often.
+_EQUAL_PAIR_CUE = re.compile(r"(?i)\b(?:since|dated?|dos|dob|admitted|adm)\W{0,3}$")
 _DATE_CUE = re.compile(
     r"(?i)\b(?:on|since|dated?|dos|dob|from|until|till|thru|through|by|last|next|adm(?:itted)?|d/?c'?d?|discharged"
     r"|seen|s/p|started|stopped|began|onset|due|scheduled|appt|f/u|returns?|cxr|ct|mri|echo|ekg|ecg|cath|egd|us"
@@ -111,6 +116,9 @@ def date_is_possible(text: str, span: Span) -> bool:
         return False
     if _calendar_evidence(value):
         return True
+    if _MONTH_SHORT_YEAR.fullmatch(value.strip()):
+        before = text[max(0, span.start - 24) : span.start]
+        return not (_SCORE_CUE.search(before) or after_measurement(text, span.start))
     match = _NUMERIC_MD.search(value)
     if match is None:
         # A bare ordinal ('the 3rd', '3rd of') is a day; '1st one', 'on 1st step' are not.
@@ -130,8 +138,15 @@ def date_is_possible(text: str, span: Span) -> bool:
         and word_before(text, span.start) not in DATE_WORDS
     ):
         return False
-    if after_measurement(text, span.start):
+    if after_measurement(text, span.start) or after_ventilator_talk(text, span.start):
         return False
+    if (
+        first == second
+        and ventilated_note(text)
+        and not _EQUAL_PAIR_CUE.search(text, max(0, span.start - 12), span.start)
+        and word_before(text, span.start) not in DATE_WORDS
+    ):
+        return False  # '5/5', '10/10' in a ventilated patient's note: pressure support over PEEP
     before = text[max(0, span.start - 24) : span.start]
     after = text[span.end : span.end + 12]
     cued = _DATE_CUE.search(before) is not None
@@ -261,7 +276,8 @@ _GENERIC_PLACES = frozenset(
 
 #: 'via' is left out: what comes via is a line, a device or an ambulance ('via RIJ', 'via foley').
 _PLACE_CUE = re.compile(
-    r"(?i)\b(?:from|to|at|in|near|lives|lived|resides|moved|visiting|transferred|arrived|admitted|sent)\W{1,3}$"
+    r"(?i)(?:\b(?:from|to|at|in|into|near|lives|lived|resides|moved|visiting|transferred|arrived|admitted|sent)|->)"
+    r"\W{1,3}$"
 )
 
 

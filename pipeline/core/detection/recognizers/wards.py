@@ -16,7 +16,7 @@ from pipeline.core.detection.recognizers.places import STATE_NAMES
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
-_MOVEMENT = r"(?:to|at|from|in|into|back\s+to|tx\s+to|sent\s+to|transfer(?:red)?\s+to)"
+_MOVEMENT = r"(?:(?:to|at|from|in|into|back\s+to|tx\s+to|sent\s+to|transfer(?:red)?\s+to)[ \t]+|->[ \t]*)"
 #: Words after initials that say they name a hospital ('GH ER', 'gh ew', 'MGH attorneys' does not).
 _HOSPITAL_NEXT = re.compile(r"(?i)[ \t]+(?:er|ed|ew|icu|ccu|micu|sicu|hosp(?:ital)?|clinic|er\b)\b")
 
@@ -26,7 +26,7 @@ class FacilityInitialsRecognizer(Recognizer):
     followed by a hospital's unit ('SMC EW'); in capitals, or in lower case when the note is."""
 
     name = "facility_initials"
-    _regex = re.compile(rf"(?i:(?<![a-z]){_MOVEMENT}[ \t]+(?:the[ \t]+)?)(?P<place>[A-Za-z]{{2,3}})(?![\w/&'-])")
+    _regex = re.compile(rf"(?i:(?<![a-z]){_MOVEMENT}(?:the[ \t]+)?)(?P<place>[A-Za-z]{{2,3}})(?![\w/&'-])")
 
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
@@ -60,15 +60,18 @@ class WardRecognizer(Recognizer):
     name = "ward"
     _regex = re.compile(
         r"(?i:(?<![a-z])(?:on|to|from|at|in|per|back\s+to)[ \t]+(?:the[ \t]+)?)"
-        r"(?P<ward>(?P<word>[A-Z][A-Za-z]{3,20})[ \t]?\d{1,2}[A-Za-z]?)"
-        r"(?![\w.%/']|[ \t]*(?i:mg|mcg|ml|cc|l\b|u\b|units?|meq|x\b|%|/|'))"
+        r"(?P<ward>(?P<word>[A-Za-z][a-z]{3,20}|[A-Z]{4,21})[ \t]?\d{1,2}[A-Za-z]?)"
+        r"(?![\w%/']|\.\d|[ \t]*(?i:mg|mcg|ml|cc|l\b|u\b|units?|meq|x\b|%|/|'))"
     )
 
     def find(self, doc: Doc) -> Iterator[Span]:
         lex = lexicons()
+        lower_ok = not _writes_in_capitals(doc.text) and sum(c.isupper() for c in doc.text) < 0.02 * len(doc.text)
         for match in self._regex.finditer(doc.text):
             word = match.group("word")
-            if lex.is_clinical(word) or lex.is_common_word(word) or lex.is_typo(word) or lex.name_share(word) > 0:
+            if word.islower() and not lower_ok:
+                continue
+            if lex.is_clinical(word) or word.lower() in lex.common_words or lex.is_typo(word) or lex.name_share(word) > 0:
                 continue
             span = self.span(*match.span("ward"), PhiType.LOCATION, 0.7, ["pattern:ward_number"])
             if span is not None:
