@@ -99,7 +99,11 @@ class DateRecognizer(Recognizer):
         ("numeric_month_year", re.compile(r"(?<![\w/.-])(?P<m>0?[1-9]|1[0-2])/(?P<y>(?:19|20)\d\d)(?![\w/])"), 0.55),
         ("month_day_short", re.compile(r"(?<![\w/.:-])(?P<m>\d{1,2})/(?P<d>\d{1,2})(?![\w/]|\.\d)"), 0.25),
         # 'mastectomies 11/92', 'OVARIAN CA (12/93)': a month and a two-digit year that cannot be a day.
-        ("month_short_year", re.compile(r"(?<![\w/.:-])(?P<m>0?[1-9]|1[0-2])/(?P<yy>3[2-9]|[4-9]\d)(?![\w/%]|\.\d)"), 0.7),
+        (
+            "month_short_year",
+            re.compile(r"(?<![\w/.:-])(?P<m>0?[1-9]|1[0-2])/(?P<yy>3[2-9]|[4-9]\d)(?![\w/%]|\.\d)"),
+            0.7,
+        ),
         # 'nov. 2016', 'in march of 2022': a month in any case is a month when a year follows.
         (
             "month_year_any_case",

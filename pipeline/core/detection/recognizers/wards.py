@@ -71,7 +71,8 @@ class WardRecognizer(Recognizer):
             word = match.group("word")
             if word.islower() and not lower_ok:
                 continue
-            if lex.is_clinical(word) or word.lower() in lex.common_words or lex.is_typo(word) or lex.name_share(word) > 0:
+            known = word.lower() in lex.common_words or lex.name_share(word) > 0
+            if known or lex.is_clinical(word) or lex.is_typo(word):
                 continue
             span = self.span(*match.span("ward"), PhiType.LOCATION, 0.7, ["pattern:ward_number"])
             if span is not None:
