@@ -68,7 +68,7 @@ class Lexicons:
         low = token.lower()
         if low in self.drugs or low in self.abbreviations:
             return True
-        return low in self.medical_words and not self.is_common_word(low)
+        return low in self.medical_words and (len(low) <= _SHORT_FORM or not self.is_common_word(low))
 
     def is_typo(self, token: str) -> bool:
         """A misspelt everyday word that is no name: two letters swapped ('NEICE', 'PRIAMRY'), a letter
@@ -97,12 +97,16 @@ class Lexicons:
         if self.is_clinical(token):
             if not self.is_name_first(token):
                 return True
-            return token.lower() in self.abbreviations and not (as_written and not token.isupper())
+            low = token.lower()
+            short_form = low in self.abbreviations or (low in self.medical_words and len(low) <= _SHORT_FORM)
+            return short_form and not (as_written and token.istitle())
         if self.is_typo(token):
             return True
         return self.is_common_word(token) and not self.is_name_first(token)
 
 
+#: Medical words this short are abbreviations ('HO', 'SX'), clinical even though they are frequent strings.
+_SHORT_FORM = 3
 #: A misspelling is judged only in words this long, against words at least this frequent.
 _TYPO_MIN = 5
 _TYPO_ZIPF = 4.0

@@ -226,11 +226,15 @@ _FUNCTION_ZIPF = 5.5
 def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str, score: float) -> bool:
     """A word-name after a cue: capitalised, and after a kinship or role cue also a Census name ('wife Hope',
     but not 'wife supportive' or 'WIFE SUPPORTIVE'); a model this sure ('SISTER MAY', 0.98) is believed."""
-    if not cue or len(token) <= 1 or not token[0].isupper():
+    if not cue or len(token) <= 1:
+        return False
+    if cue == "title" and (token[0].isupper() or not lex.is_common_word(token)):
+        return True  # 'Dr. May', 'dr. pica', 'Dr. Foley': a title makes even a clinical word a surname
+    if not token[0].isupper():
         return False
     if lex.is_clinical(token) and not lex.is_name_first(token):
         return False
-    if cue == "title" or score >= _CONFIDENT:
+    if score >= _CONFIDENT:
         return True
     return lex.name_share(token) > 0 and lex.common_words.get(token.lower(), 0.0) < _FUNCTION_ZIPF
 

@@ -79,6 +79,11 @@ NAME_WORDS: frozenset[str] = frozenset(
 _STRONG_CUES = frozenset({"title", "relation", "clinician_cue", "field"})
 
 _STRIP = " \t,.;:'\u2019-"
+#: After a credential, words that make it a role in front of something else rather than a name's suffix.
+_ROLE_BEFORE_NAME = re.compile(
+    r",?[ \t]+(?:MD|M\.D\.|RN|NP|PA|DO)\.?[ \t]+(?i:aware|notified|called|paged|informed|updated|in|to|at|cough"
+    r"|suction\w*|o2|[a-z]+ing|[A-Z][a-z]+|[A-Z]{2,})\b"
+)
 _TITLES = frozenset({"DR", "DRS", "MR", "MRS", "MS", "MISS", "MX", "PROF", "DOCTOR"})
 #: Roles whose letters are also clinical words ('PA line', 'NP suctioned', 'pa sats', 'HO aware').
 _AMBIGUOUS_ROLES = frozenset({"pa", "np", "ho"})
@@ -267,6 +272,8 @@ class NameRecognizer(Recognizer):
         tokens = text[start:end].split()
         if any(t.upper().strip(".,") in NOT_PERSON and not (strong and _is_name_word(t)) for t in tokens):
             return None
+        if name.startswith("credential") and _ROLE_BEFORE_NAME.match(text, raw_end):
+            return None  # 'SWALLOWING MD AWARE', 'FEBRILE NP JEN AWARE': the credential starts what follows
         if name == "weak_intro":
             if not _looks_like_full_name(tokens):
                 return None
@@ -361,6 +368,8 @@ class LexiconNameRecognizer(Recognizer):
             start, end = run[0].start(), run[-1].end()
             if _EPONYM_NEXT.match(text, end):
                 continue
+            if len(run) == 1 and lex.is_clinical(run[0].group(0)):
+                continue  # a device or drug named after a person ('Swan', 'Foley', 'Hickman') standing alone
             if len(run) > 1:
                 score = 0.7
             elif _SENTENCE_START.search(text, max(0, start - 3), start):
