@@ -314,11 +314,24 @@ def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> boo
         and not lex.is_clinical(tokens[0])
     ):
         return False
+    if _is_initials(tokens, value) and not cued and not tokens[0].upper().endswith("H"):
+        return False  # 'via RIJ', 'PICC IN SVC', 'returned to SIMV': initials away from a movement word
     if any(t.lower() not in _GENERIC_PLACES and not lex.is_clinical(t) for t in tokens):
         return True
     if all(t.lower() in _GENERIC_PLACES or t.lower() in lex.drugs for t in tokens):
         return False
-    return cued
+    if len(tokens) == 1 and len(tokens[0]) <= _INITIALS_MAX:
+        return cued  # a hospital's initials after a movement word ('sent to GH', 'at gh')
+    # Clinical words only ('from ALINE', 'SKIN CARE'): a name only in Title Case where names are capitalised.
+    return len(tokens) > 1 and writes_capitals(text) and all(t.istitle() for t in tokens)
+
+
+_INITIALS_MAX = 4
+
+
+def _is_initials(tokens: list[str], value: str) -> bool:
+    """One token of two to five capitals ('GH', 'RIJ', 'NSICU'), the whole span."""
+    return len(tokens) == 1 and 2 <= len(tokens[0]) <= 5 and tokens[0].isupper() and value.strip(" .") == tokens[0]
 
 
 # -- telephone ---------------------------------------------------------------------------------------
