@@ -68,7 +68,9 @@ class Lexicons:
         low = token.lower()
         if low in self.drugs or low in self.abbreviations:
             return True
-        return low in self.medical_words and (len(low) <= _SHORT_FORM or not self.is_common_word(low))
+        if low not in self.medical_words:
+            return False
+        return not self.is_common_word(low) or (len(low) <= _SHORT_FORM and token.isupper())
 
     def is_typo(self, token: str) -> bool:
         """A misspelt everyday word that is no name: two letters swapped ('NEICE', 'PRIAMRY'), a letter
@@ -105,7 +107,7 @@ class Lexicons:
         return self.is_common_word(token) and not self.is_name_first(token)
 
 
-#: Medical words this short are abbreviations ('HO', 'SX'), clinical even though they are frequent strings.
+#: Medical words this short, in capitals, are abbreviations ('HO', 'SX'), clinical though frequent strings.
 _SHORT_FORM = 3
 #: A misspelling is judged only in words this long, against words at least this frequent.
 _TYPO_MIN = 5

@@ -59,8 +59,8 @@ def number_run(text: str, start: int, end: int) -> str:
 
 def is_setting_shape(run: str) -> bool:
     """A number run shaped as a setting, pressure, gas or product rather than a date or an identifier."""
-    if not any(c.isdigit() for c in run):
-        return False
+    if not any(c.isdigit() for c in run) or re.search(r"[A-WYZa-wyz]", run):
+        return False  # letters make it a code ('PM55X1209', '2026-03-14T10:30Z'), not a setting
     if "%" in run or _MULTIPLY.search(run):
         return True
     if run.endswith(("/", "-")) or run.startswith("/"):

@@ -118,7 +118,7 @@ _TLDS = (
 #: Top-level domains that a bare name ('example.com') is enough for; a country code or a vanity domain
 #: needs a path or a sub-domain ('nhs.uk/x', 'www.x.no'), since notes join sentences without a space
 #: ('plan.pt', 'output.no', 'night.at').
-_GENERIC_TLDS = frozenset("com org net edu gov mil int info biz io".split())
+_GENERIC_TLDS = frozenset("com org net edu gov mil int info biz io health clinic hospital medical".split())
 
 
 def _is_web_address(value: str) -> bool:
