@@ -65,7 +65,7 @@ _SCORE_CUE = re.compile(
     r"|motor|power|grips?|mae|bue|ble|lue|rue|lle|rle|extremit(?:y|ies)|ratio|i/o|i&o|ins?|outs?|peep|ps|cpap|bipap"
     r"|vent|ac|simv|tv|rr|hr|sats?|spo2|o2|fio2|k|na|cl|hco3|bun|cr|hct|hgb|wbc|plt|inr|ptt|abg|vbg|murmur|sem"
     r"|apgar|g\d|p\d|x|of|out\s+of|q|every|doses?|tabs?|in\s+the|between|range|ranging)\W{0,4}"
-    r"|[:=]\s?|\d\s?[-/]\s?)$"
+    r"|=\s?|\d\s?[-/]\s?)$"
 )
 _SCORE_AFTER = re.compile(
     r"(?i)^\s*(?:/\s?\d|mm|mmhg|%|cm|mg|mcg|ml|cc|l\b|units?|u\b|meq|pain|strength|murmur|sem|power|in\b|out\b"
