@@ -314,8 +314,16 @@ def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> boo
         and not lex.is_clinical(tokens[0])
     ):
         return False
-    if _is_initials(tokens, value) and not cued and not tokens[0].upper().endswith("H"):
-        return False  # 'via RIJ', 'PICC IN SVC', 'returned to SIMV': initials away from a movement word
+    if (
+        _is_initials(tokens, value)
+        and not tokens[0].endswith("H")
+        and not (cued and not lex.is_clinical(tokens[0]))
+        and not _TRANSFER_BEFORE.search(text, max(0, span.start - 30), span.start)
+    ):
+        # 'via RIJ', 'PICC IN SVC', 'returned to SIMV': a line, a vein or a mode. A hospital's initials end in
+        # H ('GH', 'BWH'), come after a transfer ('TRANSFERRED FROM BMC'), or after a movement word and are
+        # no clinical abbreviation.
+        return False
     if any(t.lower() not in _GENERIC_PLACES and not lex.is_clinical(t) for t in tokens):
         return True
     if all(t.lower() in _GENERIC_PLACES or t.lower() in lex.drugs for t in tokens):
@@ -327,6 +335,10 @@ def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> boo
 
 
 _INITIALS_MAX = 4
+_TRANSFER_BEFORE = re.compile(
+    r"(?i)\b(?:transferred|transfered|transfer|tx'?d|arrived|admitted|came|sent|brought|discharged|d/c'?d)"
+    r"\s+(?:back\s+)?(?:from|to)\s+(?:the\s+)?$"
+)
 
 
 def _is_initials(tokens: list[str], value: str) -> bool:
