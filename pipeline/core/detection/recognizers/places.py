@@ -33,6 +33,21 @@ _CAPWORD = rf"(?:[{UP}][\w'\u2019&.-]{{0,30}})"
 _FACILITY_LEAD_STOP = STOPWORDS - {"MEDICAL", "MEMORIAL", "CHILDREN'S", "CARE", "FAMILY", "HEART"}
 
 
+def _ordinary_caps_phrase(value: str) -> bool:
+    """A phrase in capitals whose words before the facility word are everyday or clinical words, or include
+    a verb's stop word ('LEAVE HOSPITAL', 'ORIENTED TO SELF AND HOSPITAL', 'LEGAL HEALTH CARE'): a sentence
+    of an all-capitals note, not a name. Mixed-case text keeps its capitals as the signal."""
+    if value.upper() != value:
+        return False
+    lex = lexicons()
+    words = [w.strip(",.'") for w in re.split(r"[ \t]+", value)]
+    keys = {k.upper() for k in _FACILITY_KEYS for k in k.split()}
+    lead = [w for w in words if w and w not in keys]
+    return not lead or all(
+        w in STOPWORDS or lex.is_clinical(w) or (lex.is_common_word(w) and not lex.is_name_first(w)) for w in lead
+    )
+
+
 class FacilityRecognizer(Recognizer):
     """Named hospitals, clinics and other care sites: capitalised words ending in a facility cue word."""
 
@@ -54,7 +69,7 @@ class FacilityRecognizer(Recognizer):
             else:
                 continue
             words = text[start:end].split()
-            if len(words) < 2:
+            if len(words) < 2 or _ordinary_caps_phrase(text[start:end]):
                 continue
             span = self.span(start, end, PhiType.FACILITY, 0.8, ["pattern:facility_cue"])
             if span is not None:
@@ -213,6 +228,8 @@ class CityRecognizer(Recognizer):
                     yield zip_span
         for match in self._cue.finditer(text):
             bounds = _city_bounds(text, *match.span("city"))
+            if bounds is not None and _ordinary_caps_phrase(text[bounds[0] : bounds[1]]):
+                continue  # 'RETURNED TO PREVIOUS SETTING', 'HR RETURNED TO NSR'
             if bounds is not None:
                 span = self.span(*bounds, PhiType.CITY, 0.65, ["pattern:city_cue"])
                 if span is not None:
@@ -262,7 +279,11 @@ class TransferPlaceRecognizer(Recognizer):
     )
 
     def find(self, doc: Doc) -> Iterator[Span]:
+        lex = lexicons()
         for match in self._regex.finditer(doc.text):
+            place = match.group("place")
+            if place in STOPWORDS or lex.is_common_word(place):
+                continue  # 'CAME TO VISIT', 'ADMITTED FROM AN OSH'
             span = self.span(*match.span("place"), PhiType.FACILITY, 0.55, ["pattern:transfer_initials"])
             if span is not None:
                 yield span
