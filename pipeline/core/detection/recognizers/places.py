@@ -25,12 +25,16 @@ _FACILITY_KEYS = [
     "Cancer Institute", "Care Center", "Heart Institute", "Medical Group", "Medical Associates",
     "Family Practice", "Family Medicine", "Pharmacy", "Laboratories", "Laboratory", "Sanatorium",
     "Memorial", "Dialysis Center", "Imaging Center", "Assisted Living", "Senior Living", "Medical Plaza",
-    "Children's", "Health", "VAMC", "Medical Office", "Surgical Hospital", "Psychiatric Center",
+    "Children's", "Health", "VAMC", "Medical Office", "Surgical Hospital", "Psychiatric Center", "Hosp",
 ]  # fmt: skip
 _KEY_RE = "|".join(sorted({*_FACILITY_KEYS, *(k.upper() for k in _FACILITY_KEYS)}, key=len, reverse=True))
 #: Bounded (30 characters) so a crafted run such as "O'O'O'..." cannot make the facility pattern quadratic.
 _CAPWORD = rf"(?:[{UP}][\w'\u2019&.-]{{0,30}})"
 _FACILITY_LEAD_STOP = STOPWORDS - {"MEDICAL", "MEMORIAL", "CHILDREN'S", "CARE", "FAMILY", "HEART"}
+
+
+#: A movement word before a phrase makes it a place even when its words are ordinary ('TO UNION HOSP').
+_MOVED_TO = re.compile(r"(?i)\b(?:to|from|at|into)[ \t]+(?:the[ \t]+)?$")
 
 
 def _ordinary_caps_phrase(value: str) -> bool:
@@ -69,7 +73,8 @@ class FacilityRecognizer(Recognizer):
             else:
                 continue
             words = text[start:end].split()
-            if len(words) < 2 or _ordinary_caps_phrase(text[start:end]):
+            moved = _MOVED_TO.search(text, max(0, start - 20), start) is not None
+            if len(words) < 2 or (_ordinary_caps_phrase(text[start:end]) and not moved):
                 continue
             span = self.span(start, end, PhiType.FACILITY, 0.8, ["pattern:facility_cue"])
             if span is not None:

@@ -16,7 +16,7 @@ from pipeline.core.detection.recognizers.places import STATE_NAMES
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
-_MOVEMENT = r"(?:(?:to|at|from|in|into|back\s+to|tx\s+to|sent\s+to|transfer(?:red)?\s+to)[ \t]+|->[ \t]*)"
+_MOVEMENT = r"(?:(?<![a-z])(?:to|at|from|in|into|back\s+to|tx\s+to|sent\s+to|transfer(?:red)?\s+to)[ \t]+|->[ \t]*)"
 #: Words after initials that say they name a hospital ('GH ER', 'gh ew', 'MGH attorneys' does not).
 _HOSPITAL_NEXT = re.compile(r"(?i)[ \t]+(?:er|ed|ew|icu|ccu|micu|sicu|hosp(?:ital)?|clinic|er\b)\b")
 
@@ -26,7 +26,7 @@ class FacilityInitialsRecognizer(Recognizer):
     followed by a hospital's unit ('SMC EW'); in capitals, or in lower case when the note is."""
 
     name = "facility_initials"
-    _regex = re.compile(rf"(?i:(?<![a-z]){_MOVEMENT}(?:the[ \t]+)?)(?P<place>[A-Za-z]{{2,3}})(?![\w/&'-])")
+    _regex = re.compile(rf"(?i:{_MOVEMENT}(?:the[ \t]+)?)(?P<place>[A-Za-z]{{2,3}})(?![\w/&'-])")
 
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
@@ -53,13 +53,13 @@ def _writes_in_capitals(text: str) -> bool:
 
 
 class WardRecognizer(Recognizer):
-    """A ward by a proper name and its number after 'on', 'to', 'from', 'at', 'per' ('ON QUARTERMAIN 6',
+    """A ward by a proper name and its number after 'on', 'to', 'from', 'at', 'per' or a label ('ON QUARTERMAIN 6',
     'per Quartermain 3 RN', 'to Lunder 19'): the name is no word, drug, abbreviation or Census name, and
     the number is no dose ('on Levo 5', 'to PEEP 5' never match)."""
 
     name = "ward"
     _regex = re.compile(
-        r"(?i:(?<![a-z])(?:on|to|from|at|in|per|back\s+to)[ \t]+(?:the[ \t]+)?)"
+        r"(?i:(?:(?<![a-z])(?:on|to|from|at|in|per|back\s+to)[ \t]+|:[ \t]*)(?:the[ \t]+)?)"
         r"(?P<ward>(?P<word>[A-Za-z][a-z]{3,20}|[A-Z]{4,21})[ \t]?\d{1,2}[A-Za-z]?)"
         r"(?![\w%/']|\.\d|[ \t]*(?i:mg|mcg|ml|cc|l\b|u\b|units?|meq|x\b|%|/|'))"
     )
