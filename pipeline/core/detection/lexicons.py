@@ -52,7 +52,11 @@ class Lexicons:
     def name_share(self, token: str) -> float:
         """Largest Census share (per cent) of ``token`` as a first name or surname."""
         low = token.lower()
-        return max(self.first_names.get(low, 0.0), self.surnames.get(low, 0.0))
+        share = max(self.first_names.get(low, 0.0), self.surnames.get(low, 0.0))
+        if not share and ("'" in low or "\u2019" in low):
+            bare = low.replace("'", "").replace("\u2019", "")  # the Census writes O'Brien as OBRIEN
+            share = max(self.first_names.get(bare, 0.0), self.surnames.get(bare, 0.0))
+        return share
 
     def is_name_first(self, token: str) -> bool:
         """A Census name that is not mostly an ordinary word."""

@@ -89,6 +89,18 @@ _TITLES = frozenset({"DR", "DRS", "MR", "MRS", "MS", "MISS", "MX", "PROF", "DOCT
 _AMBIGUOUS_ROLES = frozenset({"pa", "np", "ho"})
 
 
+def _first_and_surname(candidate: str) -> bool:
+    """'BEA TURA': a Census first name, then a word that is no everyday or clinical word."""
+    lex = lexicons()
+    first, last = candidate.split()[0], candidate.split()[-1].strip("'-")
+    return (
+        lex.first_names.get(first.lower(), 0.0) > 0.0
+        and lex.is_name_first(first)
+        and not lex.is_vocabulary(last)
+        and not lex.is_clinical(last)
+    )
+
+
 def _name_after_ambiguous_role(candidate: str) -> bool:
     """After 'PA', 'NP' or 'HO' a name is written in Title Case ('np Chen') or is a Census name first."""
     first = candidate.split()[0].strip(_STRIP) if candidate.split() else ""
@@ -145,6 +157,28 @@ class NameRecognizer(Recognizer):
             "credential_caps",
             re.compile(rf"(?<![\w.])(?P<name>{CAPS_NAME}),?[ \t]+(?:MD|RN|NP|PA-C|LPN|CNA|CRNA|RRT)(?![\w])"),
             0.7,
+        ),
+        (
+            # 'PER J. MORANTI', 'd. renna and j. o'brien', 'q. lander rrt': an initial and a surname, in the
+            # note's own case, after a cue or before a credential.
+            "initial_surname",
+            re.compile(
+                r"(?:(?<![\w])(?i:per|by|with|and|to|called|paged|notified)[ \t]+|\(|^|\n)[ \t]*"
+                rf"(?P<name>[{UP}]\.[ \t]?[{UP}][{UP}'-]{{2,20}}|[a-z]\.[ \t]?[a-z][a-z'-]{{2,20}})(?![\w])"
+                r"|(?<![\w.])(?P<before>[a-z]\.[ \t]?[a-z][a-z'-]{2,20})[ \t]+(?:rn|rrt|md|np|lpn|cna)\b"
+            ),
+            0.75,
+        ),
+        (
+            # 'DANA PELLEGRINO CALLED', 'BEA TURA AWARE': a Census first name and a surname in capitals, then
+            # a verb clinicians are the subject of.
+            "caps_first_last",
+            re.compile(
+                rf"(?<![\w.])(?P<name>[{UP}]{{2,15}}[ \t]+[{UP}][{UP}'-]{{1,20}})[ \t]+"
+                r"(?:AWARE|CALLED|NOTIFIED|PAGED|UPDATED|INFORMED|IN\s+TO|HERE|VISITED|SAW|SEEN|AT\s+BEDSIDE"
+                r"|AND\s+DRS?|AND\s+[A-Z]{2,}\s+(?:AWARE|CALLED|NOTIFIED))\b"
+            ),
+            0.75,
         ),
     )
     #: Cue-led patterns: the cue is found in the lower-cased text (much faster than case-insensitive
@@ -237,7 +271,10 @@ class NameRecognizer(Recognizer):
         text = doc.text
         for name, regex, score in self._patterns:
             for match in regex.finditer(text):
-                span = self._candidate(text, name, score, *match.span("name"))
+                group = "before" if "before" in regex.groupindex and match.group("before") else "name"
+                if name == "caps_first_last" and not _first_and_surname(match.group("name")):
+                    continue
+                span = self._candidate(text, name, score, *match.span(group))
                 if span is not None:
                     yield span
         for name, cue, name_regex, score in self._cued:
