@@ -128,3 +128,11 @@ def test_typists_slips_are_words_and_surnames_are_not() -> None:
     lex = lexicons()
     assert lex.is_typo("PRIAMRY") and lex.is_typo("betweeen") and lex.is_typo("PRESNT")
     assert not lex.is_typo("Marder") and not lex.is_typo("Lavely")
+
+
+def test_places_and_names_are_found_whole() -> None:
+    text = "Accepted at Linwood Square for rehab. Wife Grace Holm-Ekberg and daughters Nora, Ida and Lou visited."
+    spans = DETECTOR.detect(text)
+    values = [text[s.start : s.end] for s in spans]
+    assert "Holm-Ekberg" in " ".join(values)
+    assert {"Ida", "Lou"} <= set(values)

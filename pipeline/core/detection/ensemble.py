@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pipeline.core.detection.base import ModelDetector
 from pipeline.core.detection.merge import Ensemble
-from pipeline.core.detection.propagate import propagate
+from pipeline.core.detection.propagate import complete, propagate
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.detection.vetting import vet
 from pipeline.core.phi_types import PhiType
@@ -59,7 +59,7 @@ class EnsembleDetector:
                 candidates.extend(_defer_to_shapes(vetted, confident))
             merged = self.ensemble.merge(candidates, text)
             rescued = rescue_neighbours(merged, [s for spans in model_spans for s in spans[index]], text)
-            results.append(propagate(rescued, text))
+            results.append(complete(propagate(rescued, text), text))
         return results
 
 

@@ -97,6 +97,11 @@ Street St Streets Summit Terrace Ter Throughway Trace Track Trafficway Trail Trl
 Tpke Underpass Union Unions Valley Valleys Via Viaduct View Views Village Villages Ville Vista Walk Walks
 Wall Way Ways Well Wells
 """.split()
+#: Words that end a place's name after the name itself ('Franklin Square', 'Elk Ridge', 'Baltimore Rehab').
+PLACE_NAME_ENDINGS: frozenset[str] = frozenset(
+    """Square Ridge Hill Hills Heights Park Harbor Harbour Falls Springs Valley Village Lake Beach Point Shore
+    Rehab Hosp Hospital Memorial Manor Commons Crossing Gardens Grove Terrace""".split()
+)
 _SUFFIX_RE = "|".join(sorted({*_SUFFIXES, *(s.upper() for s in _SUFFIXES)}, key=len, reverse=True))
 _STREET_WORD = rf"(?:[{UP}0-9][\w'\u2019.-]*|\d+(?:st|nd|rd|th))"
 _DIRECTION = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?"
