@@ -108,14 +108,29 @@ class Lexicons:
             return short_form and not (as_written and token.istitle())
         if self.is_typo(token):
             return True
-        return self.is_common_word(token) and not self.is_name_first(token)
+        if self.is_name_first(token):
+            return False
+        return self.is_common_word(token) or self._is_inflected_word(token)
+
+    def _is_inflected_word(self, token: str) -> bool:
+        """'phoned', 'GLUCOSES', 'suctioning': a common or clinical word with an inflection ending."""
+        low = token.lower()
+        for ending, restore in _INFLECTIONS:
+            if low.endswith(ending) and len(low) - len(ending) >= _STEM_MIN:
+                stem = low[: len(low) - len(ending)] + restore
+                if self.is_common_word(stem) or stem in self.medical_words or stem in self.abbreviations:
+                    return True
+        return False
 
 
 #: Medical words this short, in capitals, are abbreviations ('HO', 'SX'), clinical though frequent strings.
 _SHORT_FORM = 3
+#: Inflection endings and what to put back to find the word ('phoned' -> 'phone', 'suctioning' -> 'suction').
+_INFLECTIONS = (("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""), ("es", ""), ("s", ""))
+_STEM_MIN = 4
 #: A misspelling is judged only in words this long, against words at least this frequent.
 _TYPO_MIN = 5
-_TYPO_ZIPF = 4.0
+_TYPO_ZIPF = 3.5
 
 
 def _typo_sources(low: str) -> set[str]:

@@ -228,12 +228,12 @@ def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str, score: float) 
     but not 'wife supportive' or 'WIFE SUPPORTIVE'); a model this sure ('SISTER MAY', 0.98) is believed."""
     if not cue or len(token) <= 1:
         return False
-    if cue == "title" and (token[0].isupper() or not lex.is_common_word(token)):
-        return True  # 'Dr. May', 'dr. pica', 'Dr. Foley': a title makes even a clinical word a surname
+    if cue in ("title", "credential") and (token[0].isupper() or not lex.is_common_word(token)):
+        return True  # 'Dr. May', 'dr. pica', 'LE, RN': a title or credential makes even a clinical word a name
     if not token[0].isupper():
         return False
-    if lex.is_clinical(token) and not lex.is_name_first(token):
-        return False
+    if lex.is_clinical(token) and (not lex.is_name_first(token) or (token.isupper() and len(token) <= 3)):
+        return False  # 'by HO', 'per PA': a role's letters, not a surname
     if score >= _CONFIDENT:
         return True
     return lex.name_share(token) > 0 and lex.common_words.get(token.lower(), 0.0) < _FUNCTION_ZIPF
@@ -262,7 +262,9 @@ def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool
     cue = ""
     if _TITLE_BEFORE.search(before):
         cue = "title"
-    elif _PERSON_CUE_BEFORE.search(before) or _PERSON_CUE_AFTER.match(text[span.end : span.end + 10]):
+    elif _PERSON_CUE_AFTER.match(text[span.end : span.end + 10]):
+        cue = "credential"
+    elif _PERSON_CUE_BEFORE.search(before):
         cue = "person"
     return any(_vocabulary_name_allowed(lex, token, cue, span.score) for token in tokens)
 
@@ -304,7 +306,7 @@ def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> boo
         return False  # two-letter codes are left alone: 'NH', 'VA' are also facilities' initials
     cued = _PLACE_CUE.search(text, max(0, span.start - 16), span.start) is not None
     if writes_capitals(text) and value == value.lower() and any(len(t) > 2 for t in tokens):
-        return cued and any(not lex.is_clinical(t) and t.lower() not in _GENERIC_PLACES for t in tokens)
+        return cued and any(not lex.is_vocabulary(t) and not _is_unit(t) for t in tokens)
     if (
         len(tokens) == 1
         and not cued
@@ -324,9 +326,9 @@ def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> boo
         # H ('GH', 'BWH'), come after a transfer ('TRANSFERRED FROM BMC'), or after a movement word and are
         # no clinical abbreviation.
         return False
-    if any(t.lower() not in _GENERIC_PLACES and not lex.is_clinical(t) for t in tokens):
+    if any(not _is_unit(t) and not lex.is_clinical(t) for t in tokens):
         return True
-    if all(t.lower() in _GENERIC_PLACES or t.lower() in lex.drugs for t in tokens):
+    if all(_is_unit(t) or t.lower() in lex.drugs for t in tokens):
         return False
     if len(tokens) == 1 and len(tokens[0]) <= _INITIALS_MAX:
         return cued  # a hospital's initials after a movement word ('sent to GH', 'at gh')
@@ -335,6 +337,14 @@ def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> boo
 
 
 _INITIALS_MAX = 4
+
+
+def _is_unit(token: str) -> bool:
+    """A generic unit or ward word, or a unit's initials ('NSICU', 'NISICU', 'micua' end in an ICU)."""
+    low = token.lower()
+    return low in _GENERIC_PLACES or (len(low) <= 6 and re.search(r"(?:icu|ccu)a?$", low) is not None)
+
+
 _TRANSFER_BEFORE = re.compile(
     r"(?i)\b(?:transferred|transfered|transfer|tx'?d|arrived|admitted|came|sent|brought|discharged|d/c'?d)"
     r"\s+(?:back\s+)?(?:from|to)\s+(?:the\s+)?$"

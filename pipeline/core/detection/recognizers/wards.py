@@ -60,7 +60,7 @@ class WardRecognizer(Recognizer):
     name = "ward"
     _regex = re.compile(
         r"(?i:(?:(?<![a-z])(?:on|to|from|at|in|per|back\s+to)[ \t]+|:[ \t]*)(?:the[ \t]+)?)"
-        r"(?P<ward>(?P<word>[A-Za-z][a-z]{3,20}|[A-Z]{4,21})[ \t]?\d{1,2}[A-Za-z]?)"
+        r"(?P<ward>(?P<word>[A-Za-z][a-z]{3,20}|[A-Z]{4,21})[ \t]\d{1,2}[A-Za-z]?)"
         r"(?![\w%/']|\.\d|[ \t]*(?i:mg|mcg|ml|cc|l\b|u\b|units?|meq|x\b|%|/|'))"
     )
 
@@ -71,7 +71,7 @@ class WardRecognizer(Recognizer):
             word = match.group("word")
             if word.islower() and not lower_ok:
                 continue
-            known = word.lower() in lex.common_words or lex.name_share(word) > 0
+            known = word.lower() in lex.common_words or lex.name_share(word) > 0 or lex.is_vocabulary(word)
             if known or lex.is_clinical(word) or lex.is_typo(word):
                 continue
             span = self.span(*match.span("ward"), PhiType.LOCATION, 0.7, ["pattern:ward_number"])
