@@ -39,7 +39,7 @@ DATE_WORDS = frozenset(
     on since from dated dos dob until till thru through by last next adm admitted admit dc discharged seen
     started stopped began onset due scheduled appt returns returned cxr ct mri echo ekg ecg cath egd us bm lbm
     cx culture cultured cultures surgery procedure placed inserted changed done performed report note sent
-    drawn ordered transferred tx extubated intubated
+    drawn ordered transferred tx extubated intubated extubate extubation arrive arrives arriving
     """.split()
 )
 

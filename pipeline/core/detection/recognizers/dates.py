@@ -131,6 +131,7 @@ class DateRecognizer(Recognizer):
             "appointment", "due", "effective", "expires", "birthday", "before", "after", "between", "to",
             "cxr", "ct", "mri", "echo", "ekg", "ecg", "cath", "egd", "bm", "cx", "culture", "placed", "inserted",
             "changed", "done", "s/p", "tte", "tee", "us", "eeg", "bx", "biopsy", "op", "cabg", "repair",
+            "extubate", "extubated", "extubation", "arrive", "arrives", "arriving", "lbm",
         ],
         before=24,
     )  # fmt: skip

@@ -33,8 +33,24 @@ _CAPWORD = rf"(?:[{UP}][\w'\u2019&.-]{{0,30}})"
 _FACILITY_LEAD_STOP = STOPWORDS - {"MEDICAL", "MEMORIAL", "CHILDREN'S", "CARE", "FAMILY", "HEART"}
 
 
+_JOINING_WORDS = frozenset("TO FROM AT IN INTO VIA ON BY FOR WITH AND OF THE HIM HER HIS WAS IS".split())
+
+
+def _after_last_stop_word(text: str, start: int, end: int) -> int:
+    """In capitals, a facility's name starts after the last stop word before its facility word ('SON BROUGHT
+    HIM TO UNION HOSP' -> 'UNION HOSP'); lower-case joining words ('Hospital of the ...') are not cut."""
+    cut = start
+    for token in re.finditer(r"\S+", text[start:end]):
+        word = token.group(0).strip(",.;:")
+        if word.isupper() and word in _JOINING_WORDS and token.end() + start < end:
+            cut = start + token.end()
+    while cut < end and text[cut] in " \t":
+        cut += 1
+    return cut
+
+
 #: A movement word before a phrase makes it a place even when its words are ordinary ('TO UNION HOSP').
-_MOVED_TO = re.compile(r"(?i)\b(?:to|from|at|into)[ \t]+(?:the[ \t]+)?$")
+_MOVED_TO = re.compile(r"(?i)\b(?:to|from|at|into|via)[ \t]+(?:the[ \t]+)?$")
 
 
 def _ordinary_caps_phrase(value: str) -> bool:
@@ -72,6 +88,7 @@ class FacilityRecognizer(Recognizer):
                     break
             else:
                 continue
+            start = _after_last_stop_word(text, start, end)
             words = text[start:end].split()
             moved = _MOVED_TO.search(text, max(0, start - 20), start) is not None
             if len(words) < 2 or (_ordinary_caps_phrase(text[start:end]) and not moved):
