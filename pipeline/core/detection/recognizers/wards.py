@@ -18,6 +18,7 @@ from pipeline.core.spans import Span
 
 _MOVEMENT = r"(?:(?<![a-z])(?:to|at|from|in|into|back\s+to|tx\s+to|sent\s+to|transfer(?:red)?\s+to)[ \t]+|->[ \t]*)"
 #: Words after initials that say they name a hospital ('GH ER', 'gh ew', 'MGH attorneys' does not).
+_VALUE_NEXT = re.compile(r"[ \t]*(?:[:=][ \t]*)?[<>]?[\d.]")
 _HOSPITAL_NEXT = re.compile(r"(?i)[ \t]+(?:er|ed|ew|icu|ccu|micu|sicu|hosp(?:ital)?|clinic|er\b)\b")
 
 
@@ -35,6 +36,8 @@ class FacilityInitialsRecognizer(Recognizer):
             value = match.group("place")
             if not (value.isupper() or value.islower()):
                 continue
+            if _VALUE_NEXT.match(text, match.end()):
+                continue  # 'elevated in TSH 4.5': a lab and its value
             hospital_like = value[-1] in "Hh" or _HOSPITAL_NEXT.match(text, match.end()) is not None
             if not hospital_like:
                 continue
