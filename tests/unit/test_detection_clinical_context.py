@@ -80,8 +80,9 @@ def test_web_addresses_still_found() -> None:
 
 
 def test_hospital_initials_after_movement_words_and_their_other_mentions() -> None:
-    text = "PT SENT TO MH FOR CATH. MH CARDIOLOGY TO CALL BACK. TAKEN TO CT AND BACK."
-    assert found(text, PhiType.FACILITY) == ["MH", "MH"]
+    text = "PT SENT TO MH FOR CATH. MH CARDIOLOGY TO CALL BACK. TAKEN TO CT AND BACK. LABS FROM MH."
+    assert found(text, PhiType.FACILITY) == ["MH", "MH", "MH"]
+    assert found("Rise in TSH 6.1 noted, response to ACTH stim.", PhiType.FACILITY) == []
 
 
 def test_wards_and_universities() -> None:

@@ -18,7 +18,7 @@ from pipeline.core.spans import Span
 
 _MOVEMENT = r"(?:(?<![a-z])(?:to|at|from|in|into|back\s+to|tx\s+to|sent\s+to|transfer(?:red)?\s+to)[ \t]+|->[ \t]*)"
 #: Words after initials that say they name a hospital ('GH ER', 'gh ew', 'MGH attorneys' does not).
-_VALUE_NEXT = re.compile(r"[ \t]*(?:[:=][ \t]*)?[<>]?[\d.]")
+_VALUE_NEXT = re.compile(r"[ \t]*(?:[:=][ \t]*)?[<>]?\.?\d")
 _HOSPITAL_NEXT = re.compile(r"(?i)[ \t]+(?:er|ed|ew|icu|ccu|micu|sicu|hosp(?:ital)?|clinic|er\b)\b")
 
 
