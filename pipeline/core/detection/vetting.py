@@ -326,6 +326,8 @@ def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> boo
         # H ('GH', 'BWH'), come after a transfer ('TRANSFERRED FROM BMC'), or after a movement word and are
         # no clinical abbreviation.
         return False
+    if _service_phrase(tokens, lex):
+        return False
     if any(not _is_unit(t) and not lex.is_clinical(t) for t in tokens):
         return True
     if all(_is_unit(t) or t.lower() in lex.drugs for t in tokens):
@@ -337,6 +339,22 @@ def place_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> boo
 
 
 _INITIALS_MAX = 4
+#: The last words of phrases that name a kind of care, not a place of it ('funeral home', 'SKIN CARE',
+#: 'medical floor', 'assisted living facility', 'CCU service', 'nursing school').
+_SERVICE_ENDINGS = frozenset("home homes care facility floor service services school team".split())
+
+
+def _service_phrase(tokens: list[str], lex: Lexicons) -> bool:
+    """Everyday or clinical words ending in a kind of care, in lower case or two words in capitals, none of
+    them a name ('Riverside Nursing Home', 'WARD HOME CARE' are kept)."""
+    lower = all(t.islower() for t in tokens)
+    short_caps = len(tokens) <= 2 and all(t.isupper() for t in tokens)
+    return (
+        (lower or short_caps)
+        and tokens[-1].lower() in _SERVICE_ENDINGS
+        and not any(t.istitle() and lex.is_name_first(t) for t in tokens)
+        and all(lex.is_vocabulary(t) or lex.is_clinical(t) or _is_unit(t) for t in tokens)
+    )
 
 
 def _is_unit(token: str) -> bool:

@@ -18,7 +18,8 @@ from pipeline.core.spans import Span
 
 _MOVEMENT = r"(?:(?<![a-z])(?:to|at|from|in|into|back\s+to|tx\s+to|sent\s+to|transfer(?:red)?\s+to)[ \t]+|->[ \t]*)"
 #: Words after initials that say they name a hospital ('GH ER', 'gh ew', 'MGH attorneys' does not).
-_VALUE_NEXT = re.compile(r"[ \t]*(?:[:=][ \t]*)?[<>]?\.?\d")
+#: A lab value after the letters ('TSH 6.1', 'BNP >400'); not a time ('bch 2245', 'bch 2p').
+_VALUE_NEXT = re.compile(r"[ \t]*(?:[:=][ \t]*)?[<>]?(?:\d{1,3}(?:\.\d+)?|\.\d+)(?![\d:apAP])")
 _HOSPITAL_NEXT = re.compile(r"(?i)[ \t]+(?:er|ed|ew|icu|ccu|micu|sicu|hosp(?:ital)?|clinic|er\b)\b")
 
 
