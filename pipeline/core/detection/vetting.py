@@ -217,6 +217,7 @@ _KIN_BEFORE = re.compile(
     r"(?i)\b(?:wife|husband|son|daughter|dtr|sister|brother|mother|mom|father|dad|niece|nephew|aunt|uncle|cousin"
     r"|friend|partner|grandson|granddaughter|hcp|proxy)[,:]?\s+$"
 )
+_DOCTOR_BEFORE = re.compile(r"(?i)\b(?:dr|drs|doctor)\.?\s*$")
 _TITLE_BEFORE = re.compile(r"(?i)\b(?:dr|drs|doctor|mr|mrs|ms|miss|mx|prof)\.?\s*$")
 #: An everyday word this frequent is a word even after a person cue ('wife will call', 'son may visit'),
 #: though not after a title ('Dr. May').
@@ -228,13 +229,15 @@ def _vocabulary_name_allowed(lex: Lexicons, token: str, cue: str, score: float) 
     but not 'wife supportive' or 'WIFE SUPPORTIVE'); a model this sure ('SISTER MAY', 0.98) is believed."""
     if not cue or len(token) <= 1:
         return False
-    if cue in ("title", "credential") and (token[0].isupper() or not lex.is_common_word(token)):
-        return True  # 'Dr. May', 'dr. pica', 'LE, RN': a title or credential makes even a clinical word a name
+    if cue == "doctor" and (token[0].isupper() or not lex.is_common_word(token)):
+        return True  # 'Dr. May', 'dr. pica': a doctor's title makes even a clinical word a surname
+    if cue == "credential":
+        return lex.name_share(token) > 0  # 'LE, RN' but not 'SEE MD H&P', '2 LITERS NP'
     if not token[0].isupper():
         return False
     if lex.is_clinical(token) and (not lex.is_name_first(token) or (token.isupper() and len(token) <= 3)):
         return False  # 'by HO', 'per PA': a role's letters, not a surname
-    if score >= _CONFIDENT:
+    if cue == "title" or score >= _CONFIDENT:
         return True
     return lex.name_share(token) > 0 and lex.common_words.get(token.lower(), 0.0) < _FUNCTION_ZIPF
 
@@ -260,7 +263,9 @@ def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool
         return True
     before = text[max(0, span.start - 24) : span.start]
     cue = ""
-    if _TITLE_BEFORE.search(before):
+    if _DOCTOR_BEFORE.search(before):
+        cue = "doctor"
+    elif _TITLE_BEFORE.search(before):
         cue = "title"
     elif _PERSON_CUE_AFTER.match(text[span.end : span.end + 10]):
         cue = "credential"

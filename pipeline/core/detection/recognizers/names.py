@@ -163,7 +163,7 @@ class NameRecognizer(Recognizer):
             # note's own case, after a cue or before a credential.
             "initial_surname",
             re.compile(
-                r"(?:(?<![\w])(?i:per|by|with|and|to|called|paged|notified)[ \t]+|\(|^|\n)[ \t]*"
+                r"(?:(?<![\w])(?i:per|by|with|and|to|called|paged|notified)[ \t]+|\()[ \t]*"
                 rf"(?P<name>[{UP}]\.[ \t]?[{UP}][{UP}'-]{{2,20}}|[a-z]\.[ \t]?[a-z][a-z'-]{{2,20}})(?![\w])"
                 r"|(?<![\w.])(?P<before>[a-z]\.[ \t]?[a-z][a-z'-]{2,20})[ \t]+(?:rn|rrt|md|np|lpn|cna)\b"
             ),
