@@ -2,8 +2,8 @@
 
 Every 5th note of the PhysioNet deid development half (219 notes, 188 gold spans) through the shipped
 detector, scored as the eval command scores the whole half (`--sample 5`). The bars are regression guards
-set a little under the figures measured when they were written (leak-free recall 0.926, span precision
-0.746, 33.0 clinical words destroyed per 10,000), not targets. The notes' text never enters the repository.
+set a little under the figures measured when they were written (leak-free recall 0.936, span precision
+0.806, 23.2 clinical words destroyed per 10,000), not targets. The notes' text never enters the repository.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ def test_labels_are_mapped_and_years_set_aside(figures: dict) -> None:
 def test_safe_harbor_recall_and_precision(figures: dict) -> None:
     overall = figures["leak_free"]["ALL"]
     assert overall["gold"] == 188
-    assert overall["recall"] >= 0.91, overall
-    assert overall["precision"] >= 0.70, overall
+    assert overall["recall"] >= 0.92, overall
+    assert overall["precision"] >= 0.77, overall
 
 
 def test_clinical_words_destroyed(figures: dict) -> None:
     words = figures["clinical_words"]
     assert words["tokens"] > 25_000
-    assert words["per_10k"] <= 45.0, words
+    assert words["per_10k"] <= 30.0, words
