@@ -137,3 +137,7 @@ def test_places_and_names_are_found_whole() -> None:
     values = [text[s.start : s.end] for s in spans]
     assert "Holm-Ekberg" in " ".join(values)
     assert {"Ida", "Lou"} <= set(values)
+
+
+def test_phones_with_a_dropped_separator_and_an_extension() -> None:
+    assert found("Call daughter at 617555-0142 x212 anytime.", PhiType.PHONE) == ["617555-0142 x212"]

@@ -39,6 +39,12 @@ class PhoneRecognizer(Recognizer):
             0.65,
         ),
         Pattern("bare10", re.compile(r"(?<![\w.,-])\d{10}(?![\w,-]|\.\d)"), 0.3),
+        # A NANP number with one separator dropped ('617555-0142', '617-5550142'), extension and all.
+        Pattern(
+            "nanp_run_on",
+            re.compile(r"(?<![\w+.-])(?:\d{6}-\d{4}|\d{3}-\d{7})" + _EXT + r"(?![\w-])"),
+            0.55,
+        ),
         Pattern("plus_bare", re.compile(r"(?<![\w+])\+\d{8,15}(?![\w-]|\.\d)"), 0.6),
         Pattern(
             "grouped",
