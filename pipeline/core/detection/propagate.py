@@ -49,6 +49,8 @@ def propagate(spans: Sequence[Span], text: str) -> list[Span]:
         if span.type not in _TRAVELLING_TYPES or span.score < _MIN_SCORE:
             continue
         for token in _TOKEN.findall(text[span.start : span.end]):
+            if token.islower():
+                continue  # only a word written as a name travels ('TURA', 'Kowalczyk'), not 'arnica'
             if _travels(token, text[span.start : span.end], span.type):
                 values.setdefault(token.casefold(), span)
     if not values:
