@@ -64,7 +64,7 @@ _SCORE_CUE = re.compile(
     r"(?i)(?:\b(?:pain|bp|b/p|sbp|dbp|map|nbp|abp|art|cvp|pap|pcwp|gcs|score|scale|rated|grade|grades|strength|str"
     r"|motor|power|grips?|mae|bue|ble|lue|rue|lle|rle|extremit(?:y|ies)|ratio|i/o|i&o|ins?|outs?|peep|ps|cpap|bipap"
     r"|vent|ac|simv|tv|rr|hr|sats?|spo2|o2|fio2|k|na|cl|hco3|bun|cr|hct|hgb|wbc|plt|inr|ptt|abg|vbg|murmur|sem"
-    r"|apgar|g\d|p\d|x|of|out\s+of|q|every|doses?|tabs?|in\s+the|between|range|ranging)\W{0,4}"
+    r"|apgar|g\d|p\d|x|of|out\s+of|q|every|doses?|tabs?|in\s+the|between|range|ranging)[^\w.;]{0,4}"
     r"|=\s?|\d\s?[-/]\s?)$"
 )
 _SCORE_AFTER = re.compile(
@@ -152,8 +152,8 @@ def date_is_possible(text: str, span: Span) -> bool:
     cued = _DATE_CUE.search(before) is not None
     if _SCORE_CUE.search(before) and not cued:
         return False
-    if _SCORE_AFTER.match(after):
-        return False
+    if _SCORE_AFTER.match(after) and word_before(text, span.start) not in DATE_WORDS:
+        return False  # 'cx 3/23 in am' keeps its date; '3/4 up', '1/2 NS' do not
     if match.group("sep") == "-" and re.match(r"(?i)\s*[ap]\.?m\b", after):
         return False  # '8-9 am': hours
     if match.group("sep") == "-" and not cued and span.score < _CONFIDENT:
