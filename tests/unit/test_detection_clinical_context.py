@@ -104,6 +104,7 @@ def test_a_name_found_once_is_found_again() -> None:
         "PA LINE DC'D BY HO, NP SUCTIONED X2.",
         "Swallowing eval today, MD aware.",
         "Passy Muir valve trial, Swan pulled, Foley to gravity.",
+        "3 UNITS GIVEN IV PER DR. BS 250 AT 0600.",
     ],
 )
 def test_clinical_words_in_capitals_are_no_names_or_streets(text: str) -> None:

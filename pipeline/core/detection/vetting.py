@@ -262,6 +262,8 @@ def name_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool
     if any(not lex.is_vocabulary(token.strip("'\u2019-"), as_written=True) for token in tokens):
         return True
     before = text[max(0, span.start - 24) : span.start]
+    if re.match(r"[ \t]*[<>]?\d", text[span.end : span.end + 4]) and all(lex.is_clinical(t) for t in tokens):
+        return False  # 'PER DR. BS 250': a lab and its value after a sentence ends
     cue = ""
     if _DOCTOR_BEFORE.search(before):
         cue = "doctor"
