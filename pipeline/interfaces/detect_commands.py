@@ -46,10 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--format", required=True, choices=CORPUS_FORMATS, dest="corpus_format")
     evaluate.add_argument("--missed", type=Path, help="write missed gold spans (JSONL, with text) here")
     evaluate.add_argument("--json", type=Path, dest="json_out", help="write all figures as JSON here")
-    evaluate.add_argument("--limit", type=int, help="evaluate the first N documents only")
     evaluate.add_argument(
         "--sample", type=int, metavar="K", help="evaluate every K-th document only (a sample spread over the corpus)"
     )
+    evaluate.add_argument("--limit", type=int, help="evaluate the first N documents only")
     _model_options(evaluate)
     evaluate.set_defaults(func=run_eval)
 
