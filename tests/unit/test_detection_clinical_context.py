@@ -142,3 +142,8 @@ def test_places_and_names_are_found_whole() -> None:
 
 def test_phones_with_a_dropped_separator_and_an_extension() -> None:
     assert found("Call daughter at 617555-0142 x212 anytime.", PhiType.PHONE) == ["617555-0142 x212"]
+
+
+def test_hospitals_named_after_saints() -> None:
+    assert found("Was accepted at St. Agnes today; a bed @ St A. later.", PhiType.FACILITY) == ["St. Agnes", "St A."]
+    assert found("HR 90S SR TO ST WITH PVCS, ST ELEVATIONS IN V2.") == []

@@ -31,7 +31,12 @@ from pipeline.core.detection.recognizers.places import (
     TransferPlaceRecognizer,
     ZipRecognizer,
 )
-from pipeline.core.detection.recognizers.wards import FacilityInitialsRecognizer, UniversityRecognizer, WardRecognizer
+from pipeline.core.detection.recognizers.wards import (
+    FacilityInitialsRecognizer,
+    SaintRecognizer,
+    UniversityRecognizer,
+    WardRecognizer,
+)
 
 
 def default_recognizers() -> list[Recognizer]:
@@ -73,4 +78,5 @@ def default_recognizers() -> list[Recognizer]:
         FacilityInitialsRecognizer(),
         WardRecognizer(),
         UniversityRecognizer(),
+        SaintRecognizer(),
     ]

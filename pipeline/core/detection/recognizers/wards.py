@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from pipeline.core.detection.base import Doc, Recognizer
 from pipeline.core.detection.lexicons import lexicons
+from pipeline.core.detection.recognizers.names import UP
 from pipeline.core.detection.recognizers.places import STATE_NAMES
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -84,6 +85,28 @@ class WardRecognizer(Recognizer):
 
 
 _STATES = "|".join(sorted(STATE_NAMES, key=len, reverse=True))
+
+
+class SaintRecognizer(Recognizer):
+    """A hospital named after a saint, after a place word ('accepted at St. Agnes', 'a bed @ St A.', 'to
+    SAINT JOSEPH'): the name is a Census name or no everyday word, so 'SR TO ST WITH PVCS' stays a rhythm."""
+
+    name = "saint"
+    _regex = re.compile(
+        r"(?i:(?<![a-z])(?:to|at|from|in|into|by|@)[ \t]+)"
+        rf"(?P<place>(?:St|ST|Saint|SAINT|Ste)\.?[ \t]+(?:[{UP}][a-z]+|[{UP}]{{2,}}|[{UP}]\.)(?:[ \t]+[{UP}][a-z]+)?)"
+    )
+
+    def find(self, doc: Doc) -> Iterator[Span]:
+        lex = lexicons()
+        for match in self._regex.finditer(doc.text):
+            words = match.group("place").split()[1:]
+            first = words[0].rstrip(".")
+            if len(first) > 1 and lex.is_vocabulary(first) and not lex.is_name_first(first):
+                continue
+            span = self.span(*match.span("place"), PhiType.FACILITY, 0.7, ["pattern:saint"])
+            if span is not None:
+                yield span
 
 
 class UniversityRecognizer(Recognizer):
