@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--format", required=True, choices=CORPUS_FORMATS, dest="corpus_format")
     evaluate.add_argument("--missed", type=Path, help="write missed gold spans (JSONL, with text) here")
     evaluate.add_argument("--json", type=Path, dest="json_out", help="write all figures as JSON here")
+    evaluate.add_argument(
+        "--sample", type=int, metavar="K", help="evaluate every K-th document only (a sample spread over the corpus)"
+    )
     evaluate.add_argument("--limit", type=int, help="evaluate the first N documents only")
     model_options(evaluate)
     evaluate.set_defaults(func=run_eval)
@@ -221,6 +224,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     try:
         docs = load_corpus(args.corpus, args.corpus_format)
+        if args.sample is not None and args.sample > 1:
+            docs = docs[:: args.sample]
         if args.limit is not None:
             docs = docs[: args.limit]
         detector = build_detector_from_args(args)

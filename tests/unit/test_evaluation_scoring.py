@@ -221,3 +221,44 @@ def test_unknown_format_and_missing_path():
         load_corpus(Path("."), "csv")
     with pytest.raises(CorpusError, match="no such file"):
         load_corpus(Path("/nonexistent/corpus.jsonl"), "jsonl")
+
+
+def test_clinical_words_destroyed_and_leaks_by_the_corpus_label():
+    text = "Seen by Dr Lee, creatinine 1.4 from 2.1, wife Ann called."
+    #       0123456789012345678901234567890123456789012345678901234567
+    gold = (GoldSpan(11, 14, "HCPName", PhiType.NAME), GoldSpan(47, 50, "RelativeProxyName", PhiType.NAME))
+    doc = Document("n1", text, gold)
+    # The detector finds the clinician, misses the wife, and destroys '2' and '1' of the lab value.
+    preds = [[Span(11, 14, PhiType.NAME, 0.9, "t"), Span(36, 39, PhiType.DATE, 0.9, "t")]]
+    scores = score_corpus([doc], preds)
+    assert scores.leak_free_by_label["HCPName"].tp_gold == 1
+    assert scores.leak_free_by_label["RelativeProxyName"].tp_gold == 0
+    # Outside gold: Seen, by, Dr, creatinine, 1, 4, from, 2, 1, wife, called.
+    assert scores.clinical_tokens == 11
+    assert scores.destroyed_tokens == 2
+    assert scores.destroyed_per_10k == pytest.approx(10_000 * 2 / 11)
+    figures = scores.as_dict()
+    assert figures["clinical_words"]["destroyed"] == 2
+    assert figures["leak_free_by_label"]["RelativeProxyName"]["leaked"] == 1
+    assert "clinical words destroyed" in format_table(scores)
+
+
+def test_punctuation_inside_a_gold_span_is_no_leak():
+    text = "Call (617-555-0134) today."
+    doc = Document("p", text, (GoldSpan(5, 19, "Phone", PhiType.PHONE),))
+    scores = score_corpus([doc], [[Span(6, 18, PhiType.PHONE, 0.9, "t")]])
+    assert scores.leak_free["ALL"].recall == 1.0
+
+
+def test_physionet_labels_map_onto_phi_types(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    text = "Dr Lee saw pt at GH on 3/4, born 1950."
+    spans = [
+        {"start": 3, "end": 6, "type": "HCPName"},
+        {"start": 17, "end": 19, "type": "Location"},
+        {"start": 23, "end": 26, "type": "Date"},
+        {"start": 33, "end": 37, "type": "DateYear"},
+    ]
+    path.write_text(json.dumps({"id": "1-1", "text": text, "spans": spans}) + "\n")
+    [doc] = load_corpus(path, "jsonl")
+    assert [s.type for s in doc.spans] == [PhiType.NAME, PhiType.LOCATION, PhiType.DATE, None]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from pipeline.core.detection.base import ModelDetector
 from pipeline.core.detection.merge import Ensemble
+from pipeline.core.detection.propagate import complete, propagate
 from pipeline.core.detection.rule_detector import RuleDetector
 from pipeline.core.detection.vetting import vet
 from pipeline.core.phi_types import PhiType
@@ -58,7 +59,8 @@ class EnsembleDetector:
                 vetted = [kept for kept in (vet(span, text) for span in spans[index]) if kept is not None]
                 candidates.extend(_defer_to_shapes(vetted, confident))
             merged = self.ensemble.merge(candidates, text)
-            results.append(rescue_neighbours(merged, [s for spans in model_spans for s in spans[index]], text))
+            rescued = rescue_neighbours(merged, [s for spans in model_spans for s in spans[index]], text)
+            results.append(complete(propagate(rescued, text), text))
         return results
 
 

@@ -96,8 +96,24 @@ MODEL_LABELS: Mapping[str, PhiType | None] = {
     "WEB": PhiType.URL,
 }
 
+#: The PhysioNet ``deid`` gold standard (Neamatullah et al. 2008): clinicians, patients and their relatives
+#: are names; its Location is any place smaller than a state (hospitals, wards named after places, towns,
+#: streets); a year alone (DateYear) is not an identifier under Safe Harbor and is reported apart.
+PHYSIONET_LABELS: Mapping[str, PhiType | None] = {
+    "HCPNAME": PhiType.NAME,
+    "PTNAME": PhiType.NAME,
+    "PTNAMEINITIAL": PhiType.NAME,
+    "RELATIVEPROXYNAME": PhiType.NAME,
+    "LOCATION": PhiType.LOCATION,
+    "DATE": PhiType.DATE,
+    "DATEYEAR": None,
+    "PHONE": PhiType.PHONE,
+    "AGE": PhiType.AGE,
+    "OTHER": PhiType.ID,
+}
+
 _LOOKUP: dict[str, PhiType | None] = {}
-for _table in (MODEL_LABELS, PRESIDIO_LABELS, I2B2_LABELS):
+for _table in (PHYSIONET_LABELS, MODEL_LABELS, PRESIDIO_LABELS, I2B2_LABELS):
     _LOOKUP.update({k.upper(): v for k, v in _table.items()})
 _LOOKUP.update({t.value: t for t in PhiType})
 

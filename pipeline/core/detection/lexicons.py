@@ -24,6 +24,7 @@ LEXICON_FILES: dict[str, str] = {
     "drugs": "drugs.txt.gz",
     "abbreviations": "abbreviations.txt.gz",
     "common_words": "common_words.txt.gz",
+    "medical_words": "medical_words.txt.gz",
 }
 
 #: A word this frequent in English (Zipf scale: log10 of uses per billion words) is a word first. Below
@@ -45,11 +46,17 @@ class Lexicons:
     drugs: frozenset[str]
     abbreviations: frozenset[str]
     common_words: dict[str, float]
+    #: Words of medical language (the abbreviation glossary's expansions and a short supplement).
+    medical_words: frozenset[str] = frozenset()
 
     def name_share(self, token: str) -> float:
         """Largest Census share (per cent) of ``token`` as a first name or surname."""
         low = token.lower()
-        return max(self.first_names.get(low, 0.0), self.surnames.get(low, 0.0))
+        share = max(self.first_names.get(low, 0.0), self.surnames.get(low, 0.0))
+        if not share and ("'" in low or "\u2019" in low):
+            bare = low.replace("'", "").replace("\u2019", "")  # the Census writes O'Brien as OBRIEN
+            share = max(self.first_names.get(bare, 0.0), self.surnames.get(bare, 0.0))
+        return share
 
     def is_name_first(self, token: str) -> bool:
         """A Census name that is not mostly an ordinary word."""
@@ -60,9 +67,27 @@ class Lexicons:
         return math.log10(share) - zipf + 5 > NAME_DOMINANCE
 
     def is_clinical(self, token: str) -> bool:
-        """A drug name or a medical abbreviation."""
+        """A drug name, a medical abbreviation or a word of medical language that is not an everyday word
+        ('renal', 'thoracic'; the glossary's 'early' and 'west' stay everyday words)."""
         low = token.lower()
-        return low in self.drugs or low in self.abbreviations
+        if low in self.drugs or low in self.abbreviations:
+            return True
+        if low not in self.medical_words:
+            return False
+        return not self.is_common_word(low) or (len(low) <= _SHORT_FORM and token.isupper())
+
+    def is_typo(self, token: str) -> bool:
+        """A misspelt everyday word that is no name: two letters swapped ('NEICE', 'PRIAMRY'), a letter
+        doubled ('betweeen') or one dropped from a longer word ('dauther', 'PRESNT').
+
+        Only typists' slips count: a surname one letter away from a word ('Lavely', 'Marder') is a
+        substitution and stays a possible name."""
+        low = token.lower()
+        if len(low) < _TYPO_MIN or not low.isalpha() or self.name_share(low) > 0.0 or low in self.common_words:
+            return False
+        return any(
+            self.common_words.get(c, 0.0) >= _TYPO_ZIPF and self.name_share(c) == 0.0 for c in _typo_sources(low)
+        )
 
     def is_common_word(self, token: str) -> bool:
         return self.common_words.get(token.lower(), 0.0) >= COMMON_ZIPF
@@ -78,8 +103,42 @@ class Lexicons:
         if self.is_clinical(token):
             if not self.is_name_first(token):
                 return True
-            return token.lower() in self.abbreviations and not (as_written and not token.isupper())
-        return self.is_common_word(token) and not self.is_name_first(token)
+            low = token.lower()
+            short_form = low in self.abbreviations or (low in self.medical_words and len(low) <= _SHORT_FORM)
+            return short_form and not (as_written and token.istitle())
+        if self.is_typo(token):
+            return True
+        if self.is_name_first(token):
+            return False
+        return self.is_common_word(token) or self._is_inflected_word(token)
+
+    def _is_inflected_word(self, token: str) -> bool:
+        """'phoned', 'GLUCOSES', 'suctioning': a common or clinical word with an inflection ending."""
+        low = token.lower()
+        for ending, restore in _INFLECTIONS:
+            if low.endswith(ending) and len(low) - len(ending) >= _STEM_MIN:
+                stem = low[: len(low) - len(ending)] + restore
+                if self.is_common_word(stem) or stem in self.medical_words or stem in self.abbreviations:
+                    return True
+        return False
+
+
+#: Medical words this short, in capitals, are abbreviations ('HO', 'SX'), clinical though frequent strings.
+_SHORT_FORM = 3
+#: Inflection endings and what to put back to find the word ('phoned' -> 'phone', 'suctioning' -> 'suction').
+_INFLECTIONS = (("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""), ("es", ""), ("s", ""))
+_STEM_MIN = 4
+#: A misspelling is judged only in words this long, against words at least this frequent.
+_TYPO_MIN = 5
+_TYPO_ZIPF = 3.5
+
+
+def _typo_sources(low: str) -> set[str]:
+    """Words ``low`` is one typist's slip away from: swapped neighbours, a doubled letter, a dropped letter."""
+    swapped = {low[:i] + low[i + 1] + low[i] + low[i + 2 :] for i in range(len(low) - 1) if low[i] != low[i + 1]}
+    undoubled = {low[:i] + low[i + 1 :] for i in range(1, len(low)) if low[i] == low[i - 1]}
+    restored = {low[:i] + c + low[i:] for i in range(1, len(low)) for c in "abcdefghijklmnopqrstuvwxyz"}
+    return swapped | undoubled | {w for w in restored if len(w) >= _TYPO_MIN + 2}
 
 
 def _read(name: str) -> list[str]:
@@ -111,4 +170,5 @@ def lexicons() -> Lexicons:
         drugs=frozenset(_read("drugs")),
         abbreviations=frozenset(_read("abbreviations")),
         common_words=_weighted("common_words"),
+        medical_words=frozenset(_read("medical_words")),
     )

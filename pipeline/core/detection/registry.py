@@ -31,6 +31,12 @@ from pipeline.core.detection.recognizers.places import (
     TransferPlaceRecognizer,
     ZipRecognizer,
 )
+from pipeline.core.detection.recognizers.wards import (
+    FacilityInitialsRecognizer,
+    SaintRecognizer,
+    UniversityRecognizer,
+    WardRecognizer,
+)
 
 
 def default_recognizers() -> list[Recognizer]:
@@ -69,4 +75,8 @@ def default_recognizers() -> list[Recognizer]:
         CityRecognizer(),
         ZipRecognizer(),
         TransferPlaceRecognizer(),
+        FacilityInitialsRecognizer(),
+        WardRecognizer(),
+        UniversityRecognizer(),
+        SaintRecognizer(),
     ]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pipeline.core.detection.base import Doc, ModelDetector, Recognizer
 from pipeline.core.detection.merge import Ensemble
+from pipeline.core.detection.propagate import complete, propagate
 from pipeline.core.detection.registry import default_recognizers
 from pipeline.core.detection.vetting import vet
 from pipeline.core.spans import Span
@@ -35,7 +36,7 @@ class RuleDetector:
         return spans
 
     def detect(self, text: str) -> list[Span]:
-        return self.ensemble.merge(self.candidates(text), text)
+        return complete(propagate(self.ensemble.merge(self.candidates(text), text), text), text)
 
     def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
         return [self.detect(text) for text in texts]

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pipeline.core.detection.labels import map_label
+from pipeline.core.detection.regions import is_state_or_larger
 from pipeline.core.phi_types import PhiType, UnknownPhiTypeError
 from pipeline.modelbuild.evaluation.corpus import CorpusError, Document, GoldSpan
-from pipeline.modelbuild.evaluation.regions import is_state_or_larger
 
 FORMATS = ("jsonl", "brat", "i2b2", "presidio")
 

@@ -34,7 +34,8 @@ def format_table(scores: Scores) -> str:
         lines.append(f"{key:<12} {gold:>6} {pred:>6} | {trio(s)} | {trio(o, 9)} | {trio(t, 7)}")
     if scores.leak_free:
         lines.append("")
-        lines.append("type-blind: leak-free recall (every character of a gold span covered, any type) by gold type;")
+        lines.append("type-blind: leak-free recall (every letter and digit of a gold span covered, any type)")
+        lines.append("by gold type;")
         lines.append("span precision (a prediction touching any gold span) by predicted type")
         lines.append(f"  {'type':<12} {'gold':>6} {'leak-free R':>11} {'pred':>6} {'span P':>7}")
         for key in [*(k for k in scores.types() if k in scores.leak_free and k != "ALL"), "ALL"]:
@@ -44,6 +45,19 @@ def format_table(scores: Scores) -> str:
             recall = f"{c.recall:.3f}" if c.gold else "-"
             precision = f"{c.precision:.3f}" if c.pred else "-"
             lines.append(f"  {key:<12} {c.gold:>6} {recall:>11} {c.pred:>6} {precision:>7}")
+    if scores.leak_free_by_label:
+        lines.append("")
+        lines.append("leaks by the corpus's own label (gold spans not leak-free): leaked / gold")
+        for label, counts in sorted(scores.leak_free_by_label.items()):
+            leaked = counts.gold - counts.tp_gold
+            lines.append(f"  {label:<22} {leaked:>5} / {counts.gold:<5} (recall {counts.recall:.3f})")
+    if scores.clinical_tokens:
+        lines.append("")
+        lines.append(
+            f"clinical words destroyed: {scores.destroyed_per_10k:.1f} per 10,000 "
+            f"({scores.destroyed_tokens} of {scores.clinical_tokens} word tokens outside every gold span are touched "
+            "by a prediction)"
+        )
     if scores.aside:
         lines.append("")
         lines.append("set aside (not PHI under Safe Harbor, not in the figures above): covered / gold")

@@ -9,6 +9,14 @@
 
 Gold spans set aside (type None, e.g. ages under 90) are not scored as PHI; predictions overlapping them
 are left out of precision, and their coverage is reported separately.
+
+Two figures say what de-identification costs and leaks in the corpus's own terms:
+
+- leak-free recall by the corpus's own label (clinicians and relatives apart, though both are NAME);
+- clinical words destroyed per 10,000: of the word tokens (runs of letters, digits and underscores)
+  outside every gold span (PHI or set aside), the share that any prediction touches, so redaction would
+  remove them in whole or in part, times 10,000. It counts what a reader of the de-identified note loses
+  that Safe Harbor did not ask for.
 """
 
 from __future__ import annotations
@@ -91,12 +99,22 @@ class Scores:
     overlap: dict[str, Counts] = field(default_factory=dict)
     token: dict[str, Counts] = field(default_factory=dict)
     aside: dict[str, Counts] = field(default_factory=dict)
-    #: Type-blind, as a leak is judged: recall counts a gold span caught only when every non-space
-    #: character of it is covered by some prediction (any type), keyed by gold type; precision counts a
+    #: Type-blind, as a leak is judged: recall counts a gold span caught only when every letter and
+    #: digit of it is covered by some prediction (any type), keyed by gold type; precision counts a
     #: predicted span right when it touches any gold span, keyed by predicted type. 'ALL' sums each.
     leak_free: dict[str, Counts] = field(default_factory=dict)
     missed: list[Missed] = field(default_factory=list)
+    #: Leak-free recall keyed by the corpus's own label (``GoldSpan.label``); only ``gold``/``tp_gold`` are set.
+    leak_free_by_label: dict[str, Counts] = field(default_factory=dict)
+    #: Word tokens outside every gold span, and how many of them a prediction touches (destroyed).
+    clinical_tokens: int = 0
+    destroyed_tokens: int = 0
     documents: int = 0
+
+    @property
+    def destroyed_per_10k(self) -> float:
+        """Clinical words destroyed per 10,000 word tokens outside gold spans (see the module docstring)."""
+        return 10_000 * self.destroyed_tokens / self.clinical_tokens if self.clinical_tokens else 0.0
 
     def _get(self, table: dict[str, Counts], key: str) -> Counts:
         if key not in table:
@@ -124,6 +142,15 @@ class Scores:
             "aside_coverage": {
                 label: {"gold": c.gold, "covered": c.tp_gold, "coverage": round(c.recall, 4)}
                 for label, c in sorted(self.aside.items())
+            },
+            "leak_free_by_label": {
+                label: {"gold": c.gold, "caught": c.tp_gold, "leaked": c.gold - c.tp_gold, "recall": round(c.recall, 4)}
+                for label, c in sorted(self.leak_free_by_label.items())
+            },
+            "clinical_words": {
+                "tokens": self.clinical_tokens,
+                "destroyed": self.destroyed_tokens,
+                "per_10k": round(self.destroyed_per_10k, 2),
             },
             "missed": len(self.missed),
         }
@@ -194,6 +221,7 @@ def _score_document(scores: Scores, doc: Document, preds: list[Span]) -> None:
     _leak_free_level(scores, doc.text, gold, scored)
     _family_level(scores, gold, scored)
     _token_level(scores, doc, gold, scored, aside)
+    _clinical_words(scores, doc, preds)
 
 
 def _entity_level(scores: Scores, doc: Document, gold: list[GoldSpan], preds: list[Span]) -> None:
@@ -236,8 +264,8 @@ def _entity_level(scores: Scores, doc: Document, gold: list[GoldSpan], preds: li
             scores._get(scores.overlap, ANY).tp_gold += 1
 
 
-def coverage(text: str, preds: Sequence[Span]) -> bytearray:
-    """One byte per character of ``text``: non-zero where some prediction covers it."""
+def coverage(text: str, preds: Sequence[Span | GoldSpan]) -> bytearray:
+    """One byte per character of ``text``: non-zero where some span (predicted or gold) covers it."""
     covered = bytearray(len(text) + 1)
     for p in preds:
         covered[p.start : p.end] = b"\x01" * (p.end - p.start)
@@ -245,8 +273,11 @@ def coverage(text: str, preds: Sequence[Span]) -> bytearray:
 
 
 def leak_free(text: str, start: int, end: int, covered: bytearray) -> bool:
-    """Every non-space character of ``text[start:end]`` is covered: the value does not leak, even in part."""
-    return all(covered[i] or text[i].isspace() for i in range(start, min(end, len(text))))
+    """Every letter and digit of ``text[start:end]`` is covered: the value does not leak, even in part.
+
+    Spaces and punctuation carry no identity: a gold span that takes in a comma or the brackets around a
+    telephone number ('(201-223-4567)') leaks nothing when only its brackets are left."""
+    return all(covered[i] or not text[i].isalnum() for i in range(start, min(end, len(text))))
 
 
 def _leak_free_level(scores: Scores, text: str, gold: list[GoldSpan], preds: list[Span]) -> None:
@@ -257,12 +288,28 @@ def _leak_free_level(scores: Scores, text: str, gold: list[GoldSpan], preds: lis
             counts = scores._get(scores.leak_free, key)
             counts.gold += 1
             counts.tp_gold += caught
+        by_label = scores._get(scores.leak_free_by_label, g.label)
+        by_label.gold += 1
+        by_label.tp_gold += caught
     for p in preds:
         hit = any(p.start < g.end and g.start < p.end for g in gold)
         for key in (p.type.value, "ALL"):
             counts = scores._get(scores.leak_free, key)
             counts.pred += 1
             counts.tp_pred += hit
+
+
+def _clinical_words(scores: Scores, doc: Document, preds: list[Span]) -> None:
+    """Count word tokens outside every gold span, and those a prediction touches (all predictions, also
+    the ones on set-aside spans: a token outside gold is destroyed whoever removed it)."""
+    inside_gold = coverage(doc.text, doc.spans)
+    covered = coverage(doc.text, preds)
+    for match in _TOKEN.finditer(doc.text):
+        start, end = match.span()
+        if any(inside_gold[start:end]):
+            continue
+        scores.clinical_tokens += 1
+        scores.destroyed_tokens += any(covered[start:end])
 
 
 def _family_level(scores: Scores, gold: list[GoldSpan], preds: list[Span]) -> None:

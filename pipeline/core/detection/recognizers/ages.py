@@ -22,7 +22,7 @@ class AgeOver89Recognizer(PatternRecognizer):
                     "age_unit",
                     re.compile(
                         rf"(?<![\w.]){_OLD}(?:\s*|-)(?i:yo|y/o|y\.o\.?|yrs?\.?(?:\s*old)?"
-                        r"|years?(?:[- ]old|\s+of\s+age)?|-year-old|year-old|y)(?![a-z])"
+                        r"|years?(?:[- ]old|\s+of\s+age)?|-year-old|year-old|y)(?![A-Za-z])"
                     ),
                     0.9,
                     "age",

@@ -39,6 +39,12 @@ class PhoneRecognizer(Recognizer):
             0.65,
         ),
         Pattern("bare10", re.compile(r"(?<![\w.,-])\d{10}(?![\w,-]|\.\d)"), 0.3),
+        # A NANP number with one separator dropped ('617555-0142', '617-5550142'), extension and all.
+        Pattern(
+            "nanp_run_on",
+            re.compile(r"(?<![\w+.-])(?:\d{6}-\d{4}|\d{3}-\d{7})" + _EXT + r"(?![\w-])"),
+            0.55,
+        ),
         Pattern("plus_bare", re.compile(r"(?<![\w+])\+\d{8,15}(?![\w-]|\.\d)"), 0.6),
         Pattern(
             "grouped",
@@ -115,8 +121,23 @@ _TLDS = (
 )
 
 
+#: Top-level domains that a bare name ('example.com') is enough for; a country code or a vanity domain
+#: needs a path or a sub-domain ('nhs.uk/x', 'www.x.no'), since notes join sentences without a space
+#: ('plan.pt', 'output.no', 'night.at').
+_GENERIC_TLDS = frozenset("com org net edu gov mil int info biz io health clinic hospital medical".split())
+
+
+def _is_web_address(value: str) -> bool:
+    host, _, path = value.partition("/")
+    labels = host.split(".")
+    if any(label.isdigit() for label in labels[:-1]):
+        return False  # 'inr=1.3.no'
+    return bool(path) or labels[-1].lower() in _GENERIC_TLDS or len(labels) >= 3
+
+
 class UrlRecognizer(Recognizer):
-    """Web addresses with a scheme or 'www.', and bare domains ending in a known top-level domain."""
+    """Web addresses with a scheme or 'www.', and bare domains: a generic top-level domain ('.com', '.org'),
+    or a country code with a path or a sub-domain."""
 
     name = "url"
     _scheme = re.compile(r"(?i)\b(?:https?|ftp)://[^\s<>\"'()\[\]]+|\bwww\.[^\s<>\"'()\[\]]+")
@@ -131,7 +152,9 @@ class UrlRecognizer(Recognizer):
                 start, end = match.span()
                 while end > start and doc.text[end - 1] in self._trailing:
                     end -= 1
-                if regex is self._bare and doc.text[start:end].count(".") == 0:
+                if regex is self._bare and (
+                    doc.text[start:end].count(".") == 0 or not _is_web_address(doc.text[start:end])
+                ):
                     continue
                 span = self.span(start, end, PhiType.URL, score, [f"pattern:{name}"])
                 if span is not None:

@@ -50,6 +50,10 @@ def _day_ok(month: int, day: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= (29 if month == 2 else calendar.monthrange(2001, month)[1])
 
 
+#: A month/day that opens a line or a sentence heads an entry of an event list.
+_EVENT_LIST_START = re.compile(r"(?:^|\n|[.;][ \t]+)[ \t]*(?:[-*\u2022][ \t]*)?$")
+
+
 class DateRecognizer(Recognizer):
     """Full and partial dates; each pattern's named groups say which fields to validate."""
 
@@ -94,6 +98,21 @@ class DateRecognizer(Recognizer):
         ("month_year", re.compile(rf"(?<![\w])(?P<mon>{MONTH})\.?,?\s+(?P<y>(?:1[89]|20)\d\d)(?![\w])"), 0.7),
         ("numeric_month_year", re.compile(r"(?<![\w/.-])(?P<m>0?[1-9]|1[0-2])/(?P<y>(?:19|20)\d\d)(?![\w/])"), 0.55),
         ("month_day_short", re.compile(r"(?<![\w/.:-])(?P<m>\d{1,2})/(?P<d>\d{1,2})(?![\w/]|\.\d)"), 0.25),
+        # 'mastectomies 11/92', 'OVARIAN CA (12/93)': a month and a two-digit year that cannot be a day.
+        (
+            "month_short_year",
+            re.compile(r"(?<![\w/.:-])(?P<m>0?[1-9]|1[0-2])/(?P<yy>3[2-9]|[4-9]\d)(?![\w/%]|\.\d)"),
+            0.7,
+        ),
+        # 'nov. 2016', 'in march of 2022': a month in any case is a month when a year follows.
+        (
+            "month_year_any_case",
+            re.compile(
+                r"(?i:(?<![a-z])(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6}\.?,?"
+                r"\s+(?:of\s+)?)(?P<y>(?:19|20)\d\d)(?![\w])"
+            ),
+            0.75,
+        ),
         (
             "ordinal_day",
             re.compile(
@@ -112,6 +131,7 @@ class DateRecognizer(Recognizer):
             "appointment", "due", "effective", "expires", "birthday", "before", "after", "between", "to",
             "cxr", "ct", "mri", "echo", "ekg", "ecg", "cath", "egd", "bm", "cx", "culture", "placed", "inserted",
             "changed", "done", "s/p", "tte", "tee", "us", "eeg", "bx", "biopsy", "op", "cabg", "repair",
+            "extubate", "extubated", "extubation", "arrive", "arrives", "arriving", "lbm",
         ],
         before=24,
     )  # fmt: skip
@@ -138,6 +158,8 @@ class DateRecognizer(Recognizer):
                 start, end = match.span(group)
                 reasons = [f"pattern:{name}", "valid:calendar"]
                 final = score
+                if name == "month_year_any_case":
+                    start = match.start("mon")
                 if name in ("month_day_short", "ordinal_day", "numeric_month_year"):
                     final = self._contextual(doc, start, end, score, reasons)
                 elif name == "numeric" and len(match.group("y")) == 2:
@@ -157,6 +179,9 @@ class DateRecognizer(Recognizer):
         cue = self._context.found(doc, start, end)
         if cue is not None:
             reasons.append(f"context:{cue}")
+            return score + 0.45
+        if _EVENT_LIST_START.search(doc.text, max(0, start - 8), start):
+            reasons.append("context:line_start")  # event lists: '\n10/15 RAPID AF', '. 10/30 pt noted'
             return score + 0.45
         return score
 

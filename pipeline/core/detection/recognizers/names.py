@@ -79,6 +79,36 @@ NAME_WORDS: frozenset[str] = frozenset(
 _STRONG_CUES = frozenset({"title", "relation", "clinician_cue", "field"})
 
 _STRIP = " \t,.;:'\u2019-"
+#: After a credential, words that make it a role in front of something else rather than a name's suffix.
+_ROLE_BEFORE_NAME = re.compile(
+    r",?[ \t]+(?:MD|M\.D\.|RN|NP|PA|DO)\.?[ \t]+(?i:aware|notified|called|paged|informed|updated|in|to|at|cough"
+    r"|suction\w*|o2|[a-z]+ing|[A-Z][a-z]+|[A-Z]{2,})\b"
+)
+_TITLES = frozenset({"DR", "DRS", "MR", "MRS", "MS", "MISS", "MX", "PROF", "DOCTOR"})
+#: Roles whose letters are also clinical words ('PA line', 'NP suctioned', 'pa sats', 'HO aware').
+_AMBIGUOUS_ROLES = frozenset({"pa", "np", "ho"})
+
+
+def _first_and_surname(candidate: str) -> bool:
+    """'BEA TURA': a Census first name, then a word that is no everyday or clinical word."""
+    lex = lexicons()
+    first, last = candidate.split()[0], candidate.split()[-1].strip("'-")
+    return (
+        lex.first_names.get(first.lower(), 0.0) > 0.0
+        and lex.is_name_first(first)
+        and not lex.is_vocabulary(last)
+        and not lex.is_clinical(last)
+    )
+
+
+def _name_after_ambiguous_role(candidate: str) -> bool:
+    """After 'PA', 'NP' or 'HO' a name is written in Title Case ('np Chen') or is a Census name first."""
+    first = candidate.split()[0].strip(_STRIP) if candidate.split() else ""
+    if not first:
+        return False
+    if first[0].isupper() and first[1:].islower():
+        return True
+    return lexicons().is_name_first(first)
 
 
 class NameRecognizer(Recognizer):
@@ -128,6 +158,28 @@ class NameRecognizer(Recognizer):
             re.compile(rf"(?<![\w.])(?P<name>{CAPS_NAME}),?[ \t]+(?:MD|RN|NP|PA-C|LPN|CNA|CRNA|RRT)(?![\w])"),
             0.7,
         ),
+        (
+            # 'PER J. MORANTI', 'd. renna and j. o'brien', 'q. lander rrt': an initial and a surname, in the
+            # note's own case, after a cue or before a credential.
+            "initial_surname",
+            re.compile(
+                r"(?:(?<![\w])(?i:per|by|with|and|to|called|paged|notified)[ \t]+|\()[ \t]*"
+                rf"(?P<name>[{UP}]\.[ \t]?[{UP}][{UP}'-]{{2,20}}|[a-z]\.[ \t]?[a-z][a-z'-]{{2,20}})(?![\w])"
+                r"|(?<![\w.])(?P<before>[a-z]\.[ \t]?[a-z][a-z'-]{2,20})[ \t]+(?:rn|rrt|md|np|lpn|cna)\b"
+            ),
+            0.75,
+        ),
+        (
+            # 'DANA PELLEGRINO CALLED', 'BEA TURA AWARE': a Census first name and a surname in capitals, then
+            # a verb clinicians are the subject of.
+            "caps_first_last",
+            re.compile(
+                rf"(?<![\w.])(?P<name>[{UP}]{{2,15}}[ \t]+[{UP}][{UP}'-]{{1,20}})[ \t]+"
+                r"(?:AWARE|CALLED|NOTIFIED|PAGED|UPDATED|INFORMED|IN\s+TO|HERE|VISITED|SAW|SEEN|AT\s+BEDSIDE"
+                r"|AND\s+DRS?|AND\s+[A-Z]{2,}\s+(?:AWARE|CALLED|NOTIFIED))\b"
+            ),
+            0.75,
+        ),
     )
     #: Cue-led patterns: the cue is found in the lower-cased text (much faster than case-insensitive
     #: matching), then the name is matched, case-sensitively, in the original text right after it.
@@ -140,7 +192,10 @@ class NameRecognizer(Recognizer):
                 r"interpreted)\s+by|discussed\s+with|d/w|spoke\s+with|spoke\s+to|care\s+of|attending|"
                 r"attending\s+physician|resident|pcp|primary\s+care(?:\s+physician|\s+provider)?|provider|"
                 r"surgeon|physician|nurse|therapist|case\s+manager|social\s+worker|emergency\s+contact|"
-                r"next\s+of\s+kin|nok|guarantor|contact|cc|author|signed)\s*:?[ \t]*"
+                r"next\s+of\s+kin|nok|guarantor|author|signed)\b\s*:?[ \t]*"
+                # 'cc' and 'contact' are a unit and an instruction ('500 CC BOLUS', 'CONTACT PRECAUTIONS')
+                # unless a colon makes them a field.
+                r"|\b(?:contact|cc)\s*:[ \t]*"
             ),
             re.compile(rf"{MIXED}|{CAPS_NAME}"),
             0.75,
@@ -186,7 +241,8 @@ class NameRecognizer(Recognizer):
             # 'per md Lee', 'np chen aware', 'paged ho Jones': a clinician's role, then the surname.
             "role",
             re.compile(
-                r"\b(?:per|d/w|paged|called|notified|by)?[ \t]*(?:md|dr|np|pa|ho|resident|fellow|attending)\.?[ \t]+"
+                r"\b(?:per|d/w|paged|called|notified|by)?[ \t]*"
+                r"(?P<role>md|dr|np|pa|ho|resident|fellow|attending)\.?[ \t]+"
             ),
             re.compile(rf"{MIXED}|{CAPS_NAME}|[{LO}]{{2,20}}(?![\w])"),
             0.55,
@@ -215,28 +271,46 @@ class NameRecognizer(Recognizer):
         text = doc.text
         for name, regex, score in self._patterns:
             for match in regex.finditer(text):
-                span = self._candidate(text, name, score, *match.span("name"))
+                group = "before" if "before" in regex.groupindex and match.group("before") else "name"
+                if name == "caps_first_last" and not _first_and_surname(match.group("name")):
+                    continue
+                span = self._candidate(text, name, score, *match.span(group))
                 if span is not None:
                     yield span
         for name, cue, name_regex, score in self._cued:
             for match in cue.finditer(doc.lower):
                 found = name_regex.match(text, match.end())
-                if found is not None:
-                    span = self._candidate(text, name, score, *found.span())
-                    if span is not None:
-                        yield span
+                if found is None:
+                    continue
+                if "role" in cue.groupindex and match.group("role") in _AMBIGUOUS_ROLES:
+                    if not _name_after_ambiguous_role(text[found.start() : found.end()]):
+                        continue
+                span = self._candidate(text, name, score, *found.span(), cued=True)
+                if span is not None:
+                    yield span
 
-    def _candidate(self, text: str, name: str, score: float, raw_start: int, raw_end: int) -> Span | None:
-        """Trim stop words, apply the per-pattern checks and build the span (None when rejected)."""
+    def _candidate(
+        self, text: str, name: str, score: float, raw_start: int, raw_end: int, cued: bool = False
+    ) -> Span | None:
+        """Trim stop words, apply the per-pattern checks and build the span (None when rejected).
+
+        After a cue the name must come first: a stop word trimmed from the front ('WIFE AND NEICE', 'SON
+        PRESENT') means the cue was followed by something else, unless it is a title ('seen by DR SMITH')."""
         strong = name in _STRONG_CUES
         bounds = _trim(text, raw_start, raw_end, keep_name_words=strong)
         if bounds is None:
             return None
         start, end = bounds
+        if cued and start > raw_start:
+            skipped = text[raw_start:start].split()
+            if skipped and any(w.strip(_STRIP).upper() not in _TITLES for w in skipped):
+                return None
         final = score
         tokens = text[start:end].split()
         if any(t.upper().strip(".,") in NOT_PERSON and not (strong and _is_name_word(t)) for t in tokens):
             return None
+        if name.startswith("credential") and _ROLE_BEFORE_NAME.match(text, raw_end):
+            return None  # 'SWALLOWING MD AWARE', 'FEBRILE NP JEN AWARE': the credential starts what follows
         if name == "weak_intro":
             if not _looks_like_full_name(tokens):
                 return None
@@ -331,6 +405,8 @@ class LexiconNameRecognizer(Recognizer):
             start, end = run[0].start(), run[-1].end()
             if _EPONYM_NEXT.match(text, end):
                 continue
+            if len(run) == 1 and lex.is_clinical(run[0].group(0)):
+                continue  # a device or drug named after a person ('Swan', 'Foley', 'Hickman') standing alone
             if len(run) > 1:
                 score = 0.7
             elif _SENTENCE_START.search(text, max(0, start - 3), start):

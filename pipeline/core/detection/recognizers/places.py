@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.lexicons import lexicons
 from pipeline.core.detection.recognizers.names import LO, STOPWORDS, UP
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -24,12 +25,47 @@ _FACILITY_KEYS = [
     "Cancer Institute", "Care Center", "Heart Institute", "Medical Group", "Medical Associates",
     "Family Practice", "Family Medicine", "Pharmacy", "Laboratories", "Laboratory", "Sanatorium",
     "Memorial", "Dialysis Center", "Imaging Center", "Assisted Living", "Senior Living", "Medical Plaza",
-    "Children's", "Health", "VAMC", "Medical Office", "Surgical Hospital", "Psychiatric Center",
+    "Children's", "Health", "VAMC", "Medical Office", "Surgical Hospital", "Psychiatric Center", "Hosp",
 ]  # fmt: skip
 _KEY_RE = "|".join(sorted({*_FACILITY_KEYS, *(k.upper() for k in _FACILITY_KEYS)}, key=len, reverse=True))
 #: Bounded (30 characters) so a crafted run such as "O'O'O'..." cannot make the facility pattern quadratic.
 _CAPWORD = rf"(?:[{UP}][\w'\u2019&.-]{{0,30}})"
 _FACILITY_LEAD_STOP = STOPWORDS - {"MEDICAL", "MEMORIAL", "CHILDREN'S", "CARE", "FAMILY", "HEART"}
+
+
+_JOINING_WORDS = frozenset("TO FROM AT IN INTO VIA ON BY FOR WITH AND OF THE HIM HER HIS WAS IS".split())
+
+
+def _after_last_stop_word(text: str, start: int, end: int) -> int:
+    """In capitals, a facility's name starts after the last stop word before its facility word ('SON BROUGHT
+    HIM TO UNION HOSP' -> 'UNION HOSP'); lower-case joining words ('Hospital of the ...') are not cut."""
+    cut = start
+    for token in re.finditer(r"\S+", text[start:end]):
+        word = token.group(0).strip(",.;:")
+        if word.isupper() and word in _JOINING_WORDS and token.end() + start < end:
+            cut = start + token.end()
+    while cut < end and text[cut] in " \t":
+        cut += 1
+    return cut
+
+
+#: A movement word before a phrase makes it a place even when its words are ordinary ('TO UNION HOSP').
+_MOVED_TO = re.compile(r"(?i)\b(?:to|from|at|into|via)[ \t]+(?:the[ \t]+)?$")
+
+
+def _ordinary_caps_phrase(value: str) -> bool:
+    """A phrase in capitals whose words before the facility word are everyday or clinical words, or include
+    a verb's stop word ('LEAVE HOSPITAL', 'ORIENTED TO SELF AND HOSPITAL', 'LEGAL HEALTH CARE'): a sentence
+    of an all-capitals note, not a name. Mixed-case text keeps its capitals as the signal."""
+    if value.upper() != value:
+        return False
+    lex = lexicons()
+    words = [w.strip(",.'") for w in re.split(r"[ \t]+", value)]
+    keys = {k.upper() for k in _FACILITY_KEYS for k in k.split()}
+    lead = [w for w in words if w and w not in keys]
+    return not lead or all(
+        w in STOPWORDS or lex.is_clinical(w) or (lex.is_common_word(w) and not lex.is_name_first(w)) for w in lead
+    )
 
 
 class FacilityRecognizer(Recognizer):
@@ -52,8 +88,10 @@ class FacilityRecognizer(Recognizer):
                     break
             else:
                 continue
+            start = _after_last_stop_word(text, start, end)
             words = text[start:end].split()
-            if len(words) < 2:
+            moved = _MOVED_TO.search(text, max(0, start - 20), start) is not None
+            if len(words) < 2 or (_ordinary_caps_phrase(text[start:end]) and not moved):
                 continue
             span = self.span(start, end, PhiType.FACILITY, 0.8, ["pattern:facility_cue"])
             if span is not None:
@@ -76,6 +114,11 @@ Street St Streets Summit Terrace Ter Throughway Trace Track Trafficway Trail Trl
 Tpke Underpass Union Unions Valley Valleys Via Viaduct View Views Village Villages Ville Vista Walk Walks
 Wall Way Ways Well Wells
 """.split()
+#: Words that end a place's name after the name itself ('Franklin Square', 'Elk Ridge', 'Baltimore Rehab').
+PLACE_NAME_ENDINGS: frozenset[str] = frozenset(
+    """Square Ridge Hill Hills Heights Park Harbor Harbour Falls Springs Valley Village Lake Beach Point Shore
+    Rehab Hosp Hospital Memorial Manor Commons Crossing Gardens Grove Terrace""".split()
+)
 _SUFFIX_RE = "|".join(sorted({*_SUFFIXES, *(s.upper() for s in _SUFFIXES)}, key=len, reverse=True))
 _STREET_WORD = rf"(?:[{UP}0-9][\w'\u2019.-]*|\d+(?:st|nd|rd|th))"
 _DIRECTION = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?"
@@ -102,6 +145,40 @@ _CITY = rf"(?:[{UP}][{LO}]+(?:[ \t-](?:[{UP}][{LO}]+|de|la|del|of)){{0,3}}|[{UP}
 _ZIP = r"\d{5}(?:-\d{4})?"
 
 
+#: Suffixes that say 'street' and nothing else; the rest of the USPS list are also everyday nouns ('WELL',
+#: 'RUN', 'COURSE', 'REST'), which a run of capitals in a nursing note ends with far more often.
+_PLAIN_SUFFIXES = frozenset(
+    "STREET ST AVENUE AVE AV ROAD RD BOULEVARD BLVD LANE LN DRIVE COURT CT TERRACE TER HIGHWAY HWY PARKWAY "
+    "PKWY CIRCLE CIR".split()
+)
+_HOUSE_NUMBER = re.compile(r"\d{1,6}(?P<unit>[A-Za-z]?)(?:-\d{1,4})?")
+
+
+def _street_is_possible(text: str, start: int, street_end: int) -> bool:
+    """A house number, street words and a suffix, not a dose, a count or a sentence run together in
+    capitals ('2 MG AS WELL', '14 DAY COURSE', '1800 PER DR RONAYNE', '100 RANGE. CVP 13. DR.')."""
+    words = text[start:street_end].split()
+    number = _HOUSE_NUMBER.fullmatch(words[0])
+    inner, suffix = words[1:-1], words[-1].rstrip(".").upper()
+    if number is None or any(w.strip(",").upper() in STOPWORDS for w in inner):
+        return False
+    if any(w.endswith(".") and len(w) > 3 for w in inner):
+        return False  # a sentence ends inside
+    if suffix == "DR" and re.match(r"\.?[ \t]+[A-Z]", text[street_end:]):
+        return False  # 'per Dr Ronayne'
+    lex = lexicons()
+    if any(lex.is_clinical(w.strip(",.")) for w in inner if not w[0].isdigit()):
+        return False
+    shouting = text[start:street_end].upper() == text[start:street_end]
+    if shouting and number.group("unit"):
+        return False  # '12U REG', '3L CORDIS': a unit after a dose, not a house number
+    return not (
+        shouting
+        and suffix not in _PLAIN_SUFFIXES
+        and all(w[0].isdigit() or lex.is_vocabulary(w.strip(",.")) for w in inner)
+    )
+
+
 class StreetAddressRecognizer(Recognizer):
     """House number + street words + USPS suffix (+ unit), then optionally 'City, ST 12345' or a PO box."""
 
@@ -123,6 +200,8 @@ class StreetAddressRecognizer(Recognizer):
         for match in self._street.finditer(text):
             street_end = match.start("sep") if match.group("city") else match.end()
             street_end = len(text[:street_end].rstrip(" \t,\n"))
+            if not _street_is_possible(text, match.start(), street_end):
+                continue
             span = self.span(match.start(), street_end, PhiType.STREET, 0.85, ["pattern:street_suffix"])
             if span is not None:
                 yield span
@@ -176,6 +255,8 @@ class CityRecognizer(Recognizer):
                     yield zip_span
         for match in self._cue.finditer(text):
             bounds = _city_bounds(text, *match.span("city"))
+            if bounds is not None and _ordinary_caps_phrase(text[bounds[0] : bounds[1]]):
+                continue  # 'RETURNED TO PREVIOUS SETTING', 'HR RETURNED TO NSR'
             if bounds is not None:
                 span = self.span(*bounds, PhiType.CITY, 0.65, ["pattern:city_cue"])
                 if span is not None:
@@ -225,7 +306,11 @@ class TransferPlaceRecognizer(Recognizer):
     )
 
     def find(self, doc: Doc) -> Iterator[Span]:
+        lex = lexicons()
         for match in self._regex.finditer(doc.text):
+            place = match.group("place")
+            if place in STOPWORDS or lex.is_common_word(place):
+                continue  # 'CAME TO VISIT', 'ADMITTED FROM AN OSH'
             span = self.span(*match.span("place"), PhiType.FACILITY, 0.55, ["pattern:transfer_initials"])
             if span is not None:
                 yield span

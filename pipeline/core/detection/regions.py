@@ -5,6 +5,9 @@ HIPAA's geographic identifier is 'all geographic subdivisions smaller than a Sta
 (presidio-research's GPE), so scoring them as PHI would reward a detector for removing what the rule
 lets a record keep. Names that are also cities ('New York', 'Washington', 'Quebec') stay PHI: the
 conservative reading when the label cannot tell which was meant.
+
+The vetting uses the same list, so a detector never removes a state or a country either ('son went back
+to California', 'wife called from Bermuda'); the scorers of outside corpora use it to set such labels aside.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ Somalia|South Africa|South Korea|Korea|South Sudan|Spain|Sri Lanka|Sudan|Surinam
 Taiwan|Tajikistan|Tanzania|Thailand|Timor-Leste|Togo|Tonga|Trinidad and Tobago|Tunisia|Turkey|Turkmenistan|
 Tuvalu|Uganda|Ukraine|United Arab Emirates|United Kingdom|UK|Great Britain|England|Scotland|Wales|
 Northern Ireland|United States|United States of America|USA|US|America|Uruguay|Uzbekistan|Vanuatu|
-Vatican City|Venezuela|Vietnam|Yemen|Zambia|Zimbabwe|Faroe Islands
+Vatican City|Venezuela|Vietnam|Yemen|Zambia|Zimbabwe|Faroe Islands|Bermuda|Puerto Rico|Guam|Caribbean
 """.replace("\n", "").split("|")
     if name
 )
@@ -55,6 +58,11 @@ _STATE_LEVEL = (
 ) - ALSO_CITIES
 
 
+#: The abbreviations of state names that notes write ('from Calif.', 'back to FLA') and that are no word.
+STATE_ABBREVIATIONS: frozenset[str] = frozenset("calif fla conn penna mich ariz colo minn wisc tenn okla nebr".split())
+
+
 def is_state_or_larger(value: str) -> bool:
-    """True for a country, US state or Canadian province (name or postal code), in any case."""
-    return " ".join(value.split()).casefold() in _STATE_LEVEL
+    """True for a country, US state or Canadian province (name, postal code or usual abbreviation), any case."""
+    key = " ".join(value.split()).casefold()
+    return key in _STATE_LEVEL or key.rstrip(".") in STATE_ABBREVIATIONS
