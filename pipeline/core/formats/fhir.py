@@ -29,7 +29,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -285,8 +285,11 @@ class _Walk:
         named = self.named(rule)
         if types and types[-1][0] == "ContactPoint" and res_path[-1] == "value":
             phi_type = _CONTACT_TYPES.get(str(parent.get("system", "")), phi_type)
-            rule = Rule(rule.action, phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
-        if not isinstance(value, str):
+            rule = replace(rule, phi_type=phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and rule.action is RuleAction.PERTURB:
+            noisy, action = self.protector.protect(str(value), rule, path, FHIR_DATES)
+            protected = None if noisy is None else _number(noisy, integer=isinstance(value, int))
+        elif not isinstance(value, str):
             protected, action = None, RuleAction.REDACT
         else:
             dates = FHIR_INSTANTS if primitive == "instant" else FHIR_DATES
@@ -443,6 +446,11 @@ class _Walk:
 
     def record(self, path: str, phi_type: PhiType, action: RuleAction) -> None:
         self.doc.transformations.append(Transformation(path, phi_type.value, action.value))
+
+
+def _number(text: str, integer: bool) -> int | float:
+    """A perturbed JSON number back in its kind (an integer element stays an integer)."""
+    return round(float(text)) if integer else float(text)
 
 
 _TYPED_ONLY = frozenset({RuleAction.GENERALIZE, RuleAction.DATE_SHIFT})

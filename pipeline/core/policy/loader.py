@@ -128,6 +128,8 @@ class _Checker:
 def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule | None:
     value_types: frozenset[str] = frozenset()
     type_node: Node = node
+    raw_params: dict[str, object] = {}
+    params_node: Node = node
     if isinstance(node, ScalarNode):
         words = str(node.value).split()
         if not words or len(words) > 2:
@@ -137,9 +139,15 @@ def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule |
         action_node = node
     else:
         fields = dict((k.value, (k, v)) for k, v in checker.mapping(node, f"rule {key.value}"))
-        unknown = sorted(set(fields) - {"action", "type", "value_types"})
+        unknown = sorted(set(fields) - {"action", "type", "value_types", "params"})
         for name in unknown:
-            checker.error(fields[name][0], f"{key.value}: unknown setting {name!r} (action, type, value_types)")
+            checker.error(fields[name][0], f"{key.value}: unknown setting {name!r} (action, type, value_types, params)")
+        if "params" in fields:
+            params_node = fields["params"][1]
+            for name, value in checker.mapping(params_node, f"{key.value}: params"):
+                text = checker.scalar(value, f"{key.value}: params {name.value}")
+                if text is not None:
+                    raw_params[str(name.value)] = text
         if "action" not in fields:
             checker.error(node, f"{key.value}: a rule needs an action")
             return None
@@ -165,7 +173,12 @@ def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule |
     if problem:
         checker.error(action_node if phi_type is None else type_node, f"{key.value}: {problem}")
         return None
-    return Rule(action, phi_type, value_types, key.start_mark.line + 1)
+    params, problems = OPERATORS[action].check_params(raw_params, action_text.strip())
+    for problem in problems:
+        checker.error(params_node, f"{key.value}: {problem}")
+    if problems:
+        return None
+    return Rule(action, phi_type, value_types, key.start_mark.line + 1, params)
 
 
 def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules) -> FormatRules:
