@@ -30,6 +30,7 @@ from pipeline.core.policy.model import (
     Rule,
     TermList,
 )
+from pipeline.core.policy.presidio import Imported, is_presidio, presidio_entry
 from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, parse_action, parse_category
 from pipeline.core.transform.actions import Action
 from pipeline.core.transform.operators import OPERATORS
@@ -266,13 +267,18 @@ def _deny(checker: _Checker, node: Node) -> list[DenyList]:
     return out
 
 
-def _recognizers(checker: _Checker, node: Node) -> list[CustomRecognizer]:
+def _recognizers(checker: _Checker, node: Node, presidio: Imported) -> list[CustomRecognizer]:
+    """The policy's own recognizers; entries in Presidio's shape go into ``presidio`` (recognizers and
+    deny lists)."""
     if not isinstance(node, SequenceNode):
         checker.error(node, "recognizers must be a list of {name, pattern, type, score, context}")
         return []
     out = []
     names: set[str] = set()
     for item in node.value:
+        if is_presidio(item):
+            presidio_entry(checker, item, presidio)
+            continue
         fields = {k.value: (k, v) for k, v in checker.mapping(item, "recognizer")}
         for name in sorted(set(fields) - {"name", "pattern", "type", "score", "context"}):
             checker.error(
@@ -340,9 +346,8 @@ def _sensitive(
     return actions
 
 
-def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
-    """A policy from YAML text; raises :class:`PolicyFileError` listing every problem with its line."""
-    checker = _Checker(source)
+def compose(text: str, source: str) -> Node:
+    """The YAML node tree of ``text`` (lines kept for messages); :class:`PolicyFileError` when it is not YAML."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -352,6 +357,13 @@ def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
         raise PolicyFileError(source, [f"{source}:{line}: {problem}"]) from None
     if root is None:
         raise PolicyFileError(source, [f"{source}:1: the file is empty; start from 'version: 1'"])
+    return root
+
+
+def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
+    """A policy from YAML text; raises :class:`PolicyFileError` listing every problem with its line."""
+    checker = _Checker(source)
+    root = compose(text, source)
     pairs = dict((k.value, (k, v)) for k, v in checker.mapping(root, "the policy"))
     for name in pairs:
         if name not in _TOP_KEYS:
@@ -372,14 +384,16 @@ def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
     for fmt in Format:
         current = base.rules(fmt)
         formats[fmt] = _format_rules(checker, pairs[fmt.value][1], fmt, current) if fmt.value in pairs else current
-    deny = list(base.deny) + (_deny(checker, pairs["deny"][1]) if "deny" in pairs else [])
+    presidio = Imported()
+    recognizers = list(base.recognizers) + (
+        _recognizers(checker, pairs["recognizers"][1], presidio) if "recognizers" in pairs else []
+    )
+    recognizers += presidio.recognizers
+    deny = list(base.deny) + (_deny(checker, pairs["deny"][1]) if "deny" in pairs else []) + presidio.deny
     allow = base.allow
     if "allow" in pairs:
         extra, _ = _term_list(checker, pairs["allow"][1], "allow", ())
         allow = TermList(base.allow.terms + extra.terms, base.allow.patterns + extra.patterns)
-    recognizers = list(base.recognizers) + (
-        _recognizers(checker, pairs["recognizers"][1]) if "recognizers" in pairs else []
-    )
     shift_days = base.shift_days
     if "date_shift_days" in pairs:
         shift_days = _shift_days(checker, pairs["date_shift_days"][1]) or shift_days
