@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.formats.names import BY_FORMAT
-from pipeline.core.linear_regex import LinearPattern, PatternError, compile_linear
+from pipeline.core.linear_regex import LinearPattern
 from pipeline.core.phi_types import PhiType
+from pipeline.core.policy.checker import Checker, PolicyFileError, compose
 from pipeline.core.policy.model import (
     CustomRecognizer,
     DenyList,
@@ -47,86 +46,9 @@ _TOP_KEYS = (
     "recognizers",
     "sensitive",
 )
-_MAX_PATTERN_CHARS = 500
 
 
-class PolicyFileError(ConfigError):
-    """A policy file that cannot be used; ``problems`` lists each one as ``FILE:LINE: what is wrong``."""
-
-    reason = "policy"
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"policy {source}: {count}\n" + "\n".join(f"  {p}" for p in problems))
-
-
-@dataclass
-class _Checker:
-    source: str
-    problems: list[str] = field(default_factory=list)
-
-    def error(self, node: Node | None, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else 1
-        self.problems.append(f"{self.source}:{line}: {message}")
-
-    def mapping(self, node: Node, what: str) -> list[tuple[ScalarNode, Node]]:
-        if not isinstance(node, MappingNode):
-            self.error(node, f"{what} must be a mapping (key: value)")
-            return []
-        pairs: list[tuple[ScalarNode, Node]] = []
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
-                self.error(key, f"{what}: keys must be plain text")
-                continue
-            if key.value in seen:
-                self.error(key, f"{what}: {key.value!r} is given twice (first on line {seen[key.value]})")
-                continue
-            seen[key.value] = key.start_mark.line + 1
-            pairs.append((key, value))
-        return pairs
-
-    def scalar(self, node: Node, what: str) -> str | None:
-        if not isinstance(node, ScalarNode):
-            self.error(node, f"{what} must be a single value")
-            return None
-        return str(node.value)
-
-    def strings(self, node: Node, what: str) -> list[tuple[Node, str]]:
-        if isinstance(node, ScalarNode):
-            return [(node, str(node.value))]
-        if not isinstance(node, SequenceNode):
-            self.error(node, f"{what} must be a list")
-            return []
-        out = []
-        for item in node.value:
-            text = self.scalar(item, f"each entry of {what}")
-            if text is not None:
-                out.append((item, text))
-        return out
-
-    def phi_type(self, node: Node, text: str) -> PhiType | None:
-        try:
-            return PhiType(text.strip().upper())
-        except ValueError:
-            choices = ", ".join(t.value for t in PhiType)
-            self.error(node, f"unknown PHI type {text!r}; one of: {choices}")
-            return None
-
-    def pattern(self, node: Node, text: str) -> LinearPattern | None:
-        if len(text) > _MAX_PATTERN_CHARS:
-            self.error(node, f"pattern is {len(text)} characters; at most {_MAX_PATTERN_CHARS}")
-            return None
-        try:
-            return compile_linear(text)
-        except PatternError as exc:
-            self.error(node, str(exc))
-            return None
-
-
-def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule | None:
+def _rule(checker: Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule | None:
     value_types: frozenset[str] = frozenset()
     type_node: Node = node
     raw_params: dict[str, object] = {}
@@ -182,7 +104,7 @@ def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule |
     return Rule(action, phi_type, value_types, key.start_mark.line + 1, params)
 
 
-def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules) -> FormatRules:
+def _format_rules(checker: Checker, node: Node, fmt: Format, base: FormatRules) -> FormatRules:
     rules = dict(base.rules)
     unlisted = base.unlisted
     spelled = BY_FORMAT[fmt]
@@ -209,7 +131,7 @@ def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules)
     return FormatRules(rules, unlisted)
 
 
-def _text(checker: _Checker, node: Node, base: Mapping[PhiType, Action]) -> dict[PhiType, Action]:
+def _text(checker: Checker, node: Node, base: Mapping[PhiType, Action]) -> dict[PhiType, Action]:
     text = dict(base)
     for key, value in checker.mapping(node, "text"):
         phi_type = checker.phi_type(key, str(key.value))
@@ -229,7 +151,7 @@ def _text(checker: _Checker, node: Node, base: Mapping[PhiType, Action]) -> dict
     return text
 
 
-def _term_list(checker: _Checker, node: Node, what: str, allowed: tuple[str, ...]) -> tuple[TermList, dict[str, Node]]:
+def _term_list(checker: Checker, node: Node, what: str, allowed: tuple[str, ...]) -> tuple[TermList, dict[str, Node]]:
     terms: list[str] = []
     patterns: list[LinearPattern] = []
     others: dict[str, Node] = {}
@@ -248,7 +170,7 @@ def _term_list(checker: _Checker, node: Node, what: str, allowed: tuple[str, ...
     return TermList(tuple(terms), tuple(patterns)), others
 
 
-def _deny(checker: _Checker, node: Node) -> list[DenyList]:
+def _deny(checker: Checker, node: Node) -> list[DenyList]:
     if not isinstance(node, SequenceNode):
         checker.error(node, "deny must be a list of {type, terms, patterns}")
         return []
@@ -267,7 +189,7 @@ def _deny(checker: _Checker, node: Node) -> list[DenyList]:
     return out
 
 
-def _recognizers(checker: _Checker, node: Node, presidio: Imported) -> list[CustomRecognizer]:
+def _recognizers(checker: Checker, node: Node, presidio: Imported) -> list[CustomRecognizer]:
     """The policy's own recognizers; entries in Presidio's shape go into ``presidio`` (recognizers and
     deny lists)."""
     if not isinstance(node, SequenceNode):
@@ -314,7 +236,7 @@ def _recognizers(checker: _Checker, node: Node, presidio: Imported) -> list[Cust
     return out
 
 
-def _shift_days(checker: _Checker, node: Node) -> tuple[int, int] | None:
+def _shift_days(checker: Checker, node: Node) -> tuple[int, int] | None:
     items = checker.strings(node, "date_shift_days")
     try:
         low, high = (int(text) for _, text in items)
@@ -328,7 +250,7 @@ def _shift_days(checker: _Checker, node: Node) -> tuple[int, int] | None:
 
 
 def _sensitive(
-    checker: _Checker, node: Node, base: Mapping[SensitiveCategory, SensitiveAction]
+    checker: Checker, node: Node, base: Mapping[SensitiveCategory, SensitiveAction]
 ) -> dict[SensitiveCategory, SensitiveAction]:
     """``sensitive: {substance_use: restrict, genetic: pass}``: one action per category."""
     actions = dict(base)
@@ -346,23 +268,9 @@ def _sensitive(
     return actions
 
 
-def compose(text: str, source: str) -> Node:
-    """The YAML node tree of ``text`` (lines kept for messages); :class:`PolicyFileError` when it is not YAML."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise PolicyFileError(source, [f"{source}:{line}: {problem}"]) from None
-    if root is None:
-        raise PolicyFileError(source, [f"{source}:1: the file is empty; start from 'version: 1'"])
-    return root
-
-
 def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
     """A policy from YAML text; raises :class:`PolicyFileError` listing every problem with its line."""
-    checker = _Checker(source)
+    checker = Checker(source)
     root = compose(text, source)
     pairs = dict((k.value, (k, v)) for k, v in checker.mapping(root, "the policy"))
     for name in pairs:

@@ -16,16 +16,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from pipeline.core.phi_types import PhiType
+from pipeline.core.policy.checker import Checker, PolicyFileError, compose
 from pipeline.core.policy.detector import _THRESHOLD as THRESHOLD
 from pipeline.core.policy.model import CustomRecognizer, DenyList, TermList
-
-if TYPE_CHECKING:
-    from pipeline.core.policy.loader import _Checker
 
 #: Presidio entity -> Safe Harbor type. Entities named like one of our types (``ZIP``, ``MRN``) map to it.
 ENTITY_MAP: Mapping[str, PhiType] = MappingProxyType(
@@ -98,7 +95,7 @@ class Imported:
 
 
 def presidio_entry(
-    checker: _Checker,
+    checker: Checker,
     node: Node,
     out: Imported,
     mapping: Mapping[str, PhiType] | None = None,
@@ -161,7 +158,7 @@ def presidio_entry(
             )
 
 
-def _context(checker: _Checker, fields: dict[str, tuple[Node, Node]]) -> tuple[str, ...]:
+def _context(checker: Checker, fields: dict[str, tuple[Node, Node]]) -> tuple[str, ...]:
     """Context words: the entry's ``context``, and those of each ``supported_languages`` item that has some."""
     words = [t for _, t in checker.strings(fields["context"][1], "context")] if "context" in fields else []
     languages = fields.get("supported_languages", (None, None))[1]
@@ -174,7 +171,7 @@ def _context(checker: _Checker, fields: dict[str, tuple[Node, Node]]) -> tuple[s
 
 
 def _entity(
-    checker: _Checker, fields: dict[str, tuple[Node, Node]], label: str, mapping: Mapping[str, PhiType]
+    checker: Checker, fields: dict[str, tuple[Node, Node]], label: str, mapping: Mapping[str, PhiType]
 ) -> PhiType | None:
     if "phi_type" in fields:  # the entry maps its entity itself
         text = checker.scalar(fields["phi_type"][1], "phi_type")
@@ -196,7 +193,7 @@ def _entity(
 
 
 def _patterns(
-    checker: _Checker,
+    checker: Checker,
     fields: dict[str, tuple[Node, Node]],
     label: str,
     phi_type: PhiType | None,
@@ -242,9 +239,7 @@ def import_presidio(text: str, source: str, mapping: Mapping[str, PhiType] | Non
     """A Presidio recognizer file (``recognizers:`` with ``global_regex_flags``, ``supported_languages``)
     as policy YAML in the pipeline's own shape, and the notes on what was not carried over; raises
     :class:`pipeline.core.policy.loader.PolicyFileError` listing every entry it refuses, with its line."""
-    from pipeline.core.policy.loader import PolicyFileError, _Checker, compose
-
-    checker = _Checker(source)
+    checker = Checker(source)
     root = compose(text, source)
     top = {k.value: (k, v) for k, v in checker.mapping(root, "the Presidio file")}
     for name in sorted(set(top) - {"recognizers", "supported_languages", "global_regex_flags"}):
