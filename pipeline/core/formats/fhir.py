@@ -40,6 +40,7 @@ from pipeline.core.errors import InvalidFhir, InvalidOutput, InvalidUtf8
 from pipeline.core.formats import fhir_model
 from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
 from pipeline.core.formats.dates import FHIR_DATES, FHIR_INSTANTS
+from pipeline.core.formats.fhirpath import FhirPathRule, ancestors, compile_rules, select
 from pipeline.core.formats.joined import JoinedText
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.formats.values import ValueProtector
@@ -110,6 +111,9 @@ class _Walk:
     protector: ValueProtector
     ids: _Ids
     doc: ProtectedDocument
+    #: FHIRPath rules in order, and per rule the paths it selected in the resources walked so far.
+    fhirpath: tuple[FhirPathRule, ...] = ()
+    selected: list[set[str]] = field(default_factory=list)
     births: list[tuple[Any, Any, str]] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     finishers: list[Callable[[], None]] = field(default_factory=list)
@@ -121,9 +125,18 @@ class _Walk:
         """The path a rule is written under (for ``policy explain``)."""
         return self._names.get(id(rule), "rule")
 
-    def rule(self, res_path: list[str], types: list[tuple[str, list[str]]], primitive: str | None) -> Rule | None:
+    def rule(
+        self, res_path: list[str], types: list[tuple[str, list[str]]], primitive: str | None, path: str = ""
+    ) -> Rule | None:
+        """The rule for a leaf: the first FHIRPath rule that selected it (or an element above it), else
+        the most specific path or type rule."""
         if not self._names:
             self._names.update({id(rule): path for path, rule in self.rules.rules.items()})
+        if path and self.fhirpath:
+            chain = ancestors(path)
+            for compiled, paths in zip(self.fhirpath, self.selected, strict=True):
+                if any(where in paths for where in chain):
+                    return compiled.rule
         get = self.rules.get
         for end in range(len(res_path), 1, -1):
             found = get(".".join(res_path[:end]))
@@ -146,12 +159,17 @@ class _Walk:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             return
         rtype = resource["resourceType"]
+        if self.fhirpath:
+            if not self.selected:
+                self.selected.extend(set() for _ in self.fhirpath)
+            for index, (_, paths) in enumerate(select(self.fhirpath, resource, path)):
+                self.selected[index] |= paths
         if isinstance(resource.get("id"), str) and contained:  # local: "#id" refers to it, pseudonymized alike
             resource["id"] = self.ids.local_id(resource["id"])
             self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
             self.doc.coverage.add(f"{path}.id", "contained id: pseudonym", Decision.RULED, "tokenize")
         elif isinstance(resource.get("id"), str):
-            rule = self.rule([rtype, "id"], [("Resource", ["id"])], None)
+            rule = self.rule([rtype, "id"], [("Resource", ["id"])], None, f"{path}.id")
             if rule is not None and rule.action is not RuleAction.KEEP:
                 resource["id"] = self.ids.resource_id(rtype, resource["id"])
                 self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
@@ -209,18 +227,22 @@ class _Walk:
         depth: int,
     ) -> None:
         if type_name == "Reference" and isinstance(item.get("reference"), str):
-            rule = self.rule([*res_path, "reference"], [*types[:-1], ("Reference", ["reference"])], "string")
+            rule = self.rule(
+                [*res_path, "reference"], [*types[:-1], ("Reference", ["reference"])], "string", f"{path}.reference"
+            )
             self.reference(item, "reference", rule, f"{path}.reference")
         if type_name == "BundleEntry" and isinstance(item.get("fullUrl"), str):
-            rule = self.rule([*res_path, "fullUrl"], types, "uri")
+            rule = self.rule([*res_path, "fullUrl"], types, "uri", f"{path}.fullUrl")
             self.reference(item, "fullUrl", rule, f"{path}.fullUrl", full_url=True)
         if type_name in ("BundleEntryRequest", "BundleEntryResponse"):
             self.request(item, path)
         if type_name == "Narrative" and isinstance(item.get("div"), str):
-            rule = self.rule([*res_path, "div"], [*types[:-1], ("Narrative", ["div"])], "xhtml")
+            rule = self.rule([*res_path, "div"], [*types[:-1], ("Narrative", ["div"])], "xhtml", f"{path}.div")
             self.narrative(item, rule, f"{path}.div")
         if type_name == "Attachment" and isinstance(item.get("data"), str):
-            rule = self.rule([*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary")
+            rule = self.rule(
+                [*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary", f"{path}.data"
+            )
             self.attachment(item, rule, f"{path}.data")
         for key in list(item):
             if key in ("reference", "div") and type_name in ("Reference", "Narrative"):
@@ -259,7 +281,7 @@ class _Walk:
             year = FHIR_DATES.year(value)
             if year:
                 self.years.append(int(year))
-        rule = self.rule(res_path, types, primitive)
+        rule = self.rule(res_path, types, primitive, path)
         if value is None:
             return
         coverage = self.doc.coverage
@@ -582,6 +604,7 @@ class FhirProcessor:
 
     def __init__(self, rules: FormatRules) -> None:
         self.rules = rules
+        self.fhirpath = compile_rules(rules.rules)
 
     def protect(self, value: bytes, protector: ValueProtector, explain: bool = False) -> ProtectedDocument:
         data = parse(value)
@@ -589,7 +612,7 @@ class FhirProcessor:
         protector.patient_key = subject
         doc = ProtectedDocument(FORMAT_FHIR, f"{FORMAT_FHIR}:{data['resourceType']}", subject, lambda: b"")
         doc.coverage.explain = explain
-        walk = _Walk(self.rules, protector, _Ids(protector.secret), doc)
+        walk = _Walk(self.rules, protector, _Ids(protector.secret), doc, self.fhirpath)
         walk.resource(data, data["resourceType"], 0)
         if walk.births:
             reference = max(walk.years, default=datetime.now(UTC).year)  # failing any other date: today

@@ -16,6 +16,8 @@ from pathlib import Path
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.formats.fhirpath import is_fhirpath
+from pipeline.core.formats.fhirpath import problem as fhirpath_problem
 from pipeline.core.formats.names import BY_FORMAT
 from pipeline.core.linear_regex import LinearPattern
 from pipeline.core.phi_types import PhiType
@@ -121,7 +123,11 @@ def _format_rules(checker: Checker, node: Node, fmt: Format, base: FormatRules) 
                     unlisted = Action(text)
         else:
             for path, rule_node in checker.mapping(value, f"{fmt.value} rules"):
-                problem = spelled.check_path(str(path.value))
+                written = str(path.value)
+                if fmt is Format.FHIR and is_fhirpath(written):
+                    problem = fhirpath_problem(written)
+                else:
+                    problem = spelled.check_path(written)
                 if problem:
                     checker.error(path, f"{fmt.value} path {path.value!r}: {problem}")
                     continue
