@@ -13,13 +13,16 @@ from pathlib import Path
 from pipeline.core.errors import ConfigError
 from pipeline.core.phi_types import PhiType, parse_phi_type
 from pipeline.core.policy.loader import PolicyFileError, parse_policy
+from pipeline.core.policy.ms_fhir import import_ms_fhir
 from pipeline.core.policy.presidio import import_presidio
 
-SOURCES = ("presidio",)
+SOURCES = ("presidio", "ms-fhir")
 
 
 def register(actions: argparse._SubParsersAction) -> None:
-    parser = actions.add_parser("import", help="write a policy file from a Presidio recognizer file")
+    parser = actions.add_parser(
+        "import", help="write a policy file from Presidio recognizers or Microsoft's FHIR anonymizer configuration"
+    )
     parser.add_argument("--from", dest="source", required=True, choices=SOURCES, help="the other tool")
     parser.add_argument("file", type=Path, help="its configuration file")
     parser.add_argument("-o", "--output", type=Path, help="where to write the policy (default: standard output)")
@@ -49,7 +52,10 @@ def run_policy_import(args: argparse.Namespace) -> int:
         text = args.file.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyFileError(str(args.file), [f"{args.file}: cannot read it as UTF-8 text ({exc})"]) from None
-    policy_text, notes = import_presidio(text, str(args.file), entity_map(args.map))
+    if args.source == "ms-fhir":
+        policy_text, notes = import_ms_fhir(text, str(args.file))
+    else:
+        policy_text, notes = import_presidio(text, str(args.file), entity_map(args.map))
     parse_policy(policy_text, f"{args.file} (imported)")  # the output loads as it is, or this is a bug
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

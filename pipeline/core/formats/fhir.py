@@ -40,7 +40,7 @@ from pipeline.core.errors import InvalidFhir, InvalidOutput, InvalidUtf8
 from pipeline.core.formats import fhir_model
 from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
 from pipeline.core.formats.dates import FHIR_DATES, FHIR_INSTANTS
-from pipeline.core.formats.fhirpath import FhirPathRule, ancestors, compile_rules, select
+from pipeline.core.formats.fhirpath import FhirPathRule, ancestors, compile_rules, is_fhirpath, select
 from pipeline.core.formats.joined import JoinedText
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.formats.values import ValueProtector
@@ -239,6 +239,9 @@ class _Walk:
         if type_name == "Narrative" and isinstance(item.get("div"), str):
             rule = self.rule([*res_path, "div"], [*types[:-1], ("Narrative", ["div"])], "xhtml", f"{path}.div")
             self.narrative(item, rule, f"{path}.div")
+            if item.get("div") is _REMOVED:
+                item.update(dict.fromkeys(item, _REMOVED))
+                return
         if type_name == "Attachment" and isinstance(item.get("data"), str):
             rule = self.rule(
                 [*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary", f"{path}.data"
@@ -303,8 +306,10 @@ class _Walk:
             elif not isinstance(value, str):  # a number or boolean no rule keeps: not text, dropped
                 holder[slot] = _REMOVED
             return
-        phi_type = rule.phi_type or PhiType.ID
         named = self.named(rule)
+        if rule.action is RuleAction.REDACT and rule.params:  # partial redaction: by what the leaf is
+            rule = replace(rule, phi_type=_partial_type(primitive, res_path[-1], rule.phi_type))
+        phi_type = rule.phi_type or PhiType.ID
         if types and types[-1][0] == "ContactPoint" and res_path[-1] == "value":
             phi_type = _CONTACT_TYPES.get(str(parent.get("system", "")), phi_type)
             rule = replace(rule, phi_type=phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
@@ -365,6 +370,11 @@ class _Walk:
         if rule is not None and rule.action is RuleAction.KEEP:
             rule = None  # narrative is text: a "keep" on it is not a code's keep
         div = item["div"]
+        if rule is not None and rule.action is RuleAction.REDACT and is_fhirpath(self.named(rule)):
+            item["div"] = _REMOVED  # a FHIRPath rule redacts the narrative node: all of it goes (Microsoft's way)
+            self.record(path, PhiType.NAME, RuleAction.REDACT)
+            coverage.add(path, f"{self.named(rule)}: redact", Decision.RULED, "redact")
+            return
         if rule is not None and rule.action is not RuleAction.DETECT:
             item["div"] = f'<div xmlns="{XHTML}">[REDACTED]</div>'
             self.record(path, PhiType.NAME, RuleAction.REDACT)
@@ -468,6 +478,15 @@ class _Walk:
 
     def record(self, path: str, phi_type: PhiType, action: RuleAction) -> None:
         self.doc.transformations.append(Transformation(path, phi_type.value, action.value))
+
+
+def _partial_type(primitive: str, element: str, phi_type: PhiType | None) -> PhiType | None:
+    """The type a partial redaction treats a leaf as: dates by their primitive, ZIP codes by their element."""
+    if primitive in _DATE_PRIMITIVES:
+        return PhiType.DATE
+    if element == "postalCode":
+        return PhiType.ZIP
+    return phi_type
 
 
 def _number(text: str, integer: bool) -> int | float:

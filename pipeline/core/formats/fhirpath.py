@@ -31,6 +31,7 @@ _MODEL = models["r4"]
 _OPTIONS = {"returnRawData": True}
 _NODES_BY_TYPE = re.compile(r"nodesByType\(\s*'([A-Za-z]+)'\s*\)")
 _NODES_BY_NAME = re.compile(r"nodesByName\(\s*'([A-Za-z]+)'\s*\)")
+_BASE_TYPE = re.compile(r"^\(?(?:Resource|DomainResource)\b")
 _SAMPLE = {"resourceType": "Patient", "name": [{"family": "x"}]}
 
 
@@ -40,7 +41,9 @@ def is_fhirpath(path: str) -> bool:
 
 
 def standard(expression: str) -> str:
-    """Microsoft's ``nodesByType``/``nodesByName`` as standard FHIRPath."""
+    """Microsoft's ``nodesByType``/``nodesByName`` as standard FHIRPath, and a leading ``Resource`` (any
+    resource, which fhirpathpy's type check does not see through) as the resource itself."""
+    expression = _BASE_TYPE.sub(lambda m: "(%context" if m.group(0).startswith("(") else "%context", expression)
     expression = _NODES_BY_TYPE.sub(r"descendants().ofType(\1)", expression)
     return _NODES_BY_NAME.sub(r"descendants().select(\1)", expression)
 

@@ -60,7 +60,7 @@ class ValueProtector:
         action, phi_type = rule.action, rule.phi_type or PhiType.ID
         if action is RuleAction.KEEP:
             return value, action
-        if action is RuleAction.REDACT:
+        if action is RuleAction.REDACT and not rule.params:
             return None, action
         result = OPERATORS[action].protect(value, phi_type, self.context(path, dates, rule.params))
         if result is None:

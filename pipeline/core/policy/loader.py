@@ -31,6 +31,7 @@ from pipeline.core.policy.model import (
     Rule,
     TermList,
 )
+from pipeline.core.policy.ms_fhir import import_ms_fhir, looks_like_ms_fhir
 from pipeline.core.policy.presidio import Imported, is_presidio, presidio_entry
 from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, parse_action, parse_category
 from pipeline.core.transform.actions import Action
@@ -349,4 +350,7 @@ def load_policy(path: Path | None) -> Policy:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PolicyFileError(str(path), [f"{path}: the file is not UTF-8"]) from None
+    if looks_like_ms_fhir(text):  # Microsoft's FHIR anonymizer configuration, taken as it is
+        converted, _ = import_ms_fhir(text, str(path))
+        return parse_policy(converted, str(path))
     return parse_policy(text, str(path))
