@@ -169,6 +169,69 @@ def substitute_target() -> dict[str, Any]:
     return target
 
 
+def _narrative(html: str) -> dict[str, str]:
+    return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{html}</div>'}
+
+
+_LOINC = {"coding": [{"system": "http://loinc.org", "code": "15074-8", "display": "Test display"}]}
+BUNDLE_BASIC: dict[str, Any] = {
+    "resourceType": "Bundle",
+    "id": "bundle-references",
+    "type": "collection",
+    "entry": [
+        {
+            "fullUrl": "http://example.org/fhir/Patient/23",
+            "resource": {
+                "resourceType": "Patient",
+                "id": "23",
+                "text": _narrative("<p><b>id</b>: 23</p><p><b>identifier</b>: 1234567</p>"),
+                "identifier": [{"system": "http://example.org/ids", "value": "1234567"}],
+                "name": [{"use": "official", "family": "Family", "given": list(_GIVEN)}],
+            },
+        },
+        {
+            "fullUrl": "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d",
+            "resource": {"resourceType": "Patient", "text": _narrative("<p><b>Generated Narrative</b></p>")},
+        },
+        {
+            "fullUrl": "http://example.org/fhir/Observation/123",
+            "resource": {
+                "resourceType": "Observation",
+                "id": "123",
+                "text": _narrative("<p><b>subject</b>: <a>Patient/23</a></p>"),
+                "status": "final",
+                "code": _LOINC,
+                "subject": {"reference": "Patient/23"},
+            },
+        },
+    ],
+}
+BUNDLE_TARGET: dict[str, Any] = {
+    "resourceType": "Bundle",
+    "id": "bundle-references",
+    "type": "collection",
+    "entry": [
+        {
+            "resource": {
+                "resourceType": "Patient",
+                "id": "c846593cc9ec1e3a2126c5aa321f8e1c2246f976ffd8f1b9c0fe75a1e26c985d",
+                "name": [{"use": "official"}],
+            }
+        },
+        {"resource": {"resourceType": "Patient"}},
+        {
+            "resource": {
+                "resourceType": "Observation",
+                "id": "123",
+                "status": "final",
+                "code": _LOINC,
+                "subject": {"reference": "Patient/c846593cc9ec1e3a2126c5aa321f8e1c2246f976ffd8f1b9c0fe75a1e26c985d"},
+            }
+        },
+    ],
+}
+
+
 #: name -> (configuration, input, expected output); their targets' meta.security labels left out (we add none)
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] = {
     "patient-basic/common-config": (COMMON_CONFIG, PATIENT_BASIC, COMMON_TARGET),
@@ -179,6 +242,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] =
         substitute_target(),
     ),
     "patient-generalize/generalize-patient-config": (GENERALIZE_CONFIG, PATIENT_BASIC, None),
+    "bundle-basic/common-config": (COMMON_CONFIG, BUNDLE_BASIC, BUNDLE_TARGET),
 }
 
 

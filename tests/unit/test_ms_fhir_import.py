@@ -132,6 +132,19 @@ def test_substitute_primitive_writes_their_value_and_the_rest_is_not_theirs_to_k
     assert len(outcome["unlisted"]) == 52  # kept as they are by them; deny by default here
 
 
+def test_a_bundle_under_the_common_configuration_keeps_its_references_consistent(keyring):
+    config, bundle, target = CASES["bundle-basic/common-config"]
+    outcome = run_case(config, bundle, target)
+    # the Observation's subject: a 32-hex pseudonym (theirs: a 64-hex HMAC), the same as the Patient's id
+    assert outcome["differs"] == ["Bundle.entry[].resource.subject.reference"] and len(outcome["equal"]) == 7
+    policy = parse_policy(import_ms_fhir(config_text(config), "c.json")[0], "i.yaml")
+    deidentifier = Deidentifier(keyring=keyring, detector=RuleDetector(), policy=policy)
+    out = json.loads(deidentifier.document(FORMAT_FHIR, json.dumps(bundle).encode()).content)
+    patient, _, observation = (entry["resource"] for entry in out["entry"])
+    assert observation["subject"]["reference"] == f"Patient/{patient['id']}"
+    assert all("fullUrl" not in entry and "text" not in entry["resource"] for entry in out["entry"])
+
+
 def test_generalize_with_fhirpath_cases_is_refused_with_its_line():
     with pytest.raises(PolicyFileError) as caught:
         import_ms_fhir(config_text(GENERALIZE_CONFIG), "generalize.json")
