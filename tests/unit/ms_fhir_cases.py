@@ -41,13 +41,35 @@ REDACT_ALL_CONFIG: dict[str, Any] = {"fhirVersion": "", "fhirPathRules": [{"path
 SUBSTITUTE_PRIMITIVE_CONFIG: dict[str, Any] = {
     "fhirPathRules": [{"path": "Patient.name.family", "method": "substitute", "replaceWith": "example"}]
 }
+_DATE_CASE = "$this <= @2020-01-01{t} and $this >= @1990-01-01{t}"
 GENERALIZE_CONFIG: dict[str, Any] = {
     "fhirPathRules": [
         {"path": "nodesByType('Extension')", "method": "redact"},
         {
+            "path": "Patient.communication.language.coding.code",
+            "method": "generalize",
+            "cases": {
+                "$this in ('en-AU' | 'en-CA' | 'en-GB' | 'en-IN' | 'en-NZ' | 'en-SG' | 'en-US')": "'en'",
+                "('es-AR' | 'es-ES' | 'es-UY') contains $this": "'es'",
+            },
+            "otherValues": "keep",
+        },
+        {
             "path": "nodesByType('date')",
             "method": "generalize",
-            "cases": {"$this <= @2020-01-01 and $this >= @1990-01-01": "@2000-01-01"},
+            "cases": {_DATE_CASE.format(t=""): "@2000-01-01"},
+            "otherValues": "redact",
+        },
+        {
+            "path": "nodesByType('dateTime')",
+            "method": "generalize",
+            "cases": {_DATE_CASE.format(t="T00:00:00Z"): "@2000-01-01T00:00:00Z"},
+        },
+        {"path": "nodesByType('integer')", "method": "generalize", "cases": {"true": "1"}, "otherValues": "keep"},
+        {
+            "path": "Patient.nodesByType('Address').postalCode",
+            "method": "generalize",
+            "cases": {"$this.startsWith('123')": "$this.substring(0,3)+'****'"},
             "otherValues": "redact",
         },
     ]
@@ -232,8 +254,31 @@ BUNDLE_TARGET: dict[str, Any] = {
 }
 
 
+def generalize_case() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Their patient-generalize input (``communication`` as a list: theirs has an object, not valid R4) and target."""
+    source = copy.deepcopy(PATIENT_BASIC)
+    source["identifier"][0]["period"]["start"] = "2001-03-04"
+    source["birthDate"] = "2010-05-07"
+    source["_birthDate"]["extension"][0]["valueDateTime"] = "2010-05-07T01:01:01-01:00"
+    del source["deceasedBoolean"]
+    source.update(deceasedDateTime="2017-01-01T01:01:01-01:00", multipleBirthInteger=10)
+    source["address"][1]["period"]["start"] = "2013-01-01"
+    source["communication"] = [{"language": {"coding": [{"code": "en-AU"}]}}]
+    target = copy.deepcopy(source)
+    moved = "2000-01-01T00:00:00Z"
+    target["identifier"][0]["period"]["start"] = moved
+    target["name"][2]["period"]["end"] = target["telecom"][3]["period"]["end"] = moved
+    del target["_birthDate"], target["contact"][0]["name"]["_family"], target["contact"][0]["address"]["postalCode"]
+    target.update(birthDate="2000-01-01", deceasedDateTime=moved, multipleBirthInteger=1)
+    for address in target["address"]:
+        address.update(postalCode="123****", period={"start": moved})
+    target["contact"][0]["address"]["period"]["start"] = target["contact"][0]["period"]["start"] = moved
+    target["communication"][0]["language"]["coding"][0]["code"] = "en"
+    return source, target
+
+
 #: name -> (configuration, input, expected output); their targets' meta.security labels left out (we add none)
-CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] = {
+CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "patient-basic/common-config": (COMMON_CONFIG, PATIENT_BASIC, COMMON_TARGET),
     "patient-basic/redact-all-config": (REDACT_ALL_CONFIG, PATIENT_BASIC, REDACT_ALL_TARGET),
     "patient-substitute-primitive/substitute-primitive": (
@@ -241,7 +286,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] =
         PATIENT_BASIC,
         substitute_target(),
     ),
-    "patient-generalize/generalize-patient-config": (GENERALIZE_CONFIG, PATIENT_BASIC, None),
+    "patient-generalize/generalize-patient-config": (GENERALIZE_CONFIG, *generalize_case()),
     "bundle-basic/common-config": (COMMON_CONFIG, BUNDLE_BASIC, BUNDLE_TARGET),
 }
 

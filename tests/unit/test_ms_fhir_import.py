@@ -26,7 +26,7 @@ from pipeline.core.policy import load_policy
 from pipeline.core.policy.loader import PolicyFileError, parse_policy
 from pipeline.core.policy.ms_fhir import import_ms_fhir
 from pipeline.interfaces.cli import main
-from tests.unit.ms_fhir_cases import CASES, COMMON_CONFIG, GENERALIZE_CONFIG, config_text
+from tests.unit.ms_fhir_cases import CASES, COMMON_CONFIG, config_text
 
 _KEYED = {"date-shift", "crypto-hash", "encrypt", "tokenize"}
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -145,11 +145,22 @@ def test_a_bundle_under_the_common_configuration_keeps_its_references_consistent
     assert all("fullUrl" not in entry and "text" not in entry["resource"] for entry in out["entry"])
 
 
-def test_generalize_with_fhirpath_cases_is_refused_with_its_line():
+def test_generalize_with_fhirpath_cases_matches_their_target():
+    outcome = run_case(*CASES["patient-generalize/generalize-patient-config"])
+    assert not outcome["differs"] and len(outcome["equal"]) == 16  # dates, ZIP codes, a language, an integer
+    assert len(outcome["unlisted"]) == 39  # names, telecom, text: kept as they are by them
+
+
+def test_a_case_fhirpath_cannot_evaluate_is_refused_with_its_line():
+    rule = {"path": "nodesByType('date')", "method": "generalize", "cases": {"$this.frobnicate()": "@2000"}}
     with pytest.raises(PolicyFileError) as caught:
-        import_ms_fhir(config_text(GENERALIZE_CONFIG), "generalize.json")
+        load_policy_text(json.dumps({"fhirPathRules": [rule]}, indent=2))
     [problem] = caught.value.problems
-    assert problem.startswith("generalize.json:10: ") and "generalize with FHIRPath 'cases' is not supported" in problem
+    assert problem.startswith("c.json:") and "Not implemented: frobnicate" in problem
+
+
+def load_policy_text(text: str) -> object:
+    return parse_policy(import_ms_fhir(text, "c.json")[0], "c.json")
 
 
 def test_keys_are_refused_with_their_line_and_the_json_is_taken_directly(tmp_path, capsys):
@@ -176,6 +187,7 @@ def test_keys_are_refused_with_their_line_and_the_json_is_taken_directly(tmp_pat
         ({"method": "encrypt"}, None),
         ({"method": "cryptoHash"}, None),
         ({"method": "keep"}, None),
+        ({"method": "generalize", "cases": {"$this > 3": "3"}}, {"cases": '[["$this > 3", "3"]]'}),
     ],
 )
 def test_each_method_maps_onto_the_action_table(rule, expected):

@@ -313,7 +313,8 @@ class _Walk:
         if types and types[-1][0] == "ContactPoint" and res_path[-1] == "value":
             phi_type = _CONTACT_TYPES.get(str(parent.get("system", "")), phi_type)
             rule = replace(rule, phi_type=phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and rule.action is RuleAction.PERTURB:
+        numeric = rule.action is RuleAction.PERTURB or (rule.action is RuleAction.GENERALIZE and rule.params)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and numeric:
             noisy, action = self.protector.protect(str(value), rule, path, FHIR_DATES)
             protected = None if noisy is None else _number(noisy, integer=isinstance(value, int))
         elif not isinstance(value, str):
@@ -489,9 +490,13 @@ def _partial_type(primitive: str, element: str, phi_type: PhiType | None) -> Phi
     return phi_type
 
 
-def _number(text: str, integer: bool) -> int | float:
-    """A perturbed JSON number back in its kind (an integer element stays an integer)."""
-    return round(float(text)) if integer else float(text)
+def _number(text: str, integer: bool) -> int | float | None:
+    """A perturbed or generalized JSON number back in its kind (an integer stays an integer); None if the
+    result is not a number."""
+    try:
+        return round(float(text)) if integer else float(text)
+    except ValueError:
+        return None
 
 
 _TYPED_ONLY = frozenset({RuleAction.GENERALIZE, RuleAction.DATE_SHIFT})

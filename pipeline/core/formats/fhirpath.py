@@ -18,14 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from antlr4 import CommonTokenStream, InputStream, Token
-from antlr4.error.ErrorListener import ErrorListener
 from fhirpathpy import compile as compile_fhirpath
 from fhirpathpy.models import models
-from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
-from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
 
 from pipeline.core.formats.rules import Rule
+from pipeline.core.transform.fhirpath_cases import syntax_problem
 
 _MODEL = models["r4"]
 _OPTIONS = {"returnRawData": True}
@@ -48,30 +45,12 @@ def standard(expression: str) -> str:
     return _NODES_BY_NAME.sub(r"descendants().select(\1)", expression)
 
 
-class _Errors(ErrorListener):
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def syntaxError(self, recognizer: Any, offending: Any, line: int, column: int, msg: str, e: Any) -> None:
-        self.messages.append(f"column {column + 1}: {msg}")
-
-
 def problem(expression: str) -> str | None:
     """What is wrong with a FHIRPath expression (syntax, an unknown function), or None."""
     text = standard(expression)
-    errors = _Errors()
-    lexer = FHIRPathLexer(InputStream(text))
-    lexer.removeErrorListeners()
-    lexer.addErrorListener(errors)
-    tokens = CommonTokenStream(lexer)
-    parser = FHIRPathParser(tokens)
-    parser.removeErrorListeners()
-    parser.addErrorListener(errors)
-    parser.expression()
-    if not errors.messages and tokens.LA(1) != Token.EOF:
-        errors.messages.append(f"column {tokens.LT(1).column + 1}: unexpected {tokens.LT(1).text!r}")
-    if errors.messages:
-        return f"not valid FHIRPath ({errors.messages[0]})"
+    syntax = syntax_problem(text)
+    if syntax:
+        return syntax
     try:
         compile_fhirpath(text, model=_MODEL, options=_OPTIONS)(_SAMPLE, {})
     except Exception as exc:  # fhirpathpy raises bare Exception for an unknown function

@@ -95,14 +95,14 @@ def _rule(checker: Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule | 
     phi_type = checker.phi_type(type_node, type_text) if type_text else None
     if type_text and phi_type is None:
         return None
-    problem = OPERATORS[action].validate(phi_type, action_text.strip())
-    if problem:
-        checker.error(action_node if phi_type is None else type_node, f"{key.value}: {problem}")
-        return None
     params, problems = OPERATORS[action].check_params(raw_params, action_text.strip())
     for problem in problems:
         checker.error(params_node, f"{key.value}: {problem}")
     if problems:
+        return None
+    problem = OPERATORS[action].validate(phi_type, action_text.strip(), params)
+    if problem:
+        checker.error(action_node if phi_type is None else type_node, f"{key.value}: {problem}")
         return None
     return Rule(action, phi_type, value_types, key.start_mark.line + 1, params)
 

@@ -2,7 +2,8 @@
 
 Each rule becomes a FHIRPath rule of the policy's ``fhir:`` section, in the same order (first match
 wins in both tools): ``keep``, ``redact``, ``dateShift``, ``cryptoHash``, ``encrypt``, ``substitute``,
-``perturb`` and ``generalize``. The partial-redaction switches (``enablePartialDatesForRedact``,
+``perturb`` and ``generalize`` (its FHIRPath ``cases`` and ``otherValues``). The partial-redaction switches
+(``enablePartialDatesForRedact``,
 ``...AgesForRedact``, ``...ZipCodesForRedact``, ``restrictedZipCodeTabulationAreas``) become the
 ``redact`` rules' parameters. Keys (``dateShiftKey``, ``cryptoHashKey``, ``encryptKey``) are refused in
 favour of the keyring: they are noted with their line and not carried over. The policy extends Safe
@@ -160,6 +161,19 @@ def _phi_type(path: str, action: str) -> str:
     return _TYPED.get(action, "ID")
 
 
+def _cases(checker: Checker, fields: dict[str, tuple[Node, Node]], path: str) -> list[list[str]] | None:
+    """A generalize rule's ``cases`` (condition -> result, in order); generalize needs them here as there."""
+    if "cases" not in fields:
+        checker.error(fields["method"][1], f"{path}: generalize needs its cases ({{condition: result}})")
+        return None
+    node = fields["cases"][1]
+    pairs = [[str(k.value), checker.scalar(v, "case result") or ""] for k, v in checker.mapping(node, "cases")]
+    if not pairs:
+        checker.error(node, f"{path}: cases must map FHIRPath conditions to results")
+        return None
+    return pairs
+
+
 def _rule(checker: Checker, node: Node, redact: dict[str, Any]) -> tuple[str, Any] | None:
     fields = {k.value: (k, v) for k, v in checker.mapping(node, "rule")}
     for name in sorted(set(fields) - set(_RULE_KEYS)):
@@ -203,13 +217,13 @@ def _rule(checker: Checker, node: Node, redact: dict[str, Any]) -> tuple[str, An
         params["ratio" if kind == "proportional" else "range"] = span / 2
         if "roundTo" in fields:
             params["round_to"] = int(checker.scalar(fields["roundTo"][1], "roundTo") or 0)
-    elif action == "generalize" and "cases" in fields:
-        checker.error(
-            fields["cases"][0],
-            f"{path}: generalize with FHIRPath 'cases' is not supported; the pipeline's "
-            "generalize keeps a date's year, a ZIP code's first three digits, 90+ for an age",
-        )
-        return None
+    elif action == "generalize":
+        cases = _cases(checker, fields, path)
+        if cases is None:
+            return None
+        params["cases"] = json.dumps(cases)
+        if "otherValues" in fields:
+            params["other"] = (checker.scalar(fields["otherValues"][1], "otherValues") or "redact").lower()
     if params:
         rule["params"] = params
     return expression, rule

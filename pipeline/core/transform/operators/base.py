@@ -96,9 +96,11 @@ class Operator:
         value = ctx.params.get(name)
         return self.parameters[name].default if value is None else value
 
-    def validate(self, phi_type: PhiType | None, written: str | None = None) -> str | None:
+    def validate(
+        self, phi_type: PhiType | None, written: str | None = None, params: ActionParams | None = None
+    ) -> str | None:
         """What is wrong with this action on ``phi_type`` (None: nothing); ``written`` is the action as the
-        policy spelled it, quoted back in the message."""
+        policy spelled it, quoted back in the message; ``params`` may widen the types (generalize's cases)."""
         name = written or self.action.value
         if phi_type is None:
             return f"'{name}' needs a PHI type ('{name} NAME')" if self.needs_type else None
