@@ -19,7 +19,7 @@ import fastavro
 
 from pipeline.core.errors import SchemaError
 from pipeline.core.phi_types import PhiType, UnknownPhiTypeError, parse_phi_type
-from pipeline.core.transform.actions import Action
+from pipeline.core.transform.actions import NO_PARAMS, Action, ActionParams
 from pipeline.core.transform.operators import OPERATORS
 
 FREE_TEXT = "FREE_TEXT"
@@ -64,6 +64,8 @@ class FieldPolicy:
     #: An untagged string: deny by default, it is scanned by the detector like free text (its output type
     #: is unchanged, so withheld text is written empty). ``"phi": "NONE"`` on the field opts out.
     implicit: bool = False
+    #: The action's parameters (``"params": {"keep_last": 4}`` beside the tag), checked by its operator.
+    params: ActionParams = NO_PARAMS
 
     @property
     def is_free_text(self) -> bool:
@@ -147,7 +149,7 @@ Plan = LeafPlan | RecordPlan | ArrayPlan | MapPlan | UnionPlan | None
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 #: What a tagged field's type may hold at its leaves: text and whole numbers (and null).
 _TAGGABLE_LEAVES = frozenset({"null", "string", "int", "long"})
-_TAG_KEYS = ("phi", "action")
+_TAG_KEYS = ("phi", "action", "params")
 #: The tag that opts a field out of scanning: its values are not PHI (codes, states), kept as they are.
 NOT_PHI = "NONE"
 
@@ -279,8 +281,8 @@ class _PlanBuilder:
         except ValueError as exc:
             raise SchemaError(f"{where}: {exc}") from None
         if tag == FREE_TEXT:
-            if parsed is not Action.DETECT:
-                raise SchemaError(f"{where}: a FREE_TEXT field takes action 'detect'")
+            if parsed is not Action.DETECT or "params" in avro_field:
+                raise SchemaError(f"{where}: a FREE_TEXT field takes action 'detect' (and no params)")
             if leaves - {"null"} != {"string"}:
                 raise SchemaError(f"{where}: a FREE_TEXT field must hold strings only")
             policy = FieldPolicy(path, None, parsed, nullable)
@@ -292,7 +294,13 @@ class _PlanBuilder:
             problem = OPERATORS[parsed].validate(phi_type, str(action))
             if problem:
                 raise SchemaError(f"{where}: {problem}")
-            policy = FieldPolicy(path, phi_type, parsed, nullable)
+            raw = avro_field.get("params", {})
+            if not isinstance(raw, dict):
+                raise SchemaError(f"{where}: 'params' must be an object, for example {{\"keep_last\": 4}}")
+            params, problems = OPERATORS[parsed].check_params(raw, str(action))
+            if problems:
+                raise SchemaError(f"{where}: " + "; ".join(problems))
+            policy = FieldPolicy(path, phi_type, parsed, nullable, params=params)
         self.policies.append(policy)
         return policy
 

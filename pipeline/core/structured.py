@@ -40,7 +40,7 @@ from pipeline.core.schemas import (
     UnionPlan,
 )
 from pipeline.core.spans import Span
-from pipeline.core.transform.actions import Action
+from pipeline.core.transform.actions import Action, ActionParams
 from pipeline.core.transform.operators import OPERATORS
 
 STAGE = "protect"
@@ -51,7 +51,7 @@ _BIRTH_NAMES = ("birth", "dob")
 
 #: One value through the action table: (value, type, action, field path) -> (protected value or None
 #: for removed, the action applied); the Avro format binds it to the message (its keys, patient, id).
-ProtectValue = Callable[[str, PhiType, Action, str], tuple[str | None, Action]]
+ProtectValue = Callable[[str, PhiType, Action, str, ActionParams], tuple[str | None, Action]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +121,6 @@ class _Leaf:
     container: Any
     key: Any
     value: Any
-
-
 
 
 def protect_record(
@@ -292,7 +290,7 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
     if action is Action.GENERALIZE:  # the value must be what the field says (a date with a year, an age)
         protected = _generalized(text, phi_type, path, protect)
     else:
-        protected, action = protect(text, phi_type, action, path)
+        protected, action = protect(text, phi_type, action, path, policy.params)
     if result.aged_90_plus and protected is not None and _reveals_age(phi_type, text, action):
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
         protected, action = AGED_90_PLUS, Action.GENERALIZE
@@ -312,7 +310,7 @@ def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:
 
 def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:
     """A tagged value that cannot be generalized is not what its field says: the record is refused."""
-    protected, applied = protect(text, phi_type, Action.GENERALIZE, path)
+    protected, applied = protect(text, phi_type, Action.GENERALIZE, path, ActionParams())
     if applied is not Action.GENERALIZE:
         raise InvalidField(STAGE, f"field {path!r}: not a {phi_type.value} value that can be generalized")
     return protected

@@ -22,7 +22,7 @@ from pipeline.core.errors import ConfigError, RejectedMessage
 from pipeline.core.formats.framing import split_hl7
 from pipeline.core.formats.names import BY_CLI
 from pipeline.core.policy import Format, load_policy
-from pipeline.interfaces import policy_explain
+from pipeline.interfaces import policy_explain, policy_import
 
 FORMATS = tuple(BY_CLI)
 
@@ -56,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("file", type=Path)
     check.set_defaults(func=run_policy_check)
     policy_explain.register(actions)
+    policy_import.register(actions)
 
 
 def run_policy_check(args: argparse.Namespace) -> int:

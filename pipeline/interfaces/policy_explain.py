@@ -19,9 +19,7 @@ from pipeline.core.errors import RejectedMessage
 from pipeline.core.formats.base import FORMAT_FHIR, FORMAT_HL7V2
 from pipeline.core.formats.registry import FormatProcessors
 from pipeline.core.formats.values import ValueProtector
-from pipeline.core.phi_types import PhiType
 from pipeline.core.policy import load_policy
-from pipeline.core.transform.actions import Action
 
 FORMATS = ("hl7v2", "fhir", "jsonl")
 
@@ -51,18 +49,13 @@ def explain_message(value: bytes, input_format: str, policy_path: Path | None = 
         fmt = FORMAT_HL7V2 if input_format == "hl7v2" else FORMAT_FHIR
         return FormatProcessors(dict(policy.formats)).protect(fmt, value, protector, explain=True).coverage
     from pipeline.core.codecs import decode
-    from pipeline.core.formats.processor import AVRO_DATES
-    from pipeline.core.formats.rules import Rule
+    from pipeline.core.formats.processor import avro_values
     from pipeline.core.structured import protect_record
     from pipeline.runtime.assembly import load_schemas
 
     registry = load_schemas(settings)
     entry, record = decode(registry, settings.input_schema, value.strip(), settings.input_schema)
-
-    def protect(text: str, phi_type: PhiType, action: Action, path: str) -> tuple[str | None, Action]:
-        return protector.protect(text, Rule(action, phi_type), path, AVRO_DATES)
-
-    return protect_record(entry, record, protect, explain=True).coverage
+    return protect_record(entry, record, avro_values(protector), explain=True).coverage
 
 
 def format_coverage(coverage: Coverage) -> str:

@@ -29,7 +29,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from pipeline.core.errors import InvalidFhir, InvalidOutput, InvalidUtf8
 from pipeline.core.formats import fhir_model
 from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
 from pipeline.core.formats.dates import FHIR_DATES, FHIR_INSTANTS
+from pipeline.core.formats.fhirpath import FhirPathRule, ancestors, compile_rules, is_fhirpath, select
 from pipeline.core.formats.joined import JoinedText
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.formats.values import ValueProtector
@@ -110,6 +111,9 @@ class _Walk:
     protector: ValueProtector
     ids: _Ids
     doc: ProtectedDocument
+    #: FHIRPath rules in order, and per rule the paths it selected in the resources walked so far.
+    fhirpath: tuple[FhirPathRule, ...] = ()
+    selected: list[set[str]] = field(default_factory=list)
     births: list[tuple[Any, Any, str]] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     finishers: list[Callable[[], None]] = field(default_factory=list)
@@ -121,9 +125,18 @@ class _Walk:
         """The path a rule is written under (for ``policy explain``)."""
         return self._names.get(id(rule), "rule")
 
-    def rule(self, res_path: list[str], types: list[tuple[str, list[str]]], primitive: str | None) -> Rule | None:
+    def rule(
+        self, res_path: list[str], types: list[tuple[str, list[str]]], primitive: str | None, path: str = ""
+    ) -> Rule | None:
+        """The rule for a leaf: the first FHIRPath rule that selected it (or an element above it), else
+        the most specific path or type rule."""
         if not self._names:
             self._names.update({id(rule): path for path, rule in self.rules.rules.items()})
+        if path and self.fhirpath:
+            chain = ancestors(path)
+            for compiled, paths in zip(self.fhirpath, self.selected, strict=True):
+                if any(where in paths for where in chain):
+                    return compiled.rule
         get = self.rules.get
         for end in range(len(res_path), 1, -1):
             found = get(".".join(res_path[:end]))
@@ -146,12 +159,17 @@ class _Walk:
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             return
         rtype = resource["resourceType"]
+        if self.fhirpath:
+            if not self.selected:
+                self.selected.extend(set() for _ in self.fhirpath)
+            for index, (_, paths) in enumerate(select(self.fhirpath, resource, path)):
+                self.selected[index] |= paths
         if isinstance(resource.get("id"), str) and contained:  # local: "#id" refers to it, pseudonymized alike
             resource["id"] = self.ids.local_id(resource["id"])
             self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
             self.doc.coverage.add(f"{path}.id", "contained id: pseudonym", Decision.RULED, "tokenize")
         elif isinstance(resource.get("id"), str):
-            rule = self.rule([rtype, "id"], [("Resource", ["id"])], None)
+            rule = self.rule([rtype, "id"], [("Resource", ["id"])], None, f"{path}.id")
             if rule is not None and rule.action is not RuleAction.KEEP:
                 resource["id"] = self.ids.resource_id(rtype, resource["id"])
                 self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
@@ -209,18 +227,25 @@ class _Walk:
         depth: int,
     ) -> None:
         if type_name == "Reference" and isinstance(item.get("reference"), str):
-            rule = self.rule([*res_path, "reference"], [*types[:-1], ("Reference", ["reference"])], "string")
+            rule = self.rule(
+                [*res_path, "reference"], [*types[:-1], ("Reference", ["reference"])], "string", f"{path}.reference"
+            )
             self.reference(item, "reference", rule, f"{path}.reference")
         if type_name == "BundleEntry" and isinstance(item.get("fullUrl"), str):
-            rule = self.rule([*res_path, "fullUrl"], types, "uri")
+            rule = self.rule([*res_path, "fullUrl"], types, "uri", f"{path}.fullUrl")
             self.reference(item, "fullUrl", rule, f"{path}.fullUrl", full_url=True)
         if type_name in ("BundleEntryRequest", "BundleEntryResponse"):
             self.request(item, path)
         if type_name == "Narrative" and isinstance(item.get("div"), str):
-            rule = self.rule([*res_path, "div"], [*types[:-1], ("Narrative", ["div"])], "xhtml")
+            rule = self.rule([*res_path, "div"], [*types[:-1], ("Narrative", ["div"])], "xhtml", f"{path}.div")
             self.narrative(item, rule, f"{path}.div")
+            if item.get("div") is _REMOVED:
+                item.update(dict.fromkeys(item, _REMOVED))
+                return
         if type_name == "Attachment" and isinstance(item.get("data"), str):
-            rule = self.rule([*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary")
+            rule = self.rule(
+                [*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary", f"{path}.data"
+            )
             self.attachment(item, rule, f"{path}.data")
         for key in list(item):
             if key in ("reference", "div") and type_name in ("Reference", "Narrative"):
@@ -259,7 +284,7 @@ class _Walk:
             year = FHIR_DATES.year(value)
             if year:
                 self.years.append(int(year))
-        rule = self.rule(res_path, types, primitive)
+        rule = self.rule(res_path, types, primitive, path)
         if value is None:
             return
         coverage = self.doc.coverage
@@ -281,12 +306,18 @@ class _Walk:
             elif not isinstance(value, str):  # a number or boolean no rule keeps: not text, dropped
                 holder[slot] = _REMOVED
             return
-        phi_type = rule.phi_type or PhiType.ID
         named = self.named(rule)
+        if rule.action is RuleAction.REDACT and rule.params:  # partial redaction: by what the leaf is
+            rule = replace(rule, phi_type=_partial_type(primitive, res_path[-1], rule.phi_type))
+        phi_type = rule.phi_type or PhiType.ID
         if types and types[-1][0] == "ContactPoint" and res_path[-1] == "value":
             phi_type = _CONTACT_TYPES.get(str(parent.get("system", "")), phi_type)
-            rule = Rule(rule.action, phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
-        if not isinstance(value, str):
+            rule = replace(rule, phi_type=phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
+        numeric = rule.action is RuleAction.PERTURB or (rule.action is RuleAction.GENERALIZE and rule.params)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and numeric:
+            noisy, action = self.protector.protect(str(value), rule, path, FHIR_DATES)
+            protected = None if noisy is None else _number(noisy, integer=isinstance(value, int))
+        elif not isinstance(value, str):
             protected, action = None, RuleAction.REDACT
         else:
             dates = FHIR_INSTANTS if primitive == "instant" else FHIR_DATES
@@ -340,6 +371,11 @@ class _Walk:
         if rule is not None and rule.action is RuleAction.KEEP:
             rule = None  # narrative is text: a "keep" on it is not a code's keep
         div = item["div"]
+        if rule is not None and rule.action is RuleAction.REDACT and is_fhirpath(self.named(rule)):
+            item["div"] = _REMOVED  # a FHIRPath rule redacts the narrative node: all of it goes (Microsoft's way)
+            self.record(path, PhiType.NAME, RuleAction.REDACT)
+            coverage.add(path, f"{self.named(rule)}: redact", Decision.RULED, "redact")
+            return
         if rule is not None and rule.action is not RuleAction.DETECT:
             item["div"] = f'<div xmlns="{XHTML}">[REDACTED]</div>'
             self.record(path, PhiType.NAME, RuleAction.REDACT)
@@ -443,6 +479,24 @@ class _Walk:
 
     def record(self, path: str, phi_type: PhiType, action: RuleAction) -> None:
         self.doc.transformations.append(Transformation(path, phi_type.value, action.value))
+
+
+def _partial_type(primitive: str, element: str, phi_type: PhiType | None) -> PhiType | None:
+    """The type a partial redaction treats a leaf as: dates by their primitive, ZIP codes by their element."""
+    if primitive in _DATE_PRIMITIVES:
+        return PhiType.DATE
+    if element == "postalCode":
+        return PhiType.ZIP
+    return phi_type
+
+
+def _number(text: str, integer: bool) -> int | float | None:
+    """A perturbed or generalized JSON number back in its kind (an integer stays an integer); None if the
+    result is not a number."""
+    try:
+        return round(float(text)) if integer else float(text)
+    except ValueError:
+        return None
 
 
 _TYPED_ONLY = frozenset({RuleAction.GENERALIZE, RuleAction.DATE_SHIFT})
@@ -574,6 +628,7 @@ class FhirProcessor:
 
     def __init__(self, rules: FormatRules) -> None:
         self.rules = rules
+        self.fhirpath = compile_rules(rules.rules)
 
     def protect(self, value: bytes, protector: ValueProtector, explain: bool = False) -> ProtectedDocument:
         data = parse(value)
@@ -581,7 +636,7 @@ class FhirProcessor:
         protector.patient_key = subject
         doc = ProtectedDocument(FORMAT_FHIR, f"{FORMAT_FHIR}:{data['resourceType']}", subject, lambda: b"")
         doc.coverage.explain = explain
-        walk = _Walk(self.rules, protector, _Ids(protector.secret), doc)
+        walk = _Walk(self.rules, protector, _Ids(protector.secret), doc, self.fhirpath)
         walk.resource(data, data["resourceType"], 0)
         if walk.births:
             reference = max(walk.years, default=datetime.now(UTC).year)  # failing any other date: today

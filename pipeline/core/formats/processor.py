@@ -23,8 +23,8 @@ from pipeline.core.generalize import GeneralizationError, year_only
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 from pipeline.core.stages import Stages
-from pipeline.core.structured import ProtectedRecord, TextSlot, Transformation, protect_record
-from pipeline.core.transform.actions import Action
+from pipeline.core.structured import ProtectedRecord, ProtectValue, TextSlot, Transformation, protect_record
+from pipeline.core.transform.actions import Action, ActionParams
 from pipeline.core.transform.dateparse import shift_date_text
 
 
@@ -103,6 +103,17 @@ class AvroRecord:
         return self.protected.coverage
 
 
+def avro_values(protector: ValueProtector) -> ProtectValue:
+    """An Avro record's tagged values through ``protector``, with Avro's date notation."""
+
+    def protect(
+        value: str, phi_type: PhiType, action: Action, path: str, params: ActionParams
+    ) -> tuple[str | None, Action]:
+        return protector.protect(value, Rule(action, phi_type, params=params), path, AVRO_DATES)
+
+    return protect
+
+
 class AvroFormat:
     """Avro or JSON records of the registry's input schemas; the output is the schema's de-identified twin."""
 
@@ -124,11 +135,7 @@ class AvroFormat:
             stages.enter("protect")
         subject = str(record.get(entry.subject_field) or "") if entry.subject_field else ""
         protector.patient_key = subject
-
-        def protect(value: str, phi_type: PhiType, action: Action, path: str) -> tuple[str | None, Action]:
-            return protector.protect(value, Rule(action, phi_type), path, AVRO_DATES)
-
-        return AvroRecord(entry, protect_record(entry, record, protect), subject)
+        return AvroRecord(entry, protect_record(entry, record, avro_values(protector)), subject)
 
     def render(
         self, protected: AvroRecord, message_id: str, transformations: Sequence[Transformation], categories: list[dict]

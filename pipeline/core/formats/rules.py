@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pipeline.core.phi_types import PhiType
-from pipeline.core.transform.actions import Action
+from pipeline.core.transform.actions import NO_PARAMS, Action, ActionParams
 
 #: The formats' earlier name for :class:`Action` (the same enum).
 RuleAction = Action
@@ -26,10 +26,13 @@ class Rule:
     phi_type: PhiType | None = None
     value_types: frozenset[str] = frozenset()
     line: int = 0
+    #: The action's parameters (``mask``: ``keep_last``), checked by its operator at load.
+    params: ActionParams = NO_PARAMS
 
     def describe(self) -> str:
         typed = f" {self.phi_type.value}" if self.phi_type else ""
-        return f"{self.action.value}{typed}"
+        params = f" ({self.params.describe()})" if self.params else ""
+        return f"{self.action.value}{typed}{params}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from pipeline.core.formats.rules import Rule, RuleAction
 from pipeline.core.phi_types import PhiType
+from pipeline.core.transform.actions import ActionParams
 from pipeline.core.transform.context import DateCodec, TransformContext
 from pipeline.core.transform.operators import OPERATORS
 
@@ -33,13 +34,17 @@ class ValueProtector:
     shift_days: tuple[int, int] = (-365, 365)
     patient_key: str = ""
 
-    def context(self, path: str = "", dates: DateCodec | None = None) -> TransformContext:
+    def context(
+        self, path: str = "", dates: DateCodec | None = None, params: ActionParams | None = None
+    ) -> TransformContext:
         """The operators' context for the value at ``path`` (encryption is bound to the message and the path)."""
 
         def encrypt(value: str, phi_type: PhiType) -> str:
             return self.encrypt(value, self.message_id, path, phi_type)
 
-        extra = {"dates": dates} if dates is not None else {}
+        extra: dict[str, object] = {"dates": dates} if dates is not None else {}
+        if params:
+            extra["params"] = params
         return TransformContext(
             patient_key=self.patient_key,
             secret=self.secret,
@@ -55,9 +60,9 @@ class ValueProtector:
         action, phi_type = rule.action, rule.phi_type or PhiType.ID
         if action is RuleAction.KEEP:
             return value, action
-        if action is RuleAction.REDACT:
+        if action is RuleAction.REDACT and not rule.params:
             return None, action
-        result = OPERATORS[action].protect(value, phi_type, self.context(path, dates))
+        result = OPERATORS[action].protect(value, phi_type, self.context(path, dates, rule.params))
         if result is None:
             return None, RuleAction.REDACT
         return result, action

@@ -16,7 +16,8 @@ from pipeline.core.schemas import SchemaEntry, SchemaRegistry
 def rules_from_schema(entry: SchemaEntry) -> dict[str, Rule]:
     """The schema's tags as policy rules, keyed ``schema.field.path`` (``clinical_record.guarantor.phone``)."""
     return {
-        f"{entry.name}.{policy.name}": Rule(RuleAction(policy.action), policy.phi_type) for policy in entry.policies
+        f"{entry.name}.{policy.name}": Rule(RuleAction(policy.action), policy.phi_type, params=policy.params)
+        for policy in entry.policies
     }
 
 
@@ -31,7 +32,7 @@ def check_avro_rules(policy: Policy, registry: SchemaRegistry) -> None:
         tag = tagged.get(path)
         if tag is None:
             problems.append(f"{where}: avro path {path!r} is not a tagged field of any schema in PHI_SCHEMA_DIR")
-        elif (tag.action, tag.phi_type) != (rule.action, rule.phi_type):
+        elif (tag.action, tag.phi_type, tag.params) != (rule.action, rule.phi_type, rule.params):
             schema = path.split(".", 1)[0]
             problems.append(
                 f"{where}: {path} is tagged '{tag.describe()}' in schemas/{schema}.avsc; the tag decides an Avro "

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.formats.fhirpath import is_fhirpath
+from pipeline.core.formats.fhirpath import problem as fhirpath_problem
 from pipeline.core.formats.names import BY_FORMAT
-from pipeline.core.linear_regex import LinearPattern, PatternError, compile_linear
+from pipeline.core.linear_regex import LinearPattern
 from pipeline.core.phi_types import PhiType
+from pipeline.core.policy.checker import Checker, PolicyFileError, compose
 from pipeline.core.policy.model import (
     CustomRecognizer,
     DenyList,
@@ -30,6 +31,8 @@ from pipeline.core.policy.model import (
     Rule,
     TermList,
 )
+from pipeline.core.policy.ms_fhir import import_ms_fhir, looks_like_ms_fhir
+from pipeline.core.policy.presidio import Imported, is_presidio, presidio_entry
 from pipeline.core.sensitive import SensitiveAction, SensitiveCategory, parse_action, parse_category
 from pipeline.core.transform.actions import Action
 from pipeline.core.transform.operators import OPERATORS
@@ -46,88 +49,13 @@ _TOP_KEYS = (
     "recognizers",
     "sensitive",
 )
-_MAX_PATTERN_CHARS = 500
 
 
-class PolicyFileError(ConfigError):
-    """A policy file that cannot be used; ``problems`` lists each one as ``FILE:LINE: what is wrong``."""
-
-    reason = "policy"
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"policy {source}: {count}\n" + "\n".join(f"  {p}" for p in problems))
-
-
-@dataclass
-class _Checker:
-    source: str
-    problems: list[str] = field(default_factory=list)
-
-    def error(self, node: Node | None, message: str) -> None:
-        line = node.start_mark.line + 1 if node is not None else 1
-        self.problems.append(f"{self.source}:{line}: {message}")
-
-    def mapping(self, node: Node, what: str) -> list[tuple[ScalarNode, Node]]:
-        if not isinstance(node, MappingNode):
-            self.error(node, f"{what} must be a mapping (key: value)")
-            return []
-        pairs: list[tuple[ScalarNode, Node]] = []
-        seen: dict[str, int] = {}
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
-                self.error(key, f"{what}: keys must be plain text")
-                continue
-            if key.value in seen:
-                self.error(key, f"{what}: {key.value!r} is given twice (first on line {seen[key.value]})")
-                continue
-            seen[key.value] = key.start_mark.line + 1
-            pairs.append((key, value))
-        return pairs
-
-    def scalar(self, node: Node, what: str) -> str | None:
-        if not isinstance(node, ScalarNode):
-            self.error(node, f"{what} must be a single value")
-            return None
-        return str(node.value)
-
-    def strings(self, node: Node, what: str) -> list[tuple[Node, str]]:
-        if isinstance(node, ScalarNode):
-            return [(node, str(node.value))]
-        if not isinstance(node, SequenceNode):
-            self.error(node, f"{what} must be a list")
-            return []
-        out = []
-        for item in node.value:
-            text = self.scalar(item, f"each entry of {what}")
-            if text is not None:
-                out.append((item, text))
-        return out
-
-    def phi_type(self, node: Node, text: str) -> PhiType | None:
-        try:
-            return PhiType(text.strip().upper())
-        except ValueError:
-            choices = ", ".join(t.value for t in PhiType)
-            self.error(node, f"unknown PHI type {text!r}; one of: {choices}")
-            return None
-
-    def pattern(self, node: Node, text: str) -> LinearPattern | None:
-        if len(text) > _MAX_PATTERN_CHARS:
-            self.error(node, f"pattern is {len(text)} characters; at most {_MAX_PATTERN_CHARS}")
-            return None
-        try:
-            return compile_linear(text)
-        except PatternError as exc:
-            self.error(node, str(exc))
-            return None
-
-
-def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule | None:
+def _rule(checker: Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule | None:
     value_types: frozenset[str] = frozenset()
     type_node: Node = node
+    raw_params: dict[str, object] = {}
+    params_node: Node = node
     if isinstance(node, ScalarNode):
         words = str(node.value).split()
         if not words or len(words) > 2:
@@ -137,9 +65,15 @@ def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule |
         action_node = node
     else:
         fields = dict((k.value, (k, v)) for k, v in checker.mapping(node, f"rule {key.value}"))
-        unknown = sorted(set(fields) - {"action", "type", "value_types"})
+        unknown = sorted(set(fields) - {"action", "type", "value_types", "params"})
         for name in unknown:
-            checker.error(fields[name][0], f"{key.value}: unknown setting {name!r} (action, type, value_types)")
+            checker.error(fields[name][0], f"{key.value}: unknown setting {name!r} (action, type, value_types, params)")
+        if "params" in fields:
+            params_node = fields["params"][1]
+            for name, value in checker.mapping(params_node, f"{key.value}: params"):
+                text = checker.scalar(value, f"{key.value}: params {name.value}")
+                if text is not None:
+                    raw_params[str(name.value)] = text
         if "action" not in fields:
             checker.error(node, f"{key.value}: a rule needs an action")
             return None
@@ -161,14 +95,19 @@ def _rule(checker: _Checker, key: ScalarNode, node: Node, fmt: Format) -> Rule |
     phi_type = checker.phi_type(type_node, type_text) if type_text else None
     if type_text and phi_type is None:
         return None
-    problem = OPERATORS[action].validate(phi_type, action_text.strip())
+    params, problems = OPERATORS[action].check_params(raw_params, action_text.strip())
+    for problem in problems:
+        checker.error(params_node, f"{key.value}: {problem}")
+    if problems:
+        return None
+    problem = OPERATORS[action].validate(phi_type, action_text.strip(), params)
     if problem:
         checker.error(action_node if phi_type is None else type_node, f"{key.value}: {problem}")
         return None
-    return Rule(action, phi_type, value_types, key.start_mark.line + 1)
+    return Rule(action, phi_type, value_types, key.start_mark.line + 1, params)
 
 
-def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules) -> FormatRules:
+def _format_rules(checker: Checker, node: Node, fmt: Format, base: FormatRules) -> FormatRules:
     rules = dict(base.rules)
     unlisted = base.unlisted
     spelled = BY_FORMAT[fmt]
@@ -185,7 +124,11 @@ def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules)
                     unlisted = Action(text)
         else:
             for path, rule_node in checker.mapping(value, f"{fmt.value} rules"):
-                problem = spelled.check_path(str(path.value))
+                written = str(path.value)
+                if fmt is Format.FHIR and is_fhirpath(written):
+                    problem = fhirpath_problem(written)
+                else:
+                    problem = spelled.check_path(written)
                 if problem:
                     checker.error(path, f"{fmt.value} path {path.value!r}: {problem}")
                     continue
@@ -195,7 +138,7 @@ def _format_rules(checker: _Checker, node: Node, fmt: Format, base: FormatRules)
     return FormatRules(rules, unlisted)
 
 
-def _text(checker: _Checker, node: Node, base: Mapping[PhiType, Action]) -> dict[PhiType, Action]:
+def _text(checker: Checker, node: Node, base: Mapping[PhiType, Action]) -> dict[PhiType, Action]:
     text = dict(base)
     for key, value in checker.mapping(node, "text"):
         phi_type = checker.phi_type(key, str(key.value))
@@ -215,7 +158,7 @@ def _text(checker: _Checker, node: Node, base: Mapping[PhiType, Action]) -> dict
     return text
 
 
-def _term_list(checker: _Checker, node: Node, what: str, allowed: tuple[str, ...]) -> tuple[TermList, dict[str, Node]]:
+def _term_list(checker: Checker, node: Node, what: str, allowed: tuple[str, ...]) -> tuple[TermList, dict[str, Node]]:
     terms: list[str] = []
     patterns: list[LinearPattern] = []
     others: dict[str, Node] = {}
@@ -234,7 +177,7 @@ def _term_list(checker: _Checker, node: Node, what: str, allowed: tuple[str, ...
     return TermList(tuple(terms), tuple(patterns)), others
 
 
-def _deny(checker: _Checker, node: Node) -> list[DenyList]:
+def _deny(checker: Checker, node: Node) -> list[DenyList]:
     if not isinstance(node, SequenceNode):
         checker.error(node, "deny must be a list of {type, terms, patterns}")
         return []
@@ -253,13 +196,18 @@ def _deny(checker: _Checker, node: Node) -> list[DenyList]:
     return out
 
 
-def _recognizers(checker: _Checker, node: Node) -> list[CustomRecognizer]:
+def _recognizers(checker: Checker, node: Node, presidio: Imported) -> list[CustomRecognizer]:
+    """The policy's own recognizers; entries in Presidio's shape go into ``presidio`` (recognizers and
+    deny lists)."""
     if not isinstance(node, SequenceNode):
         checker.error(node, "recognizers must be a list of {name, pattern, type, score, context}")
         return []
     out = []
     names: set[str] = set()
     for item in node.value:
+        if is_presidio(item):
+            presidio_entry(checker, item, presidio)
+            continue
         fields = {k.value: (k, v) for k, v in checker.mapping(item, "recognizer")}
         for name in sorted(set(fields) - {"name", "pattern", "type", "score", "context"}):
             checker.error(
@@ -295,7 +243,7 @@ def _recognizers(checker: _Checker, node: Node) -> list[CustomRecognizer]:
     return out
 
 
-def _shift_days(checker: _Checker, node: Node) -> tuple[int, int] | None:
+def _shift_days(checker: Checker, node: Node) -> tuple[int, int] | None:
     items = checker.strings(node, "date_shift_days")
     try:
         low, high = (int(text) for _, text in items)
@@ -309,7 +257,7 @@ def _shift_days(checker: _Checker, node: Node) -> tuple[int, int] | None:
 
 
 def _sensitive(
-    checker: _Checker, node: Node, base: Mapping[SensitiveCategory, SensitiveAction]
+    checker: Checker, node: Node, base: Mapping[SensitiveCategory, SensitiveAction]
 ) -> dict[SensitiveCategory, SensitiveAction]:
     """``sensitive: {substance_use: restrict, genetic: pass}``: one action per category."""
     actions = dict(base)
@@ -329,16 +277,8 @@ def _sensitive(
 
 def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
     """A policy from YAML text; raises :class:`PolicyFileError` listing every problem with its line."""
-    checker = _Checker(source)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise PolicyFileError(source, [f"{source}:{line}: {problem}"]) from None
-    if root is None:
-        raise PolicyFileError(source, [f"{source}:1: the file is empty; start from 'version: 1'"])
+    checker = Checker(source)
+    root = compose(text, source)
     pairs = dict((k.value, (k, v)) for k, v in checker.mapping(root, "the policy"))
     for name in pairs:
         if name not in _TOP_KEYS:
@@ -359,14 +299,16 @@ def parse_policy(text: str, source: str, base: Policy | None = None) -> Policy:
     for fmt in Format:
         current = base.rules(fmt)
         formats[fmt] = _format_rules(checker, pairs[fmt.value][1], fmt, current) if fmt.value in pairs else current
-    deny = list(base.deny) + (_deny(checker, pairs["deny"][1]) if "deny" in pairs else [])
+    presidio = Imported()
+    recognizers = list(base.recognizers) + (
+        _recognizers(checker, pairs["recognizers"][1], presidio) if "recognizers" in pairs else []
+    )
+    recognizers += presidio.recognizers
+    deny = list(base.deny) + (_deny(checker, pairs["deny"][1]) if "deny" in pairs else []) + presidio.deny
     allow = base.allow
     if "allow" in pairs:
         extra, _ = _term_list(checker, pairs["allow"][1], "allow", ())
         allow = TermList(base.allow.terms + extra.terms, base.allow.patterns + extra.patterns)
-    recognizers = list(base.recognizers) + (
-        _recognizers(checker, pairs["recognizers"][1]) if "recognizers" in pairs else []
-    )
     shift_days = base.shift_days
     if "date_shift_days" in pairs:
         shift_days = _shift_days(checker, pairs["date_shift_days"][1]) or shift_days
@@ -408,4 +350,7 @@ def load_policy(path: Path | None) -> Policy:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PolicyFileError(str(path), [f"{path}: the file is not UTF-8"]) from None
+    if looks_like_ms_fhir(text):  # Microsoft's FHIR anonymizer configuration, taken as it is
+        converted, _ = import_ms_fhir(text, str(path))
+        return parse_policy(converted, str(path))
     return parse_policy(text, str(path))

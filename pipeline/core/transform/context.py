@@ -10,6 +10,7 @@ from typing import Protocol
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.phi_types import PhiType
+from pipeline.core.transform.actions import NO_PARAMS, ActionParams
 from pipeline.core.transform.dateparse import TEXT_DATES
 
 #: ``tokenize(value, phi_type) -> token`` and ``encrypt(value, phi_type) -> ciphertext text``.
@@ -44,6 +45,8 @@ class TransformContext:
     shift_days: tuple[int, int] = (-365, 365)
     #: How dates are read and written where the value sits (free text unless a format says otherwise).
     dates: DateCodec = TEXT_DATES
+    #: The rule's parameters for the action (``mask``: ``keep_last``); empty in free text (defaults).
+    params: ActionParams = NO_PARAMS
 
     def __post_init__(self) -> None:
         problems = []

@@ -7,11 +7,47 @@ where None removes the value (a null, an emptied field).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import ClassVar
 
 from pipeline.core.phi_types import PhiType
-from pipeline.core.transform.actions import Action
+from pipeline.core.transform.actions import Action, ActionParams, ParamValue
 from pipeline.core.transform.context import TransformContext
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One parameter an operator takes: its kind (``int``, ``float``, ``str``), its default (None:
+    required) and the smallest number or the exact length it allows."""
+
+    kind: type
+    default: ParamValue | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    length: int | None = None
+
+    def convert(self, name: str, raw: object) -> tuple[ParamValue | None, str | None]:
+        """The value in its kind, or a problem naming what was expected."""
+        if isinstance(raw, bool) or isinstance(raw, (dict, list)):
+            return None, f"{name} must be {self._expected()}"
+        try:
+            value: ParamValue = self.kind(raw)
+        except (TypeError, ValueError):
+            return None, f"{name} must be {self._expected()}, not {raw!r}"
+        if self.kind is int and isinstance(raw, float) and raw != int(raw):
+            return None, f"{name} must be {self._expected()}, not {raw!r}"
+        if isinstance(value, (int, float)):
+            if self.minimum is not None and value < self.minimum:
+                return None, f"{name} must be at least {self.minimum:g}, not {value}"
+            if self.maximum is not None and value > self.maximum:
+                return None, f"{name} must be at most {self.maximum:g}, not {value}"
+        if self.length is not None and len(str(value)) != self.length:
+            return None, f"{name} must be {self.length} character{'s' if self.length != 1 else ''}, not {raw!r}"
+        return value, None
+
+    def _expected(self) -> str:
+        return {int: "a whole number", float: "a number", str: "text"}.get(self.kind, self.kind.__name__)
 
 
 class Operator:
@@ -27,10 +63,44 @@ class Operator:
     #: Nothing of the value can be read from the output (redact, tokenize, encrypt); any other action may
     #: show part of it (a year), so Safe Harbor's 90+ rule takes over for the oldest patients' dates.
     opaque: ClassVar[bool] = False
+    #: The parameters the action takes (``mask``: ``keep_last``, ``char``), checked at load.
+    parameters: ClassVar[Mapping[str, Param]] = {}
 
-    def validate(self, phi_type: PhiType | None, written: str | None = None) -> str | None:
+    def check_params(self, raw: Mapping[str, object], written: str | None = None) -> tuple[ActionParams, list[str]]:
+        """The parameters converted and completed with their defaults, and every problem with them."""
+        name = written or self.action.value
+        problems = []
+        values: dict[str, ParamValue] = {}
+        for key in sorted(set(raw) - set(self.parameters)):
+            takes = ", ".join(self.parameters) or "no parameters"
+            problems.append(f"'{name}' has no parameter {key!r} (it takes {takes})")
+        for key, spec in self.parameters.items():
+            if key in raw:
+                value, problem = spec.convert(key, raw[key])
+                if problem:
+                    problems.append(f"'{name}': {problem}")
+                elif value is not None:
+                    values[key] = value
+            elif spec.default is not None:
+                values[key] = spec.default
+        if not problems:
+            problems.extend(f"'{name}': {p}" for p in self.check_values(values, set(raw)))
+        return ActionParams.of(values), problems
+
+    def check_values(self, values: Mapping[str, ParamValue], given: set[str]) -> list[str]:
+        """Problems across parameters (two that exclude each other, a required one missing)."""
+        return []
+
+    def param(self, ctx: TransformContext, name: str) -> ParamValue | None:
+        """The context's value for ``name``, or the declared default (free text carries no parameters)."""
+        value = ctx.params.get(name)
+        return self.parameters[name].default if value is None else value
+
+    def validate(
+        self, phi_type: PhiType | None, written: str | None = None, params: ActionParams | None = None
+    ) -> str | None:
         """What is wrong with this action on ``phi_type`` (None: nothing); ``written`` is the action as the
-        policy spelled it, quoted back in the message."""
+        policy spelled it, quoted back in the message; ``params`` may widen the types (generalize's cases)."""
         name = written or self.action.value
         if phi_type is None:
             return f"'{name}' needs a PHI type ('{name} NAME')" if self.needs_type else None

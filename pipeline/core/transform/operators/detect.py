@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline.core.phi_types import PhiType
-from pipeline.core.transform.actions import Action
+from pipeline.core.transform.actions import Action, ActionParams
 from pipeline.core.transform.context import TransformContext
 from pipeline.core.transform.errors import OperatorUnavailableError
 from pipeline.core.transform.operators.base import Operator
@@ -16,7 +16,9 @@ class DetectOperator(Operator):
     needs_type = False
     in_text = False
 
-    def validate(self, phi_type: PhiType | None, written: str | None = None) -> str | None:
+    def validate(
+        self, phi_type: PhiType | None, written: str | None = None, params: ActionParams | None = None
+    ) -> str | None:
         if phi_type is not None:
             return f"'{written or self.action.value}' finds the types itself; drop {phi_type.value}"
         return None
