@@ -270,7 +270,8 @@ def run_one(
     workers: int = 1,
 ) -> dict[str, float]:
     """The drain, then, when ``rate`` is given, the paced latency phase at ``rate(drain rate)``."""
-    figures, processes = drain(settings, mode, backlog, log, workers if mode == "pipeline" else 1)
+    # The baseline worker runs as many processes as this checkout's, so before and after compare alike.
+    figures, processes = drain(settings, mode, backlog, log, workers if mode in ("pipeline", "baseline") else 1)
     try:
         if rate is not None:
             rate_now = rate(figures["msgs_per_s"])
@@ -366,7 +367,7 @@ def main() -> None:
                     print(
                         f"running {tag} ({count} backlog"
                         + (f", then {args.paced} paced at {rate_arg}/s" if last else "")
-                        + (f", {args.workers} workers" if mode == "pipeline" and args.workers > 1 else "")
+                        + (f", {args.workers} workers" if mode in ("pipeline", "baseline") and args.workers > 1 else "")
                         + ") ...",
                         flush=True,
                     )
@@ -387,7 +388,8 @@ def report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Names
         f"{'scenario':<11} {'consumer':<9} {'msgs/s':>8} {'paced/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'kept up':>7} "
         f"{'CPU ms/msg':>11} {'RSS MB':>7}"
     )
-    print("\n" + header + "\n" + "-" * len(header))
+    print(f"\nload average (1, 5, 15 min) at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(header + "\n" + "-" * len(header))
     for scenario, modes in results.items():
         for mode, r in modes.items():
             print(
@@ -418,6 +420,7 @@ def report(results: dict[str, dict[str, dict[str, float]]], args: argparse.Names
         "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "results": results,
         "ratios": ratios,
+        "load_average": os.getloadavg(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     (RESULTS / args.out).write_text(json.dumps(out, indent=2))

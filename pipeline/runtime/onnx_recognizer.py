@@ -207,10 +207,9 @@ class OnnxTokenClassifier:
     def _decode(self, text: str, enc: Encoding, probs: np.ndarray) -> list[Span]:
         if probs.shape[0] == 0:
             return []
-        words = self._words(enc)
-        firsts = np.fromiter((tokens[0] for tokens in words), dtype=np.intp, count=len(words))
+        firsts, lasts = self._words(enc)
         if self.aggregation == "average":
-            sizes = np.fromiter((len(tokens) for tokens in words), dtype=np.float32, count=len(words))
+            sizes = (lasts - firsts + 1).astype(np.float32)
             word_probs = np.add.reduceat(probs, firsts, axis=0) / sizes[:, None]
         else:
             word_probs = probs[firsts]
@@ -218,42 +217,44 @@ class OnnxTokenClassifier:
         # winner's B- share says a new span starts here.
         by_type = word_probs @ self._type_matrix
         best = by_type.argmax(axis=1)
-        if not best.any():
+        phi_words = np.flatnonzero(best)
+        if not phi_words.size:
             return []
-        rows = np.arange(len(words))
-        best_score = by_type[rows, best]
-        begins = (word_probs @ self._begin_matrix)[rows, best] > best_score / 2
-        offsets = enc.offsets  # a fresh list on every access: read it once, not per word (was quadratic)
+        best_score = by_type[phi_words, best[phi_words]]
+        begins = (word_probs[phi_words] @ self._begin_matrix)[np.arange(phi_words.size), best[phi_words]] > (
+            best_score / 2
+        )
+        offsets = np.asarray(enc.offsets, dtype=np.int64)  # a fresh list on every access: read it once
+        starts = offsets[firsts[phi_words], 0].tolist()
+        ends = offsets[lasts[phi_words], 1].tolist()
         spans: list[Span] = []
         current: list[tuple[int, int, float]] = []
         current_type: PhiType | None = None
-        for index in range(len(words)):
-            column = int(best[index])
-            if column == 0:
-                self._close(text, current, current_type, spans)
-                current, current_type = [], None
-                continue
-            tokens = words[index]
+        previous = -2
+        # Only the words some PHI type won are visited; a gap between two of them (a word won by "not PHI")
+        # closes the span, as does a change of type or a B- share that says a new span starts.
+        for row, (index, column) in enumerate(zip(phi_words.tolist(), best[phi_words].tolist(), strict=True)):
             phi_type = self._types[column - 1]
-            if phi_type is not current_type or bool(begins[index]):
+            if index != previous + 1 or phi_type is not current_type or bool(begins[row]):
                 self._close(text, current, current_type, spans)
                 current, current_type = [], phi_type
-            current.append((offsets[tokens[0]][0], offsets[tokens[-1]][1], float(best_score[index])))
+            current.append((starts[row], ends[row], float(best_score[row])))
+            previous = index
         self._close(text, current, current_type, spans)
         return spans
 
     @staticmethod
-    def _words(enc: Encoding) -> list[list[int]]:
-        """Token indices grouped by the word they belong to (each token its own word if ids are absent)."""
-        groups: list[list[int]] = []
-        last: int | None = None
-        for index, word in enumerate(enc.word_ids):
-            if word is None or word != last or not groups:
-                groups.append([index])
-            else:
-                groups[-1].append(index)
-            last = word
-        return groups
+    def _words(enc: Encoding) -> tuple[np.ndarray, np.ndarray]:
+        """The first and last token index of each word (each token its own word where word ids are absent).
+
+        A word is a run of tokens with the same word id; a token without one is a word of its own.
+        """
+        ids = np.fromiter((-1 if w is None else w for w in enc.word_ids), dtype=np.int64, count=len(enc.ids))
+        starts = np.ones(ids.size, dtype=bool)
+        starts[1:] = (ids[1:] != ids[:-1]) | (ids[1:] < 0)
+        firsts = np.flatnonzero(starts)
+        lasts = np.append(firsts[1:], ids.size) - 1
+        return firsts, lasts
 
     def _close(self, text: str, words: list[tuple[int, int, float]], phi_type: PhiType | None, out: list[Span]) -> None:
         if not words or phi_type is None:

@@ -52,6 +52,9 @@ def create_session(model_path: Path, requested: str, threads: int | None) -> tup
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
+    # Threads that finish their share wait asleep instead of spinning: on cores shared with other
+    # workers (or other sessions in the same worker) spinning burns CPU that the others need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"threads must be at least 1, got {threads}")

@@ -1,8 +1,11 @@
 """The ONNX token-classification runtime, on a tiny model the test builds (no torch, no download)."""
 
+import itertools
 import json
+from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
 
 pytest.importorskip("onnx", reason="the 'onnx' package (dev dependency) builds the tiny test model")
 
@@ -131,3 +134,22 @@ def test_build_detector_rules_only_and_with_model(model_dir):
 def test_build_detector_rejects_missing_dir(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         build_detector(tmp_path / "absent")
+
+
+def test_word_bounds_cover_every_token_once_one_word_id_each():
+    # The shipped model's word-piece tokenizer (the tiny model's keeps words whole). Special tokens carry
+    # no word id: each is a word of its own; the sub-words of one word are one group.
+    path = Path(__file__).resolve().parents[2] / "models" / "detector" / "tokenizer.json"
+    if not path.exists():
+        pytest.skip("the shipped detector's tokenizer.json is absent")
+    enc = Tokenizer.from_file(str(path)).encode("Dr. Johnsonville saw Mercy-General pts", add_special_tokens=True)
+    firsts, lasts = OnnxTokenClassifier._words(enc)
+    groups = [list(range(first, last + 1)) for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True)]
+    assert [t for group in groups for t in group] == list(range(len(enc.ids)))
+    for group in groups:
+        assert len({enc.word_ids[t] for t in group}) == 1
+        assert enc.word_ids[group[0]] is not None or len(group) == 1
+    for before, after in itertools.pairwise(groups):
+        assert enc.word_ids[before[-1]] is None or enc.word_ids[before[-1]] != enc.word_ids[after[0]]
+    assert any(len(group) > 1 for group in groups), "the text should split some word into sub-words"
+    assert enc.word_ids[0] is None and enc.word_ids[-1] is None
