@@ -22,12 +22,10 @@ break-glass outcome the ``PhiRevealBreakGlass`` one. The OpenAPI document is ``G
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import ssl
 import time
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,11 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jwt
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
 from pipeline.config import Settings
-from pipeline.core.access.oidc import JwtRejected, JwtUnknownKey, looks_like_jwt, verify_jwt
+from pipeline.core.access.oidc import JwtBadSignature, JwtRejected, JwtUnknownKey, key_id, looks_like_jwt, verify_jwt
 from pipeline.core.access.reveal import (
     ALLOWED,
     ALLOWED_BREAK_GLASS,
@@ -128,23 +127,46 @@ class AuditWriter:
 
 
 class JwksSource:
-    """The OIDC issuer's key set over HTTPS, cached; refetched when a token names an unknown key."""
+    """The OIDC issuer's key set over HTTPS, fetched by PyJWT's :class:`jwt.PyJWKClient`: cached for
+    ``ttl`` seconds, 10 s timeout, redirects refused, only ``url`` contacted. A token naming an unknown key
+    id refetches the set at most once per ``refresh_after`` seconds (counted from the last fetch of any
+    kind), so a flood of forged key ids cannot hammer the issuer while a rotated key is still picked up."""
 
-    def __init__(self, url: str, cafile: Path | None, ttl: float = 300.0) -> None:
+    def __init__(self, url: str, cafile: Path | None, ttl: float = 300.0, refresh_after: float = 10.0) -> None:
         self.url = url
-        self.context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
-        self.ttl = ttl
-        self._jwks: dict[str, Any] | None = None
-        self._fetched = 0.0
+        context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
+        self.client = jwt.PyJWKClient(
+            url, lifespan=ttl, timeout=10, ssl_context=context, cooldown_duration=refresh_after
+        )
 
-    def get(self, refresh: bool = False) -> dict[str, Any]:
-        stale = time.monotonic() - self._fetched > self.ttl
-        # A refresh on an unknown key id at most every 10 s: a flood of forged kids cannot hammer the issuer.
-        if self._jwks is None or stale or (refresh and time.monotonic() - self._fetched > 10):
-            with urllib.request.urlopen(self.url, timeout=10, context=self.context) as response:  # noqa: S310 (https only, checked at start)
-                self._jwks = json.loads(response.read())
-            self._fetched = time.monotonic()
-        return self._jwks
+    def get(self) -> jwt.PyJWKSet:
+        """The cached key set (fetched when absent or older than ``ttl``).
+
+        Raises :class:`OSError` when the issuer cannot be reached, :class:`JwtBadSignature` when its
+        answer holds no usable key."""
+        return self._call(self.client.get_jwk_set)
+
+    def refresh_for(self, token: str) -> jwt.PyJWKSet:
+        """The key set after a refetch for the token's unknown key id, if the cooldown allows one.
+
+        Raises :class:`JwtUnknownKey` when the id is still unknown (or the cooldown holds the refetch)."""
+        kid = key_id(token)
+        if kid is None:
+            return self.get()
+        try:
+            self._call(self.client.get_signing_key, kid)
+        except JwtBadSignature:
+            raise JwtUnknownKey("the JWT names a key the issuer's JWKS does not hold") from None
+        return self.get()
+
+    @staticmethod
+    def _call(method: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return method(*args)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise OSError("the OIDC issuer's JWKS could not be fetched") from exc
+        except (jwt.PyJWKClientError, jwt.PyJWKSetError):
+            raise JwtBadSignature("the issuer's JWKS holds no usable key") from None
 
 
 @dataclass
@@ -303,7 +325,7 @@ class RevealService:
         try:
             return verify_jwt(token, self.jwks.get(), issuer, audience)
         except JwtUnknownKey:
-            return verify_jwt(token, self.jwks.get(refresh=True), issuer, audience)
+            return verify_jwt(token, self.jwks.refresh_for(token), issuer, audience)
 
     def _custody_lost(self) -> tuple[str, str] | None:
         """``(unavailable, reason)`` once key custody is lost: nothing is revealed any more."""

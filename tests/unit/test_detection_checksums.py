@@ -17,13 +17,36 @@ def test_luhn_rejects_altered_numbers(number):
     assert not checksums.luhn_valid(number)
 
 
+@pytest.mark.parametrize("number", ["490154203237518", "79927398713", "80840 1234567893"])
+def test_luhn_accepts_imei_and_prefixed_npi(number):
+    assert checksums.luhn_valid(number)
+
+
+@pytest.mark.parametrize("number", ["490154203237517", "79927398710", "80840 1234567894"])
+def test_luhn_rejects_the_same_numbers_with_one_digit_changed(number):
+    assert not checksums.luhn_valid(number)
+
+
 @pytest.mark.parametrize("ssn", ["123-45-6780", "001-01-0001", "772 12 3456"])
 def test_ssn_structure_accepts_valid(ssn):
     assert checksums.ssn_valid(ssn)
 
 
 @pytest.mark.parametrize(
-    "ssn", ["000-12-3456", "666-12-3456", "912-12-3456", "123-00-4567", "123-45-0000", "123-45-6789", "111-11-1111"]
+    "ssn",
+    [
+        "000-12-3456",
+        "666-12-3456",
+        "912-12-3456",
+        "123-00-4567",
+        "123-45-0000",
+        "123-45-6789",
+        "111-11-1111",
+        "078-05-1120",  # the Woolworth wallet card
+        "457-55-5462",  # the LifeLock advertisement; from python-stdnum's list
+        "219-09-9999",
+        "12-345-678",
+    ],
 )
 def test_ssn_structure_rejects_invalid_areas_groups_serials_and_samples(ssn):
     assert not checksums.ssn_valid(ssn)
@@ -47,9 +70,27 @@ def test_vin_check_digit():
     assert not checksums.vin_valid("1HGCM8263IA004352")  # I never appears in a VIN
 
 
-def test_iban_mod97():
-    assert checksums.iban_valid("GB82 WEST 1234 5698 7654 32")
-    assert not checksums.iban_valid("GB82 WEST 1234 5698 7654 33")
+@pytest.mark.parametrize(
+    "iban",
+    ["GB82 WEST 1234 5698 7654 32", "DE89 3704 0044 0532 0130 00", "NL91ABNA0417164300", "fr1420041010050500013m02606"],
+)
+def test_iban_mod97_accepts_valid(iban):
+    assert checksums.iban_valid(iban)
+
+
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "GB82 WEST 1234 5698 7654 33",  # one digit changed
+        "DE89 3704 0044 0532 0130 01",
+        "NL19ABNA0417164300",  # check digits swapped
+        "GB82WEST12",  # too short
+        "9B82 WEST 1234 5698 7654 32",  # no country code
+        "GB82 WÉST 1234 5698 7654 32",  # a letter outside base 36 is refused, not raised
+    ],
+)
+def test_iban_mod97_rejects_invalid(iban):
+    assert not checksums.iban_valid(iban)
 
 
 def test_ip_ranges():

@@ -70,6 +70,28 @@ def test_international_phone():
     assert found("Mobile: +44 20 7946 0958", PhiType.PHONE) == ["+44 20 7946 0958"]
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("DAUGHTER-ANN---312 555-0178 & SON", "312 555-0178"),  # glued to dashes
+        ("they can be reached at 312 5550178. pt has", "312 5550178"),  # 3-7 grouping
+        ("his wife (312/555/0178) confirms", "312/555/0178"),  # slashes
+        ("call 617555-0142 x212 after 5", "617555-0142 x212"),  # run-on, with its extension
+        ("office (617) 555-0142 ext. 33 or", "(617) 555-0142 ext. 33"),
+    ],
+)
+def test_phone_shapes_libphonenumber_finds(text, value):
+    assert found(text, PhiType.PHONE) == [value]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ABG 7.34/41/104/23 on 40%", "abg=70/57/7.33/31/1. weaned", "login from 216.57.185.72 flagged"],
+)
+def test_lab_values_and_addresses_are_not_phones(text):
+    assert found(text, PhiType.PHONE) == []
+
+
 # --- email / url / ip --------------------------------------------------------------------------
 
 

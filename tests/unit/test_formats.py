@@ -281,6 +281,23 @@ def test_narrative_with_a_dtd_or_entity_is_refused(protector_for):
         fhir(protector_for, patient)
 
 
+@pytest.mark.parametrize(
+    ("div", "reason"),
+    [
+        ('<!DOCTYPE div><div xmlns="http://www.w3.org/1999/xhtml">x</div>', "DTD or entity"),
+        ('<!DOCTYPE d SYSTEM "file:///etc/passwd"><div xmlns="http://www.w3.org/1999/xhtml">x</div>', "DTD"),
+        ('<div xmlns="http://www.w3.org/1999/xhtml">&nbsp;</div>', "not well-formed"),  # undeclared entity
+        ('<div xmlns="http://www.w3.org/1999/xhtml"><!-- Mary --></div>', "comment"),
+        ('<div xmlns="http://www.w3.org/1999/xhtml"><![CDATA[Mary]]></div>', "CDATA"),
+        ('<?xml-stylesheet href="x"?><div xmlns="http://www.w3.org/1999/xhtml">x</div>', "processing instruction"),
+    ],
+)
+def test_narrative_markup_outside_xhtml_is_refused_with_its_reason(protector_for, div, reason):
+    patient = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
+    with pytest.raises(InvalidFhir, match=reason):
+        fhir(protector_for, patient)
+
+
 def test_dates_birth_year_aged_90_and_instants(protector_for):
     patient = {"resourceType": "Patient", "birthDate": "1925-02-03", "meta": {"lastUpdated": "2024-05-06T07:08:09Z"}}
     encounter = {

@@ -61,12 +61,13 @@ def key_id(token: str) -> str | None:
 
 
 def verify_jwt(
-    token: str, jwks: Mapping[str, Any], issuer: str, audience: str, *, leeway: float = 30
+    token: str, jwks: Mapping[str, Any] | jwt.PyJWKSet, issuer: str, audience: str, *, leeway: float = 30
 ) -> dict[str, Any]:
-    """The claims of a JWT signed by a key of ``jwks`` for ``issuer`` and ``audience``, not expired."""
+    """The claims of a JWT signed by a key of ``jwks`` (a JWKS document, or one PyJWT has parsed) for
+    ``issuer`` and ``audience``, not expired."""
     kid = key_id(token)
     try:
-        keys = jwt.PyJWKSet.from_dict(dict(jwks))
+        keys = jwks if isinstance(jwks, jwt.PyJWKSet) else jwt.PyJWKSet.from_dict(dict(jwks))
     except jwt.PyJWTError:
         raise JwtBadSignature("the issuer's JWKS holds no usable key") from None
     candidates = [k for k in keys.keys if kid is None or k.key_id == kid]

@@ -1,13 +1,19 @@
 """Check digits and structural rules that separate real identifiers from look-alike digit runs.
 
 All functions take the candidate string (separators allowed where noted) and return a bool; they never
-raise on malformed input, so recognizers can call them on anything a regex matched.
+raise on malformed input, so recognizers can call them on anything a regex matched. The check-digit
+algorithms python-stdnum carries (Luhn, ISO 7064 mod 97-10, the SSA's SSN rules) come from it; DEA and
+VIN, which it does not carry, are computed here.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import string
+
+from stdnum import luhn
+from stdnum.iso7064 import mod_97_10
+from stdnum.us import ssn
 
 _DIGITS = frozenset(string.digits)
 
@@ -20,28 +26,20 @@ def digits_only(value: str) -> str:
 def luhn_valid(number: str) -> bool:
     """Luhn mod-10 over the digits of ``number`` (payment cards, NPI with its prefix, IMEI)."""
     digits = digits_only(number)
-    if len(digits) < 2:
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+    return len(digits) >= 2 and luhn.checksum(digits) == 0
+
+
+#: Numbers printed as examples that stdnum's list (078-05-1120, 457-55-5462, 219-09-9999) lacks.
+_SSN_SAMPLES = frozenset({"123456789"})
 
 
 def ssn_valid(value: str) -> bool:
-    """SSA rules: area not 000, 666 or 900-999; group not 00; serial not 0000; not a known sample."""
+    """SSA rules (stdnum): area not 000, 666 or 900-999; group not 00; serial not 0000; not a known
+    advertising sample; and not one repeated digit."""
     digits = digits_only(value)
-    if len(digits) != 9:
+    if len(digits) != 9 or digits in _SSN_SAMPLES or len(set(digits)) == 1:
         return False
-    area, group, serial = digits[:3], digits[3:5], digits[5:]
-    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
-        return False
-    return digits not in {"123456789", "078051120", "219099999"} and len(set(digits)) > 1
+    return ssn.is_valid(digits)
 
 
 def npi_valid(value: str) -> bool:
@@ -93,9 +91,7 @@ def iban_valid(value: str) -> bool:
         return False
     if not iban.isalnum():
         return False
-    rearranged = iban[4:] + iban[:4]
-    numeric = "".join(str(int(c, 36)) for c in rearranged)
-    return int(numeric) % 97 == 1
+    return mod_97_10.is_valid(iban[4:] + iban[:4])
 
 
 def ipv4_valid(value: str) -> bool:

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as defused_fromstring
 from pydantic import ValidationError
 
 from pipeline.core.coverage import Decision, identifier_shaped, is_code_system_url, keepable
@@ -381,12 +383,14 @@ class _Walk:
             self.record(path, PhiType.NAME, RuleAction.REDACT)
             coverage.add(path, f"{self.named(rule)}: redact", Decision.RULED, "redact")
             return
-        if "<!" in div or "<?" in div:
+        if "<!--" in div or "<![" in div or "<?" in div:
             raise InvalidFhir(
-                STAGE, f"{_safe_path(path)}: a DTD, entity, comment or processing instruction in narrative XHTML"
+                STAGE, f"{_safe_path(path)}: a comment, CDATA section or processing instruction in narrative XHTML"
             )
-        try:
-            root = ET.fromstring(div)  # noqa: S314 (no DTD can reach here: refused above)
+        try:  # defusedxml refuses any DTD, entity declaration or external reference
+            root = defused_fromstring(div, forbid_dtd=True)
+        except DefusedXmlException:
+            raise InvalidFhir(STAGE, f"{_safe_path(path)}: a DTD or entity in narrative XHTML") from None
         except ET.ParseError:
             raise InvalidFhir(STAGE, f"{_safe_path(path)}: the narrative is not well-formed XHTML") from None
         why = f"{self.named(rule)}: detect" if rule is not None else "no rule: detector"

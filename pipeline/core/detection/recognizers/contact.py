@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import phonenumbers
+
 from pipeline.core.detection import checksums
 from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
 from pipeline.core.phi_types import PhiType
@@ -17,7 +19,9 @@ class PhoneRecognizer(Recognizer):
     """Telephone numbers in North American and international shapes, typed FAX when 'fax' is the nearest cue.
 
     Separated NANP numbers are confident on their own; bare ten-digit runs and loosely grouped digits
-    (international formats) need a cue such as 'phone', 'call', 'cell' or 'pager'.
+    (international formats) need a cue such as 'phone', 'call', 'cell' or 'pager'. Google's
+    libphonenumber (the ``phonenumbers`` package) adds the numbers its metadata calls valid for the
+    region, whatever their grouping ('202 2671093', '201/324/1423'), extension included ('x212').
     """
 
     name = "phone"
@@ -64,6 +68,14 @@ class PhoneRecognizer(Recognizer):
     _fax_cue = Cue("fax", ["fax", "facsimile", "fx", "fax#", "faxed"], before=40)
     _after = re.compile(r"[ \t]*(?:-|\()?[ \t]*(fax|office|mobile|cell|home|work|desk|pager)\b", re.IGNORECASE)
 
+    #: libphonenumber's region for numbers written without a country code, and its score for a match.
+    _region = "US"
+    _library_score = 0.7
+    #: Candidates libphonenumber may try per text. The busiest development note has 53; the cap keeps a
+    #: crafted one ('9/9/9/...', 200,000 characters: 3 s uncapped) to a fraction of a second, past which
+    #: the regular expressions above still run.
+    _library_tries = 2000
+
     def find(self, doc: Doc) -> Iterator[Span]:
         for pattern in self._patterns:
             for match in pattern.regex.finditer(doc.text):
@@ -71,13 +83,41 @@ class PhoneRecognizer(Recognizer):
                 digits = checksums.digits_only(match.group(0))
                 if not 7 <= len(digits) <= 15 or len(set(digits)) == 1:
                     continue
-                span = self._score(doc, start, end, pattern)
+                span = self._score(doc, start, end, pattern.name, pattern.score)
                 if span is not None:
                     yield span
+        yield from self._library_matches(doc)
 
-    def _score(self, doc: Doc, start: int, end: int, pattern: Pattern) -> Span | None:
-        reasons = [f"pattern:{pattern.name}"]
-        score = pattern.score
+    def _library_matches(self, doc: Doc) -> Iterator[Span]:
+        matcher = phonenumbers.PhoneNumberMatcher(
+            doc.text, self._region, leniency=phonenumbers.Leniency.VALID, max_tries=self._library_tries
+        )
+        for match in matcher:
+            start, end = match.start, match.end
+            if not self._phone_shaped(doc.text, start, end):
+                continue
+            if doc.text[start] == "(" and ")" not in doc.text[start:end]:
+                start += 1  # '(201/324/1423)': the bracket opens the aside, not the area code
+            span = self._score(doc, start, end, "libphonenumber", self._library_score)
+            if span is not None:
+                yield span
+
+    @staticmethod
+    def _phone_shaped(text: str, start: int, end: int) -> bool:
+        """False for a bare digit run, an IPv4 address, and slash-joined lab values that libphonenumber
+        reads as numbers: a blood gas
+        ('7.34/41/104/23', '70/57/7.33/31/1') has decimals or more than two slashes, or continues past
+        the match with another slash."""
+        raw = text[start:end]
+        if raw.isdigit() or checksums.ipv4_valid(raw):
+            return False  # a bare run is the 'bare10' pattern's to weigh; a dotted quad is an address
+        if raw.count("/") > 2 or ("/" in raw and "." in raw):
+            return False
+        return not (text[start - 1 : start] == "/" or text[end : end + 1] == "/")
+
+    def _score(self, doc: Doc, start: int, end: int, name: str, base: float) -> Span | None:
+        reasons = [f"pattern:{name}"]
+        score = base
         phone = self._phone_cue.nearest_before(doc, start)
         fax = self._fax_cue.nearest_before(doc, start)
         phi_type = PhiType.PHONE
