@@ -43,6 +43,8 @@ class TrainSettings:
     init_from: str = ""
     #: Encoder layers to keep (0: all). Fewer layers is the main lever on CPU speed (see bench/README.md).
     layers: int = 0
+    #: Where torch trains: 'cpu' (the shipped build's, reproducible) or 'cuda'.
+    device: str = "cpu"
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -132,6 +134,7 @@ def train(
         label2id={label: i for i, label in enumerate(labels)},
     )
     keep_bottom_layers(model, settings.layers)
+    model.to(settings.device)
     pad_id = int(model.config.pad_token_id or 0)
     return fine_tune(model, windows, lambda batch: _tensors(batch, pad_id), out_dir, settings, progress)
 
@@ -153,6 +156,7 @@ def fine_tune(
     import torch
 
     base = base_model_dir()
+    device = next(model.parameters()).device
     model.train()
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
@@ -187,7 +191,7 @@ def fine_tune(
     for batch in plan[:total]:
         if step >= schedule["total"]:
             break
-        loss = model(**tensors(batch)).loss
+        loss = model(**{k: v.to(device) for k, v in tensors(batch).items()}).loss  # type: ignore[attr-defined]
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -214,6 +218,7 @@ def fine_tune(
             stopped_early = True
             break
     out_dir.mkdir(parents=True, exist_ok=True)
+    model.to("cpu")
     model.save_pretrained(str(out_dir))
     for name in TOKENIZER_FILES:
         if (base / name).exists():
