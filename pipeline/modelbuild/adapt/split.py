@@ -56,13 +56,13 @@ def hold_out(notes: Sequence[T], fraction: float, seed: int = 13) -> tuple[list[
         raise ValueError("all notes belong to one patient: nothing can be held out without sharing that patient")
     target = fraction * len(notes)
     held: list[T] = []
-    taken = 0
+    groups_held = 0
     for group in groups[:-1]:
-        if taken >= target:
+        if len(held) >= target:
             break
         held.extend(group)
-        taken += 1
-    kept = [n for g in groups[taken:] for n in g]
+        groups_held += 1
+    kept = [n for g in groups[groups_held:] for n in g]
     return kept, held
 
 
