@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "instead of stopping at the first one with exit status 2",
     )
     _model_options(detect)
+    _policy_option(detect)
     detect.set_defaults(func=run_detect)
 
     evaluate = subparsers.add_parser("eval", help="precision/recall/F1 per PHI type on a labelled corpus")
@@ -48,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--json", type=Path, dest="json_out", help="write all figures as JSON here")
     evaluate.add_argument("--limit", type=int, help="evaluate the first N documents only")
     _model_options(evaluate)
+    _policy_option(evaluate)
     evaluate.set_defaults(func=run_eval)
 
 
@@ -66,6 +68,22 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", default="auto", help="auto, cpu, cuda or tensorrt (default auto)")
     parser.add_argument("--threads", type=int, help="intra-op threads for the model on CPU")
     parser.add_argument("--batch-size", type=int, default=_BATCH, help=f"texts per batch (default {_BATCH})")
+
+
+def _policy_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy", type=Path, help="policy file whose deny list, allow list and recognizers apply (a site policy)"
+    )
+
+
+def _with_policy(detector: TextDetector, path: Path | None) -> TextDetector:
+    """``detector`` with the policy file's deny and allow lists and recognizers, when one is given."""
+    if path is None:
+        return detector
+    from pipeline.core.policy import load_policy
+    from pipeline.core.policy.detector import PolicyDetector
+
+    return PolicyDetector(detector, load_policy(path))  # type: ignore[arg-type]
 
 
 def _build(args: argparse.Namespace):
@@ -138,7 +156,7 @@ def run_detect(args: argparse.Namespace) -> int:
     ``--skip-invalid`` passes over it and reports its number on stderr.
     """
     try:
-        detector = _build(args)
+        detector = _with_policy(_build(args), args.policy)
     except PipelineError as exc:
         print(f"detect: {exc}", file=sys.stderr)
         return 2
@@ -221,7 +239,7 @@ def run_eval(args: argparse.Namespace) -> int:
         docs = load_corpus(args.corpus, args.corpus_format)
         if args.limit is not None:
             docs = docs[: args.limit]
-        detector = _build(args)
+        detector = _with_policy(_build(args), args.policy)
     except (PipelineError, OSError) as exc:  # CorpusError is a PipelineError
         print(f"eval: {exc}", file=sys.stderr)
         return 2

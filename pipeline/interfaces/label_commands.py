@@ -20,7 +20,7 @@ from pipeline.core.errors import PipelineError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from pipeline.interfaces.detect_commands import _model_options
+    from pipeline.interfaces.detect_commands import _model_options, _policy_option
 
     label = subparsers.add_parser("label", help="Label Studio: export pre-annotated notes, import finished labels")
     sub = label.add_subparsers(dest="label_command", required=True, metavar="{export,import}")
@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("input", type=Path, help="JSONL notes {id, text} (spans, if any, are ignored)")
     export.add_argument("-o", "--output", type=Path, required=True, help="Label Studio tasks (JSON) to write")
     export.add_argument("--config-out", type=Path, help="also write the labelling interface (XML) here")
-    export.add_argument("--policy", type=Path, help="policy file whose deny and allow lists apply (a site policy)")
     _model_options(export)
+    _policy_option(export)
     export.set_defaults(func=run_export)
 
     imported = sub.add_parser("import", help="Label Studio JSON or JSON-MIN export -> corpus JSONL {id, text, spans}")
@@ -47,18 +47,13 @@ def _private(path: Path) -> IO[str]:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from pipeline.interfaces.detect_commands import _build, _detector_name, _parse_line
+    from pipeline.interfaces.detect_commands import _build, _detector_name, _parse_line, _with_policy
     from pipeline.modelbuild.labelling import label_config, task
 
     try:
         raw_lines = args.input.read_bytes().splitlines()
         records = [_parse_line(raw, args.input.name, n) for n, raw in enumerate(raw_lines, start=1) if raw.strip()]
-        detector = _build(args)
-        if args.policy is not None:
-            from pipeline.core.policy import load_policy
-            from pipeline.core.policy.detector import PolicyDetector
-
-            detector = PolicyDetector(detector, load_policy(args.policy))
+        detector = _with_policy(_build(args), args.policy)
     except (OSError, PipelineError) as exc:
         print(f"label export: {exc}", file=sys.stderr)
         return 2

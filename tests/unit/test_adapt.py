@@ -210,3 +210,21 @@ def test_adapt_trains_a_model_the_worker_loads(tmp_path):
     assert "Learning curve" not in (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     spans = site_detector(out, 2, out / "site_policy.yaml").detect_batch([notes[0].text])  # type: ignore[attr-defined]
     assert spans[0]
+
+
+def test_detect_and_eval_apply_a_site_policy(tmp_path, capsys):
+    policy = write_policy(SiteLexicon({PhiType.NAME: ["quastoff"]}), tmp_path / "site_policy.yaml", "test")
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text(json.dumps({"id": "1-1", "text": "reviewed with quastoff today"}) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    base = ["detect", str(notes), "--rules-only", "-o", str(out)]
+    assert main(base) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["spans"] == []
+    assert main([*base, "--policy", str(policy)]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["spans"][0]["start"] == 14
+    corpus = tmp_path / "gold.jsonl"
+    corpus.write_text(_line("1-1", "reviewed with quastoff today", ("quastoff", "NAME")), encoding="utf-8")
+    figures = tmp_path / "eval.json"
+    args = ["eval", "--corpus", str(corpus), "--format", "jsonl", "--rules-only", "--json", str(figures)]
+    assert main([*args, "--policy", str(policy)]) == 0
+    assert json.loads(figures.read_text(encoding="utf-8"))["leak_free"]["ALL"]["recall"] == 1.0
