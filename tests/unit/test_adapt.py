@@ -99,15 +99,16 @@ def test_folds_never_split_a_patient_and_test_every_note_once():
         group_folds(_notes({"1": 3, "2": 3}), 3)
 
 
-def test_hold_out_keeps_patients_whole_and_take_groups_fills_from_few_patients():
+def test_hold_out_keeps_patients_whole_and_take_groups_spreads_over_patients():
     notes = _notes({str(p): 10 for p in range(10)})
     kept, held = hold_out(notes, 0.2)
     assert len(held) == 20 and not {n.group for n in kept} & {n.group for n in held}
     with pytest.raises(ValueError, match="one patient"):
         hold_out(_notes({"1": 5}), 0.2)
     subset = take_groups(notes, 25)
-    assert len(subset) == 25 and len({n.group for n in subset}) == 3
-    assert take_groups(notes, 500) == [n for n in take_groups(notes, 500)] and len(take_groups(notes, 500)) == 100
+    assert len(subset) == 25 and len({n.group for n in subset}) == 10  # spread over every patient
+    assert sorted(n.id for n in take_groups(notes, 500)) == sorted(n.id for n in notes)
+    assert len(take_groups(_notes({"1": 1, "2": 5}), 4)) == 4
 
 
 def test_deny_list_keeps_names_that_are_always_phi_and_never_clinical_words():

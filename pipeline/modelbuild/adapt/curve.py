@@ -1,8 +1,8 @@
 """The learning curve of ``model adapt``: adapted on growing numbers of a site's notes, scored by
 cross-validation over patients.
 
-For each fold, the test patients are never seen: ``adapt`` runs on the first N notes of the other folds'
-patients (whole patients in a seeded order, see :func:`~pipeline.modelbuild.adapt.split.take_groups`),
+For each fold, the test patients are never seen: ``adapt`` runs on N notes of the other folds' patients
+(spread over those patients, see :func:`~pipeline.modelbuild.adapt.split.take_groups`),
 holding out its own calibration patients from those, and the adapted detector (rules, model,
 thresholds, then the site policy) is scored on the test patients. Figures are pooled over folds
 (caught gold spans over all gold spans; correct predictions over all predictions). The base detector is
@@ -54,8 +54,8 @@ def learning_curve(
     into ``work_dir`` after every run, so a stopped run keeps what it measured."""
     work_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, object] = {
-        "how": f"{folds}-fold cross-validation by patient; adapt on the first N training notes (whole patients), "
-        "score the untouched test patients; counts pooled over folds",
+        "how": f"{folds}-fold cross-validation by patient; adapt on N training notes spread over the training "
+        "patients, score the untouched test patients; counts pooled over folds",
         "notes": len(notes),
         "patients": len({n.group for n in notes}),
         "folds": folds,

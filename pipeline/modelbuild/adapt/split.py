@@ -67,12 +67,15 @@ def hold_out(notes: Sequence[T], fraction: float, seed: int = 13) -> tuple[list[
 
 
 def take_groups(notes: Sequence[T], count: int, seed: int = 13) -> list[T]:
-    """The first ``count`` notes when patients are taken whole in hash order (the last one may be cut):
-    a learning curve's smaller training sets, from as few patients as the count allows."""
+    """``count`` notes spread over the patients: one note of each patient in hash order, then the next
+    note of each, and so on (a site labelling N notes labels some of many patients' notes, and the
+    adaptation can then hold out whole patients of them); all notes when ``count`` reaches their number."""
+    groups = _groups(notes, seed)
     out: list[T] = []
-    for group in _groups(notes, seed):
-        room = count - len(out)
-        if room <= 0:
-            break
-        out.extend(group[:room])
+    depth = 0
+    while len(out) < min(count, len(notes)):
+        for group in groups:
+            if depth < len(group) and len(out) < count:
+                out.append(group[depth])
+        depth += 1
     return out
