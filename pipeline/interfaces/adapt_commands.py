@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     curve.add_argument("--sizes", default="100,300,all", help="training notes per run, 'all' for a whole fold")
     curve.add_argument("--folds", type=int, default=3, help="folds of patients (default 3)")
     curve.add_argument("--keep-models", action="store_true", help="keep every adapted model under --out")
+    curve.add_argument("--jobs", type=int, default=1, help="folds run at once, one process each (default 1)")
     curve.set_defaults(func=run_curve)
 
 
@@ -46,9 +47,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, required=True, help="labelled notes: JSONL {id, text, spans}")
     parser.add_argument("--base", type=Path, default=DEFAULT_DETECTOR, help="detector to start from (default shipped)")
     parser.add_argument("--type-map", type=Path, help="JSON {site label: PHI type or null}, over the default map")
-    parser.add_argument("--epochs", type=float, help="training epochs (default 3)")
+    parser.add_argument("--epochs", type=float, help="training epochs (default 2)")
     parser.add_argument("--learning-rate", type=float, help="peak learning rate (default 5e-5)")
-    parser.add_argument("--replay", type=float, help="synthetic windows per site window (default 1.0)")
+    parser.add_argument("--replay", type=float, help="synthetic windows per site window (default 0.5)")
+    parser.add_argument("--frozen-layers", type=int, help="bottom encoder layers kept as the base's, with the "
+                        "embeddings (default 2; -1 trains everything)")  # fmt: skip
     parser.add_argument("--holdout", type=float, help="share of notes (whole patients) held out (default 0.2)")
     parser.add_argument("--max-minutes", type=float, help="stop training after this long (default 45)")
     parser.add_argument("--allow-min-count", type=int, help="mine an allow list from values flagged this often "
@@ -69,6 +72,7 @@ def _settings(args: argparse.Namespace) -> object:
         (args.epochs is not None and args.epochs <= 0, "--epochs must be positive"),
         (args.learning_rate is not None and args.learning_rate <= 0, "--learning-rate must be positive"),
         (args.replay is not None and args.replay < 0, "--replay must be 0 or more"),
+        (args.frozen_layers is not None and args.frozen_layers < -1, "--frozen-layers must be -1 or more"),
         (args.holdout is not None and not 0 < args.holdout < 1, "--holdout must be between 0 and 1"),
         (args.max_minutes is not None and args.max_minutes <= 0, "--max-minutes must be positive"),
         (args.allow_min_count is not None and args.allow_min_count < 0, "--allow-min-count must be 0 or more"),
@@ -82,6 +86,7 @@ def _settings(args: argparse.Namespace) -> object:
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         replay=args.replay,
+        frozen_layers=args.frozen_layers,
         holdout=args.holdout,
         max_minutes=args.max_minutes,
         allow_min_count=args.allow_min_count,
@@ -163,6 +168,8 @@ def run_curve(args: argparse.Namespace) -> int:
         sizes = _sizes(args.sizes)
         if args.folds < 2:
             raise _Refused("--folds must be at least 2")
+        if args.jobs < 1:
+            raise _Refused("--jobs must be at least 1")
         notes = _notes(args)
         if len({n.group for n in notes}) < args.folds:
             raise _Refused(f"--folds {args.folds}: the corpus has fewer patients than folds")
@@ -177,7 +184,7 @@ def run_curve(args: argparse.Namespace) -> int:
         if "adapt-curve" in sys.argv else None  # fmt: skip
     result = learning_curve(
         notes, sizes, args.folds, args.base, settings, args.out,  # type: ignore[arg-type]
-        progress=lambda line: print(line, flush=True), keep_models=args.keep_models,
+        progress=lambda line: print(line, flush=True), keep_models=args.keep_models, jobs=args.jobs,
     )  # fmt: skip
     result["command"] = command
     (args.out / CURVE_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")

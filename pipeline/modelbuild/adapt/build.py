@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.spans import Span
 from pipeline.modelbuild.adapt.corpus import SiteNote, documents
 from pipeline.modelbuild.adapt.lexicon import SiteLexicon, mine_allow, mine_deny, write_policy
 from pipeline.modelbuild.adapt.split import hold_out
@@ -43,11 +44,13 @@ SHIPPED = ("model_quantized.onnx", "tokenizer.json", "labels.json")
 class AdaptSettings:
     """Everything that decides the adapted model (recorded in its report and card)."""
 
-    epochs: float = 3.0
+    epochs: float = 2.0
     learning_rate: float = 5e-5
     batch_size: int = 16
     #: Synthetic training windows mixed in per site window (replay, against forgetting).
-    replay: float = 1.0
+    replay: float = 0.5
+    #: The embeddings and this many bottom encoder layers stay as the base has them (see TrainSettings).
+    frozen_layers: int = 2
     #: Share of the site's notes (whole patients) held out for calibration and the held-out figures.
     holdout: float = 0.2
     seed: int = 13
@@ -101,9 +104,15 @@ def replay_windows(count: int, seed: int, tokenizer: object, max_length: int, st
 def measure(detect_batch: Callable[[Sequence[str]], list], docs: Sequence[Document]) -> dict[str, object]:
     """Type-blind leak-free recall and span precision (Safe Harbor, as a leak is judged), with counts."""
     from pipeline.modelbuild.evaluate import run_detector
+
+    return leak_figures(docs, run_detector(detect_batch, docs))
+
+
+def leak_figures(docs: Sequence[Document], predictions: Sequence[Sequence[Span]]) -> dict[str, object]:
+    """:func:`measure`'s figures for predictions already made."""
     from pipeline.modelbuild.evaluation import score_corpus
 
-    scores = score_corpus(docs, run_detector(detect_batch, docs))
+    scores = score_corpus(docs, predictions)
     total = scores.leak_free.get("ALL")
     by_type = {k: round(c.recall, 4) for k, c in sorted(scores.leak_free.items()) if k != "ALL" and c.gold}
     return {
@@ -188,6 +197,7 @@ def adapt(
         max_minutes=settings.max_minutes,
         init_from=str(base_hf),
         device=settings.device,
+        frozen_layers=settings.frozen_layers,
     )
     training = train(site_windows + replay, build_dir / "hf", train_settings, progress)
 

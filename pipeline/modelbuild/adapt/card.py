@@ -63,7 +63,8 @@ def write_card(out_dir: Path, report: dict[str, object]) -> Path:
         "",
         "## Training",
         f"- Device {settings['device']}, {settings['threads']} threads; {training['steps']} steps (planned "
-        f"{training['planned_steps']}) of batch {settings['batch_size']}, {settings['epochs']} epochs, AdamW lr "
+        f"{training['planned_steps']}) of batch {settings['batch_size']}, {settings['epochs']} epochs, embeddings and "
+        f"bottom {settings['frozen_layers']} encoder layers frozen, AdamW lr "
         f"{settings['learning_rate']} with warm-up and linear decay; {training['seconds'] / 60:.1f} min, final "
         f"smoothed loss {training['final_loss']}; whole adaptation {report['minutes']} min.",
     ]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pipeline.modelbuild.adapt.build import SITE_POLICY, AdaptSettings, adapt, measure, site_detector
+from pipeline.modelbuild.adapt.build import SITE_POLICY, AdaptSettings, adapt, leak_figures, measure, site_detector
 from pipeline.modelbuild.adapt.corpus import SiteNote, documents
 from pipeline.modelbuild.adapt.split import group_folds, take_groups
 
@@ -40,6 +40,50 @@ def pooled(rows: Sequence[dict[str, object]]) -> dict[str, object]:
     }
 
 
+def fold_runs(
+    index: int,
+    train: Sequence[SiteNote],
+    test: Sequence[SiteNote],
+    sizes: Sequence[int | None],
+    base_dir: Path,
+    settings: AdaptSettings,
+    work_dir: Path,
+    keep_models: bool = False,
+    progress: Callable[[str], None] = print,
+) -> list[dict[str, object]]:
+    """One fold: the base detector, then ``adapt`` on each size, each scored on ``test`` alone and with its
+    site policy (applied to the same spans, as the worker applies it after detection)."""
+    from pipeline.core.policy import load_policy
+    from pipeline.core.policy.detector import PolicyDetector
+    from pipeline.modelbuild.evaluate import run_detector
+
+    test_docs = documents(test)
+    base = measure(site_detector(base_dir, settings.threads).detect_batch, test_docs)  # type: ignore[attr-defined]
+    runs: list[dict[str, object]] = [{"fold": index, "size": 0, "test_notes": len(test), "detector": "base", **base}]
+    progress(f"curve: fold {index}: base recall {base['recall']} precision {base['precision']} on {len(test)} notes")
+    for size in sizes:
+        subset = take_groups(train, size if size is not None else len(train), settings.seed)
+        out = work_dir / f"fold{index}-n{len(subset)}"
+        started = time.monotonic()
+        adapt(subset, out, base_dir, settings, progress=progress, evaluate_heldout=False)
+        seconds = round(time.monotonic() - started, 1)
+        detector = site_detector(out, settings.threads)
+        found = run_detector(detector.detect_batch, test_docs)  # type: ignore[attr-defined]
+        policy = PolicyDetector(detector, load_policy(out / SITE_POLICY))  # type: ignore[arg-type]
+        with_policy = [policy.adjust(d.text, spans) for d, spans in zip(test_docs, found, strict=True)]
+        for name, predictions in (("adapted", found), ("adapted+site policy", with_policy)):
+            figures = leak_figures(test_docs, predictions)
+            runs.append({"fold": index, "size": len(subset), "requested": size or "all", "test_notes": len(test),
+                         "detector": name, "adapt_seconds": seconds, **figures})  # fmt: skip
+            progress(
+                f"curve: fold {index}: {name} on {len(subset)} notes: recall {figures['recall']} "
+                f"precision {figures['precision']} (adapt {seconds:.0f} s)"
+            )
+        if not keep_models:
+            shutil.rmtree(out, ignore_errors=True)
+    return runs
+
+
 def learning_curve(
     notes: Sequence[SiteNote],
     sizes: Sequence[int | None],
@@ -49,9 +93,11 @@ def learning_curve(
     work_dir: Path,
     progress: Callable[[str], None] = print,
     keep_models: bool = False,
+    jobs: int = 1,
 ) -> dict[str, object]:
-    """Run the curve; ``None`` in ``sizes`` means all of a fold's training notes. Writes ``CURVE_FILE``
-    into ``work_dir`` after every run, so a stopped run keeps what it measured."""
+    """Run the curve; ``None`` in ``sizes`` means all of a fold's training notes. ``jobs`` folds run at once
+    in processes of their own (each with ``settings.threads`` threads). Writes ``CURVE_FILE`` into
+    ``work_dir`` as folds finish, so a stopped run keeps what it measured."""
     work_dir.mkdir(parents=True, exist_ok=True)
     result: dict[str, object] = {
         "how": f"{folds}-fold cross-validation by patient; adapt on N training notes spread over the training "
@@ -63,34 +109,31 @@ def learning_curve(
         "runs": [],
     }
     runs: list[dict[str, object]] = result["runs"]  # type: ignore[assignment]
-    for index, (train, test) in enumerate(group_folds(notes, folds, settings.seed)):
-        test_docs = documents(test)
-        base = measure(site_detector(base_dir, settings.threads).detect_batch, test_docs)  # type: ignore[attr-defined]
-        runs.append({"fold": index, "size": 0, "test_notes": len(test), "detector": "base", **base})
-        progress(
-            f"curve: fold {index}: base recall {base['recall']} precision {base['precision']} on {len(test)} notes"
-        )
-        for size in sizes:
-            subset = take_groups(train, size if size is not None else len(train), settings.seed)
-            out = work_dir / f"fold{index}-n{len(subset)}"
-            started = time.monotonic()
-            adapt(subset, out, base_dir, settings, progress=progress, evaluate_heldout=False)
-            seconds = round(time.monotonic() - started, 1)
-            for name, policy in (("adapted", None), ("adapted+site policy", out / SITE_POLICY)):
-                figures = measure(site_detector(out, settings.threads, policy).detect_batch, test_docs)  # type: ignore[attr-defined]
-                runs.append({"fold": index, "size": len(subset), "requested": size or "all", "test_notes": len(test),
-                             "detector": name, "adapt_seconds": seconds, **figures})  # fmt: skip
-                progress(
-                    f"curve: fold {index}: {name} on {len(subset)} notes: recall {figures['recall']} "
-                    f"precision {figures['precision']} (adapt {seconds:.0f} s)"
-                )
-            if not keep_models:
-                shutil.rmtree(out, ignore_errors=True)
-            result["summary"] = summarize(runs)
-            (work_dir / CURVE_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    result["summary"] = summarize(runs)
-    (work_dir / CURVE_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    splits = group_folds(notes, folds, settings.seed)
+    tasks = [
+        (i, train, test, sizes, base_dir, settings, work_dir, keep_models) for i, (train, test) in enumerate(splits)
+    ]
+
+    def record(fold: list[dict[str, object]]) -> None:
+        runs.extend(fold)
+        runs.sort(key=lambda r: (int(r["fold"]), int(r["size"]), str(r["detector"])))  # type: ignore[call-overload]
+        result["summary"] = summarize(runs)
+        (work_dir / CURVE_FILE).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+    if jobs <= 1:
+        for task in tasks:
+            record(fold_runs(*task, progress=progress))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for fold in pool.map(_fold_in_process, tasks):
+                record(fold)
     return result
+
+
+def _fold_in_process(task: tuple) -> list[dict[str, object]]:
+    return fold_runs(*task, progress=lambda line: print(line, flush=True))
 
 
 def summarize(runs: Sequence[dict[str, object]]) -> list[dict[str, object]]:
