@@ -229,3 +229,21 @@ def test_detect_and_eval_apply_a_site_policy(tmp_path, capsys):
     args = ["eval", "--corpus", str(corpus), "--format", "jsonl", "--rules-only", "--json", str(figures)]
     assert main([*args, "--policy", str(policy)]) == 0
     assert json.loads(figures.read_text(encoding="utf-8"))["leak_free"]["ALL"]["recall"] == 1.0
+
+
+def test_learning_curve_pools_counts_over_folds():
+    from pipeline.modelbuild.adapt.curve import summarize
+
+    def run(fold, size, detector, caught, correct, seconds=None):
+        row = {"fold": fold, "size": size, "detector": detector, "gold": 10, "caught": caught,
+               "predicted": 20, "correct_predictions": correct}  # fmt: skip
+        if size:
+            row.update(requested="all", adapt_seconds=seconds)
+        return row
+
+    rows = summarize([run(0, 0, "base", 8, 10), run(1, 0, "base", 9, 12),
+                      run(0, 90, "adapted", 10, 18, 60), run(1, 110, "adapted", 9, 16, 120)])  # fmt: skip
+    base, adapted = rows
+    assert (base["recall"], base["precision"], base["folds"]) == (0.85, 0.55, 2)
+    assert (adapted["recall"], adapted["precision"]) == (0.95, 0.85)
+    assert adapted["mean_train_notes"] == 100 and adapted["mean_adapt_minutes"] == 1.5
