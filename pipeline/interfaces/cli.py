@@ -21,6 +21,7 @@ from pipeline.interfaces import (
     detect_commands,
     format_commands,
     keys_commands,
+    label_commands,
     model_commands,
     ops_commands,
     reveal_commands,
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     summarize_commands.register(subparsers)
     model_commands.register(subparsers)
     format_commands.register(subparsers)
+    label_commands.register(subparsers)
     for command in subparsers.choices.values():  # every command's --help ends with the same table
         if command.epilog is None:
             command.epilog = _exit_codes_text()

@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "instead of stopping at the first one with exit status 2",
     )
     model_options(detect)
+    _policy_option(detect)
     detect.set_defaults(func=run_detect)
 
     evaluate = subparsers.add_parser("eval", help="precision/recall/F1 per PHI type on a labelled corpus")
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--limit", type=int, help="evaluate the first N documents only")
     model_options(evaluate)
+    _policy_option(evaluate)
     evaluate.set_defaults(func=run_eval)
 
 
@@ -70,6 +72,22 @@ def model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--provider", default="auto", help="auto, cpu, cuda or tensorrt (default auto)")
     parser.add_argument("--threads", type=int, help="intra-op threads for the model on CPU")
     parser.add_argument("--batch-size", type=int, default=_BATCH, help=f"texts per batch (default {_BATCH})")
+
+
+def _policy_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy", type=Path, help="policy file whose deny list, allow list and recognizers apply (a site policy)"
+    )
+
+
+def _with_policy(detector: TextDetector, path: Path | None) -> TextDetector:
+    """``detector`` with the policy file's deny and allow lists and recognizers, when one is given."""
+    if path is None:
+        return detector
+    from pipeline.core.policy import load_policy
+    from pipeline.core.policy.detector import PolicyDetector
+
+    return PolicyDetector(detector, load_policy(path))  # type: ignore[arg-type]
 
 
 def build_detector_from_args(args: argparse.Namespace) -> Detector:
@@ -143,7 +161,7 @@ def run_detect(args: argparse.Namespace) -> int:
     ``--skip-invalid`` passes over it and reports its number on stderr.
     """
     try:
-        detector = build_detector_from_args(args)
+        detector = _with_policy(build_detector_from_args(args), args.policy)
     except PipelineError as exc:
         print(f"detect: {exc}", file=sys.stderr)
         return 2
@@ -228,7 +246,7 @@ def run_eval(args: argparse.Namespace) -> int:
             docs = docs[:: args.sample]
         if args.limit is not None:
             docs = docs[: args.limit]
-        detector = build_detector_from_args(args)
+        detector = _with_policy(build_detector_from_args(args), args.policy)
     except (PipelineError, OSError) as exc:  # CorpusError is a PipelineError
         print(f"eval: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_OUT = Path("models/detector")
@@ -126,26 +125,14 @@ def run_quantize(args: argparse.Namespace) -> int:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     """Calibrate thresholds for ``--model`` on the development split and write them beside it."""
-    from pipeline.core.detection import EnsembleDetector, RuleDetector
-    from pipeline.core.detection.merge import Ensemble
-    from pipeline.core.spans import Span
-    from pipeline.modelbuild.calibrate import calibrate, plot_curves, write_thresholds
+    from pipeline.modelbuild.calibrate import calibrate_model, plot_curves, write_thresholds
     from pipeline.modelbuild.corpus import Split, as_documents, generate
-    from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
 
     if not (args.model / "labels.json").exists():
         print(f"model calibrate: {args.model} holds no model (labels.json missing)", file=sys.stderr)
         return 2
     docs = as_documents(generate(args.dev_notes, seed=args.seed, split=Split.HELDOUT))
-    model = OnnxTokenClassifier(args.model, provider="cpu", threads=args.threads)
-    texts = [d.text for d in docs]
-    model_spans = [spans for i in range(0, len(texts), 32) for spans in model.detect_batch(texts[i : i + 32])]
-
-    def detect(batch: Sequence[str], ensemble: Ensemble) -> list[list[Span]]:
-        detector = EnsembleDetector(RuleDetector(ensemble=ensemble), [model], ensemble=ensemble)
-        return detector.merge_batch(batch, [model_spans])
-
-    thresholds, curves = calibrate(docs, detect, progress=lambda line: print(line, flush=True))
+    thresholds, curves = calibrate_model(args.model, docs, args.threads, progress=lambda line: print(line, flush=True))
     note = (
         f"chosen by 'phi-pipeline model calibrate' on {len(docs)} development notes (held-out split, seed "
         f"{args.seed}, notes 0-{len(docs) - 1}): the highest threshold per type that keeps type-blind "

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.interfaces import detector_model_commands, sensitive_model_commands, summarizer_model_commands
+from pipeline.interfaces import (
+    adapt_commands,
+    detector_model_commands,
+    sensitive_model_commands,
+    summarizer_model_commands,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,3 +22,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     detector_model_commands.register(sub)
     summarizer_model_commands.register(sub)
     sensitive_model_commands.register(sub)
+    adapt_commands.register(sub)

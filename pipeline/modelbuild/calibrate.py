@@ -114,6 +114,25 @@ def calibrate(
     return chosen, curves
 
 
+def calibrate_model(
+    model_dir: Path, docs: Sequence[Document], threads: int = 2, progress: Callable[[str], None] = print
+) -> tuple[dict[PhiType, float], dict[PhiType, list[CurvePoint]]]:
+    """:func:`calibrate` for the ONNX model in ``model_dir`` with the rules beside it, as the worker runs
+    them: the model runs once over ``docs``, each threshold trial only re-merges its spans."""
+    from pipeline.core.detection import EnsembleDetector, RuleDetector
+    from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
+
+    model = OnnxTokenClassifier(model_dir, provider="cpu", threads=threads)
+    texts = [d.text for d in docs]
+    model_spans = [spans for i in range(0, len(texts), 32) for spans in model.detect_batch(texts[i : i + 32])]
+
+    def detect(batch: Sequence[str], ensemble: Ensemble) -> list[list[Span]]:
+        detector = EnsembleDetector(RuleDetector(ensemble=ensemble), [model], ensemble=ensemble)
+        return detector.merge_batch(batch, [model_spans])
+
+    return calibrate(docs, detect, progress=progress)
+
+
 def _filter(spans: Sequence[Sequence[Span]], thresholds: Mapping[PhiType, float]) -> list[list[Span]]:
     """Spans found at the floor, kept where their score reaches their type's threshold (types not being
     calibrated were already held to their defaults when the spans were found)."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tokenizers import Encoding, Tokenizer
 
-from pipeline.modelbuild.corpus import CorpusSpan, Note
+from pipeline.modelbuild.corpus import CorpusSpan
 from pipeline.modelbuild.labels import OUTSIDE, label_ids
 
 
@@ -25,6 +26,16 @@ class Window:
 
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
+
+
+class LabelledText(Protocol):
+    """A note with gold spans: a synthetic :class:`~pipeline.modelbuild.corpus.Note` or a site's note."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def spans(self) -> Sequence[CorpusSpan]: ...
 
 
 def load_tokenizer(path: Path) -> Tokenizer:
@@ -77,7 +88,7 @@ def windows_for(enc: Encoding, tags: list[str], tokenizer: Tokenizer, max_length
     return out
 
 
-def encode_notes(notes: Sequence[Note], tokenizer: Tokenizer, max_length: int, stride: int) -> list[Window]:
+def encode_notes(notes: Sequence[LabelledText], tokenizer: Tokenizer, max_length: int, stride: int) -> list[Window]:
     """All windows of all notes, in note order."""
     encodings = tokenizer.encode_batch([n.text for n in notes], add_special_tokens=False)
     windows: list[Window] = []

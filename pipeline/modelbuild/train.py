@@ -43,6 +43,11 @@ class TrainSettings:
     init_from: str = ""
     #: Encoder layers to keep (0: all). Fewer layers is the main lever on CPU speed (see bench/README.md).
     layers: int = 0
+    #: Where torch trains: 'cpu' (the shipped build's, reproducible) or 'cuda'.
+    device: str = "cpu"
+    #: Frozen while training: -1 nothing, 0 the embeddings, N the embeddings and the bottom N encoder layers
+    #: (fine-tuning a trained detector on a little data: less to overfit, and no backward pass below them).
+    frozen_layers: int = -1
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -68,6 +73,17 @@ def keep_bottom_layers(model: object, layers: int) -> None:
         raise ValueError(f"cannot keep {layers} layers of a {len(encoder.layer)}-layer encoder")
     del encoder.layer[layers:]
     model.config.num_hidden_layers = layers  # type: ignore[attr-defined]
+
+
+def freeze_bottom(model: object, layers: int) -> None:
+    """Stop training the embeddings (``layers`` >= 0) and the bottom ``layers`` encoder layers."""
+    if layers < 0:
+        return
+    base = model.base_model  # type: ignore[attr-defined]
+    frozen = [base.embeddings, *base.encoder.layer[:layers]]
+    for module in frozen:
+        for parameter in module.parameters():
+            parameter.requires_grad = False
 
 
 def batches(windows: Sequence[Window], batch_size: int, rng: random.Random) -> list[list[Window]]:
@@ -132,6 +148,8 @@ def train(
         label2id={label: i for i, label in enumerate(labels)},
     )
     keep_bottom_layers(model, settings.layers)
+    freeze_bottom(model, settings.frozen_layers)
+    model.to(settings.device)
     pad_id = int(model.config.pad_token_id or 0)
     return fine_tune(model, windows, lambda batch: _tensors(batch, pad_id), out_dir, settings, progress)
 
@@ -153,14 +171,18 @@ def fine_tune(
     import torch
 
     base = base_model_dir()
+    device = next(model.parameters()).device
     model.train()
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
         {
-            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay) and p.requires_grad],
             "weight_decay": settings.weight_decay,
         },
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+        {
+            "params": [p for n, p in model.named_parameters() if n.endswith(no_decay) and p.requires_grad],
+            "weight_decay": 0.0,
+        },
     ]
     optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
     rng = random.Random(settings.seed)
@@ -187,7 +209,7 @@ def fine_tune(
     for batch in plan[:total]:
         if step >= schedule["total"]:
             break
-        loss = model(**tensors(batch)).loss
+        loss = model(**{k: v.to(device) for k, v in tensors(batch).items()}).loss  # type: ignore[attr-defined]
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -214,6 +236,7 @@ def fine_tune(
             stopped_early = True
             break
     out_dir.mkdir(parents=True, exist_ok=True)
+    model.to("cpu")
     model.save_pretrained(str(out_dir))
     for name in TOKENIZER_FILES:
         if (base / name).exists():
