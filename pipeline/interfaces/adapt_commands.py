@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from pipeline.config import DEFAULT_DETECTOR
+from pipeline.core.errors import ConfigError, PipelineError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,10 +61,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
-class _Refused(Exception):
-    """A bad option: one line on stderr, exit status 2."""
-
-
 def _settings(args: argparse.Namespace) -> object:
     from pipeline.modelbuild.adapt.build import AdaptSettings, with_overrides
 
@@ -80,7 +77,7 @@ def _settings(args: argparse.Namespace) -> object:
     )
     for failed, message in checks:
         if failed:
-            raise _Refused(message)
+            raise ConfigError(message)
     return with_overrides(
         AdaptSettings(),
         epochs=args.epochs,
@@ -110,7 +107,7 @@ def _sizes(text: str) -> list[int | None]:
         elif part.isdigit() and int(part) > 0:
             sizes.append(int(part))
         else:
-            raise _Refused(f"--sizes: {part!r} is neither a positive number nor 'all'")
+            raise ConfigError(f"--sizes: {part!r} is neither a positive number nor 'all'")
     return sizes
 
 
@@ -119,20 +116,19 @@ def _needs_torch() -> None:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise _Refused(f"needs the models extra (pip install -e '.[models]'): {exc}") from None
+        raise ConfigError(f"needs the models extra (pip install -e '.[models]'): {exc}") from None
 
 
 def run_adapt(args: argparse.Namespace) -> int:
-    from pipeline.core.errors import PipelineError
 
     try:
         settings = _settings(args)
         if args.out.resolve() == args.base.resolve():
-            raise _Refused(f"--out {args.out} is the base model's folder; write the adapted model to its own folder")
+            raise ConfigError(f"--out {args.out} is the base model's folder; write the adapted model to its own folder")
         notes = _notes(args)
         curve = _read_curve(args.curve) if args.curve else None
         _needs_torch()
-    except (_Refused, PipelineError) as exc:
+    except PipelineError as exc:  # ConfigError (a bad option) included: one line, exit 2
         print(f"model adapt: {exc}", file=sys.stderr)
         return 2
     from pipeline.modelbuild.adapt.build import adapt
@@ -154,27 +150,26 @@ def _read_curve(path: Path) -> dict:
     try:
         curve = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise _Refused(f"--curve {path}: not a learning_curve.json ({type(exc).__name__})") from None
+        raise ConfigError(f"--curve {path}: not a learning_curve.json ({type(exc).__name__})") from None
     if not isinstance(curve, dict) or "summary" not in curve:
-        raise _Refused(f"--curve {path}: not a learning_curve.json from 'model adapt-curve'")
+        raise ConfigError(f"--curve {path}: not a learning_curve.json from 'model adapt-curve'")
     return curve
 
 
 def run_curve(args: argparse.Namespace) -> int:
-    from pipeline.core.errors import PipelineError
 
     try:
         settings = _settings(args)
         sizes = _sizes(args.sizes)
         if args.folds < 2:
-            raise _Refused("--folds must be at least 2")
+            raise ConfigError("--folds must be at least 2")
         if args.jobs < 1:
-            raise _Refused("--jobs must be at least 1")
+            raise ConfigError("--jobs must be at least 1")
         notes = _notes(args)
         if len({n.group for n in notes}) < args.folds:
-            raise _Refused(f"--folds {args.folds}: the corpus has fewer patients than folds")
+            raise ConfigError(f"--folds {args.folds}: the corpus has fewer patients than folds")
         _needs_torch()
-    except (_Refused, PipelineError) as exc:
+    except PipelineError as exc:  # ConfigError (a bad option) included: one line, exit 2
         print(f"model adapt-curve: {exc}", file=sys.stderr)
         return 2
     from pipeline.modelbuild.adapt.card import curve_lines

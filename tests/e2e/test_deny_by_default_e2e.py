@@ -9,6 +9,7 @@ message comes out, the oversized one is dead-lettered (``text-too-large``) and t
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -25,6 +26,8 @@ from tests.unit.test_deny_by_default import FHIR_LEAKS, HL7_LEAKS, MSH, NAME, PH
 pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(600)]
 
 TEXT_LIMIT = 100_000
+
+PROTECTED_BLOB = re.compile(r"[A-Za-z0-9+/_=-]{24,}")  # as pipeline.devtools.leaks sets them aside
 
 
 def _inputs(keyring) -> dict[str, tuple[object, str]]:
@@ -80,7 +83,10 @@ def test_nothing_planted_leaves_the_worker_and_hl7_is_cr_separated(run, keyring,
     for name, message in redacted.items():
         verify_headers(keyring, KeyPurpose.EGRESS_HMAC, message.headers, message.key, message.value)
         text = message.value.decode()
-        left = [v for v in (*PLANTED, "1EG4TE5MK73", "WHITAKER", "Hale", "Gle", "mailto") if v in text]
+        # Tokens, pseudonyms and ciphertexts are long runs of random base64 or hex: a short planted fragment
+        # ('Gle') turns up inside one by chance (as the leak scanner knows), so they are set aside first.
+        visible = PROTECTED_BLOB.sub(" ", text)
+        left = [v for v in (*PLANTED, "1EG4TE5MK73", "WHITAKER", "Hale", "Gle", "mailto") if v in visible]
         assert not left, (name, left)
         if name.startswith(("hl7", "repeated")):
             assert "\n" not in text and text.endswith("\r")
