@@ -2,8 +2,8 @@
 
 The type map turns the site's labels into our PHI types, or sets a label aside (``null``: not PHI under
 Safe Harbor, not taught and not scored, such as a year on its own). It starts from every label
-:func:`pipeline.core.detection.labels.map_label` knows (our own type names, i2b2, Presidio and common
-model labels) plus :data:`SITE_LABELS`, the PhysioNet ``deid`` gold-standard labels; a site adds or
+:func:`pipeline.core.detection.labels.map_label` knows (our own type names, i2b2, Presidio, PhysioNet
+``deid`` and common model labels); a site adds or
 overrides labels with a JSON file ``{"LABEL": "PHI_TYPE" | null}``. A label in none of them stops the
 run with its name and line, so nothing is silently dropped.
 
@@ -23,26 +23,13 @@ from pipeline.core.phi_types import PhiType, UnknownPhiTypeError
 from pipeline.modelbuild.corpus import CorpusSpan
 from pipeline.modelbuild.evaluation.corpus import CorpusError, Document, GoldSpan
 
-#: Labels of the PhysioNet deid gold standard (Neamatullah et al. 2008) that no other table names.
-#: Names of clinicians, patients and relatives are all NAME; ``DateYear`` (a year alone) is not an
-#: identifier under Safe Harbor; ``Other`` holds reference and policy numbers.
-SITE_LABELS: Mapping[str, PhiType | None] = {
-    "HCPName": PhiType.NAME,
-    "PTName": PhiType.NAME,
-    "PTNameInitial": PhiType.NAME,
-    "RelativeProxyName": PhiType.NAME,
-    "DateYear": None,
-    "Other": PhiType.ID,
-}
-
 
 class TypeMap:
-    """Site label -> PHI type (or None, set aside): the site's own entries, then :data:`SITE_LABELS`,
-    then :func:`map_label`. Keys compare case-insensitively."""
+    """Site label -> PHI type (or None, set aside): the site's own entries, then :func:`map_label`. Keys
+    compare case-insensitively."""
 
     def __init__(self, overrides: Mapping[str, PhiType | None] | None = None) -> None:
-        self._table = {k.upper(): v for k, v in SITE_LABELS.items()}
-        self._table.update({k.upper(): v for k, v in (overrides or {}).items()})
+        self._table = {k.upper(): v for k, v in (overrides or {}).items()}
 
     def __call__(self, label: str) -> PhiType | None:
         key = label.strip().upper()
