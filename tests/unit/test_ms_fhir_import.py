@@ -200,7 +200,7 @@ def test_each_method_maps_onto_the_action_table(rule, expected):
     assert params == (expected or {})
 
 
-def test_a_complex_substitute_is_refused():
-    config = {"fhirPathRules": [{"path": "Patient.name", "method": "substitute", "replaceWith": {"family": "x"}}]}
-    with pytest.raises(PolicyFileError, match="a complex replaceWith"):
+def test_a_list_replacewith_is_refused():  # an object is a complex element (tests/unit/test_ms_fhir_cases_b.py)
+    config = {"fhirPathRules": [{"path": "Patient.name", "method": "substitute", "replaceWith": [{"family": "x"}]}]}
+    with pytest.raises(PolicyFileError, match="not a list"):
         import_ms_fhir(json.dumps(config), "c.json")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import hmac
 import json
@@ -155,6 +156,55 @@ class _Walk:
                     return found
         return None
 
+    def element_substitute(self, path: str) -> tuple[int, dict[str, Any]] | None:
+        """The index and element of the substitute-with-an-element rule that takes this complex element
+        itself (the first FHIRPath rule selecting it or an element above it), or None."""
+        if not self.fhirpath:
+            return None
+        chain = ancestors(path)
+        for index, (compiled, paths) in enumerate(zip(self.fhirpath, self.selected, strict=True)):
+            if any(where in paths for where in chain):
+                element = compiled.rule.params.get("element")
+                if compiled.rule.action is not RuleAction.SUBSTITUTE or element is None or path not in paths:
+                    return None
+                return index, json.loads(str(element))
+        return None
+
+    def substituted(self, item: Any, target: Any, path: str, index: int) -> Any:
+        """``item`` with ``target`` written over it the way Microsoft's anonymizer substitutes an element:
+        what an earlier rule took stays as that rule left it (and takes its place in a list), an element
+        holding such a thing keeps just that, everything else is the target's (its extra items added)."""
+        earlier = self.selected[:index]
+        chain = ancestors(path)
+        if any(where in paths for paths in earlier for where in chain):
+            return item
+        if not isinstance(item, dict):
+            return copy.deepcopy(target) if target is not None and not isinstance(target, dict) else _REMOVED
+        target = target if isinstance(target, dict) else {}
+        out: dict[str, Any] = {}
+        for key, value in item.items():
+            sources = value if isinstance(value, list) else [value]
+            wanted = target.get(key, [])
+            wanted = wanted if isinstance(wanted, list) else [wanted]
+            done: list[Any] = []
+            used = 0
+            for position, source in enumerate(sources):
+                where = f"{path}.{key}[{position}]" if isinstance(value, list) else f"{path}.{key}"
+                holds = any(p.startswith((f"{where}.", f"{where}[")) for paths in earlier for p in paths)
+                if any(where in paths for paths in earlier):
+                    done.append(source)
+                    used += 1
+                elif used < len(wanted):
+                    done.append(self.substituted(source, wanted[used], where, index))
+                    used += 1
+                elif holds:
+                    done.append(self.substituted(source, {}, where, index))
+            done.extend(copy.deepcopy(wanted[used:]))
+            if done:
+                out[key] = done if isinstance(value, list) else done[0]
+        out.update({key: copy.deepcopy(value) for key, value in target.items() if key not in item})
+        return out
+
     # -- resources ----------------------------------------------------------------------------------
 
     def resource(self, resource: Any, path: str, depth: int, contained: bool = False) -> None:
@@ -218,6 +268,9 @@ class _Walk:
                 self.primitive(holder, slot, item, found.name, inner_res, inner_types, where, container, required)
             elif isinstance(item, dict):
                 self.complex(item, found.name, inner_res, [*inner_types, (found.name, [])], where, depth)
+                taken = self.element_substitute(where)
+                if taken is not None:
+                    holder[slot] = self.substituted(item, taken[1], where, taken[0])
 
     def complex(
         self,
@@ -290,6 +343,11 @@ class _Walk:
         if value is None:
             return
         coverage = self.doc.coverage
+        if rule is not None and rule.action is RuleAction.SUBSTITUTE and rule.params.get("element") is not None:
+            holder[slot] = _REMOVED  # the element above it is written whole (or, on a single value, removed)
+            self.record(path, rule.phi_type or PhiType.ID, RuleAction.SUBSTITUTE)
+            coverage.add(path, f"{self.named(rule)}: substitute (element)", Decision.RULED, "substitute")
+            return
         if rule is not None and rule.action is RuleAction.KEEP and keepable(value):
             coverage.add(path, f"{self.named(rule)}: keep", Decision.KEPT, "keep")
             return

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 import yaml
-from yaml.nodes import Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline.core.formats.fhirpath import is_fhirpath
 from pipeline.core.policy.checker import Checker, PolicyFileError, compose
@@ -75,16 +75,16 @@ def import_ms_fhir(text: str, source: str) -> tuple[str, list[str]]:
     root = compose(text, source)
     notes: list[str] = []
     top = {k.value: (k, v) for k, v in checker.mapping(root, "the configuration")}
-    for name in sorted(set(top) - {"fhirVersion", "processingError", "fhirPathRules", "parameters"}):
-        checker.error(top[name][0], f"unknown setting {name!r} (fhirVersion, processingError, fhirPathRules, ...)")
+    for name in sorted(set(top) - {"fhirVersion", "processingErrors", "fhirPathRules", "parameters"}):
+        checker.error(top[name][0], f"unknown setting {name!r} (fhirVersion, processingErrors, fhirPathRules, ...)")
     if "fhirVersion" in top and (checker.scalar(top["fhirVersion"][1], "fhirVersion") or "R4") not in ("R4", ""):
         checker.error(top["fhirVersion"][1], "fhirVersion: the pipeline reads FHIR R4 only")
-    if "processingError" in top:
+    if "processingErrors" in top:
         notes.append(
             _note(
                 source,
-                top["processingError"][0],
-                "processingError: a resource that cannot be processed is always dead-lettered with its reason",
+                top["processingErrors"][0],
+                "processingErrors: a resource that cannot be processed is always dead-lettered with its reason",
             )
         )
     redact = _parameters(checker, top["parameters"][1], notes) if "parameters" in top else {}
@@ -197,14 +197,16 @@ def _rule(checker: Checker, node: Node, redact: dict[str, Any]) -> tuple[str, An
         params.update(redact)
     elif action == "substitute":
         replacement = fields.get("replaceWith", (None, None))[1]
-        if not isinstance(replacement, ScalarNode):
+        if isinstance(replacement, MappingNode):  # a complex element: written whole, their merge rules
+            params["element"] = json.dumps(yaml.safe_load(yaml.serialize(replacement)), ensure_ascii=False)
+        elif not isinstance(replacement, ScalarNode):
             checker.error(
                 replacement or node,
-                f"{path}: substitute writes one value per leaf here; a complex "
-                "replaceWith (an object or a list) cannot be carried over",
+                f"{path}: substitute needs a replaceWith (a text, or an object for a complex element; not a list)",
             )
             return None
-        params["value"] = str(replacement.value)
+        else:
+            params["value"] = str(replacement.value)
     elif action == "perturb":
         span = float(checker.scalar(fields["span"][1], "span") or 0) if "span" in fields else 0.0
         kind = (
