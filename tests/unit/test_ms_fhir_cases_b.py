@@ -173,3 +173,52 @@ def test_an_element_substitute_on_a_single_value_removes_it():
     config = {"fhirPathRules": [{"path": "Patient.name.family", "method": "substitute", "replaceWith": {"a": 1}}]}
     resource = {"resourceType": "Patient", "name": [{"family": "Family", "use": "official"}]}
     assert _output(config, resource)["name"] == [{"use": "official"}]
+
+
+def _condition(age: float) -> dict[str, Any]:
+    age_element = {"value": age, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}
+    return {"resourceType": "Condition", "subject": {"reference": "Patient/1"}, "onsetAge": age_element}
+
+
+@pytest.mark.parametrize(("partial", "age", "kept"), [(True, 45, {"value": 45}), (True, 95, None), (False, 45, None)])
+def test_partial_ages_keep_an_age_under_90_as_theirs_does(partial, age, kept):
+    """Their RedactProcessor: an Age's number under 90 stays with enablePartialAgesForRedact; its unit, system
+    and code are redacted like any other value."""
+    config = {"fhirPathRules": [{"path": "nodesByType('Age')", "method": "redact"}]}
+    config["parameters"] = {"enablePartialAgesForRedact": partial}
+    assert _output(config, _condition(age)).get("onsetAge") == kept
+
+
+def test_nodes_by_name_selects_every_element_of_that_name():
+    config = {"fhirPathRules": [{"path": "nodesByName('family')", "method": "redact"}]}
+    config["fhirPathRules"].append({"path": "Patient.name.given", "method": "keep"})
+    patient = {"resourceType": "Patient", "name": [{"family": "Family", "given": ["GivenFirst"]}]}
+    patient["contact"] = [{"name": {"family": "TestFamily"}, "gender": "female"}]
+    output = _output(config, patient)
+    assert output["name"] == [{"given": ["GivenFirst"]}] and "name" not in output["contact"][0]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({"fhirVersion": "R4"}, None),
+        ({"fhirVersion": "Stu3"}, "fhirVersion: the pipeline reads FHIR R4 only"),
+        ({"parameters": {"encryptKey": "abc"}}, "encryptKey refused: keys live in the keyring"),
+        ({"parameters": {"dateShiftScope": "resource"}}, "dateShiftScope: dates shift per patient here"),
+        ({"parameters": {"customSettings": {}}}, "parameters: unknown setting 'customSettings'"),
+    ],
+)
+def test_their_other_settings_are_noted_or_refused_with_their_line(setting, expected):
+    text = json.dumps({"fhirPathRules": [{"path": "Patient.name", "method": "redact"}], **setting}, indent=2)
+    line = 1 + text.splitlines().index(next(s for s in text.splitlines() if next(iter(setting)) in s))
+    if "parameters" in setting:
+        line += 1  # the setting itself, under "parameters"
+    try:
+        found = import_ms_fhir(text, "c.json")[1]
+    except PolicyFileError as exc:
+        found = exc.problems
+    if expected is None:
+        assert found == []
+    else:
+        [one] = found
+        assert one.startswith(f"c.json:{line}: {expected}"), one

@@ -374,6 +374,7 @@ class _Walk:
             phi_type = _CONTACT_TYPES.get(str(parent.get("system", "")), phi_type)
             rule = replace(rule, phi_type=phi_type if rule.action not in _TYPED_ONLY else rule.phi_type)
         numeric = rule.action is RuleAction.PERTURB or (rule.action is RuleAction.GENERALIZE and rule.params)
+        numeric = numeric or (phi_type is PhiType.AGE and rule.params.get("partial_ages") is not None)  # an age < 90
         if isinstance(value, (int, float)) and not isinstance(value, bool) and numeric:
             noisy, action = self.protector.protect(str(value), rule, path, FHIR_DATES)
             protected = None if noisy is None else _number(noisy, integer=isinstance(value, int))
