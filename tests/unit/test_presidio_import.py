@@ -121,3 +121,21 @@ def test_the_import_command_writes_a_policy_that_checks(tmp_path, capsys):
     assert main([*argv, "--map", "NRP=ID"]) == 0
     assert "UsSsnRecognizer: predefined" in capsys.readouterr().err
     assert main(["policy", "check", str(out)]) == 0
+
+
+@pytest.mark.parametrize(("flags", "found"), [(0, False), (2, True), (26, True)])
+def test_global_regex_flags_are_presidios_re_flags(keyring, flags, found):
+    """0: case-sensitive; re.IGNORECASE (2) and Presidio's default 26 (DOTALL | MULTILINE | IGNORECASE) find
+    the lower-case spelling too."""
+    entry = "{name: ward, regex: 'Wardlow', score: 0.9}"
+    policy_text = f"""version: 1
+recognizers:
+  - name: ward names
+    supported_entity: LOCATION
+    global_regex_flags: {flags}
+    patterns: [{entry}]
+"""
+    deidentifier = Deidentifier(keyring=keyring, detector=RuleDetector(), policy=parse_policy(policy_text, "p.yaml"))
+    done = deidentifier.text("moved from wardlow to Wardlow today")
+    assert done.content is not None and "Wardlow" not in done.content
+    assert ("wardlow" not in done.content) is found
