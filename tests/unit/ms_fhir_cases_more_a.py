@@ -5,7 +5,9 @@ VersionSpecificTests.cs with r4-configuration-sample.json); nothing of that proj
 
 ``CASES``: name -> (configuration, input, their expected output); ``DIFFERENCES``: name -> {element path: why
 ours differs from their target}; ``REFUSED``: name -> (configuration, input): inputs both tools refuse (STU3
-resources and elements, which are not R4).
+resources and elements, which are not R4); ``OURS_REFUSED``: where ours refuses and theirs writes a target.
+Narratives are shortened (both tools remove a narrative whole), and the inputs both refuse, or ours refuses
+before any rule applies (MedicinalProduct), are cut to the elements that decide it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import copy
 import hashlib
 from typing import Any
 
-from tests.unit.ms_fhir_cases import COMMON_CONFIG, COMMON_TARGET, PATIENT_BASIC
+from tests.unit.ms_fhir_cases import COMMON_CONFIG, COMMON_TARGET, PATIENT_BASIC, _narrative
 
 _ID = "ours a 32-hex resource-id pseudonym (the same in every reference to it), theirs a 64-hex HMAC"
 _REF = "ours the 32-hex pseudonym of the resource id it names (its id's pseudonym everywhere), theirs a 64-hex HMAC"
@@ -25,20 +27,13 @@ _KEEP_URL = "'keep' keeps listed code-system URLs; another URL goes to the detec
 _KEEP_EMAIL = "'keep' never keeps an email-shaped value; the detector writes [EMAIL] (theirs: kept)"
 
 # -- patient-special-content: common-config on non-ASCII names, addresses and a date with a bare 'Z' ----------
+_SPECIAL = "§ABCabc 123!@#ŴΉЙ"
 SPECIAL_CONTENT: dict[str, Any] = {
     "resourceType": "Patient",
     "id": "example",
-    "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">§ABCabc 123!@#ŴΉЙ</div>'},
-    "identifier": [
-        {
-            "use": "usual",
-            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
-            "system": "urn:oid:1.2.36.146.595.217.0.1",
-            "value": "123ABCabc",
-            "period": {"start": "2001-01-01"},  # theirs '2001-01-01Z': not an R4 dateTime (a zone needs a time)
-            "assigner": {"display": "§ABCabc 123!@#ŴΉЙ"},
-        }
-    ],
+    "text": _narrative(_SPECIAL),
+    # theirs has period.start '2001-01-01Z': not an R4 date (a zone needs a time), refused here (a test shows it)
+    "identifier": [{**PATIENT_BASIC["identifier"][0], "value": "123ABCabc", "assigner": {"display": _SPECIAL}}],
     "active": True,
     "name": [{"use": "official", "family": "AbcŴΉЙ一", "given": ["Given AbcŴΉЙ一", "Given AbcŴΉЙ一1"]}],
     "telecom": [
@@ -185,11 +180,6 @@ def _hash(value: str) -> str:
 def _ref(reference: str) -> dict[str, str]:
     kind, _, rid = reference.partition("/")
     return {"reference": f"{kind}/{_hash(rid)}"}
-
-
-def _narrative(text: str) -> dict[str, str]:
-    """Their narratives, shortened (both tools remove a narrative whole)."""
-    return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{text}</div>'}
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
