@@ -26,8 +26,8 @@ from pipeline.core.transform.fhirpath_cases import syntax_problem
 
 _MODEL = models["r4"]
 _OPTIONS = {"returnRawData": True}
-_NODES_BY_TYPE = re.compile(r"nodesByType\(\s*'([A-Za-z]+)'\s*\)")
-_NODES_BY_NAME = re.compile(r"nodesByName\(\s*'([A-Za-z]+)'\s*\)")
+_NODES_BY_TYPE = re.compile(r"nodesByType\(\s*'([A-Za-z][A-Za-z0-9]*)'\s*\)")
+_NODES_BY_NAME = re.compile(r"nodesByName\(\s*'([A-Za-z][A-Za-z0-9]*)'\s*\)")
 _BASE_TYPE = re.compile(r"^\(?(?:Resource|DomainResource)\b")
 _SAMPLE = {"resourceType": "Patient", "name": [{"family": "x"}]}
 
