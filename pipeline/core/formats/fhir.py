@@ -190,15 +190,14 @@ class _Walk:
             used = 0
             for position, source in enumerate(sources):
                 where = f"{path}.{key}[{position}]" if isinstance(value, list) else f"{path}.{key}"
-                holds = any(p.startswith((f"{where}.", f"{where}[")) for paths in earlier for p in paths)
                 if any(where in paths for paths in earlier):
                     done.append(source)
                     used += 1
                 elif used < len(wanted):
                     done.append(self.substituted(source, wanted[used], where, index))
                     used += 1
-                elif holds:
-                    done.append(self.substituted(source, {}, where, index))
+                elif any(p.startswith((f"{where}.", f"{where}[")) for paths in earlier for p in paths):
+                    done.append(self.substituted(source, {}, where, index))  # holds what an earlier rule took
             done.extend(copy.deepcopy(wanted[used:]))
             if done:
                 out[key] = done if isinstance(value, list) else done[0]
