@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from pipeline import Deidentifier, RuleDetector
 from pipeline.core.crypto.keyring import Keyring
-from pipeline.core.errors import InvalidOutput
+from pipeline.core.errors import InvalidFhir, InvalidOutput
 from pipeline.core.formats.base import FORMAT_FHIR
 from pipeline.core.formats.fhir import validate
 from pipeline.core.formats.fhirpath import is_fhirpath
@@ -222,3 +222,17 @@ def test_their_other_settings_are_noted_or_refused_with_their_line(setting, expe
     else:
         [one] = found
         assert one.startswith(f"c.json:{line}: {expected}"), one
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"BAD BAD BAD\n", "not JSON"), (b'{"resourceType": "Patient", "badField": "NotAField"}', "Patient is not valid")],
+)
+def test_their_invalid_inputs_are_refused_under_ignoreinvalid(content, reason):
+    """Their invalid-resource.json and invalid-json-resource.json, with configuration-ignoreinvalid: theirs
+    returns an empty result; ours refuses the message (dead-lettered with the reason), the option noted."""
+    text, notes = import_ms_fhir(config_text(processing_error_config("ignoreinvalid")), "config.json")
+    assert any(n.startswith("config.json:3: processingErrors") for n in notes)
+    deidentifier = Deidentifier(keyring=Keyring.generate(), detector=RuleDetector(), policy=parse_policy(text, "i"))
+    with pytest.raises(InvalidFhir, match=reason):
+        deidentifier.document(FORMAT_FHIR, content)
