@@ -35,7 +35,9 @@ def hl7(*segments: str) -> bytes:
         "MSH|^~\\&|EPIC|GH|RECEIVER|LAB|202401010930||{type}|C1|P|2.5",
         "PID|1||123^^^GH^MR||Doe^Jane||19800101|F",
     ]
-    first = header[0].format(type="ORU^R01^ORU_R01" if any(s.startswith("OBX") for s in segments) else "ADT^A08^ADT_A01")
+    first = header[0].format(
+        type="ORU^R01^ORU_R01" if any(s.startswith("OBX") for s in segments) else "ADT^A08^ADT_A01"
+    )
     return ("\r".join([first, header[1], *segments]) + "\r").encode()
 
 
@@ -63,9 +65,16 @@ def test_hl7_deleted_diagnosis_and_tobacco_are_not_categories(deidentifier):
 
 
 def bundle(*resources: dict) -> bytes:
-    return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
-        {"fullUrl": f"urn:uuid:00000000-0000-4000-8000-00000000000{i}", "resource": r}
-        for i, r in enumerate(resources)]}).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [
+                {"fullUrl": f"urn:uuid:00000000-0000-4000-8000-00000000000{i}", "resource": r}
+                for i, r in enumerate(resources)
+            ],
+        }
+    ).encode()
 
 
 PATIENT = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Doe", "given": ["Jane"]}]}
@@ -82,10 +91,11 @@ def condition(code: str, system: str = "http://hl7.org/fhir/sid/icd-10-cm", veri
     return {
         "resourceType": "Condition",
         "subject": {"reference": "Patient/p1"},
-        "verificationStatus": {"coding": [
-            {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]},
+        "verificationStatus": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": verification}]
+        },
         "code": {"coding": [{"system": system, "code": code}]},
-    }  # fmt: skip
+    }
 
 
 def test_fhir_bundle_condition_code_alone_withholds_the_text(deidentifier):

@@ -199,13 +199,19 @@ def fhir_bundle(*resources: dict) -> dict:
 
 
 def condition(code: str, system: str = ICD10, **extra) -> dict:
-    return {"resourceType": "Condition", "subject": {"reference": "Patient/p1"}, "code": {"coding": [
-        {"system": system, "code": code}]}, **extra}  # fmt: skip
+    return {
+        "resourceType": "Condition",
+        "subject": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": system, "code": code}]},
+        **extra,
+    }
 
 
 def status(element: str, code: str) -> dict:
     systems = {"verificationStatus": "condition-ver-status", "clinicalStatus": "condition-clinical"}
-    return {element: {"coding": [{"system": f"http://terminology.hl7.org/CodeSystem/{systems[element]}", "code": code}]}}
+    return {
+        element: {"coding": [{"system": f"http://terminology.hl7.org/CodeSystem/{systems[element]}", "code": code}]}
+    }
 
 
 def test_fhir_reader_honours_verification_and_keeps_history():
@@ -220,36 +226,72 @@ def test_fhir_reader_honours_verification_and_keeps_history():
 
 
 def test_fhir_reader_skips_relatives_allergies_and_definitions_and_reads_labels_and_medications():
-    family = {"resourceType": "FamilyMemberHistory", "status": "completed", "patient": {"reference": "Patient/p1"},
-              "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode",
-                                           "code": "MTH"}]},
-              "condition": [{"code": {"coding": [{"system": SCT, "code": "35489007"}]}}]}  # fmt: skip
-    allergy = {"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p1"},
-               "code": {"coding": [{"system": RXNORM, "code": "1819"}]}}  # fmt: skip
-    not_taken = {"resourceType": "MedicationStatement", "status": "not-taken", "subject": {"reference": "Patient/p1"},
-                 "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "2626"}]}}  # fmt: skip
-    taking = {"resourceType": "MedicationStatement", "status": "active", "subject": {"reference": "Patient/p1"},
-              "medicationReference": {"reference": "#m1"},
-              "contained": [{"resourceType": "Medication", "id": "m1",
-                             "code": {"coding": [{"system": RXNORM, "code": "1433868"}]}}]}  # fmt: skip
-    labelled = {"resourceType": "Observation", "status": "final", "meta": {"security": [
-        {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "ETH"}]},
-        "code": {"text": "note"}}  # fmt: skip
+    family = {
+        "resourceType": "FamilyMemberHistory",
+        "status": "completed",
+        "patient": {"reference": "Patient/p1"},
+        "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH"}]},
+        "condition": [{"code": {"coding": [{"system": SCT, "code": "35489007"}]}}],
+    }
+    allergy = {
+        "resourceType": "AllergyIntolerance",
+        "patient": {"reference": "Patient/p1"},
+        "code": {"coding": [{"system": RXNORM, "code": "1819"}]},
+    }
+    not_taken = {
+        "resourceType": "MedicationStatement",
+        "status": "not-taken",
+        "subject": {"reference": "Patient/p1"},
+        "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "2626"}]},
+    }
+    taking = {
+        "resourceType": "MedicationStatement",
+        "status": "active",
+        "subject": {"reference": "Patient/p1"},
+        "medicationReference": {"reference": "#m1"},
+        "contained": [
+            {"resourceType": "Medication", "id": "m1", "code": {"coding": [{"system": RXNORM, "code": "1433868"}]}}
+        ],
+    }
+    labelled = {
+        "resourceType": "Observation",
+        "status": "final",
+        "meta": {"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "ETH"}]},
+        "code": {"text": "note"},
+    }
     evidence = classify_codes(codes_in_fhir(fhir_bundle(family, allergy, not_taken, taking, labelled)))
     assert evidence.found == {C.HIV_STI: {"rxnorm.antiretroviral"}, C.SUBSTANCE_USE: {"v3.label_substance_use"}}
 
 
 def test_fhir_observation_results_and_genomic_source():
     def observation(code: str, **extra) -> dict:
-        return {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": LOINC, "code": code}]},
-                **extra}  # fmt: skip
+        return {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": LOINC, "code": code}]},
+            **extra,
+        }
 
     positive = observation("2106-3", valueCodeableConcept={"coding": [{"system": SCT, "code": "10828004"}]})
-    negative = observation("2106-3", interpretation=[{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                                                   "v3-ObservationInterpretation", "code": "NEG"}]}])  # fmt: skip
-    somatic = observation("69548-6", component=[{"code": {"coding": [{"system": LOINC, "code": "48002-0"}]},
-                                                 "valueCodeableConcept": {"coding": [{"system": LOINC,
-                                                                                      "code": "LA6684-0"}]}}])  # fmt: skip
+    negative = observation(
+        "2106-3",
+        interpretation=[
+            {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "NEG"}
+                ]
+            }
+        ],
+    )
+    somatic = observation(
+        "69548-6",
+        component=[
+            {
+                "code": {"coding": [{"system": LOINC, "code": "48002-0"}]},
+                "valueCodeableConcept": {"coding": [{"system": LOINC, "code": "LA6684-0"}]},
+            }
+        ],
+    )
     assert classify_codes(codes_in_fhir(positive)).categories == {C.REPRODUCTIVE}
     assert classify_codes(codes_in_fhir(negative)).categories == set()
     assert classify_codes(codes_in_fhir(somatic)).categories == set()
@@ -263,8 +305,20 @@ SCHEMA = {
     "name": "Encounter",
     "fields": [
         {"name": "dx", "type": {"type": "array", "items": "string"}, "phi": "NONE", "code_system": "icd-10-cm"},
-        {"name": "meds", "type": ["null", {"type": "array", "items": {"type": "record", "name": "Med", "fields": [
-            {"name": "rxcui", "type": "string", "phi": "NONE", "code_system": RXNORM}]}}]},  # fmt: skip
+        {
+            "name": "meds",
+            "type": [
+                "null",
+                {
+                    "type": "array",
+                    "items": {
+                        "type": "record",
+                        "name": "Med",
+                        "fields": [{"name": "rxcui", "type": "string", "phi": "NONE", "code_system": RXNORM}],
+                    },
+                },
+            ],
+        },
         {"name": "note", "type": ["null", "string"]},
     ],
 }
