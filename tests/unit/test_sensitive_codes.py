@@ -263,6 +263,20 @@ def test_fhir_reader_skips_relatives_allergies_and_definitions_and_reads_labels_
     assert evidence.found == {C.HIV_STI: {"rxnorm.antiretroviral"}, C.SUBSTANCE_USE: {"v3.label_substance_use"}}
 
 
+def test_fhir_contained_resources_share_their_containers_withdrawal_and_skipping():
+    not_taken = {
+        "resourceType": "MedicationStatement",
+        "status": "not-taken",
+        "medicationReference": {"reference": "#m"},
+        "contained": [
+            {"resourceType": "Medication", "id": "m", "code": {"coding": [{"system": RXNORM, "code": "1819"}]}}
+        ],
+    }
+    relative = {"resourceType": "FamilyMemberHistory", "contained": [condition("F32.9")]}
+    evidence = classify_codes(codes_in_fhir(fhir_bundle(not_taken, relative)))
+    assert evidence.categories == set() and evidence.dropped == {"withdrawn": 1}
+
+
 def test_fhir_observation_results_and_genomic_source():
     def observation(code: str, **extra) -> dict:
         return {

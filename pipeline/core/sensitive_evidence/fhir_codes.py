@@ -4,10 +4,11 @@ Read from the parsed JSON before any element is protected. Every ``Coding`` (an 
 ``code``) of every resource counts, wherever it sits (``Condition.code``, ``Observation.code`` and
 ``valueCodeableConcept``, ``MedicationStatement.medicationCodeableConcept``, ``Medication.code``,
 ``Procedure.code``, ``Encounter.reasonCode``, ``meta.security`` labels, ...), in Bundle entries (nested
-Bundles too) and contained resources, except in resources about someone or something else than the
-patient's own care: ``FamilyMemberHistory`` (a relative's), ``AllergyIntolerance`` (an allergy to a medicine
-is no treatment with it), ``Immunization``, and definitional resources (value sets, questionnaires,
-plan definitions).
+Bundles too), contained resources and any other resource inside a resource (a contained resource shares its
+container's withdrawal), except in resources about someone or something else than the patient's own
+care: ``FamilyMemberHistory`` (a relative's), ``AllergyIntolerance`` (an allergy to a medicine is no
+treatment with it), ``Immunization``, and definitional resources (value sets, questionnaires, plan
+definitions), with every resource inside them.
 
 Withdrawn (CRITERIA.md: a refuted diagnosis is no diagnosis): any resource whose ``status`` is
 ``entered-in-error``; a Condition whose ``verificationStatus`` is ``refuted`` or ``entered-in-error``; a
@@ -59,40 +60,43 @@ _MAX_DEPTH = 64
 def codes_in_fhir(data: Any) -> list[Coded]:
     """Every coded value of the resource or Bundle ``data`` (see the module docstring)."""
     found: list[Coded] = []
-    for resource in _resources(data, 0):
-        rtype = resource.get("resourceType")
-        if rtype in SKIPPED:
-            continue
-        withdrawn = _withdrawn(resource)
+    for resource, withdrawn in _resources(data, False, 0):
+        rtype = resource["resourceType"]
         result, somatic = (_result(resource), _somatic(resource)) if rtype == "Observation" else (Result.UNKNOWN, False)
         for coding in _codings(resource, 0):
             found.append(Coded(coding["system"], coding["code"], result, somatic, withdrawn))
     return found
 
 
-def _resources(data: Any, depth: int) -> Iterator[dict[str, Any]]:
-    """The resource itself, its contained resources and, for a Bundle, each entry's (recursively)."""
-    if depth > _MAX_DEPTH or not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
-        return
-    yield data
-    for contained in data.get("contained") or ():
-        yield from _resources(contained, depth + 1)
-    if data["resourceType"] == "Bundle":
-        for entry in data.get("entry") or ():
-            if isinstance(entry, dict):
-                yield from _resources(entry.get("resource"), depth + 1)
-
-
-def _codings(node: Any, depth: int) -> Iterator[dict[str, str]]:
-    """Every Coding under ``node``, not descending into contained resources (walked on their own)."""
+def _resources(node: Any, withdrawn: bool, depth: int) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every resource in ``node`` (itself, Bundle entries, contained resources, parameters, at any depth)
+    with whether it is withdrawn (a resource inside a withdrawn or skipped one is too, or skipped)."""
     if depth > _MAX_DEPTH:
         return
     if isinstance(node, dict):
+        if isinstance(node.get("resourceType"), str):
+            if node["resourceType"] in SKIPPED:
+                return
+            withdrawn = withdrawn or _withdrawn(node)
+            yield node, withdrawn
+        for value in node.values():
+            yield from _resources(value, withdrawn, depth + 1)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _resources(item, withdrawn, depth + 1)
+
+
+def _codings(node: Any, depth: int) -> Iterator[dict[str, str]]:
+    """Every Coding under ``node``, not descending into the resources inside it (walked on their own)."""
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(node, dict):
+        if depth and isinstance(node.get("resourceType"), str):
+            return
         if isinstance(node.get("code"), str) and isinstance(node.get("system"), str):
             yield node
-        for key, value in node.items():
-            if key not in ("contained", "resource"):
-                yield from _codings(value, depth + 1)
+        for value in node.values():
+            yield from _codings(value, depth + 1)
     elif isinstance(node, list):
         for item in node:
             yield from _codings(item, depth + 1)
