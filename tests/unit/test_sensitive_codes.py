@@ -143,6 +143,7 @@ def test_pregnancy_test_needs_a_positive_result():
     assert categories(LOINC, "2106-3", result=Result.NEGATIVE) == set()
     assert result_of(["NEG"]) is Result.NEGATIVE and result_of(["POS"]) is Result.POSITIVE
     assert result_of([], ["Negative"]) is Result.NEGATIVE and result_of([], ["positive"]) is Result.POSITIVE
+    assert result_of([], ["Not detected."]) is Result.NEGATIVE and result_of([], ["Post-void"]) is Result.UNKNOWN
     assert result_of(["POS", "NEG"]) is Result.NEGATIVE  # contradictory flags are no positive
     assert result_of([], ["patient denies any chance of being pregnant; positive attitude"]) is Result.UNKNOWN
 

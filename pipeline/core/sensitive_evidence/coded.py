@@ -90,8 +90,9 @@ class CodedEvidence:
 #: detected) used as coded results.
 POSITIVE_FLAGS = frozenset({"POS", "DET", "A", "AA", "RR", "10828004", "260373001"})
 NEGATIVE_FLAGS = frozenset({"NEG", "ND", "N", "NR", "260385009", "260415000"})
-_POSITIVE_WORDS = ("positive", "detected", "reactive", "pos")
-_NEGATIVE_WORDS = ("negative", "not detected", "nonreactive", "non-reactive", "non reactive", "neg", "none detected")
+_POSITIVE_WORDS = frozenset({"positive", "pos", "detected", "reactive"})
+_NEGATIVE_WORDS = frozenset({"negative", "neg", "nonreactive", "non-reactive"})
+_NEGATIVE_PHRASES = ("not detected", "none detected", "non reactive", "not reactive")
 
 
 def result_of(flags: Iterable[str], texts: Iterable[str] = ()) -> Result:
@@ -103,12 +104,13 @@ def result_of(flags: Iterable[str], texts: Iterable[str] = ()) -> Result:
     if seen & POSITIVE_FLAGS:
         return Result.POSITIVE
     for text in texts:
-        words = " ".join(text.lower().replace(".", " ").split())
+        words = " ".join(text.lower().replace(".", " ").replace(",", " ").split())
         if not words or len(words) > 40:  # a sentence is the detector's and the text evidence's, not a result
             continue
-        if any(words.startswith(w) for w in _NEGATIVE_WORDS):
+        first = words.split()[0]
+        if first in _NEGATIVE_WORDS or words.startswith(_NEGATIVE_PHRASES):
             return Result.NEGATIVE
-        if any(words.startswith(w) for w in _POSITIVE_WORDS):
+        if first in _POSITIVE_WORDS:
             return Result.POSITIVE
     return Result.UNKNOWN
 
