@@ -93,6 +93,8 @@ CASES = [
     (LOINC, "16128-1", set()),  # hepatitis C Ab
     (LOINC, "8867-4", set()),  # heart rate
     (LOINC, "51969-4", {C.GENETIC}),  # genetic analysis report
+    (LOINC, "33773-3", {C.GENETIC}),  # karyotype in amniotic fluid
+    (LOINC, "33893-9", set()),  # karyotype in bone marrow: a leukaemia's
     (LOINC, "2106-3", set()),  # urine hCG without a result: a safety screen until it is positive
     # RxNorm
     (RXNORM, "1819", {C.SUBSTANCE_USE}),  # buprenorphine

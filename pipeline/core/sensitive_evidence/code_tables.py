@@ -137,8 +137,11 @@ GROUPS: tuple[CodeGroup, ...] = (
     _g("loinc.sti_test", CodeSystem.LOINC, HIV, "20507-0 31147-2 5292-8 21613-5 43304-5 24111-7 43305-2 36902-5"),
     # 51969-4 Genetic analysis report, 69548-6 Genetic variant assessment, 81247-9 Master HL7 genetic variant
     # reporting panel (HL7 Genomics Reporting IG); a result whose genomic source class (48002-0) is somatic
-    # (LA6684-0) is a tumour's, not the patient's genetic information.
-    _g("loinc.genetic_test", CodeSystem.LOINC, GEN, "51969-4 69548-6 81247-9", germline_only=True),
+    # (LA6684-0) is a tumour's, not the patient's genetic information. 29770-5, 33773-3, 33774-1 Karyotype
+    # [Identifier] in Blood or Tissue, Amniotic fluid, Chorionic villus sample. Not 33893-9 (bone marrow
+    # karyotype: a leukaemia's cytogenetics).
+    _g("loinc.genetic_test", CodeSystem.LOINC, GEN, "51969-4 69548-6 81247-9 29770-5 33773-3 33774-1",
+       germline_only=True),
     # 2106-3 Choriogonadotropin (pregnancy test) [Presence] in Urine: only a positive result (a negative
     # safety screen before imaging or surgery does not count, CRITERIA.md).
     _g("loinc.pregnancy_test", CodeSystem.LOINC, RH, "2106-3", needs_positive=True),
