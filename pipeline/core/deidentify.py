@@ -48,6 +48,7 @@ from pipeline.core.sensitive import (
     SensitivePolicy,
     decide,
 )
+from pipeline.core.sensitive_evidence.coded import with_codes
 from pipeline.core.spans import Span, disjoint_spans
 from pipeline.core.stages import Stages
 from pipeline.core.structured import TextSlot, Transformation, year_spans
@@ -200,7 +201,8 @@ class Deidentifier:
         message_id = message_id or _new_id()
         protected = avro.protect_record(entry, dict(record), self._protector(message_id))
         texts = [slot.text for slot in protected.texts]
-        decisions = self._transform(protected, message_id, self.detect(texts), self._decision(texts))
+        decision = self.with_codes(self._decision(texts), protected)
+        decisions = self._transform(protected, message_id, self.detect(texts), decision)
         return Deidentified(protected.protected.record, message_id, entry.ref, entry.ref, *decisions)
 
     def document(self, schema: str, data: bytes, *, message_id: str | None = None) -> Deidentified[bytes]:
@@ -270,6 +272,13 @@ class Deidentifier:
             return NOTHING_FOUND
         return decide(scores, self.classifier.thresholds, self.sensitive_policy)
 
+    def with_codes(self, decision: SensitiveDecision, protected: Protected) -> SensitiveDecision:
+        """``decision`` (the text's) with the categories of the input's coded values (diagnosis, test and
+        medicine codes) added; none without a classifier (classification off)."""
+        if self.classifier is None:
+            return decision
+        return with_codes(decision, protected.codes, self.classifier.thresholds, self.sensitive_policy)
+
     def finish(
         self,
         opened: Opened,
@@ -277,10 +286,12 @@ class Deidentifier:
         decision: SensitiveDecision = NOTHING_FOUND,
         stages: Stages | None = None,
     ) -> Deidentified[bytes]:
-        """Known values, the 90+ rule, withholding and the transformation of each text, then the output."""
+        """The codes' categories added to ``decision``, then known values, the 90+ rule, withholding and the
+        transformation of each text, then the output."""
         stages = stages or Stages()
         stages.enter("transform")
         protected = opened.protected
+        decision = self.with_codes(decision, protected)
         decisions = self._transform(protected, opened.message_id, detected, decision)
         stages.enter("emit")
         categories = [found.as_record() for found in decision.found]

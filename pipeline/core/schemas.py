@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import fastavro
 
 from pipeline.core.errors import SchemaError
 from pipeline.core.phi_types import PhiType, UnknownPhiTypeError, parse_phi_type
+from pipeline.core.sensitive_evidence.avro_codes import CODE_SYSTEM_TAG, CodeField, code_fields
 from pipeline.core.transform.actions import NO_PARAMS, Action, ActionParams
 from pipeline.core.transform.operators import OPERATORS
 
@@ -88,6 +89,8 @@ class SchemaEntry:
     policies: tuple[FieldPolicy, ...]
     subject_field: str | None
     plan: Plan = None  # the tags compiled for the data walk (pipeline.core.structured)
+    #: Fields tagged with a ``code_system`` (their values are classified for sensitive categories).
+    code_fields: tuple[CodeField, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -357,9 +360,9 @@ def _strip_tags(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     if node.get("phi") == NOT_PHI and "name" in node:  # opted out: its type is unchanged
-        return {k: v for k, v in node.items() if k not in _TAG_KEYS}
+        return {k: v for k, v in node.items() if k not in _TAG_KEYS and k != CODE_SYSTEM_TAG}
     if any(k in node for k in _TAG_KEYS) and "name" in node and "type" in node:  # a tagged field
-        clean = {k: v for k, v in node.items() if k not in _TAG_KEYS}
+        clean = {k: v for k, v in node.items() if k not in _TAG_KEYS and k != CODE_SYSTEM_TAG}
         clean["type"] = _deidentified_type(node["type"])
         if isinstance(clean["type"], list):  # a union with null first: a redacted value is null
             clean["default"] = None
@@ -500,4 +503,5 @@ def _entry_from_raw(name: str, raw: dict[str, Any]) -> SchemaEntry:
     field_names = {f["name"] for f in raw.get("fields", [])}
     if subject is not None and subject not in field_names:
         raise SchemaError(f"schema {name!r}: subject_field {subject!r} is not a field")
-    return SchemaEntry(name, version, raw.get("registry_id"), raw, parsed, policies, subject, plan)
+    entry = SchemaEntry(name, version, raw.get("registry_id"), raw, parsed, policies, subject, plan)
+    return replace(entry, code_fields=code_fields(name, raw))

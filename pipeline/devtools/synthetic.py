@@ -17,7 +17,7 @@ from typing import Any
 
 from faker import Faker
 
-DIAGNOSES = ("I10", "E11.9", "J18.9", "N17.9", "I50.9", "J44.1", "K35.80", "S72.001A", "A41.9", "F32.9")
+DIAGNOSES = ("I10", "E11.9", "J18.9", "N17.9", "I50.9", "J44.1", "K35.80", "S72.001A", "A41.9", "K21.9")
 DRUGS = (
     "metoprolol 25 mg PO BID",
     "lisinopril 10 mg daily",

@@ -2,8 +2,8 @@
 
 The format layer hands the classifier every text it sends to the detector: an HL7 DG1-4 diagnosis
 description, OBX-5 text values, a FHIR CodeableConcept.text. Those are classified like any note. Coded
-fields (DG1-3, Coding.code) are not texts the format layer hands over; their ICD-10-CM ranges are in
-:mod:`pipeline.core.sensitive_evidence.codes`, ready for when it does.
+fields (DG1-3, Coding.code) are read apart, before protection, into the document's ``codes``
+(tests/unit/test_sensitive_codes.py and test_sensitive_coded_records.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from pipeline.core.crypto.envelope import Encryptor
 from pipeline.core.crypto.keyring import KeyPurpose
 from pipeline.core.crypto.tokens import Tokenizer
+from pipeline.core.formats.base import ProtectedDocument
 from pipeline.core.formats.registry import FormatProcessors
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.sensitive import SensitiveCategory as C
@@ -42,22 +43,31 @@ CONDITION = {
 }
 
 
-def _evidence(fmt: str, value: bytes, keyring) -> tuple[NoteEvidence, list[str]]:
+def _protect(fmt: str, value: bytes, keyring) -> ProtectedDocument:
     protector = ValueProtector(
         "msg-1", Tokenizer(keyring).tokenize, Encryptor(keyring).encrypt, keyring.current(KeyPurpose.PSEUDONYM).material
     )
-    document = FormatProcessors({}).protect(fmt, value, protector)
+    return FormatProcessors({}).protect(fmt, value, protector)
+
+
+def _evidence(fmt: str, value: bytes, keyring) -> tuple[NoteEvidence, list[str]]:
+    document = _protect(fmt, value, keyring)
     merged = NoteEvidence()
     for slot in document.texts:
         merged.merge(find_evidence(slot.text))
     return merged, [slot.path for slot in document.texts]
 
 
+def _codes(fmt: str, value: bytes, keyring) -> set[C]:
+    return set(_protect(fmt, value, keyring).codes.categories)
+
+
 def test_hl7_diagnosis_descriptions_and_text_results_are_classified(keyring):
     evidence, paths = _evidence("hl7v2", HL7.encode(), keyring)
     assert any(p.startswith("DG1") for p in paths) and any(p.startswith("OBX") for p in paths)
     assert evidence[C.SUBSTANCE_USE].strong and evidence[C.HIV_STI].strong
-    assert categories_of_code("F10.20") == {C.SUBSTANCE_USE}  # DG1-3 itself is not handed over as text
+    assert categories_of_code("F10.20") == {C.SUBSTANCE_USE}
+    assert _codes("hl7v2", HL7.encode(), keyring) == {C.SUBSTANCE_USE}  # DG1-3 F10.20; OBX-3 codes a progress note
 
 
 def test_fhir_codeable_concept_text_is_classified(keyring):
@@ -65,3 +75,4 @@ def test_fhir_codeable_concept_text_is_classified(keyring):
     assert "Condition.code.text" in paths
     assert evidence[C.REPRODUCTIVE].strong
     assert categories_of_code("Z33.1") == {C.REPRODUCTIVE}
+    assert _codes("fhir-r4", json.dumps(CONDITION).encode(), keyring) == {C.REPRODUCTIVE}

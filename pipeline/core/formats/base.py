@@ -10,6 +10,7 @@ from typing import Any
 from pipeline.core.coverage import Coverage
 from pipeline.core.formats.names import Format, format_of_header, header_of
 from pipeline.core.phi_types import PhiType
+from pipeline.core.sensitive_evidence.coded import CodedEvidence
 from pipeline.core.structured import TextSlot, Transformation
 
 #: ``phi-schema`` header values that name a clinical format instead of an Avro schema (name before ':').
@@ -37,6 +38,8 @@ class ProtectedDocument:
     aged_90_plus: bool = False
     #: Every leaf's decision, counted (and recorded, for ``policy explain``).
     coverage: Coverage = field(default_factory=Coverage)
+    #: The sensitive categories of its coded values (diagnosis, test and medicine codes), read before protection.
+    codes: CodedEvidence = field(default_factory=CodedEvidence)
 
 
 class SlotWriter:

@@ -48,6 +48,8 @@ from pipeline.core.formats.joined import JoinedText
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.phi_types import PhiType
+from pipeline.core.sensitive_evidence.coded import classify_codes
+from pipeline.core.sensitive_evidence.fhir_codes import codes_in_fhir
 from pipeline.core.structured import TextSlot, Transformation
 
 STAGE = "decode"
@@ -698,6 +700,7 @@ class FhirProcessor:
         protector.patient_key = subject
         doc = ProtectedDocument(FORMAT_FHIR, f"{FORMAT_FHIR}:{data['resourceType']}", subject, lambda: b"")
         doc.coverage.explain = explain
+        doc.codes = classify_codes(codes_in_fhir(data))  # before protection
         walk = _Walk(self.rules, protector, _Ids(protector.secret), doc, self.fhirpath)
         walk.resource(data, data["resourceType"], 0)
         if walk.births:

@@ -34,6 +34,8 @@ from pipeline.core.formats.joined import JoinedText
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.phi_types import PhiType
+from pipeline.core.sensitive_evidence.coded import classify_codes
+from pipeline.core.sensitive_evidence.hl7_codes import codes_in_hl7
 from pipeline.core.structured import Transformation
 
 STAGE = "decode"
@@ -239,6 +241,7 @@ class Hl7Processor:
         subject = self._subject(message, groups[0][1])
         doc = ProtectedDocument(FORMAT_HL7V2, f"{FORMAT_HL7V2}:{versions[0]}", subject, lambda: b"")
         doc.coverage.explain = explain
+        doc.codes = classify_codes(codes_in_hl7(message.segments, message.delimiters.unescape))  # before protection
         occurrences = _occurrences(message)
         envelope = _Group(versions[0])
         for index in message.envelope():

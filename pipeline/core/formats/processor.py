@@ -8,7 +8,7 @@ the text is done. Avro is one format among the three: its tags are its rules, it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pipeline.core.codecs import decode, encode_avro
@@ -22,6 +22,8 @@ from pipeline.core.formats.values import ValueProtector
 from pipeline.core.generalize import GeneralizationError, year_only
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import SchemaEntry, SchemaRegistry
+from pipeline.core.sensitive_evidence.avro_codes import codes_in_record
+from pipeline.core.sensitive_evidence.coded import CodedEvidence, classify_codes
 from pipeline.core.stages import Stages
 from pipeline.core.structured import ProtectedRecord, ProtectValue, TextSlot, Transformation, protect_record
 from pipeline.core.transform.actions import Action, ActionParams
@@ -38,6 +40,7 @@ class Protected(Protocol):
     known: list[tuple[PhiType, str]]
     aged_90_plus: bool
     coverage: LeafCoverage  # every leaf's decision (deny by default), counted in the audit event
+    codes: CodedEvidence  # the sensitive categories of its coded values, read before protection
 
 
 class FormatProcessor(Protocol):
@@ -77,6 +80,7 @@ class AvroRecord:
     entry: SchemaEntry
     protected: ProtectedRecord
     subject: str
+    codes: CodedEvidence = field(default_factory=CodedEvidence)
 
     @property
     def schema(self) -> str:
@@ -135,7 +139,8 @@ class AvroFormat:
             stages.enter("protect")
         subject = str(record.get(entry.subject_field) or "") if entry.subject_field else ""
         protector.patient_key = subject
-        return AvroRecord(entry, protect_record(entry, record, avro_values(protector)), subject)
+        codes = classify_codes(codes_in_record(entry.code_fields, record))  # before protection
+        return AvroRecord(entry, protect_record(entry, record, avro_values(protector)), subject, codes)
 
     def render(
         self, protected: AvroRecord, message_id: str, transformations: Sequence[Transformation], categories: list[dict]
