@@ -64,7 +64,7 @@ def _prune(value: Any, model: str | None, path: str, out: Pruned) -> Any:
         done = _prune(item, child, f"{path}.{key}", out)
         if done is not REMOVED:
             pruned[key] = done
-    if not pruned or model is None:
+    if not pruned or model is None or model == "Extension":  # an extension's url is an attribute: never absent
         return pruned if pruned else REMOVED
     absent_before = len(out.absent)
     for required in fhir_model.required_elements(model):
