@@ -69,6 +69,13 @@ def test_a_required_primitive_emptied_is_its_underscore_sibling():
     validate(out)
 
 
+def test_a_required_primitive_a_transformation_left_empty_is_absent_too():
+    policy = 'version: 1\nfhir:\n  rules:\n    Claim.use: {action: substitute, type: ID, params: {value: ""}}\n'
+    out, _ = deidentify(CLAIM, policy)
+    assert "use" not in out and out["_use"] == ABSENT
+    validate(out)
+
+
 def test_a_required_array_emptied_gets_one_item_with_its_own_required_elements_absent():
     resource = {**CLAIM, "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": PHI}}] * 2}
     pruned = prune({**resource, "insurance": [dict.fromkeys(item, REMOVED) for item in resource["insurance"]]})

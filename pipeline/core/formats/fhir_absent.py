@@ -1,8 +1,8 @@
 """Removed FHIR elements pruned from a de-identified resource, with FHIR's Data Absent Reason where the
 definition requires the element.
 
-The walk marks what it removes with :data:`REMOVED`; :func:`prune` drops those marks and the objects and
-lists they leave empty (FHIR allows no empty ones). Where that would leave an element the R4 models
+The walk marks what it removes with :data:`REMOVED`; :func:`prune` drops those marks, empty strings, and the
+objects and lists they leave empty (FHIR allows none of them). Where that would leave an element the R4 models
 require (cardinality 1..1 or 1..*: ``Claim.priority``, ``ClaimDiagnosis.diagnosis[x]``,
 ``ContractTerm.offer``) missing from an element that still has content, the element is written with the
 standard extension ``http://hl7.org/fhir/StructureDefinition/data-absent-reason`` and the code
@@ -54,6 +54,8 @@ def _prune(value: Any, model: str | None, path: str, out: Pruned) -> Any:
         items = [_prune(item, model, f"{path}[{index}]", out) for index, item in enumerate(value)]
         kept = [item for item in items if item is not REMOVED]
         return kept if kept else REMOVED
+    if value == "":  # FHIR has no empty strings: one left by a transformation is a removed value
+        return REMOVED
     if not isinstance(value, dict):
         return value
     if model == fhir_model.RESOURCE:  # a contained or entry resource: read against its own type
