@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from pipeline import Deidentifier, RuleDetector
 from pipeline.core.crypto.keyring import Keyring
-from pipeline.core.errors import InvalidFhir, InvalidOutput
+from pipeline.core.errors import InvalidFhir
 from pipeline.core.formats.base import FORMAT_FHIR
 from pipeline.core.formats.fhir import validate
+from pipeline.core.formats.fhir_absent import DATA_ABSENT_REASON, MASKED
 from pipeline.core.formats.fhirpath import is_fhirpath
 from pipeline.core.formats.names import Format
 from pipeline.core.policy.loader import PolicyFileError, parse_policy
@@ -118,13 +119,39 @@ def test_a_contained_resource_keeps_its_local_reference_consistent(name):
     assert _HEX32.fullmatch(practitioner["id"]) and condition["asserter"]["reference"] == f"#{practitioner['id']}"
 
 
+ABSENT_AFTER_REDACT_ALL = {
+    "contained-basic/redact-all-config": {"Condition.subject"},
+    "contained-in-bundle/redact-all-config": {"Bundle.type", "Condition.subject"},
+    "bundle-basic/redact-all-config": {"Bundle.type", "Observation.status", "Observation.code"},
+}
+
+
+def _absent_paths(node: Any, path: str = "") -> set[str]:
+    """Paths (resource type and element names) that carry only the data-absent-reason extension."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _absent_paths(item, path)
+    elif isinstance(node, dict):
+        here = node.get("resourceType", path)
+        for key, value in node.items():
+            name = key.removeprefix("_")
+            if isinstance(value, dict) and value.get("extension") == [{"url": DATA_ABSENT_REASON, "valueCode": MASKED}]:
+                found.add(f"{here}.{name}")
+            else:
+                found |= _absent_paths(value, f"{here}.{name}" if "resourceType" not in node else here)
+    return found
+
+
 @pytest.mark.parametrize("name", REFUSED)
-def test_redact_all_on_a_resource_with_required_elements_is_refused_as_their_target_is_not_r4(name):
+def test_redact_all_writes_required_elements_absent_where_their_target_is_not_r4(name):
+    """Their redact-all target drops required elements (not valid R4); ours publishes them as data-absent-reason."""
     config, resource, target = CASES[name]
     with pytest.raises(ValidationError):
         validate(target)
-    with pytest.raises(InvalidOutput, match="not valid R4"):
-        _output(config, resource)
+    output = _output(config, resource)
+    validate(output)
+    assert _absent_paths(output) == ABSENT_AFTER_REDACT_ALL[name]
 
 
 def test_instants_of_one_bundle_shift_together():

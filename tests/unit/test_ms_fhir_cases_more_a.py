@@ -17,10 +17,12 @@ from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.errors import InvalidFhir, InvalidOutput
 from pipeline.core.formats.base import FORMAT_FHIR
 from pipeline.core.formats.fhir import validate
+from pipeline.core.formats.fhir_absent import DATA_ABSENT_REASON, MASKED
 from pipeline.core.policy.loader import parse_policy
 from pipeline.core.policy.ms_fhir import import_ms_fhir
 from tests.unit.ms_fhir_cases import COMMON_CONFIG, config_text
 from tests.unit.ms_fhir_cases_more_a import (
+    ABSENT,
     CASES,
     COMPARED,
     DIFFERENCES,
@@ -30,7 +32,7 @@ from tests.unit.ms_fhir_cases_more_a import (
     SERVICE_REQUEST,
     SPECIAL_CONTENT,
 )
-from tests.unit.test_ms_fhir_import import _leaves, date_offsets, run_case
+from tests.unit.test_ms_fhir_import import _leaves, _unindexed, date_offsets, run_case
 
 
 def deidentified(config: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +75,23 @@ def test_stu3_resources_and_elements_are_refused_as_theirs_are(name):
     config, resource = REFUSED[name]
     with pytest.raises(InvalidFhir, match=r"not a FHIR R4 resource|against FHIR R4"):
         deidentified(config, resource)
+
+
+@pytest.mark.parametrize("name", sorted(ABSENT))
+def test_where_their_target_drops_a_required_element_ours_writes_it_absent(name):
+    config, resource, target = CASES[name]
+    with pytest.raises(ValidationError):
+        validate(target)  # theirs: a required element missing
+    out = deidentified(config, resource)
+    validate(out)
+    root = resource["resourceType"]
+    ours, theirs = _unindexed(_leaves(out, root, {})), _unindexed(_leaves(target, root, {}))
+    assert set(theirs) <= set(ours)
+    extra = {path: set(values) for path, values in ours.items() if path not in theirs}
+    assert extra == {
+        **{f"{path}.extension[].url": {json.dumps(DATA_ABSENT_REASON)} for path in ABSENT[name]},
+        **{f"{path}.extension[].valueCode": {json.dumps(MASKED)} for path in ABSENT[name]},
+    }
 
 
 @pytest.mark.parametrize("name", sorted(OURS_REFUSED))

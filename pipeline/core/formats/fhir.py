@@ -43,6 +43,7 @@ from pipeline.core.errors import InvalidFhir, InvalidOutput, InvalidUtf8
 from pipeline.core.formats import fhir_model
 from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
 from pipeline.core.formats.dates import FHIR_DATES, FHIR_INSTANTS
+from pipeline.core.formats.fhir_absent import REMOVED, prune
 from pipeline.core.formats.fhirpath import FhirPathRule, ancestors, compile_rules, is_fhirpath, select
 from pipeline.core.formats.joined import JoinedText
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
@@ -55,7 +56,6 @@ from pipeline.core.structured import TextSlot, Transformation
 STAGE = "decode"
 XHTML = "http://www.w3.org/1999/xhtml"
 ET.register_namespace("", XHTML)
-_REMOVED = object()
 _REF = re.compile(
     r"^(?:(?P<base>https?://\S+?)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?P<hist>/_history/\S+)?$"
 )
@@ -181,7 +181,7 @@ class _Walk:
         if any(where in paths for paths in earlier for where in chain):
             return item
         if not isinstance(item, dict):
-            return copy.deepcopy(target) if target is not None and not isinstance(target, dict) else _REMOVED
+            return copy.deepcopy(target) if target is not None and not isinstance(target, dict) else REMOVED
         target = target if isinstance(target, dict) else {}
         out: dict[str, Any] = {}
         for key, value in item.items():
@@ -249,7 +249,7 @@ class _Walk:
         name = key[1:] if key.startswith("_") else key
         found = fhir_model.ElementType("Element", False) if key.startswith("_") else fhir_model.element_type(model, key)
         if found is None or key == "id":  # comments, unknown keys and element ids: never text, dropped
-            container[key] = _REMOVED
+            container[key] = REMOVED
             self.doc.coverage.add(path, "no rule: not text (dropped)", Decision.DROPPED, "drop")
             return
         value = container[key]
@@ -295,8 +295,8 @@ class _Walk:
         if type_name == "Narrative" and isinstance(item.get("div"), str):
             rule = self.rule([*res_path, "div"], [*types[:-1], ("Narrative", ["div"])], "xhtml", f"{path}.div")
             self.narrative(item, rule, f"{path}.div")
-            if item.get("div") is _REMOVED:
-                item.update(dict.fromkeys(item, _REMOVED))
+            if item.get("div") is REMOVED:
+                item.update(dict.fromkeys(item, REMOVED))
                 return
         if type_name == "Attachment" and isinstance(item.get("data"), str):
             rule = self.rule(
@@ -319,7 +319,7 @@ class _Walk:
         and is on no allow list: redacted whole (a required one becomes ``urn:phi:redacted``). True when done."""
         if not isinstance(value, str) or is_code_system_url(value) or not identifier_shaped(value):
             return False
-        holder[slot] = REDACTED_URI if fhir_model.is_required(model, key) else _REMOVED
+        holder[slot] = REDACTED_URI if fhir_model.is_required(model, key) else REMOVED
         self.record(path, PhiType.URL, RuleAction.REDACT)
         self.doc.coverage.add(path, "URI with an identifier-shaped part: redact URL", Decision.RULED, "redact")
         return True
@@ -345,7 +345,7 @@ class _Walk:
             return
         coverage = self.doc.coverage
         if rule is not None and rule.action is RuleAction.SUBSTITUTE and rule.params.get("element") is not None:
-            holder[slot] = _REMOVED  # the element above it is written whole (or, on a single value, removed)
+            holder[slot] = REMOVED  # the element above it is written whole (or, on a single value, removed)
             self.record(path, rule.phi_type or PhiType.ID, RuleAction.SUBSTITUTE)
             coverage.add(path, f"{self.named(rule)}: substitute (element)", Decision.RULED, "substitute")
             return
@@ -365,7 +365,7 @@ class _Walk:
             if isinstance(value, str) and value.strip():
                 self.doc.texts.append(TextSlot(path, holder, slot, value))
             elif not isinstance(value, str):  # a number or boolean no rule keeps: not text, dropped
-                holder[slot] = _REMOVED
+                holder[slot] = REMOVED
             return
         named = self.named(rule)
         if rule.action is RuleAction.REDACT and rule.params:  # partial redaction: by what the leaf is
@@ -389,7 +389,7 @@ class _Walk:
                 protected, action = (f"{year}-01-01T00:00:00Z", RuleAction.GENERALIZE) if year else (None, action)
             if action is not RuleAction.KEEP and len(value.strip()) >= 3:
                 self.doc.known.append((phi_type, value))
-        holder[slot] = _REMOVED if protected is None else protected
+        holder[slot] = REMOVED if protected is None else protected
         if res_path[-1] in _BIRTH_ELEMENTS and protected is not None:
             self.births.append((holder, slot, path))
         self.record(path, phi_type, action)
@@ -401,7 +401,7 @@ class _Walk:
             self.doc.coverage.add(path, f"{self.named(rule)}: keep", Decision.KEPT, "keep")
             return
         if rule is not None and rule.action is RuleAction.REDACT:
-            item[key] = _REMOVED
+            item[key] = REMOVED
             self.record(path, PhiType.ID, RuleAction.REDACT)
             self.doc.coverage.add(path, f"{self.named(rule)}: redact", Decision.RULED, "redact")
             return
@@ -410,19 +410,19 @@ class _Walk:
         replaced = self.ids.reference(value)
         if replaced is None and full_url:
             replaced = self.ids.urn(value)
-        item[key] = _REMOVED if replaced is None else replaced
+        item[key] = REMOVED if replaced is None else replaced
         self.record(path, PhiType.ID, RuleAction.TOKENIZE if replaced is not None else RuleAction.REDACT)
 
     def request(self, item: dict[str, Any], path: str) -> None:
         for key in ("url", "location"):
             if isinstance(item.get(key), str):
                 replaced = self.ids.request_url(item[key])
-                item[key] = _REMOVED if replaced is None else replaced
+                item[key] = REMOVED if replaced is None else replaced
                 self.record(f"{path}.{key}", PhiType.ID, RuleAction.TOKENIZE)
                 self.doc.coverage.add(f"{path}.{key}", "request url: pseudonym", Decision.RULED, "tokenize")
         for key in ("ifNoneMatch", "ifNoneExist", "ifMatch", "etag"):
             if key in item:
-                item[key] = _REMOVED
+                item[key] = REMOVED
                 self.doc.coverage.add(f"{path}.{key}", "request condition: dropped", Decision.DROPPED, "drop")
 
     def narrative(self, item: dict[str, Any], rule: Rule | None, path: str) -> None:
@@ -434,7 +434,7 @@ class _Walk:
             rule = None  # narrative is text: a "keep" on it is not a code's keep
         div = item["div"]
         if rule is not None and rule.action is RuleAction.REDACT and is_fhirpath(self.named(rule)):
-            item["div"] = _REMOVED  # a FHIRPath rule redacts the narrative node: all of it goes (Microsoft's way)
+            item["div"] = REMOVED  # a FHIRPath rule redacts the narrative node: all of it goes (Microsoft's way)
             self.record(path, PhiType.NAME, RuleAction.REDACT)
             coverage.add(path, f"{self.named(rule)}: redact", Decision.RULED, "redact")
             return
@@ -520,7 +520,7 @@ class _Walk:
             "detect" if detected else "redact",
         )
         if not detected:
-            item["data"] = _REMOVED
+            item["data"] = REMOVED
             for key in ("size", "hash"):
                 item.pop(key, None)
             self.record(path, PhiType.PHOTO if content_type.startswith("image/") else PhiType.ID, RuleAction.REDACT)
@@ -621,21 +621,6 @@ def _safe_path(path: str) -> str:
     return path if len(path) <= 200 else path[:200] + "..."
 
 
-def _prune(value: Any) -> Any:
-    """Removed elements dropped, and with them objects and lists left empty (FHIR allows no empty ones)."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            pruned = _prune(item)
-            if pruned is not _REMOVED:
-                out[key] = pruned
-        return out if out else _REMOVED
-    if isinstance(value, list):
-        items = [p for p in (_prune(item) for item in value) if p is not _REMOVED]
-        return items if items else _REMOVED
-    return value
-
-
 def validate(data: dict[str, Any]) -> None:
     """Raise pydantic's ValidationError (or KeyError for an unknown resource type) unless ``data`` is valid R4."""
     fhir_model.model_class(str(data.get("resourceType"))).model_validate(data)
@@ -708,15 +693,15 @@ class FhirProcessor:
             for holder, slot, path in walk.births:
                 year = FHIR_DATES.year(str(holder[slot]))
                 if year and reference - int(year) >= 90:
-                    holder[slot] = _REMOVED  # Safe Harbor: no birth year for a patient aged 90+
+                    holder[slot] = REMOVED  # Safe Harbor: no birth year for a patient aged 90+
                     doc.aged_90_plus = True
                     doc.coverage.amend(path, "Safe Harbor: aged 90 or over (birth year removed)", "redact")
 
         def render() -> bytes:
             for finish in walk.finishers:
                 finish()
-            out = _prune(data)
-            if out is _REMOVED:
+            out = prune(data).value
+            if out is REMOVED:
                 raise InvalidOutput("emit", "nothing of the resource is left after de-identification")
             try:
                 validate(out)

@@ -87,22 +87,62 @@ def element_type(model: str, element: str) -> ElementType | None:
     return _type_of(info.annotation)
 
 
-@cache
 def is_required(model: str, element: str) -> bool:
-    """Whether ``model`` requires ``element`` (cardinality 1..)."""
-    try:
-        fields = fhir_model_fields(model)
-    except KeyError:
-        return False
-    info = fields.get(element) or next((f for f in fields.values() if f.alias == element), None)
-    if info is None:
-        return False
-    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-    return info.is_required() or bool(extra.get("element_required"))
+    """Whether ``model`` requires ``element`` (cardinality 1..; one type of a required choice counts)."""
+    return any(element in required.names for required in required_elements(model))
 
 
 def fhir_model_fields(model: str) -> Any:
     return model_class(model).model_fields
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredElement:
+    """An element a model requires (cardinality 1..1 or 1..*): its JSON name, or for a choice type
+    ``[x]`` the name under each of its types (``diagnosisCodeableConcept``, ``diagnosisReference``),
+    each with its data type; and whether it repeats."""
+
+    names: tuple[str, ...]
+    types: tuple[ElementType, ...]
+    repeats: bool
+
+
+def _repeats(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, typing.List):  # noqa: UP006 (the models use typing.List)
+        return True
+    return origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and any(
+        _repeats(arg) for arg in typing.get_args(annotation) if arg is not type(None)
+    )
+
+
+@cache
+def required_elements(model: str) -> tuple[RequiredElement, ...]:
+    """The elements ``model`` requires, from the models' own field definitions (pydantic's required
+    fields, ``element_required`` primitives and ``one_of_many_required`` choice groups); empty for a name
+    that is no model."""
+    try:
+        fields = fhir_model_fields(model)
+    except KeyError:
+        return ()
+    single: list[RequiredElement] = []
+    choices: dict[str, list[tuple[str, ElementType, bool]]] = {}
+    for name, info in fields.items():
+        if name.endswith("__ext") or name in ("fhir_comments", "resource_type"):
+            continue
+        found = _type_of(info.annotation)
+        if found is None:
+            continue
+        json_name = info.alias or name
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get("one_of_many_required") and extra.get("one_of_many"):
+            choices.setdefault(str(extra["one_of_many"]), []).append((json_name, found, _repeats(info.annotation)))
+        elif info.is_required() or extra.get("element_required"):
+            single.append(RequiredElement((json_name,), (found,), _repeats(info.annotation)))
+    for group in choices.values():
+        names, types, repeats = zip(*group, strict=True)
+        single.append(RequiredElement(tuple(names), tuple(types), any(repeats)))
+    return tuple(single)
 
 
 def child_model(parent: str, element: str, found: ElementType) -> str:
