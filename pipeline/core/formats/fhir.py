@@ -271,7 +271,8 @@ class _Walk:
                 [*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary", f"{path}.data"
             )
             self.attachment(item, rule, f"{path}.data")
-        for key in list(item):
+        # a Coding's code is read beside its system as the input has it, whatever a rule does to the system
+        for key in sorted(item, key=lambda k: k != "code") if type_name == "Coding" else list(item):
             if key in ("reference", "div") and type_name in ("Reference", "Narrative"):
                 continue
             if (type_name == "BundleEntry" and key == "fullUrl") or (type_name == "Attachment" and key == "data"):
@@ -317,7 +318,12 @@ class _Walk:
             self.record(path, rule.phi_type or PhiType.ID, RuleAction.SUBSTITUTE)
             coverage.add(path, f"{self.named(rule)}: substitute (element)", Decision.RULED, "substitute")
             return
-        if rule is not None and rule.action is RuleAction.KEEP and keepable(value):
+        coding = types[-1][0] == "Coding" and res_path[-1] == "code" if types else False
+        if (
+            rule is not None
+            and rule.action is RuleAction.KEEP
+            and keepable(value, parent.get("system") if coding else None)
+        ):
             coverage.add(path, f"{self.named(rule)}: keep", Decision.KEPT, "keep")
             return
         if rule is None and primitive in _URI_PRIMITIVES and isinstance(value, str) and is_code_system_url(value):
