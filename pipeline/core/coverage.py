@@ -172,6 +172,12 @@ class Coverage:
             where = path() if callable(path) else path
             self.records.append(LeafRecord(where, rule, decision, action))
 
+    def note(self, path: str, rule: str, decision: Decision, action: str) -> None:
+        """A record for ``policy explain`` of what is no leaf of the input (a required FHIR element written
+        absent): shown, not counted."""
+        if self.explain:
+            self.records.append(LeafRecord(path, rule, decision, action))
+
     def amend(self, path: str, rule: str, action: str) -> None:
         """A ruled leaf ruled again (Safe Harbor's 90+ after the walk): its record changes, not the counts."""
         if self.explain:

@@ -682,6 +682,10 @@ class FhirProcessor:
                     doc.aged_90_plus = True
                     doc.coverage.amend(path, "Safe Harbor: aged 90 or over (birth year removed)", "redact")
 
+        if explain:  # what render will write absent (FHIR's data-absent-reason), as the rules leave it
+            for where in prune(data).absent:
+                doc.coverage.note(where, "required element emptied: data-absent-reason", Decision.RULED, "absent")
+
         def render() -> bytes:
             for finish in walk.finishers:
                 finish()
