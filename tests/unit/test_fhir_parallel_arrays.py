@@ -17,6 +17,7 @@ from pipeline.core.formats.fhir import validate
 from pipeline.core.formats.fhir_absent import REMOVED, absent_extension, prune
 from pipeline.core.policy.loader import parse_policy
 from pipeline.interfaces.policy_explain import explain_message, format_coverage
+from tests.unit.test_fhir_absent import CLAIM
 
 QUALIFIER = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier"
 
@@ -79,19 +80,8 @@ def test_a_null_left_by_withheld_text_is_removed_and_a_required_one_written_abse
 
 
 def test_policy_explain_lists_the_elements_written_absent():
-    claim = {
-        "resourceType": "Claim",
-        "status": "active",
-        "type": {"coding": [{"code": "oral"}]},
-        "use": "claim",
-        "patient": {"reference": "Patient/1"},
-        "created": "2014-08-16",
-        "provider": {"reference": "Organization/1"},
-        "priority": {"coding": [{"code": "normal"}]},
-        "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "Jane Roe"}}],
-    }
-    coverage = explain_message(json.dumps(claim).encode(), "fhir")
+    coverage = explain_message(json.dumps(CLAIM).encode(), "fhir")
     absent = [r for r in coverage.records if r.action == "absent"]
-    assert [r.path for r in absent] == ["Claim.insurance[0].coverage"]
+    assert [r.path for r in absent] == ["Claim.diagnosis[0].diagnosisReference", "Claim.insurance[0].coverage"]
     assert "data-absent-reason" in absent[0].rule
-    assert format_coverage(coverage).rstrip().endswith("; 1 element(s) written absent")
+    assert format_coverage(coverage).rstrip().endswith("; 2 element(s) written absent")
