@@ -80,6 +80,8 @@ class _Walk:
     _names: dict[int, str] = field(default_factory=dict)
     #: what the document did with each id (for fullUrls, references and narratives to agree)
     ledger: IdLedger = field(init=False)
+    #: each Coding's system as the input has it, by the Coding's id(), whatever a rule does to the system
+    systems: dict[int, Any] = field(default_factory=dict)
     #: the resources being walked, innermost last: (original id, id written), for their narratives
     owners: list[tuple[str | None, str | None]] = field(default_factory=list)
 
@@ -271,8 +273,9 @@ class _Walk:
                 [*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary", f"{path}.data"
             )
             self.attachment(item, rule, f"{path}.data")
-        # a Coding's code is read beside its system as the input has it, whatever a rule does to the system
-        for key in sorted(item, key=lambda k: k != "code") if type_name == "Coding" else list(item):
+        if type_name == "Coding":  # its code is read beside its system as the input has it (keepable)
+            self.systems[id(item)] = item.get("system")
+        for key in list(item):
             if key in ("reference", "div") and type_name in ("Reference", "Narrative"):
                 continue
             if (type_name == "BundleEntry" and key == "fullUrl") or (type_name == "Attachment" and key == "data"):
@@ -322,7 +325,7 @@ class _Walk:
         if (
             rule is not None
             and rule.action is RuleAction.KEEP
-            and keepable(value, parent.get("system") if coding else None)
+            and keepable(value, self.systems.get(id(parent)) if coding else None)
         ):
             coverage.add(path, f"{self.named(rule)}: keep", Decision.KEPT, "keep")
             return
