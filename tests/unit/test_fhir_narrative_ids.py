@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from pipeline.core.crypto.keyring import Keyring
 from pipeline.core.errors import RejectedMessage
 from pipeline.core.formats.base import FORMAT_FHIR
 from pipeline.core.formats.fhir import validate
-from pipeline.core.formats.fhir_ids import PSEUDONYM_BASE
+from pipeline.core.formats.fhir_ids import PSEUDONYM_BASE, IdLedger, Ids, rewrite_narrative
 from pipeline.core.policy.loader import parse_policy
 from tests.unit import ms_fhir_cases, ms_fhir_cases_more_a, ms_fhir_cases_more_b
 
@@ -180,3 +181,21 @@ def test_no_fixture_narrative_keeps_an_original_id(name):
         pytest.skip("no resource in it to carry a narrative")
     leaked = {o for o in originals for div in divs if re.search(re.escape(o) + r"(?![A-Za-z0-9\-])", div)}
     assert leaked == set()
+
+
+def test_the_rewrite_alone_takes_a_base_url_and_a_version_and_leaves_what_is_not_an_id():
+    """Without the detector in front (it takes a URL first): the forms the rewrite itself replaces."""
+    ids = Ids(b"k" * 32)
+    ledger = IdLedger(ids, pseudonymized={"Patient/23"}, local={"c1"})
+    root = ET.fromstring(  # noqa: S314 (a literal of ours)
+        f'<div xmlns="{XHTML}"><p title="Patient/23">http://example.org/fhir/Patient/23/_history/2, #c1, #c2, '
+        "urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d, HumanName and Condition/Diagnosis; id = 23</p></div>"
+    )
+    own = ids.resource_id("Patient", "23")
+    assert rewrite_narrative(root, ledger, "23", own) == 5
+    paragraph = root[0]
+    assert paragraph.get("title") == f"Patient/{own}"
+    assert paragraph.text == (
+        f"{PSEUDONYM_BASE}/Patient/{own}, #{ids.local_id('c1')}, #c2, "
+        f"{ids.urn('04121321-4af5-424c-a0e1-ed3aab1c349d')}, HumanName and Condition/Diagnosis; id = {own}"
+    )
