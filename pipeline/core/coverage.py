@@ -6,7 +6,11 @@ the detector, because a rule said so or because no rule named it), ``dropped`` (
 no rule names it: element ids, comments) or ``kept`` (an explicit ``keep`` rule, and the value has the
 shape of what such a rule may keep: a code, a unit, a number or a URL of a public code system).
 A value under a ``keep`` rule that does not have that shape (a name typed into a code field) goes to
-the detector instead: ``keep`` keeps codes, never free text. Each message's audit event carries the
+the detector instead: ``keep`` keeps codes, never free text. A code whose coding system is a public one on
+the allow list (a FHIR ``Coding.code`` beside its ``system``, an HL7 v2 coded element's identifier beside
+its coding system: ``SCT``, ``LN``, ``I10``, ``RXNORM``...) is vocabulary, not patient data: it is kept
+whatever its length (SNOMED CT ids run 6 to 18 digits; an all-digit one must carry a valid SCTID check
+digit), where a bare number of more than six digits goes to the detector. Each message's audit event carries the
 counts (``leaves_ruled``...); ``phi-pipeline policy explain`` prints every leaf's record.
 """
 
@@ -17,6 +21,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from stdnum import verhoeff
 
 
 class Decision(StrEnum):
@@ -59,8 +65,24 @@ _NAME_LIKE = re.compile(r"[A-Z][a-z]{2,}(?:['-][A-Za-z]+)?")
 _SYSTEM_NAMES = frozenset(
     {"RXNORM", "SNOMED", "SNOMEDCT", "LOINC", "UCUM", "HCPCS", "NDFRT", "MEDRX", "MEDCIN", "ICD10"}
 )
+#: HL7 v2 coding-system names (table 0396) of public code systems: a coded element's identifier beside one
+#: is vocabulary (kept by ``keep`` whatever its length).
+HL7_CODING_SYSTEMS = frozenset(
+    {
+        *("SCT", "SCT2", "SNM", "SNM3", "SNOMED", "SNOMEDCT", "LN", "LOINC", "RXNORM", "NDC", "CVX", "MVX", "UCUM"),
+        *("I9", "I9C", "I9CDX", "I9CP", "I10", "I10C", "I10P", "ICD10", "ICD10CM", "ICD10PCS", "ICD9CM"),
+        *("C4", "C5", "CPT4", "HCPCS", "HPC", "ATC", "NUCCPT", "NDFRT", "MEDRX", "MEDCIN"),
+    }
+)
+_SNOMED_SYSTEMS = frozenset({"SCT", "SCT2", "SNOMEDCT"})
+#: Systems under an allow-listed prefix that name identifiers, not codes (``http://hl7.org/fhir/sid/us-ssn``).
+_IDENTIFIER_SYSTEM = re.compile(
+    r"/sid/(?!icd-|ndc|cvx)|/namingsystem/|ssn|npi|mbi|medicare|medicaid|passport|licen[cs]e|mrn", re.IGNORECASE
+)
 _LONG_CAPS = re.compile(r"[A-Z]{5,}")  # an all-caps word (a name in HL7's style), not a short code
 _PHI_SHAPES = re.compile(r"\d{3}-\d{2}-\d{4}|\d{7,}|@")
+_SSN_SHAPE = re.compile(r"\d{3}-\d{2}-\d{4}")
+_SCTID_PARTITIONS = frozenset({"00", "01", "02", "10", "11", "12"})
 
 
 def is_code_system_url(value: str) -> bool:
@@ -76,18 +98,43 @@ def is_code_system_url(value: str) -> bool:
     return False
 
 
+def is_code_system(system: object) -> bool:
+    """``system`` names a public code system on the allow list: a FHIR ``Coding.system`` URL (not an
+    identifier system such as ``http://hl7.org/fhir/sid/us-ssn``) or an HL7 v2 coding-system name."""
+    if not isinstance(system, str):
+        return False
+    if system.strip().upper() in HL7_CODING_SYSTEMS:
+        return True
+    return is_code_system_url(system) and _IDENTIFIER_SYSTEM.search(system) is None
+
+
+def _vocabulary_code(text: str, system: object) -> bool:
+    """``text`` is a code of the listed code system ``system``: a code's shape whatever its length (no
+    email or SSN shape), and, all digits under SNOMED CT, a valid SCTID (Verhoeff check digit, a concept,
+    description or relationship partition)."""
+    if not is_code_system(system) or not _CODE.fullmatch(text) or "@" in text or _SSN_SHAPE.search(text):
+        return False
+    snomed = str(system).strip().upper() in _SNOMED_SYSTEMS or "snomed.info/sct" in str(system).lower()
+    if snomed and text.isdigit():
+        return 6 <= len(text) <= 18 and text[-3:-1] in _SCTID_PARTITIONS and verhoeff.is_valid(text)
+    return True
+
+
 def identifier_shaped(value: str) -> bool:
     """Something in ``value`` has an identifier's shape: an SSN, a run of seven digits or more, an email."""
     return _PHI_SHAPES.search(value) is not None
 
 
-def keepable(value: object) -> bool:
+def keepable(value: object, system: object = None) -> bool:
     """True when a ``keep`` rule may keep ``value`` as it is: a number, a boolean, a code (no spaces,
-    not shaped like a name, an SSN, a phone number or an email address) or an allow-listed URL."""
+    not shaped like a name, an SSN, a phone number or an email address) or an allow-listed URL; with
+    ``system`` (the code's coding system), also a code of a listed code system whatever its length."""
     if not isinstance(value, str):
         return isinstance(value, (int, float, bool))
     text = value.strip()
     if not text:
+        return True
+    if system is not None and _vocabulary_code(text, system):
         return True
     if _NUMBER.fullmatch(text) and sum(c.isdigit() for c in text.split(".")[0]) <= 6:
         return True  # a value; a longer run of digits may be an identifier: the detector decides
@@ -124,6 +171,12 @@ class Coverage:
         if self.explain:
             where = path() if callable(path) else path
             self.records.append(LeafRecord(where, rule, decision, action))
+
+    def note(self, path: str, rule: str, decision: Decision, action: str) -> None:
+        """A record for ``policy explain`` of what is no leaf of the input (a required FHIR element written
+        absent): shown, not counted."""
+        if self.explain:
+            self.records.append(LeafRecord(path, rule, decision, action))
 
     def amend(self, path: str, rule: str, action: str) -> None:
         """A ruled leaf ruled again (Safe Harbor's 90+ after the walk): its record changes, not the counts."""

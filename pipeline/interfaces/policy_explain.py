@@ -63,7 +63,9 @@ def format_coverage(coverage: Coverage) -> str:
     lines = [f"{'PATH'.ljust(width)}  {'DECISION':8}  {'ACTION':10}  RULE"]
     lines += [f"{r.path.ljust(width)}  {r.decision.value:8}  {r.action:10}  {r.rule}" for r in coverage.records]
     counts = ", ".join(f"{d.value} {coverage.counts.get(d, 0)}" for d in Decision)
-    lines.append(f"{len(coverage.records)} leaves: {counts}")
+    leaves = sum(coverage.counts.values())
+    absent = len(coverage.records) - leaves  # records that are no leaf: FHIR elements written absent
+    lines.append(f"{leaves} leaves: {counts}" + (f"; {absent} element(s) written absent" if absent > 0 else ""))
     return "\n".join(lines) + "\n"
 
 

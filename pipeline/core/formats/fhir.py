@@ -10,9 +10,11 @@ and URLs on the code-system allow list (:mod:`pipeline.core.coverage`).
 
 Kept consistent: resource ids, ``Reference.reference``, ``Bundle.entry.fullUrl`` and request urls
 are replaced by keyed pseudonyms of the original (``Patient/123`` becomes ``Patient/<32 hex>`` in the
-resource and in every reference to it; ``urn:uuid:`` stays a UUID). Narrative ``text.div`` is parsed
-as XHTML and its rendered text goes to the detector as one text, the spans mapped back onto the text
-nodes (markup kept, output well-formed; attributes on an allow list, links redacted); text attachments
+resource and in every reference to it; ``urn:uuid:`` stays a UUID; :mod:`pipeline.core.formats.fhir_ids`).
+Narrative ``text.div`` is parsed as XHTML and its rendered text goes to the detector as one text, the spans
+mapped back onto the text nodes (markup kept, output well-formed; attributes on an allow list, links
+redacted), and the ids it names (``Patient/23``, ``#org1``, ``id: 23``) are then written as the structured
+ones were; text attachments
 (``Attachment.data`` with a ``text/*`` content type) are decoded, detected and re-encoded with their
 size and hash updated; other attachments are removed. The input must validate as R4 and so must the
 output (``fhir.resources``, R4B models: the same definitions for these resources).
@@ -24,10 +26,8 @@ import base64
 import binascii
 import copy
 import hashlib
-import hmac
 import json
 import re
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -44,6 +44,7 @@ from pipeline.core.formats import fhir_model
 from pipeline.core.formats.base import FORMAT_FHIR, ProtectedDocument, SlotWriter
 from pipeline.core.formats.dates import FHIR_DATES, FHIR_INSTANTS
 from pipeline.core.formats.fhir_absent import REMOVED, prune
+from pipeline.core.formats.fhir_ids import IdLedger, Ids, rewrite_narrative, target
 from pipeline.core.formats.fhirpath import FhirPathRule, ancestors, compile_rules, is_fhirpath, select
 from pipeline.core.formats.joined import JoinedText
 from pipeline.core.formats.rules import FormatRules, Rule, RuleAction
@@ -56,65 +57,19 @@ from pipeline.core.structured import TextSlot, Transformation
 STAGE = "decode"
 XHTML = "http://www.w3.org/1999/xhtml"
 ET.register_namespace("", XHTML)
-_REF = re.compile(
-    r"^(?:(?P<base>https?://\S+?)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?P<hist>/_history/\S+)?$"
-)
-_UUID = re.compile(r"^urn:uuid:(?P<uuid>[0-9a-fA-F-]{36})$")
 _CONTACT_TYPES = {"email": PhiType.EMAIL, "fax": PhiType.FAX, "url": PhiType.URL}
 _DATE_PRIMITIVES = frozenset({"date", "dateTime", "instant"})
 _BIRTH_ELEMENTS = frozenset({"birthDate"})
 REDACTED_URI = "urn:phi:redacted"
 _URI_PRIMITIVES = frozenset({"uri", "url", "canonical", "oid", "uuid", "uuidVersion"})
 _MAX_DEPTH = 64
-PSEUDONYM_BASE = "https://deidentified.invalid/fhir"
-
-
-def _pseudonym(secret: bytes, kind: str, value: str) -> bytes:
-    return hmac.new(secret, f"fhir-id\x1f{kind}\x1f{value}".encode(), hashlib.sha256).digest()
-
-
-@dataclass
-class _Ids:
-    """Keyed pseudonyms for ids and references: the same original always gets the same pseudonym."""
-
-    secret: bytes = field(repr=False)
-
-    def resource_id(self, resource_type: str, value: str) -> str:
-        return _pseudonym(self.secret, resource_type, value).hex()[:32]
-
-    def local_id(self, value: str) -> str:
-        """A contained resource's id (referred to as ``#id``)."""
-        return _pseudonym(self.secret, "#contained", value).hex()[:32]
-
-    def urn(self, value: str) -> str:
-        return f"urn:uuid:{uuid.UUID(bytes=_pseudonym(self.secret, 'urn', value.lower())[:16])}"
-
-    def reference(self, value: str) -> str | None:
-        """``Patient/123`` -> ``Patient/<pseudonym>``; ``urn:uuid:..`` -> another UUID; ``#x`` kept; else None."""
-        if value.startswith("#"):
-            return "#" + self.local_id(value[1:]) if len(value) > 1 else value
-        match = _UUID.match(value)
-        if match:
-            return self.urn(match["uuid"])
-        match = _REF.match(value)
-        if match and fhir_model.is_model(match["type"]):
-            pseudonym = f"{match['type']}/{self.resource_id(match['type'], match['id'])}"
-            return f"{PSEUDONYM_BASE}/{pseudonym}" if match["base"] else pseudonym
-        return None
-
-    def request_url(self, value: str) -> str | None:
-        """A Bundle request url: ``Type/id`` pseudonymized, ``Type`` kept, a query dropped to its type."""
-        head = value.split("?", 1)[0]
-        if re.fullmatch(r"[A-Z][A-Za-z]+", head):
-            return head
-        return self.reference(head)
 
 
 @dataclass
 class _Walk:
     rules: FormatRules
     protector: ValueProtector
-    ids: _Ids
+    ids: Ids
     doc: ProtectedDocument
     #: FHIRPath rules in order, and per rule the paths it selected in the resources walked so far.
     fhirpath: tuple[FhirPathRule, ...] = ()
@@ -123,6 +78,15 @@ class _Walk:
     years: list[int] = field(default_factory=list)
     finishers: list[Callable[[], None]] = field(default_factory=list)
     _names: dict[int, str] = field(default_factory=dict)
+    #: what the document did with each id (for fullUrls, references and narratives to agree)
+    ledger: IdLedger = field(init=False)
+    #: each Coding's system as the input has it, by the Coding's id(), whatever a rule does to the system
+    systems: dict[int, Any] = field(default_factory=dict)
+    #: the resources being walked, innermost last: (original id, id written), for their narratives
+    owners: list[tuple[str | None, str | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ledger = IdLedger(self.ids)
 
     # -- rules --------------------------------------------------------------------------------------
 
@@ -217,22 +181,28 @@ class _Walk:
                 self.selected.extend(set() for _ in self.fhirpath)
             for index, (_, paths) in enumerate(select(self.fhirpath, resource, path)):
                 self.selected[index] |= paths
-        if isinstance(resource.get("id"), str) and contained:  # local: "#id" refers to it, pseudonymized alike
-            resource["id"] = self.ids.local_id(resource["id"])
+        original = resource.get("id") if isinstance(resource.get("id"), str) else None
+        if original is not None and contained:  # local: "#id" refers to it, pseudonymized alike
+            resource["id"] = self.ids.local_id(original)
+            self.ledger.local.add(original)
             self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
             self.doc.coverage.add(f"{path}.id", "contained id: pseudonym", Decision.RULED, "tokenize")
-        elif isinstance(resource.get("id"), str):
+        elif original is not None:
             rule = self.rule([rtype, "id"], [("Resource", ["id"])], None, f"{path}.id")
             if rule is not None and rule.action is not RuleAction.KEEP:
-                resource["id"] = self.ids.resource_id(rtype, resource["id"])
+                resource["id"] = self.ids.resource_id(rtype, original)
+                self.ledger.pseudonymized.add(f"{rtype}/{original}")
                 self.record(f"{path}.id", PhiType.ID, RuleAction.TOKENIZE)
                 self.doc.coverage.add(f"{path}.id", f"{self.named(rule)}: tokenize", Decision.RULED, "tokenize")
             else:
+                self.ledger.kept_resources.add(f"{rtype}/{original}")
                 self.doc.coverage.add(f"{path}.id", "Resource.id: keep", Decision.KEPT, "keep")
+        self.owners.append((original, resource.get("id") if original is not None else None))
         for key in list(resource):
             if key in ("resourceType", "id"):
                 continue
             self.element(resource, key, rtype, [rtype], [], f"{path}.{key}", depth + 1)
+        self.owners.pop()
 
     def element(
         self,
@@ -303,6 +273,8 @@ class _Walk:
                 [*res_path, "data"], [*types[:-1], ("Attachment", ["data"])], "base64Binary", f"{path}.data"
             )
             self.attachment(item, rule, f"{path}.data")
+        if type_name == "Coding":  # its code is read beside its system as the input has it (keepable)
+            self.systems[id(item)] = item.get("system")
         for key in list(item):
             if key in ("reference", "div") and type_name in ("Reference", "Narrative"):
                 continue
@@ -349,7 +321,12 @@ class _Walk:
             self.record(path, rule.phi_type or PhiType.ID, RuleAction.SUBSTITUTE)
             coverage.add(path, f"{self.named(rule)}: substitute (element)", Decision.RULED, "substitute")
             return
-        if rule is not None and rule.action is RuleAction.KEEP and keepable(value):
+        coding = types[-1][0] == "Coding" and res_path[-1] == "code" if types else False
+        if (
+            rule is not None
+            and rule.action is RuleAction.KEEP
+            and keepable(value, self.systems.get(id(parent)) if coding else None)
+        ):
             coverage.add(path, f"{self.named(rule)}: keep", Decision.KEPT, "keep")
             return
         if rule is None and primitive in _URI_PRIMITIVES and isinstance(value, str) and is_code_system_url(value):
@@ -397,10 +374,13 @@ class _Walk:
 
     def reference(self, item: dict[str, Any], key: str, rule: Rule | None, path: str, full_url: bool = False) -> None:
         value = item[key]
+        pointed = target(value)
         if rule is not None and rule.action is RuleAction.KEEP and keepable(value):
+            self.ledger.kept.update([pointed] if pointed else [])
             self.doc.coverage.add(path, f"{self.named(rule)}: keep", Decision.KEPT, "keep")
             return
         if rule is not None and rule.action is RuleAction.REDACT:
+            self.ledger.redacted.update([pointed] if pointed else [])
             item[key] = REMOVED
             self.record(path, PhiType.ID, RuleAction.REDACT)
             self.doc.coverage.add(path, f"{self.named(rule)}: redact", Decision.RULED, "redact")
@@ -411,6 +391,9 @@ class _Walk:
         if replaced is None and full_url:
             replaced = self.ids.urn(value)
         item[key] = REMOVED if replaced is None else replaced
+        if replaced is not None and pointed:
+            self.ledger.pseudonymized.add(pointed)
+            self.ledger.written.append((item, key, value))
         self.record(path, PhiType.ID, RuleAction.TOKENIZE if replaced is not None else RuleAction.REDACT)
 
     def request(self, item: dict[str, Any], path: str) -> None:
@@ -479,7 +462,10 @@ class _Walk:
             self.doc.texts.append(joined.slot(f"{path}#text"))
         coverage.add(f"{path}#text", why, Decision.DETECTED, "detect")
 
-        def finish() -> None:
+        own_id, own_out = self.owners[-1] if self.owners else (None, None)
+
+        def finish() -> None:  # after detection: the ids as the document wrote them (fhir_ids)
+            rewrite_narrative(root, self.ledger, own_id, own_out)
             item["div"] = ET.tostring(root, encoding="unicode", short_empty_elements=True)
 
         self.finishers.append(finish)
@@ -686,8 +672,10 @@ class FhirProcessor:
         doc = ProtectedDocument(FORMAT_FHIR, f"{FORMAT_FHIR}:{data['resourceType']}", subject, lambda: b"")
         doc.coverage.explain = explain
         doc.codes = classify_codes(codes_in_fhir(data))  # before protection
-        walk = _Walk(self.rules, protector, _Ids(protector.secret), doc, self.fhirpath)
+        walk = _Walk(self.rules, protector, Ids(protector.secret), doc, self.fhirpath)
         walk.resource(data, data["resourceType"], 0)
+        walk.ledger.settle()
+        doc.known.extend((PhiType.ID, form) for form in walk.ledger.redacted_forms())
         if walk.births:
             reference = max(walk.years, default=datetime.now(UTC).year)  # failing any other date: today
             for holder, slot, path in walk.births:
@@ -696,6 +684,10 @@ class FhirProcessor:
                     holder[slot] = REMOVED  # Safe Harbor: no birth year for a patient aged 90+
                     doc.aged_90_plus = True
                     doc.coverage.amend(path, "Safe Harbor: aged 90 or over (birth year removed)", "redact")
+
+        if explain:  # what render will write absent (FHIR's data-absent-reason), as the rules leave it
+            for where in prune(data).absent:
+                doc.coverage.note(where, "required element emptied: data-absent-reason", Decision.RULED, "absent")
 
         def render() -> bytes:
             for finish in walk.finishers:

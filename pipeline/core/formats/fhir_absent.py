@@ -54,18 +54,20 @@ def _prune(value: Any, model: str | None, path: str, out: Pruned) -> Any:
         items = [_prune(item, model, f"{path}[{index}]", out) for index, item in enumerate(value)]
         kept = [item for item in items if item is not REMOVED]
         return kept if kept else REMOVED
-    if value == "":  # FHIR has no empty strings: one left by a transformation is a removed value
+    if value == "" or value is None:  # FHIR has no empty strings, and no null outside a parallel array
         return REMOVED
     if not isinstance(value, dict):
         return value
     if model == fhir_model.RESOURCE:  # a contained or entry resource: read against its own type
         model = value.get("resourceType") if isinstance(value.get("resourceType"), str) else None
-    pruned: dict[str, Any] = {}
+    done: dict[str, Any] = {}
     for key, item in value.items():
-        child = _child_model(model, key)
-        done = _prune(item, child, f"{path}.{key}", out)
-        if done is not REMOVED:
-            pruned[key] = done
+        sibling = f"_{key}"
+        if sibling in value and (isinstance(item, list) or isinstance(value[sibling], list)):
+            done[key], done[sibling] = _aligned(item, value[sibling], _child_model(model, key), f"{path}.{key}", out)
+        elif key not in done:
+            done[key] = _prune(item, _child_model(model, key), f"{path}.{key}", out)
+    pruned = {key: done[key] for key in value if done[key] is not REMOVED}
     if not pruned or model is None or model == "Extension":  # an extension's url is an attribute: never absent
         return pruned if pruned else REMOVED
     absent_before = len(out.absent)
@@ -84,6 +86,26 @@ def _prune(value: Any, model: str | None, path: str, out: Pruned) -> Any:
         order = {key.lstrip("_"): index for index, key in enumerate(value)}
         pruned = dict(sorted(pruned.items(), key=lambda kv: order.get(kv[0].lstrip("_"), len(order))))
     return pruned
+
+
+def _aligned(values: Any, extras: Any, model: str | None, path: str, out: Pruned) -> tuple[Any, Any]:
+    """A repeating primitive and its ``_name`` list pruned item by item, so that they stay aligned: an item
+    removed from both closes up in both, an item left in one only is null in the other (FHIR JSON's parallel
+    arrays); a list left all null is dropped. Either may come back :data:`REMOVED`."""
+    values = values if isinstance(values, list) else [values]
+    extras = extras if isinstance(extras, list) else [extras]
+    name = path.rsplit(".", 1)
+    pairs = []
+    for index in range(max(len(values), len(extras))):
+        value = _prune(values[index], model, f"{path}[{index}]", out) if index < len(values) else REMOVED
+        extra = (
+            _prune(extras[index], "Element", f"{name[0]}._{name[-1]}[{index}]", out) if index < len(extras) else REMOVED
+        )
+        if value is not REMOVED or extra is not REMOVED:
+            pairs.append((None if value is REMOVED else value, None if extra is REMOVED else extra))
+    if not any(extra is not None for _, extra in pairs):
+        return ([value for value, _ in pairs] or REMOVED), REMOVED
+    return [value for value, _ in pairs], [extra for _, extra in pairs]
 
 
 def _child_model(model: str | None, key: str) -> str | None:

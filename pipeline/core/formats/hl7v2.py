@@ -312,7 +312,10 @@ class Hl7Processor:
                         if rule is None and not defined:
                             rule, named = Rule(self.rules.unlisted), "unlisted_segments"
                         leaf = _LeafAt(where, rep_no, comp_no, sub_no)
-                        self._leaf(message, subs, sub_no - 1, raw, rule, named, leaf, group, protector, doc, joined)
+                        system = _coding_system(message, data_type, comps, comp_no, sub_no)
+                        self._leaf(
+                            message, subs, sub_no - 1, raw, rule, named, leaf, group, protector, doc, joined, system
+                        )
             if joined:
                 doc.texts.append(joined.slot(where))
 
@@ -353,11 +356,13 @@ class Hl7Processor:
         protector: ValueProtector,
         doc: ProtectedDocument,
         joined: JoinedText,
+        system: str | None = None,
     ) -> None:
         d = message.delimiters
         value = d.unescape(raw)
         coverage = doc.coverage
-        if rule is None or rule.action is RuleAction.DETECT or (rule.action is RuleAction.KEEP and not keepable(value)):
+        kept = rule is not None and rule.action is RuleAction.KEEP and keepable(value, system)
+        if rule is None or rule.action is RuleAction.DETECT or (rule.action is RuleAction.KEEP and not kept):
             if rule is None:
                 why = "no rule: detector"
             elif rule.action is RuleAction.KEEP:
@@ -438,6 +443,17 @@ class _LeafAt:
     @property
     def first_of_repetition(self) -> bool:
         return self.comp == 1 and self.sub == 1 and self.rep > 1
+
+
+#: Coded data types: the identifier (component 1, or 4 for the alternate) and its coding system (3, or 6).
+_CODED_TYPES = frozenset({"CE", "CWE", "CNE"})
+
+
+def _coding_system(message: Hl7Message, data_type: str, comps: list[list[str]], comp: int, sub: int) -> str | None:
+    """The coding system beside a coded element's identifier (``SCT`` beside ``86406008``), else None."""
+    if data_type not in _CODED_TYPES or comp not in (1, 4) or sub != 1 or len(comps) <= comp + 1:
+        return None
+    return message.delimiters.unescape(comps[comp + 1][0]).strip() if comps[comp + 1] else None
 
 
 def _occurrences(message: Hl7Message) -> list[int]:
