@@ -138,10 +138,13 @@ def run_fuse_attention(args: argparse.Namespace) -> int:
     except (ConfigError, AttentionFusionError) as exc:
         print(f"model fuse-attention: {exc}", file=sys.stderr)
         return 2
+    if not result.fused:
+        print(f"{path}: nothing to fuse ({result.already_fused} attention layers already fused); unchanged")
+        return 0
     print(
-        f"{path}: {result.fused} attention layers fused now, {result.already_fused} already fused; probe "
-        f"windows against the unfused graph: token agreement {result.argmax_agreement:.4f}, logit change "
-        f"mean {result.mean_logit_change:.4f}, max {result.max_logit_change:.4f}"
+        f"{path}: {result.fused} attention layers fused; probe windows against the unfused graph: token "
+        f"agreement {result.argmax_agreement:.4f}, logit change mean {result.mean_logit_change:.4f}, "
+        f"max {result.max_logit_change:.4f}"
     )
     return 0
 

@@ -72,7 +72,16 @@ def fuse_attention(model_path: Path, out_path: Path | None = None) -> FusionResu
 
     model = onnx.load(str(model_path))
     already = sum(1 for n in model.graph.node if n.op_type == "If" and n.name.endswith("/MultiHeadAttention"))
-    blocks = [_match(model.graph, softmax) for softmax in model.graph.node if softmax.op_type == "Softmax"]
+    producers = {out: node for node in model.graph.node for out in node.output}
+    consumers: dict[str, list[object]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    blocks = [
+        _match(model.graph, producers, consumers, softmax)
+        for softmax in model.graph.node
+        if softmax.op_type == "Softmax"
+    ]
     target = out_path or model_path
     if not blocks:
         if target != model_path:
@@ -96,14 +105,13 @@ def fuse_attention(model_path: Path, out_path: Path | None = None) -> FusionResu
 # -- matching ----------------------------------------------------------------------------------
 
 
-def _match(graph: object, softmax: object) -> _Attention:
+def _match(
+    graph: object, producers: dict[str, object], consumers: dict[str, list[object]], softmax: object
+) -> _Attention:
     """The attention block around ``softmax``: scores = (q reshaped, transposed, scaled) x (k likewise),
-    plus the mask; context = softmax x (v reshaped, transposed), transposed and reshaped back."""
-    producers = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list[object]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    plus the mask; context = softmax x (v reshaped, transposed), transposed and reshaped back. The scale
+    and the key's transpose are not read from the graph: the check against the original catches a
+    graph that computes them otherwise."""
 
     def only_consumer(name: str, op: str) -> object:
         found = consumers.get(name, [])

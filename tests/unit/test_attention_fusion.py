@@ -133,3 +133,14 @@ def test_shipped_detector_is_fused_and_keeps_its_outputs():
     assert "logits" in [o.name for o in graph.output]
     produced = {out for node in graph.node for out in node.output}
     assert "/bert/encoder/layer.3/output/LayerNorm/LayerNormalization_output_0" in produced
+
+
+def test_fuse_attention_command_fuses_once_and_refuses_an_empty_folder(tmp_path, capsys):
+    from pipeline.interfaces.cli import main
+
+    _attention_model(tmp_path / "model.onnx")
+    assert main(["model", "fuse-attention", "--model", str(tmp_path)]) == 0
+    assert "1 attention layers fused" in capsys.readouterr().out
+    assert main(["model", "fuse-attention", "--model", str(tmp_path)]) == 0
+    assert "nothing to fuse" in capsys.readouterr().out
+    assert main(["model", "fuse-attention", "--model", str(tmp_path / "absent")]) == 2
