@@ -221,6 +221,7 @@ def main() -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="whole-process rounds (the best is kept)")
     args = parser.parse_args()
+    load_at_start = round(os.getloadavg()[0], 1)
     notes = real_notes(args.real) if args.real else synthetic_notes(80 if args.quick else args.notes)
     mean_chars = sum(map(len, notes)) / len(notes)
     rows: dict[str, dict[str, object]] = {}
@@ -281,7 +282,10 @@ def main() -> int:
 
     kind = "real development" if args.real else "synthetic"
     load = os.getloadavg()[0]
-    print(f"{len(notes)} {kind} notes, mean {mean_chars:.0f} characters, 1 thread, load average {load:.1f}")
+    print(
+        f"{len(notes)} {kind} notes, mean {mean_chars:.0f} characters, 1 thread, "
+        f"load average {load_at_start} at the start, {load:.1f} at the end"
+    )
     print(f"{'detector':<28} {'notes/s/core':>12}   presidio-research overlap P / R (ANY)")
     for name, row in rows.items():
         quality = row.get("presidio_research")
@@ -311,6 +315,7 @@ def main() -> int:
         "results": rows,
         "whole_process": processes,
         "load_average": round(os.getloadavg()[0], 1),
+        "load_average_at_start": load_at_start,
     }
     RESULTS.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     print(f"written {RESULTS.relative_to(ROOT)}")

@@ -11,6 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -64,6 +65,22 @@ class Doc:
         if len(lowered) != len(text):
             lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
         return cls(text, lowered)
+
+
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+
+
+@lru_cache(maxsize=64)
+def case_counts(text: str) -> tuple[int, int, int]:
+    """Letters, lower-case letters and capitals in ``text`` (``str.isalpha``, ``islower``, ``isupper``), counted
+    once per text for the recognizers that judge a note by its case; ASCII text is counted in C."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        lowers = len(raw) - len(raw.translate(None, _ASCII_LOWER))
+        uppers = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+        return lowers + uppers, lowers, uppers
+    return sum(c.isalpha() for c in text), sum(c.islower() for c in text), sum(c.isupper() for c in text)
 
 
 class Cue:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from pipeline.core.detection.base import case_counts
 from pipeline.core.detection.lexicons import Lexicons, lexicons
 from pipeline.core.detection.recognizers.dates import MONTH
 from pipeline.core.detection.regions import is_state_or_larger
@@ -172,10 +173,10 @@ _INNER_CAPITALS_NEEDED = 3
 def writes_capitals(text: str) -> bool:
     """The note is written in mixed case and capitalises proper names inside sentences, so a word in lower
     case is not a name or a place. Notes all in capitals or all in lower case say nothing by case."""
-    letters = sum(c.isalpha() for c in text)
+    letters, lowers, _ = case_counts(text)
     if not letters:
         return False
-    lower = sum(c.islower() for c in text) / letters
+    lower = lowers / letters
     return 0.5 < lower < 0.97 and len(_INNER_CAPITAL.findall(text)) >= _INNER_CAPITALS_NEEDED
 
 

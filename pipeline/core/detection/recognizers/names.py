@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.detection.base import Doc, Recognizer, case_counts
 from pipeline.core.detection.lexicons import Lexicons, lexicons
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -390,8 +390,8 @@ class LexiconNameRecognizer(Recognizer):
 
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
-        letters = sum(c.isalpha() for c in text)
-        if not letters or sum(c.islower() for c in text) < self._mixed_floor * letters:
+        letters, lowers, _ = case_counts(text)
+        if not letters or lowers < self._mixed_floor * letters:
             return
         lex = lexicons()
         words = [m for m in _TITLE_WORD.finditer(text) if _is_lexicon_name(lex, m.group(0))]

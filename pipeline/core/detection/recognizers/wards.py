@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.detection.base import Doc, Recognizer, case_counts
 from pipeline.core.detection.lexicons import lexicons
 from pipeline.core.detection.recognizers.names import UP
 from pipeline.core.detection.recognizers.places import STATE_NAMES
@@ -53,8 +53,8 @@ class FacilityInitialsRecognizer(Recognizer):
 
 
 def _writes_in_capitals(text: str) -> bool:
-    letters = sum(c.isalpha() for c in text)
-    return bool(letters) and sum(c.isupper() for c in text) > 0.2 * letters
+    letters, _, uppers = case_counts(text)
+    return bool(letters) and uppers > 0.2 * letters
 
 
 class WardRecognizer(Recognizer):
@@ -71,7 +71,7 @@ class WardRecognizer(Recognizer):
 
     def find(self, doc: Doc) -> Iterator[Span]:
         lex = lexicons()
-        lower_ok = not _writes_in_capitals(doc.text) and sum(c.isupper() for c in doc.text) < 0.02 * len(doc.text)
+        lower_ok = not _writes_in_capitals(doc.text) and case_counts(doc.text)[2] < 0.02 * len(doc.text)
         for match in self._regex.finditer(doc.text):
             word = match.group("word")
             if word.islower() and not lower_ok:
