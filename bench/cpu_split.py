@@ -4,14 +4,16 @@ Builds the worker's own processor (``build_processor`` from the environment's se
 thread unless ``PHI_INFERENCE_THREADS`` says otherwise), makes the throughput benchmark's inputs (records
 with notes of about 1.5 KB, or structured records) and processes them in steps of ``--step`` messages, as
 the worker does. Each part below is timed in thread CPU (``time.thread_time``), exclusive of the parts it
-calls, so the rows add up to the whole and other processes' load does not inflate them (a sampler under
-load counts time spent waiting for a core). The total is the process's CPU per message.
+calls, so the rows add up to the whole; time spent waiting for a core is not counted (a sampler under load
+counts it), though a busy machine still slows the work itself (shared caches: compare within one run).
+The total is the process's CPU per message.
 
 With ``--baseline DIR`` another checkout's processor is measured the same way, in alternating rounds
 (``--rounds``, median per part kept), each in a fresh process, so both see the machine alike.
+``--rules`` splits the rules' row by recognizer (what the row keeps is ``Doc`` and vetting).
 
     .venv/bin/python bench/cpu_split.py [--scenario notes|structured] [--messages 128] [--rounds 3]
-                                        [--baseline DIR] [--out cpu-split.json]
+                                        [--rules] [--baseline DIR] [--out cpu-split.json]
 """
 
 from __future__ import annotations
@@ -98,8 +100,22 @@ class PartClock:
                 missing.append(label)
         return missing
 
+    def install_recognizers(self, detector: Any) -> int:
+        """Time each recognizer of the rules apart (its spans gathered in a list, so a generator's work is
+        counted where it runs); returns how many were found behind ``detector`` (a policy's wrapper, the
+        ensemble, the rules)."""
+        while not hasattr(detector, "recognizers"):
+            detector = getattr(detector, "inner", None) or getattr(detector, "rules", None)
+            if detector is None:
+                return 0
+        for recognizer in detector.recognizers:
+            find = recognizer.find
+            label = f"  rules: {type(recognizer).__name__}"
+            object.__setattr__(recognizer, "find", self.wrap(label, lambda doc, find=find: list(find(doc))))
+        return len(detector.recognizers)
 
-def measure(scenario: str, messages: int, step: int) -> dict[str, Any]:
+
+def measure(scenario: str, messages: int, step: int, rules: bool = False) -> dict[str, Any]:
     """One measurement in this process (the checkout on ``sys.path`` is the one measured)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from throughput import make_inputs  # bench/ is not a package
@@ -114,6 +130,8 @@ def measure(scenario: str, messages: int, step: int) -> dict[str, Any]:
     missing = clock.install()
     keyring = Keyring.generate()
     processor = build_processor(Settings.from_env(), keyring)
+    if rules:
+        clock.install_recognizers(processor.detector)
     inputs = make_inputs(keyring, processor.registry, messages + step, scenario == "notes", seed=1)
     batch = [
         InboundMessage(i.value, i.key, tuple(i.headers), "phi.ingest", 0, offset, None)
@@ -140,7 +158,8 @@ def measure(scenario: str, messages: int, step: int) -> dict[str, Any]:
 def child(checkout: Path, args: argparse.Namespace) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--child", "--scenario", args.scenario, "--messages", str(args.messages)]
     env = {**os.environ, "PYTHONPATH": str(checkout), "PHI_LOG_LEVEL": "WARNING"}
-    done = subprocess.run([*argv, "--step", str(args.step)], env=env, cwd=checkout, capture_output=True, check=False)
+    argv += ["--step", str(args.step), *(["--rules"] if args.rules else [])]
+    done = subprocess.run(argv, env=env, cwd=checkout, capture_output=True, check=False)
     if done.returncode != 0:
         sys.exit(f"measuring {checkout} failed:\n{done.stderr.decode()[-3000:]}")
     return json.loads(done.stdout.decode().strip().splitlines()[-1])
@@ -161,7 +180,13 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def print_table(results: dict[str, dict[str, Any]]) -> None:
     names = list(results)
     print(f"{'part':<52}" + "".join(f"{n + ' ms':>14}{'%':>6}" for n in names))
-    for label, _, _ in PARTS:
+    recognizers = sorted(
+        {label for r in results.values() for label in r["parts_ms_per_msg"] if label.startswith("  rules: ")},
+        key=lambda label: -max(r["parts_ms_per_msg"].get(label, 0.0) for r in results.values()),
+    )
+    order = [label for label, _, _ in PARTS]
+    rules_at = order.index("rules: recognizers and vetting") + 1
+    for label in order[:rules_at] + recognizers + order[rules_at:]:
         if all(label not in r["parts_ms_per_msg"] for r in results.values()):
             continue
         row = f"{label:<52}"
@@ -186,10 +211,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median per part is kept")
     parser.add_argument("--baseline", type=Path, help="another checkout measured the same way, in turn")
     parser.add_argument("--out", default="cpu-split.json", help="file name under bench/results/")
+    parser.add_argument("--rules", action="store_true", help="each recognizer of the rules apart")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.scenario, args.messages, args.step)))
+        print(json.dumps(measure(args.scenario, args.messages, args.step, args.rules)))
         return
     checkouts = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in checkouts}
