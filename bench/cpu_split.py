@@ -115,6 +115,25 @@ class PartClock:
         return len(detector.recognizers)
 
 
+def model_work(detector: Any, texts: list[str]) -> dict[str, float]:
+    """Per text: the detector model's tokens, its windows, and the tokens it runs (specials and overlaps
+    included); empty when the detector has no windowed token model."""
+    while detector is not None and not hasattr(detector, "models"):
+        detector = getattr(detector, "inner", None)
+    models = [m for m in getattr(detector, "models", ()) if hasattr(m, "_windows")]
+    if not models or not texts:
+        return {}
+    model = models[0]
+    encodings = model.tokenizer.encode_batch(texts, add_special_tokens=False)
+    windows = [model._windows(0, len(e.ids)) for e in encodings]
+    specials = len(model._prefix) + len(model._suffix)
+    return {
+        "tokens": sum(len(e.ids) for e in encodings) / len(texts),
+        "windows": sum(len(w) for w in windows) / len(texts),
+        "tokens_run": sum(w.end - w.start + specials for ws in windows for w in ws) / len(texts),
+    }
+
+
 def measure(scenario: str, messages: int, step: int, rules: bool = False) -> dict[str, Any]:
     """One measurement in this process (the checkout on ``sys.path`` is the one measured)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -143,6 +162,11 @@ def measure(scenario: str, messages: int, step: int, rules: bool = False) -> dic
     for first in range(step, len(batch), step):
         processor.process_batch(batch[first : first + step])
     total = time.process_time() - started
+    texts = [
+        text
+        for i in inputs[step:]
+        for text in processor.deidentifier.open(dict(i.headers)["phi-schema"].decode(), i.value, i.message_id).texts
+    ]
     import pipeline
 
     return {
@@ -152,6 +176,8 @@ def measure(scenario: str, messages: int, step: int, rules: bool = False) -> dic
         "cpu_ms_per_msg": 1000 * total / messages,
         "parts_ms_per_msg": {label: 1000 * s / messages for label, s in clock.seconds.items()},
         "missing_parts": missing,
+        "text_chars": sum(len(t) for t in texts) / messages,
+        "model_work_per_msg": model_work(processor.detector, texts),
     }
 
 
@@ -228,8 +254,16 @@ def main() -> None:
     first = next(iter(results.values()))
     print(
         f"\n{args.scenario}: {args.messages} messages of {first['mean_value_bytes']} bytes, steps of {args.step}, "
-        f"median of {args.rounds} rounds; load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}\n"
+        f"median of {args.rounds} rounds; load average {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}"
     )
+    for name, r in results.items():
+        work = r.get("model_work_per_msg") or {}
+        if work:
+            print(
+                f"{name}: {r['text_chars']:.0f} characters of text per message; the detector model's "
+                f"{work['tokens']:.0f} tokens in {work['windows']:.2f} windows, {work['tokens_run']:.0f} tokens run"
+            )
+    print()
     print_table(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {"arguments": {k: str(v) for k, v in vars(args).items()}, "load_average": load, "results": results}
