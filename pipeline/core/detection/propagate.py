@@ -14,7 +14,7 @@ and a list of relatives' first names goes on after the first one found ('Patsy, 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 
 from pipeline.core.detection.lexicons import lexicons
 from pipeline.core.detection.recognizers.names import STOPWORDS
@@ -41,6 +41,28 @@ def _travels(token: str, span_text: str, phi_type: PhiType) -> bool:
     return lex.is_name_first(token) or token.lower() not in lex.common_words
 
 
+#: A run of letters that starts a word: not after a letter, digit, underscore, apostrophe or hyphen.
+_WORD = re.compile(r"(?<![\w'\u2019-])[^\W\d_]+")
+
+
+def _mentions(values: Collection[str], text: str) -> Iterator[re.Match[str]]:
+    """Each mention of a value in ``text`` (case-insensitive): a whole run of letters that starts a word.
+
+    Values are runs of letters (:data:`_TOKEN`), so a mention is always a whole run of :data:`_WORD`, and
+    in ASCII text a run is one when its case-fold is a value: one scan with a fixed expression and a set
+    lookup, where an expression of the values would be compiled for every note. Other text goes through
+    that expression (:func:`_mentions_by_expression`): there re's case-insensitive matching, not
+    ``casefold``, decides, and the two differ outside ASCII (for 'ß' and the long s)."""
+    if not text.isascii():
+        return _mentions_by_expression(values, text)
+    return (match for match in _WORD.finditer(text) if match.group(0).casefold() in values)
+
+
+def _mentions_by_expression(values: Collection[str], text: str) -> Iterator[re.Match[str]]:
+    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+    return re.finditer(rf"(?<![\w'\u2019-])(?:{alternatives})(?![^\W\d_])", text, re.IGNORECASE)
+
+
 def propagate(spans: Sequence[Span], text: str) -> list[Span]:
     """``spans`` plus every other mention, in ``text``, of a travelling token of a confident span."""
     out = list(spans)
@@ -55,12 +77,10 @@ def propagate(spans: Sequence[Span], text: str) -> list[Span]:
                 values.setdefault(token.casefold(), span)
     if not values:
         return out
-    alternatives = "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w'\u2019-])(?:{alternatives})(?![^\W\d_])", re.IGNORECASE)
     covered = bytearray(len(text) + 1)
     for span in spans:
         covered[span.start : span.end] = b"\x01" * (span.end - span.start)
-    for match in pattern.finditer(text):
+    for match in _mentions(values, text):
         start, end = match.span()
         if any(covered[start:end]):
             continue
