@@ -46,13 +46,13 @@ def main() -> int:
     short = synthetic_notes(count)
     long = [" ".join(short[i : i + 3]) for i in range(0, len(short) - 2, 3)]
     detector_dir = ROOT / "models" / "detector"
-    classifier = build_classifier(ROOT / "models" / "sensitive", provider="cpu", threads=1)
+    classifier = build_classifier(detector_dir, provider="cpu", threads=1)  # the category head, its own encoder
     runs = {
         "rules only": RuleDetector().detect_batch,
         "detector model alone (int8)": OnnxTokenClassifier(detector_dir, provider="cpu", threads=1).detect_batch,
         "detector: rules + int8 model (worker)": build_detector(detector_dir, provider="cpu", threads=1).detect_batch,
-        "sensitive classifier model alone (int8)": build_classifier(
-            ROOT / "models" / "sensitive", provider="cpu", threads=1, evidence=False
+        "sensitive category head alone (int8 trunk)": build_classifier(
+            detector_dir, provider="cpu", threads=1, evidence=False
         ).classify_batch,
         "sensitive classifier (int8)": classifier.classify_batch,
     }
