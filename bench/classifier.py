@@ -4,8 +4,9 @@ The worker's classifier scans each note for evidence first and runs its model on
 score can change a decision (see :mod:`pipeline.core.sensitive_evidence.combine`); the model alone is
 measured too.
 
-Both run in the worker on every note of a batch (the classifier on the original text, right after
-detection), so a note costs the detector's time plus the classifier's. Measured on the detector
+The classifier is the category head beside the detector (issue 26). In the worker it reads the window
+features the detector's own run left behind; here it has an encoder of its own, so its rows show what a
+note would cost if the detector had not just run on it (the upper bound, a second encoder pass). Measured on the detector
 benchmark's synthetic notes (about 630 characters) and on notes three times as long (several windows).
 
     .venv/bin/python bench/classifier.py [--notes 200] [--quick]
