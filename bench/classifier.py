@@ -7,7 +7,8 @@ measured too.
 The classifier is the category head beside the detector (issue 26). In the worker it reads the window
 features the detector's own run left behind; here it has an encoder of its own, so its rows show what a
 note would cost if the detector had not just run on it (the upper bound, a second encoder pass).
-Measured on the detector benchmark's synthetic notes (about 630 characters) and on notes three times as long (several windows).
+Measured on the detector benchmark's synthetic notes (about 630 characters) and on notes three times as
+long (several windows).
 
     .venv/bin/python bench/classifier.py [--notes 200] [--quick]
 
