@@ -153,7 +153,7 @@ class HeadClassifier:
 
     def __init__(self, encoder: OnnxTokenClassifier, head: CategoryHead) -> None:
         if encoder.features is None:
-            encoder.enable_features(WindowFeatures(capacity=4096))
+            encoder.enable_features(WindowFeatures())
         self.encoder = encoder
         self.head = head
         self.model_dir = encoder.model_dir

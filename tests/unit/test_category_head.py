@@ -110,11 +110,13 @@ def test_a_text_the_detector_has_not_seen_runs_the_encoder_once(shared, monkeypa
     assert set(first[0]) == set(SensitiveCategory) and all(0.0 <= s <= 1.0 for s in first[0].values())
 
 
-def test_the_memo_is_bounded_and_holds_no_text():
-    memo = WindowFeatures(capacity=2)
+def test_the_memo_is_bounded_by_windows_and_holds_no_text():
+    memo = WindowFeatures(capacity=3)
     for index in range(3):
         memo.put(f"note {index}", np.full((1, 4), index, dtype=np.float32))
+    memo.put("note 1", np.full((2, 4), 1, dtype=np.float32))  # again, now two windows: the oldest goes
     assert len(memo) == 2 and memo.get("note 0") is None and memo.get("note 2")[0, 0] == 2
+    assert memo.get("note 1").shape == (2, 4)
     assert all(isinstance(key, bytes) and b"note" not in key for key in memo._memo)
 
 
