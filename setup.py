@@ -1,11 +1,11 @@
 """Package data that lives outside ``pipeline/`` in the checkout, mapped into the wheel.
 
-The detector model (``models/detector``), the sensitive-category classifier (``models/sensitive``) and the
-Avro schemas (``schemas/``) stay where they are in git, so a checkout, an editable install and ``make demo``
-use them in place. A built wheel carries every file of these folders (by glob, so a retrained model with new
-files ships without a change here) as ``pipeline/_data/detector``, ``pipeline/_data/sensitive`` and
-``pipeline/_data/schemas``; ``pipeline.config`` prefers those copies when they exist. Everything else about
-the package is declared in ``pyproject.toml``.
+The detector model with its sensitive-category head (``models/detector``), the categories' criteria and card
+(``models/sensitive``) and the Avro schemas (``schemas/``) stay where they are in git, so a checkout, an
+editable install and ``make demo`` use them in place. A built wheel carries every file of these folders (by
+glob, so a retrained model with new files ships without a change here) as ``pipeline/_data/detector``,
+``pipeline/_data/sensitive`` and ``pipeline/_data/schemas``; ``pipeline.config`` prefers those copies when
+they exist. Everything else about the package is declared in ``pyproject.toml``.
 """
 
 import sys

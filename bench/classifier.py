@@ -4,9 +4,11 @@ The worker's classifier scans each note for evidence first and runs its model on
 score can change a decision (see :mod:`pipeline.core.sensitive_evidence.combine`); the model alone is
 measured too.
 
-Both run in the worker on every note of a batch (the classifier on the original text, right after
-detection), so a note costs the detector's time plus the classifier's. Measured on the detector
-benchmark's synthetic notes (about 630 characters) and on notes three times as long (several windows).
+The classifier is the category head beside the detector (issue 26). In the worker it reads the window
+features the detector's own run left behind; here it has an encoder of its own, so its rows show what a
+note would cost if the detector had not just run on it (the upper bound, a second encoder pass).
+Measured on the detector benchmark's synthetic notes (about 630 characters) and on notes three times as
+long (several windows).
 
     .venv/bin/python bench/classifier.py [--notes 200] [--quick]
 
@@ -46,13 +48,13 @@ def main() -> int:
     short = synthetic_notes(count)
     long = [" ".join(short[i : i + 3]) for i in range(0, len(short) - 2, 3)]
     detector_dir = ROOT / "models" / "detector"
-    classifier = build_classifier(ROOT / "models" / "sensitive", provider="cpu", threads=1)
+    classifier = build_classifier(detector_dir, provider="cpu", threads=1)  # the category head, its own encoder
     runs = {
         "rules only": RuleDetector().detect_batch,
         "detector model alone (int8)": OnnxTokenClassifier(detector_dir, provider="cpu", threads=1).detect_batch,
         "detector: rules + int8 model (worker)": build_detector(detector_dir, provider="cpu", threads=1).detect_batch,
-        "sensitive classifier model alone (int8)": build_classifier(
-            ROOT / "models" / "sensitive", provider="cpu", threads=1, evidence=False
+        "sensitive category head alone (int8 trunk)": build_classifier(
+            detector_dir, provider="cpu", threads=1, evidence=False
         ).classify_batch,
         "sensitive classifier (int8)": classifier.classify_batch,
     }

@@ -32,7 +32,7 @@ def shipped_folder(packaged: str, checkout: str) -> Path:
 
 DEFAULT_DETECTOR = shipped_folder("detector", "models/detector")
 DEFAULT_SCHEMA_DIR = shipped_folder("schemas", "schemas")
-DEFAULT_SENSITIVE_MODEL = shipped_folder("sensitive", "models/sensitive")
+DEFAULT_SENSITIVE_MODEL = DEFAULT_DETECTOR  # the category head beside the detector: one encoder pass (issue 26)
 RULES_ONLY_HINT = "or set PHI_RULES_ONLY=true to run with the rules alone on purpose (far lower recall: see README)"
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -240,8 +240,9 @@ class Settings:
     sensitive_model: Path = declare(
         DEFAULT_SENSITIVE_MODEL,
         Path,
-        "Sensitive-category classifier ONNX folder (default: the int8 model shipped in the package)",
-        shown="`models/sensitive` in the checkout, the package's copy in a wheel",
+        "Sensitive-category model folder: the detector's folder with its category head (one encoder pass for "
+        "both), or a separate classifier built by `model build-sensitive`",
+        shown="`models/detector` in the checkout (its `category_head.*`), the package's copy in a wheel",
     )
     sensitive_policy: SensitivePolicy = declare(
         SensitivePolicy(),

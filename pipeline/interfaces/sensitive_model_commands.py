@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 DEFAULT_OUT = Path("models/sensitive")
+DEFAULT_HEAD = Path("models/detector")
 DEFAULT_BUILD = Path("models/build/sensitive")
 
 
@@ -47,12 +48,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the shipped classifier on real notes: the hand-labelled development-half notes and the hand-written "
         "set, model alone and with evidence; share of the development half flagged; flags with no screen term",
     )
-    real.add_argument("--model", type=Path, default=DEFAULT_OUT, help=f"model folder (default {DEFAULT_OUT})")
+    real.add_argument("--model", type=Path, default=DEFAULT_HEAD, help=f"model folder (default {DEFAULT_HEAD}: the "
+                      "category head beside the detector; a folder built by build-sensitive works too)")  # fmt: skip
     real.add_argument("--notes", type=Path, default=None, help="development-half notes.jsonl (default ../shared/data)")
     real.add_argument("--labels", type=Path, default=None, help="labels (default models/sensitive_eval/...)")
     real.add_argument("--out", type=Path, default=None, help="write the JSON report here as well")
     real.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     real.set_defaults(func=run_evaluate_real)
+    head = sub.add_parser(
+        "build-category-head",
+        help="the sensitive-category head on the detector's encoder: add the hidden-state output to the detector "
+        "graph (token logits unchanged), train the head on the frozen trunk's features of the synthetic corpus, "
+        "choose thresholds for recall, write category_head.npz/.json beside the detector",
+    )
+    head.add_argument("--detector", type=Path, default=DEFAULT_HEAD, help="detector folder (default "
+                      "models/detector); its model file gains one output, the head's files go beside it")  # fmt: skip
+    head.add_argument("--train-notes", type=int, default=7200, help="synthetic training notes (default 7200)")
+    head.add_argument("--seed", type=int, default=13, help="seed of the corpus and the training (default 13)")
+    head.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    head.set_defaults(func=run_build_head)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -140,4 +154,24 @@ def run_evaluate_real(args: argparse.Namespace) -> int:
     if args.out is not None:
         args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         print(f"report: {args.out}")
+    return 0
+
+
+def run_build_head(args: argparse.Namespace) -> int:
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        print(f"model build-category-head needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
+        return 2
+    if args.threads < 1 or args.train_notes < 1 or not args.detector.is_dir():
+        print("model build-category-head: --detector must be a folder, --threads and --train-notes positive",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    from pipeline.modelbuild.sensitive.head import HeadPlan, build_head
+
+    plan = HeadPlan(detector=args.detector, train_notes=args.train_notes, seed=args.seed, threads=args.threads)
+    config = build_head(plan, progress=lambda line: print(line, flush=True))
+    print(f"thresholds: {config['thresholds']['values']}")
+    print(f"head: {args.detector / 'category_head.json'}")
     return 0

@@ -14,7 +14,6 @@ whose manifest matches its files and the source GGUF is not rebuilt (``force`` r
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -72,16 +71,10 @@ def find_gguf() -> Path:
     return ggufs[0]
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _file_sums(folder: Path) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    from pipeline.runtime.category_head import file_digest
+
+    return {p.name: file_digest(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
 
 
 def manifest_matches(folder: Path, source_sha256: str) -> bool:
@@ -242,8 +235,10 @@ def build_summarizer(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     gguf = find_gguf()
+    from pipeline.runtime.category_head import file_digest
+
     progress(f"source: {gguf} (checksumming)")
-    source_sha = sha256_file(gguf)
+    source_sha = file_digest(gguf)
     results: list[VariantResult] = []
     fp32_dir = out / "fp32"
     stale = [v for v in variants if v != "fp32" and (force or not manifest_matches(out / v, source_sha))]

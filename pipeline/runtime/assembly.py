@@ -63,7 +63,7 @@ def build_deidentifier(
         keyring=keyring,
         detector=detector,
         policy=policy,
-        classifier=build_sensitive_classifier(settings) if classifier else None,
+        classifier=build_sensitive_classifier(settings, detector) if classifier else None,
         sensitive_policy=settings.sensitive_policy,  # the policy file's sensitive: section wins where it speaks
         registry=registry,
         default_schema=settings.input_schema,
@@ -81,15 +81,22 @@ def build_processor(settings: Settings, keyring: Keyring) -> RecordProcessor:
     )
 
 
-def build_sensitive_classifier(settings: Settings) -> NoteClassifier | None:
+def build_sensitive_classifier(settings: Settings, detector: Detector | None = None) -> NoteClassifier | None:
     """The sensitive-category classifier (None when PHI_SENSITIVE_CLASSIFIER=false); a missing or unreadable
-    model stops the worker with a :class:`ConfigError`, never a silent pass-through of sensitive notes."""
+    model stops the worker with a :class:`ConfigError`, never a silent pass-through of sensitive notes. A
+    category head beside ``detector``'s model shares its encoder run (one pass per window for both)."""
     if not settings.sensitive_classifier:
         return None
+    from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
     from pipeline.runtime.sensitive_classifier import build_classifier
 
+    models = detector.models if detector is not None else []
+    encoder = next((m for m in models if isinstance(m, OnnxTokenClassifier)), None)
     return build_classifier(
-        settings.sensitive_model, provider=settings.execution_provider, threads=settings.inference_threads or None
+        settings.sensitive_model,
+        provider=settings.execution_provider,
+        threads=settings.inference_threads or None,
+        encoder=encoder,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -88,12 +87,9 @@ def describe_detector(detector: Detector) -> str:
         if model_dir is None:
             names.append(model.name)
             continue
+        from pipeline.runtime.category_head import file_digest
         from pipeline.runtime.onnx_recognizer import find_model_file
 
         path = find_model_file(Path(model_dir))
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        names.append(f"{Path(model_dir).name}/{path.name}@sha256:{digest.hexdigest()[:12]}")
+        names.append(f"{Path(model_dir).name}/{path.name}@sha256:{file_digest(path)[:12]}")
     return "+".join(names)

@@ -9,6 +9,11 @@ tokens move another's scales; batching buys little on a CPU anyway), and on a GP
 every one padded to the full window length. Sub-word predictions are
 averaged per word (the tokenizer's pre-tokenized words), then words are joined into spans by BIO (or
 IO) tags, and spans carry character offsets into the original text.
+
+With a category head beside the model (:mod:`pipeline.runtime.category_head`), :meth:`OnnxTokenClassifier.
+enable_features` asks the same run for the encoder's block outputs too and keeps each window's pooled
+features per text, so the sensitive-category head reads them instead of running a second encoder; the token
+probabilities, and so the spans, are those of the run without it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from tokenizers import Encoding, Tokenizer
 from pipeline.core.errors import ConfigError
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
+from pipeline.runtime.category_head import ENCODER_OUTPUT, WindowFeatures, pool
 from pipeline.runtime.labelmap import load_label_map
 from pipeline.runtime.providers import GPU_PROVIDERS, create_session
 
@@ -117,8 +123,21 @@ class OnnxTokenClassifier:
         if "input_ids" not in self._inputs:
             raise ConfigError(f"{model_dir}: the model has no 'input_ids' input (has {', '.join(self._inputs)})")
         self._output = self.session.get_outputs()[0].name
+        self._outputs = [self._output]
+        self.features: WindowFeatures | None = None
         self._use_binding = self.provider in GPU_PROVIDERS
         self._build_type_matrix()
+
+    def enable_features(self, memo: WindowFeatures) -> None:
+        """From now on every run also pools the encoder's block outputs per window into ``memo``."""
+        names = [o.name for o in self.session.get_outputs()]
+        if ENCODER_OUTPUT not in names:
+            raise ConfigError(
+                f"{self.model_dir}: the model has no {ENCODER_OUTPUT!r} output (has {', '.join(names)}); add it with "
+                "'phi-pipeline model build-category-head'"
+            )
+        self.features = memo
+        self._outputs = [self._output, ENCODER_OUTPUT]
 
     # -- public --------------------------------------------------------------------------------
 
@@ -126,24 +145,48 @@ class OnnxTokenClassifier:
         return self.detect_batch([text])[0]
 
     def detect_batch(self, texts: Sequence[str]) -> list[list[Span]]:
+        encodings, probs, _ = self._forward(texts)
+        return [self._decode(text, enc, p) for text, enc, p in zip(texts, encodings, probs, strict=True)]
+
+    def window_features(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per text, the pooled features of its windows (rows), from the memo or from a run of the encoder
+        (whose features go to the memo too). Needs :meth:`enable_features`."""
+        if self.features is None:
+            raise ConfigError(f"{self.model_dir}: window features were not enabled on this model")
+        memo = self.features
+        found = [memo.get(text) for text in texts]
+        missing = list(dict.fromkeys(texts[i] for i, f in enumerate(found) if f is None))
+        if missing:
+            fresh = dict(zip(missing, self._forward(missing)[2], strict=True))
+            found = [fresh[text] if f is None else f for text, f in zip(texts, found, strict=True)]
+        return found  # type: ignore[return-value]
+
+    def _forward(self, texts: Sequence[str]) -> tuple[list[Encoding], list[np.ndarray], list[np.ndarray]]:
+        """Every window of every text through the model: the encodings, each text's token probabilities
+        (averaged where windows overlap) and, with features enabled, each text's pooled windows (also kept
+        in the memo; empty otherwise)."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         windows = [w for i, enc in enumerate(encodings) for w in self._windows(i, len(enc.ids))]
         sums = [np.zeros((len(enc.ids), len(self.tags)), dtype=np.float32) for enc in encodings]
         counts = [np.zeros((len(enc.ids), 1), dtype=np.float32) for enc in encodings]
+        pooled: list[list[np.ndarray]] = [[] for _ in encodings]
         windows.sort(key=lambda w: w.end - w.start)
         per_run = self.batch_size if self._use_binding else 1
+        offset = len(self._prefix)
         for first in range(0, len(windows), per_run):
             batch = windows[first : first + per_run]
-            probs = self._run(batch, encodings)
-            offset = len(self._prefix)
+            probs, hidden = self._run(batch, encodings)
             for row, window in enumerate(batch):
                 length = window.end - window.start
                 sums[window.text_index][window.start : window.end] += probs[row, offset : offset + length]
                 counts[window.text_index][window.start : window.end] += 1.0
-        return [
-            self._decode(text, enc, sums[i] / np.maximum(counts[i], 1.0))
-            for i, (text, enc) in enumerate(zip(texts, encodings, strict=True))
-        ]
+                if hidden is not None:
+                    pooled[window.text_index].append(pool(hidden[row, offset : offset + length]))
+        features = [np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32) for rows in pooled]
+        if self.features is not None:
+            for text, rows in zip(texts, features, strict=True):
+                self.features.put(text, rows)
+        return encodings, [s / np.maximum(c, 1.0) for s, c in zip(sums, counts, strict=True)], features
 
     # -- preparation ----------------------------------------------------------------------------
 
@@ -169,7 +212,7 @@ class OnnxTokenClassifier:
 
     # -- inference ------------------------------------------------------------------------------
 
-    def _run(self, batch: list[_Window], encodings: list[Encoding]) -> np.ndarray:
+    def _run(self, batch: list[_Window], encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray | None]:
         # Batched (GPU): every window padded to the full window length, so its shapes and sums are the same
         # whatever its neighbours. Alone (CPU): no padding at all.
         width = (
@@ -183,24 +226,26 @@ class OnnxTokenClassifier:
             mask[row, : len(seq)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feeds = {name: self._cast(name, value) for name, value in feeds.items() if name in self._inputs}
-        logits = self._infer(feeds)
+        logits, *hidden = self._infer(feeds)
         shifted = logits - logits.max(axis=-1, keepdims=True)
         exp = np.exp(shifted)
-        return exp / exp.sum(axis=-1, keepdims=True)
+        return exp / exp.sum(axis=-1, keepdims=True), (hidden[0] if hidden else None)
 
     def _cast(self, name: str, value: np.ndarray) -> np.ndarray:
         return value.astype(np.int32) if self._inputs[name].type == "tensor(int32)" else value
 
-    def _infer(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    def _infer(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The logits, then the encoder states when features are enabled."""
         if not self._use_binding:
-            return np.asarray(self.session.run([self._output], feeds)[0], dtype=np.float32)
-        # On CUDA/TensorRT: copy inputs to the device once and keep the output there until the end.
+            return [np.asarray(out, dtype=np.float32) for out in self.session.run(self._outputs, feeds)]
+        # On CUDA/TensorRT: copy inputs to the device once and keep the outputs there until the end.
         binding = self.session.io_binding()
         for name, value in feeds.items():
             binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value, "cuda", 0))
-        binding.bind_output(self._output, "cuda", 0)
+        for name in self._outputs:
+            binding.bind_output(name, "cuda", 0)
         self.session.run_with_iobinding(binding)
-        return np.asarray(binding.copy_outputs_to_cpu()[0], dtype=np.float32)
+        return [np.asarray(out, dtype=np.float32) for out in binding.copy_outputs_to_cpu()]
 
     # -- decoding -------------------------------------------------------------------------------
 

@@ -1,4 +1,10 @@
-"""The sensitive-category classifier as an ONNX model: a :class:`~pipeline.core.sensitive.NoteClassifier`.
+"""The sensitive-category classifier: a :class:`~pipeline.core.sensitive.NoteClassifier` on an ONNX model.
+
+Two kinds of model folder. The shipped one is the detector's own folder with a category head beside the
+model (``category_head.json``, :mod:`pipeline.runtime.category_head`): :class:`HeadClassifier` reads the
+pooled window features the detector's run left behind, so detection and classification share one encoder
+pass per window (a text the detector has not seen runs the encoder once, for its features). The other is a
+separate sequence classifier (``phi-pipeline model build-sensitive``, :class:`OnnxNoteClassifier`):
 
 The model folder holds ``model_quantized.onnx`` (static int8; ``model.onnx`` when only the fp32 export is
 there), ``tokenizer.json``, ``labels.json`` (``{"categories": [...], "max_length": 256, "stride": 64}``)
@@ -22,7 +28,8 @@ from tokenizers import Tokenizer
 from pipeline.core.errors import ConfigError
 from pipeline.core.sensitive import NoteClassifier, SensitiveCategory, UnknownCategoryError, parse_category
 from pipeline.core.sensitive_evidence import EvidenceClassifier
-from pipeline.runtime.onnx_recognizer import find_model_file, special_tokens, window_bounds
+from pipeline.runtime.category_head import CategoryHead, WindowFeatures, file_digest, has_head
+from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier, find_model_file, special_tokens, window_bounds
 from pipeline.runtime.providers import create_session
 
 THRESHOLDS_FILE = "thresholds.json"
@@ -37,9 +44,9 @@ class SensitiveModelError(ConfigError):
 
 def _refusal(model_dir: Path, problem: str) -> SensitiveModelError:
     return SensitiveModelError(
-        f"sensitive-category model {model_dir}: {problem}. Restore the folder (the package ships one at "
-        "models/sensitive), point PHI_SENSITIVE_MODEL at a working model, or turn the classifier off on "
-        "purpose with PHI_SENSITIVE_CLASSIFIER=false (sensitive notes then flow like any other)"
+        f"sensitive-category model {model_dir}: {problem}. Restore the folder (the package ships the category "
+        "head beside the detector, models/detector), point PHI_SENSITIVE_MODEL at a working model, or turn the "
+        "classifier off on purpose with PHI_SENSITIVE_CLASSIFIER=false (sensitive notes then flow like any other)"
     )
 
 
@@ -140,17 +147,69 @@ class OnnxNoteClassifier:
         return f"{self.model_dir.name}/{self.model_path.name}@sha256:{digest}"
 
 
+class HeadClassifier:
+    """The category head on a token classifier's encoder (:mod:`pipeline.runtime.category_head`): scores
+    from the window features the encoder's detection run left in its memo, or from one run for them."""
+
+    def __init__(self, encoder: OnnxTokenClassifier, head: CategoryHead) -> None:
+        if encoder.features is None:
+            encoder.enable_features(WindowFeatures())
+        self.encoder = encoder
+        self.head = head
+        self.model_dir = encoder.model_dir
+        self.name = f"head:{encoder.model_dir.name}"
+        self.thresholds: dict[SensitiveCategory, float] = dict(head.thresholds)
+
+    def classify(self, text: str) -> dict[SensitiveCategory, float]:
+        return self.classify_batch([text])[0]
+
+    def classify_batch(self, texts: Sequence[str]) -> list[dict[SensitiveCategory, float]]:
+        """Per text, a score in [0, 1] per category: the highest over the text's windows (0 for empty text)."""
+        return [self.head.scores(f) for f in self.encoder.window_features(texts)]
+
+    def describe(self) -> str:
+        return f"category head on {self.model_dir.name}/{find_model_file(self.model_dir).name}@sha256:" + (
+            self.head.trunk_sha256[:12]
+        )
+
+
+def _head_classifier(
+    model_dir: Path, provider: str, threads: int | None, encoder: OnnxTokenClassifier | None
+) -> HeadClassifier:
+    """The head in ``model_dir`` on ``encoder`` when that is the same folder's model (one pass for both
+    tasks), else on an encoder of its own; refuses a head trained on another model file."""
+    head = CategoryHead(model_dir)
+    digest = file_digest(find_model_file(model_dir))
+    if digest != head.trunk_sha256:
+        raise ConfigError(
+            f"{model_dir}: the category head was trained on another model file (sha256 {head.trunk_sha256[:12]}, "
+            f"the folder's is {digest[:12]}); rebuild it with 'phi-pipeline model build-category-head'"
+        )
+    if encoder is None or encoder.model_dir.resolve() != model_dir.resolve():
+        encoder = OnnxTokenClassifier(model_dir, provider=provider, threads=threads)
+    return HeadClassifier(encoder, head)
+
+
 def build_classifier(
-    model_dir: Path, provider: str = "auto", threads: int | None = None, evidence: bool = True
+    model_dir: Path,
+    provider: str = "auto",
+    threads: int | None = None,
+    evidence: bool = True,
+    encoder: OnnxTokenClassifier | None = None,
 ) -> NoteClassifier:
     """The worker's classifier: the model's scores combined with each note's evidence
     (:class:`~pipeline.core.sensitive_evidence.EvidenceClassifier`), or the model alone with
-    ``evidence=False`` (for comparisons). A folder that is missing or cannot be loaded raises
-    :class:`SensitiveModelError` (never a silent pass-through of sensitive notes)."""
+    ``evidence=False`` (for comparisons). A folder with a category head shares ``encoder`` (the detector's
+    model) when it is that folder's; a folder without one is a separate sequence classifier. A folder that is
+    missing or cannot be loaded raises :class:`SensitiveModelError` (never a silent pass-through of sensitive
+    notes)."""
     if not model_dir.is_dir():
         raise _refusal(model_dir, "folder does not exist")
     try:
-        model = OnnxNoteClassifier(model_dir, provider=provider, threads=threads)
+        if has_head(model_dir):
+            model: NoteClassifier = _head_classifier(model_dir, provider, threads, encoder)
+        else:
+            model = OnnxNoteClassifier(model_dir, provider=provider, threads=threads)
         return EvidenceClassifier(model) if evidence else model
     except ConfigError as exc:
         raise _refusal(model_dir, "cannot be loaded: " + str(exc).removeprefix(f"{model_dir}: ").rstrip(". ")) from None

@@ -147,7 +147,7 @@ def test_every_category_and_none_is_routed_withheld_or_passed_as_the_policy_says
         )
         assert event["outcome"] == record_action
         assert f"category:{kind}" in event["details"]
-        assert event["details"]["classifier"] == "classifier:sensitive+evidence"
+        assert event["details"]["classifier"] == "head:detector+evidence"  # the category head on the detector
     processed = {e["message_id"] for e in events if e["event_type"] == "message_processed"}
     assert processed >= set(ids.values())
 

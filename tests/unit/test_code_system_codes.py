@@ -23,7 +23,7 @@ from pipeline.runtime.sensitive_classifier import build_classifier
 SNOMED, LOINC = "http://snomed.info/sct", "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 HIV = "86406008"  # SNOMED CT: human immunodeficiency virus infection
-MODEL = Path(__file__).resolve().parents[2] / "models" / "sensitive"
+MODEL = Path(__file__).resolve().parents[2] / "models" / "detector"  # the category head beside the detector
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ from pipeline.devtools.inputs import encode_record, signed_input
 from pipeline.devtools.synthetic import synthetic_records
 from tests.unit.processors import unit_processor
 
-SENSITIVE_MODEL = Path(__file__).resolve().parents[2] / "models" / "sensitive"
+SENSITIVE_MODEL = Path(__file__).resolve().parents[2] / "models" / "detector"  # its category head
 NOTE = "Zebulon Quarrington was seen on 03/14/2024; he was born in 1929. Call 617-555-0142."
 
 

@@ -16,7 +16,7 @@ from pipeline.core.sensitive import SensitiveCategory as C
 from pipeline.devtools.synthetic import synthetic_records
 from pipeline.runtime.sensitive_classifier import build_classifier
 
-MODEL = Path(__file__).resolve().parents[2] / "models" / "sensitive"
+MODEL = Path(__file__).resolve().parents[2] / "models" / "detector"  # the category head beside the detector
 ORDINARY = "Specimen received and processed without delay."
 
 

@@ -1,7 +1,7 @@
 """The redaction core with the shipped sensitive-category classifier: one batch, every action.
 
-Uses the real int8 classifier (models/sensitive) on notes written to sit plainly in one category, beside
-the rules detector. Checks where each record goes, what is withheld, the decision audit event, that the
+Uses the real category head (beside the detector, models/detector) on notes written to sit plainly in one
+category, beside the rules detector. Checks where each record goes, what is withheld, the decision audit event, that the
 classifier sees the original text, and that one note the classifier cannot handle is that note's dead letter.
 """
 
@@ -24,7 +24,7 @@ from pipeline.devtools.synthetic import synthetic_records
 from pipeline.runtime.sensitive_classifier import SensitiveModelError, build_classifier
 from tests.unit.processors import unit_processor
 
-MODEL = Path(__file__).resolve().parents[2] / "models" / "sensitive"
+MODEL = Path(__file__).resolve().parents[2] / "models" / "detector"  # the category head beside the detector
 POISON = "Zq-classifier-poison"
 NOTES = {
     "substance_use": "Pt with opioid use disorder on methadone 90 mg daily from the OTP, UDS positive for fentanyl.",

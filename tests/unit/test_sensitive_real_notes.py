@@ -18,7 +18,7 @@ from pipeline.runtime.sensitive_classifier import build_classifier
 from tests.conftest import SHARED_DATA
 
 NOTES = SHARED_DATA / "physionet_deid_dev" / "notes.jsonl"
-MODEL = Path(__file__).resolve().parents[2] / "models" / "sensitive"
+MODEL = Path(__file__).resolve().parents[2] / "models" / "detector"  # the category head beside the detector
 pytestmark = pytest.mark.skipif(not NOTES.exists(), reason=f"{NOTES} is absent (shared real-note data)")
 
 
