@@ -4,7 +4,8 @@
 validating the value against each branch in turn; for the de-identified record (a union per field and
 a record per transformation) that is most of the cost of emitting it. Here a parsed schema is compiled
 once (at load, beside its parse) into nested closures that append the encoding's pieces to a list, and
-a union's branch is picked by the value's Python type alone.
+a union's branch is picked by the value's Python type alone. A record's writer is generated code, one
+line per field for strings, numbers and their unions with null.
 
 Only schemas where that choice is unambiguous are compiled: no logical types, and no union with two
 branches one Python type could fit (two numeric types, or a record beside a map). For any other schema
@@ -163,30 +164,61 @@ _PRIMITIVES: dict[str, Write] = {
 
 
 def _record(schema: dict[str, Any], named: dict[str, Write], enclosing: str) -> Write:
+    """A record's writer as straight-line code, generated once: strings, numbers and their unions with
+    null written in place; other fields by their compiled writers (a record field in a loop is most of
+    the cost of a closure per field)."""
     namespace = _namespace(schema, enclosing)
-    fields: list[tuple[str, Write, bool, Any, bool]] = []
-
-    def write(datum: Any, parts: Parts) -> None:
-        get = datum.get
-        for name, write_field, has_default, default, nullable in fields:
-            value = get(name, default)
-            if value is None and not has_default and not nullable and name not in datum:
-                raise ValueError(f"no value and no default for {name}")
-            write_field(value, parts)
-
-    named[_full_name(schema["name"], namespace)] = write  # before the fields: a record may refer to itself
-    for field in schema["fields"]:
-        field_type = field["type"]
-        write_field = _compile(field_type, named, namespace)
-        if field_type in ("float", "double"):  # fastavro converts first ("NaN" strings)
-            write_field = _converted(write_field)
+    full_name = _full_name(schema["name"], namespace)
+    scope: dict[str, Any] = {"S": _SMALL, "varint": varint, "MISSING": _MISSING, "DOUBLE": _DOUBLE, "FLOAT": _FLOAT}
+    # A record may refer to itself: until its code exists, references reach it through the scope.
+    named[full_name] = lambda datum, parts: scope["write"](datum, parts)
+    lines = ["def write(datum, parts):", "    a = parts.append", "    get = datum.get"]
+    for i, field in enumerate(schema["fields"]):
+        field_type, name = field["type"], field["name"]
         nullable = field_type == "null" or (isinstance(field_type, list) and "null" in field_type)
-        fields.append((field["name"], write_field, "default" in field, field.get("default"), nullable))
+        scope[f"D{i}"] = field.get("default")
+        if "default" in field or nullable:
+            lines.append(f"    v = get({name!r}, D{i})")
+        else:
+            lines.append(f"    v = get({name!r}, MISSING)")
+            lines.append(f"    if v is MISSING: raise ValueError('no value and no default for ' + {name!r})")
+        scope[f"W{i}"] = _compile(field_type, named, namespace)
+        lines.extend("    " + line for line in _inline(field_type, i))
+    exec(compile("\n".join(lines), f"<avro writer {full_name}>", "exec"), scope)  # noqa: S102 - code built above
+    write: Write = scope["write"]
+    named[full_name] = write
     return write
 
 
-def _converted(write: Write) -> Write:
-    return lambda datum, parts: write(float(datum), parts)
+_MISSING = object()
+_STRING = ["b = v.encode('utf-8')", "n = len(b)", "a(S[n] if n < 64 else varint(n))", "a(b)"]
+
+
+def _inline(field_type: Any, i: int) -> list[str]:
+    """The code writing ``v`` (field ``i``): in place for the common shapes, else by ``W<i>``."""
+    if field_type == "string":
+        return _STRING
+    if field_type in ("int", "long"):
+        return ["a(S[v] if type(v) is int and 0 <= v < 64 else varint(v))"]
+    if field_type in ("double", "float"):  # fastavro converts first ("NaN" strings)
+        return [f"a({field_type.upper()}(float(v)))"]
+    if isinstance(field_type, list) and len(field_type) == 2 and "null" in field_type:
+        other = field_type[1 - field_type.index("null")]
+        null_tag, other_tag = varint(field_type.index("null")), varint(field_type.index(other))
+        if other == "string":
+            return [
+                f"if v is None: a({null_tag!r})",
+                f"elif type(v) is str: a({other_tag!r}); " + "; ".join(_STRING),
+                f"else: W{i}(v, parts)",
+            ]
+        if other in ("int", "long"):
+            low, high = _INT_RANGE if other == "int" else _LONG_RANGE
+            return [
+                f"if v is None: a({null_tag!r})",
+                f"elif type(v) is int and {low} <= v <= {high}: a({other_tag!r}); a(varint(v))",
+                f"else: W{i}(v, parts)",
+            ]
+    return [f"W{i}(v, parts)"]
 
 
 def _array(write_item: Write) -> Write:

@@ -105,11 +105,16 @@ class AvroRecord:
 
 def avro_values(protector: ValueProtector) -> ProtectValue:
     """An Avro record's tagged values through ``protector``, with Avro's date notation."""
+    rules: dict[tuple[Action, PhiType, ActionParams], Rule] = {}  # one per tag, not one per value
 
     def protect(
         value: str, phi_type: PhiType, action: Action, path: str, params: ActionParams
     ) -> tuple[str | None, Action]:
-        return protector.protect(value, Rule(action, phi_type, params=params), path, AVRO_DATES)
+        key = (action, phi_type, params)
+        rule = rules.get(key)
+        if rule is None:
+            rule = rules[key] = Rule(action, phi_type, params=params)
+        return protector.protect(value, rule, path, AVRO_DATES)
 
     return protect
 

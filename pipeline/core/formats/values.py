@@ -33,6 +33,8 @@ class ValueProtector:
     secret: bytes = field(repr=False)
     shift_days: tuple[int, int] = (-365, 365)
     patient_key: str = ""
+    #: Contexts without a path (every operator's but encryption's), by patient key, notation and parameters.
+    _shared: dict[tuple[str, object, ActionParams], TransformContext] = field(default_factory=dict, repr=False)
 
     def context(
         self, path: str = "", dates: DateCodec | None = None, params: ActionParams | None = None
@@ -54,6 +56,14 @@ class ValueProtector:
             **extra,
         )
 
+    def _shared_context(self, dates: DateCodec, params: ActionParams) -> TransformContext:
+        """The context of every value of this patient in this notation with these parameters, made once."""
+        key = (self.patient_key, dates, params)
+        context = self._shared.get(key)
+        if context is None:
+            context = self._shared[key] = self.context("", dates, params)
+        return context
+
     def protect(self, value: str, rule: Rule, path: str, dates: DateCodec) -> tuple[str | None, RuleAction]:
         """The protected value (None: remove it) and the action applied; a value an action cannot
         take (a ZIP that is not one, a date that does not parse) is removed, and says so."""
@@ -62,7 +72,11 @@ class ValueProtector:
             return value, action
         if action is RuleAction.REDACT and not rule.params:
             return None, action
-        result = OPERATORS[action].protect(value, phi_type, self.context(path, dates, rule.params))
+        if action is RuleAction.ENCRYPT:  # bound to the message and the path
+            context = self.context(path, dates, rule.params)
+        else:
+            context = self._shared_context(dates, rule.params)
+        result = OPERATORS[action].protect(value, phi_type, context)
         if result is None:
             return None, RuleAction.REDACT
         return result, action
