@@ -299,10 +299,24 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
         protected, action = AGED_90_PLUS, Action.GENERALIZE
     leaf.container[leaf.key] = protected
     type_name, action_name = phi_type.value, action.value
-    result.transformations.append(Transformation(path, type_name, action_name))
+    result.transformations.append(_transformation(path, type_name, action_name))
     coverage = result.coverage
     rule = f"{policy.name}: {action_name} {type_name}" if coverage.explain else ""  # read only by explain
     coverage.add(path, rule, Decision.KEPT if action is Action.KEEP else Decision.RULED, action_name)
+
+
+_SEEN: dict[tuple[str, str, str], Transformation] = {}
+
+
+def _transformation(path: str, phi_type: str, action: str) -> Transformation:
+    """One (immutable) transformation per path, type and action, shared by every record that has it."""
+    key = (path, phi_type, action)
+    found = _SEEN.get(key)
+    if found is None:
+        if len(_SEEN) >= 16_384:  # array positions make paths without end: start again
+            _SEEN.clear()
+        found = _SEEN[key] = Transformation(path, phi_type, action)
+    return found
 
 
 def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:

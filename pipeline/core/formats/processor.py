@@ -105,14 +105,14 @@ class AvroRecord:
 
 def avro_values(protector: ValueProtector) -> ProtectValue:
     """An Avro record's tagged values through ``protector``, with Avro's date notation."""
-    rules: dict[tuple[Action, PhiType, ActionParams], Rule] = {}  # one per tag, not one per value
+    rules: dict[tuple[int, int, int], Rule] = {}  # one per tag, not one per value
 
     def protect(
         value: str, phi_type: PhiType, action: Action, path: str, params: ActionParams
     ) -> tuple[str | None, Action]:
-        key = (action, phi_type, params)
+        key = (id(action), id(phi_type), id(params))  # identities (checked below): enums hash in Python
         rule = rules.get(key)
-        if rule is None:
+        if rule is None or rule.action is not action or rule.phi_type is not phi_type or rule.params is not params:
             rule = rules[key] = Rule(action, phi_type, params=params)
         return protector.protect(value, rule, path, AVRO_DATES)
 

@@ -34,7 +34,9 @@ class ValueProtector:
     shift_days: tuple[int, int] = (-365, 365)
     patient_key: str = ""
     #: Contexts without a path (every operator's but encryption's), by patient key, notation and parameters.
-    _shared: dict[tuple[str, object, ActionParams], TransformContext] = field(default_factory=dict, repr=False)
+    _shared: dict[tuple[int, int], tuple[object, object, str, TransformContext]] = field(
+        default_factory=dict, repr=False
+    )
 
     def context(
         self, path: str = "", dates: DateCodec | None = None, params: ActionParams | None = None
@@ -58,11 +60,11 @@ class ValueProtector:
 
     def _shared_context(self, dates: DateCodec, params: ActionParams) -> TransformContext:
         """The context of every value of this patient in this notation with these parameters, made once."""
-        key = (self.patient_key, dates, params)
-        context = self._shared.get(key)
-        if context is None:
-            context = self._shared[key] = self.context("", dates, params)
-        return context
+        key = (id(dates), id(params))  # identities, checked below (the parameters would hash in Python)
+        found = self._shared.get(key)
+        if found is None or found[0] is not dates or found[1] is not params or found[2] != self.patient_key:
+            found = self._shared[key] = (dates, params, self.patient_key, self.context("", dates, params))
+        return found[3]
 
     def protect(self, value: str, rule: Rule, path: str, dates: DateCodec) -> tuple[str | None, RuleAction]:
         """The protected value (None: remove it) and the action applied; a value an action cannot
