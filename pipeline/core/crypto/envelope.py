@@ -57,7 +57,6 @@ Errors are :class:`EnvelopeError` (or subclasses) with a stable ``reason``: ``en
 
 from __future__ import annotations
 
-import os
 import struct
 import threading
 from dataclasses import dataclass
@@ -76,6 +75,7 @@ from pipeline.core.crypto.keyring import (
     UnknownKeyError,
     WrongKeyPurposeError,
 )
+from pipeline.core.crypto.random_pool import POOL
 from pipeline.core.errors import PipelineError
 from pipeline.core.phi_types import PhiType
 
@@ -272,7 +272,7 @@ class Encryptor:
         kek = self._keyring.current(purpose)
         record = self._record_key(kek, domain, message_id)
         ad = _associated_data(domain, kek.key_id, FORMAT_VERSION, message_id, path, last)
-        data_nonce = os.urandom(NONCE_BYTES)
+        data_nonce = POOL.take(NONCE_BYTES)
         body = record.cipher.encrypt(data_nonce, data, ad)
         return f"{CIPHERTEXT_PREFIX}:{kek.key_id}:{b64url(record.header + data_nonce + body)}"
 
@@ -290,9 +290,9 @@ class Encryptor:
                 or record.material is not kek.material
                 or record.uses >= RECORD_KEY_USES
             ):
-                data_key = AESGCM.generate_key(bit_length=256)
-                salt = os.urandom(SALT_BYTES)
-                wrap_nonce = os.urandom(NONCE_BYTES)
+                fresh = POOL.take(DATA_KEY_BYTES + SALT_BYTES + NONCE_BYTES)
+                data_key, salt = fresh[:DATA_KEY_BYTES], fresh[DATA_KEY_BYTES : DATA_KEY_BYTES + SALT_BYTES]
+                wrap_nonce = fresh[DATA_KEY_BYTES + SALT_BYTES :]
                 wrap_ad = _wrap_associated_data(domain, kek.key_id, message_id)
                 wrapped = AESGCM(wrapping_key(kek.material, kek.key_id, salt)).encrypt(wrap_nonce, data_key, wrap_ad)
                 header = b"".join((bytes([FORMAT_VERSION]), salt, wrap_nonce, wrapped))
