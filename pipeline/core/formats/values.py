@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pipeline.core.formats.rules import Rule, RuleAction
 from pipeline.core.phi_types import PhiType
-from pipeline.core.transform.actions import ActionParams
+from pipeline.core.transform.actions import NO_PARAMS, ActionParams
 from pipeline.core.transform.context import DateCodec, TransformContext
 from pipeline.core.transform.operators import OPERATORS
 
@@ -60,6 +60,7 @@ class ValueProtector:
 
     def _shared_context(self, dates: DateCodec, params: ActionParams) -> TransformContext:
         """The context of every value of this patient in this notation with these parameters, made once."""
+        params = params or NO_PARAMS  # every tag has its own empty parameters
         key = (id(dates), id(params))  # identities, checked below (the parameters would hash in Python)
         found = self._shared.get(key)
         if found is None or found[0] is not dates or found[1] is not params or found[2] != self.patient_key:
