@@ -275,7 +275,8 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
 def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
     policy, path = leaf.policy, leaf.path
     if policy.phi_type is None and policy.action == "keep":  # "phi": "NONE": the schema's author opted out
-        result.coverage.add(path, f'{policy.name}: "phi": "NONE" (keep)', Decision.KEPT, "keep")
+        why = f'{policy.name}: "phi": "NONE" (keep)' if result.coverage.explain else ""  # read only by explain
+        result.coverage.add(path, why, Decision.KEPT, "keep")
         return
     if policy.is_free_text or policy.phi_type is None:
         if isinstance(leaf.value, str) and leaf.value:
