@@ -173,6 +173,11 @@ def _header_bytes(version: int) -> int:
     return 1 + _SALT_BYTES[version] + NONCE_BYTES + _WRAPPED_BYTES + NONCE_BYTES
 
 
+# A record's header (the payload up to the data nonce) is base64-encoded once and prefixes each of its
+# values' text: that holds because its length is a multiple of 3 (no padding, no shared character).
+assert (_header_bytes(FORMAT_VERSION) - NONCE_BYTES) % 3 == 0
+
+
 def wrapping_key(kek_material: bytes, key_id: str, salt: bytes) -> bytes:
     """Format 2's one-use wrapping key: HKDF-SHA256 of the KEK with the value's salt."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=DATA_KEY_BYTES, salt=salt, info=_WRAP_INFO + key_id.encode("ascii"))
@@ -210,23 +215,23 @@ def _associated_data(
 ) -> bytes:
     """Presence byte + 8-byte length + bytes per field, so no field can shift into another and a
     missing message id (possible for dead letters) differs from an empty one."""
-    parts = (
-        domain,
-        key_id.encode("ascii"),
-        bytes([version]),
-        None if message_id is None else message_id.encode("utf-8"),
-        field_path.encode("utf-8"),
-        last.encode("utf-8"),
-    )
-    return b"".join(_FIELD.pack(0, 0) if p is None else _FIELD.pack(1, len(p)) + p for p in parts)
+    return _record_prefix(domain, key_id, version, message_id) + _pack(field_path.encode()) + _pack(last.encode())
+
+
+def _record_prefix(domain: bytes, key_id: str, version: int, message_id: str | None) -> bytes:
+    """The associated data's fields that a record's values share (domain, key id, version, message id)."""
+    return _pack(domain) + _record_tail(key_id, version, message_id)
+
+
+def _record_tail(key_id: str, version: int, message_id: str | None) -> bytes:
+    parts = _pack(key_id.encode("ascii")) + _pack(bytes([version]))
+    return parts + (_FIELD.pack(0, 0) if message_id is None else _pack(message_id.encode("utf-8")))
 
 
 def _wrap_associated_data(domain: bytes, key_id: str, message_id: str | None) -> bytes:
     """Format 3's wrap associated data: the record's data key is bound to its message id, not to a field
     (its own domain tag, so it can never equal a value's associated data)."""
-    parts = (domain + _DATA_KEY_TAG, key_id.encode("ascii"), bytes([FORMAT_VERSION]))
-    tail = _FIELD.pack(0, 0) if message_id is None else _pack(message_id.encode("utf-8"))
-    return b"".join(_pack(p) for p in parts) + tail
+    return _pack(domain + _DATA_KEY_TAG) + _record_tail(key_id, FORMAT_VERSION, message_id)
 
 
 def _pack(part: bytes) -> bytes:
@@ -241,7 +246,8 @@ class _RecordKey:
     owner: tuple[str, str | None]  # (key id, message id)
     material: bytes  # the KEK's material it was wrapped under (a replaced key starts a new data key)
     cipher: AESGCM
-    header: bytes
+    text: str  # ``enc:<key id>:`` and the header in base64url (93 bytes: no padding, so it prefixes the rest)
+    ad_prefix: bytes  # the associated data up to the field path (:func:`_record_prefix`)
     uses: int = 0
 
 
@@ -271,10 +277,9 @@ class Encryptor:
     ) -> str:
         kek = self._keyring.current(purpose)
         record = self._record_key(kek, domain, message_id)
-        ad = _associated_data(domain, kek.key_id, FORMAT_VERSION, message_id, path, last)
+        ad = record.ad_prefix + _pack(path.encode()) + _pack(last.encode())
         data_nonce = POOL.take(NONCE_BYTES)
-        body = record.cipher.encrypt(data_nonce, data, ad)
-        return f"{CIPHERTEXT_PREFIX}:{kek.key_id}:{b64url(record.header + data_nonce + body)}"
+        return record.text + b64url(data_nonce + record.cipher.encrypt(data_nonce, data, ad))
 
     def _record_key(self, kek: Key, domain: bytes, message_id: str | None) -> _RecordKey:
         """The data key for this message's values under ``domain``: the one in use while the message id,
@@ -293,10 +298,13 @@ class Encryptor:
                 fresh = POOL.take(DATA_KEY_BYTES + SALT_BYTES + NONCE_BYTES)
                 data_key, salt = fresh[:DATA_KEY_BYTES], fresh[DATA_KEY_BYTES : DATA_KEY_BYTES + SALT_BYTES]
                 wrap_nonce = fresh[DATA_KEY_BYTES + SALT_BYTES :]
-                wrap_ad = _wrap_associated_data(domain, kek.key_id, message_id)
+                tail = _record_tail(kek.key_id, FORMAT_VERSION, message_id)  # shared by both associated data
+                wrap_ad = _pack(domain + _DATA_KEY_TAG) + tail
                 wrapped = AESGCM(wrapping_key(kek.material, kek.key_id, salt)).encrypt(wrap_nonce, data_key, wrap_ad)
                 header = b"".join((bytes([FORMAT_VERSION]), salt, wrap_nonce, wrapped))
-                record = self._records[domain] = _RecordKey(owner, kek.material, AESGCM(data_key), header)
+                text = f"{CIPHERTEXT_PREFIX}:{kek.key_id}:{b64url(header)}"
+                record = _RecordKey(owner, kek.material, AESGCM(data_key), text, _pack(domain) + tail)
+                self._records[domain] = record
             record.uses += 1
             return record
 
