@@ -22,6 +22,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from pipeline.core.errors import PipelineError
+
 Parts = list[bytes]
 Write = Callable[[Any, Parts], None]
 
@@ -33,8 +35,10 @@ _SMALL = [bytes([n << 1]) for n in range(64)]  # zigzag varints of 0..63: one by
 _NUMERIC = ("int", "long", "float", "double")
 
 
-class UnsupportedSchema(Exception):
-    """The schema uses something this writer leaves to fastavro."""
+class UnsupportedSchema(PipelineError):
+    """The schema uses something this writer leaves to fastavro (caught by :func:`compile_writer`)."""
+
+    reason = "schema-not-compiled"
 
 
 def varint(n: int) -> bytes:
