@@ -39,7 +39,13 @@ MAX_JSON_DEPTH = 64
 
 
 def encode_avro(entry: SchemaEntry, record: dict[str, Any]) -> bytes:
-    """Schemaless Avro binary (the schema travels by reference in the ``phi-schema`` header)."""
+    """Schemaless Avro binary (the schema travels by reference in the ``phi-schema`` header): by the
+    schema's compiled writer, or fastavro for a schema it does not compile or a value it does not take."""
+    if entry.writer is not None:
+        try:
+            return entry.writer(record)
+        except Exception:  # noqa: S110 - fastavro writes the same value or raises its own error
+            pass
     buffer = io.BytesIO()
     fastavro.schemaless_writer(buffer, entry.parsed, record)
     return buffer.getvalue()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import fastavro
 
+from pipeline.core.avro_writer import compile_writer
 from pipeline.core.errors import SchemaError
 from pipeline.core.phi_types import PhiType, UnknownPhiTypeError, parse_phi_type
 from pipeline.core.sensitive_evidence.avro_codes import CODE_SYSTEM_TAG, CodeField, code_fields
@@ -89,6 +90,8 @@ class SchemaEntry:
     policies: tuple[FieldPolicy, ...]
     subject_field: str | None
     plan: Plan = None  # the tags compiled for the data walk (pipeline.core.structured)
+    #: The schema compiled into an Avro writer, once (:mod:`pipeline.core.avro_writer`); None: fastavro writes.
+    writer: Callable[[Any], bytes] | None = field(default=None, repr=False, compare=False)
     #: Fields tagged with a ``code_system`` (their values are classified for sensitive categories).
     code_fields: tuple[CodeField, ...] = ()
 
@@ -503,5 +506,7 @@ def _entry_from_raw(name: str, raw: dict[str, Any]) -> SchemaEntry:
     field_names = {f["name"] for f in raw.get("fields", [])}
     if subject is not None and subject not in field_names:
         raise SchemaError(f"schema {name!r}: subject_field {subject!r} is not a field")
-    entry = SchemaEntry(name, version, raw.get("registry_id"), raw, parsed, policies, subject, plan)
-    return replace(entry, code_fields=code_fields(name, raw))
+    writer = compile_writer(parsed)
+    return SchemaEntry(
+        name, version, raw.get("registry_id"), raw, parsed, policies, subject, plan, writer, code_fields(name, raw)
+    )

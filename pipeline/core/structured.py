@@ -17,6 +17,7 @@ dates), every tagged date field whose action would keep a year becomes ``90+``, 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -234,8 +235,10 @@ def _whole_years(value: Any) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 4 else None
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_birth_date(path: str) -> bool:
-    """``date_of_birth``, ``guarantor.dob``, ``births[2]``: the field's own name speaks of birth."""
+    """``date_of_birth``, ``guarantor.dob``, ``births[2]``: the field's own name speaks of birth (the
+    answer kept per path: every record of a schema asks again for the same few)."""
     name = re.sub(r"[\[{]\d+[\]}]", "", path).rsplit(".", 1)[-1].lower()
     return any(word in name for word in _BIRTH_NAMES)
 
@@ -272,7 +275,8 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
 def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
     policy, path = leaf.policy, leaf.path
     if policy.phi_type is None and policy.action == "keep":  # "phi": "NONE": the schema's author opted out
-        result.coverage.add(path, f'{policy.name}: "phi": "NONE" (keep)', Decision.KEPT, "keep")
+        why = f'{policy.name}: "phi": "NONE" (keep)' if result.coverage.explain else ""  # read only by explain
+        result.coverage.add(path, why, Decision.KEPT, "keep")
         return
     if policy.is_free_text or policy.phi_type is None:
         if isinstance(leaf.value, str) and leaf.value:
@@ -295,9 +299,25 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
         protected, action = AGED_90_PLUS, Action.GENERALIZE
     leaf.container[leaf.key] = protected
-    result.transformations.append(Transformation(path, phi_type.value, action.value))
-    decision = Decision.KEPT if action is Action.KEEP else Decision.RULED
-    result.coverage.add(path, f"{policy.name}: {action.value} {phi_type.value}", decision, action.value)
+    type_name, action_name = phi_type.value, action.value
+    result.transformations.append(_transformation(path, type_name, action_name))
+    coverage = result.coverage
+    rule = f"{policy.name}: {action_name} {type_name}" if coverage.explain else ""  # read only by explain
+    coverage.add(path, rule, Decision.KEPT if action is Action.KEEP else Decision.RULED, action_name)
+
+
+_SEEN: dict[tuple[str, str, str], Transformation] = {}
+
+
+def _transformation(path: str, phi_type: str, action: str) -> Transformation:
+    """One (immutable) transformation per path, type and action, shared by every record that has it."""
+    key = (path, phi_type, action)
+    found = _SEEN.get(key)
+    if found is None:
+        if len(_SEEN) >= 16_384:  # array positions make paths without end: start again
+            _SEEN.clear()
+        found = _SEEN[key] = Transformation(path, phi_type, action)
+    return found
 
 
 def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:

@@ -9,6 +9,13 @@ their reason codes. The file is committed; ``tests/unit/test_contract_vectors.py
 (the pipeline reproduces and accepts each vector; an implementation of the spec in the test re-derives
 each MAC), and ``clients/node/vectors.js`` checks it again in JavaScript. Egress values hold times and
 fresh nonces, so a regenerated file differs byte for byte: regenerate only when the contract changes.
+
+``ciphertexts`` holds field ciphertexts and sealed dead-letter bytes in every envelope format this build
+reads (docs/contract.md, Ciphertexts): the current format's are made here; older formats' cannot be
+made by today's code, so they are carried over from the file being replaced (each names the commit
+whose code made it). ``--ciphertexts`` rewrites that section alone and leaves the rest of the file as is.
+
+    python -m pipeline.devtools.contract_vectors --ciphertexts docs/contract-vectors.json
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 
 from pipeline.config import DEFAULT_SCHEMA_DIR
 from pipeline.core.codecs import encode_avro, encode_confluent, encode_json
+from pipeline.core.crypto.envelope import FORMAT_VERSION, Encryptor, parse_ciphertext
 from pipeline.core.crypto.integrity import (
     HEADER_HMAC,
     HEADER_MESSAGE_ID,
@@ -34,6 +42,7 @@ from pipeline.core.crypto.keyring import KEY_SIZES, Key, KeyPurpose, Keyring, Ke
 from pipeline.core.deidentify import Deidentifier
 from pipeline.core.detection import RuleDetector
 from pipeline.core.messages import InboundMessage
+from pipeline.core.phi_types import PhiType
 from pipeline.core.processing import RecordProcessor
 from pipeline.core.schemas import SchemaRegistry
 from pipeline.devtools.clinical import synthetic_fhir, synthetic_hl7
@@ -192,7 +201,50 @@ def build(schema_dir: Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
         "keyring": keyring.to_dict(),
         "vectors": vectors,
         "rejections": _rejections(keyring, entry, records[0]),
+        "ciphertexts": ciphertext_vectors(keyring),
     }
+
+
+#: The ciphertext vectors' plaintexts: two fields of one record (format 3: one data key between them) and
+#: a dead letter's sealed value and key (the key without a message id).
+_FIELDS = (("ssn", PhiType.SSN, "123-45-6789"), ("contacts[1].name", PhiType.NAME, "Zoë Ångström-Núñez"))
+_SEALED = ((b"original kafka message \x00\xff", "vector-enc-1", "deadletter/value"), (b"k", None, "deadletter/key"))
+
+
+def ciphertext_vectors(keyring: Keyring, carried: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """``carried`` vectors of older formats (from the file being replaced), then the current format's,
+    made here; each decrypts under ``keyring`` to its plaintext."""
+    encryptor = Encryptor(keyring)
+    fresh: list[dict[str, Any]] = []
+    for path, phi_type, value in _FIELDS:
+        ciphertext = encryptor.encrypt(value, "vector-enc-1", path, phi_type)
+        fresh.append({"kind": "field", "message_id": "vector-enc-1", "field_path": path, "phi_type": phi_type.value,
+                      "plaintext": value, "ciphertext": ciphertext})  # fmt: skip
+    for data, message_id, context in _SEALED:
+        ciphertext = encryptor.seal_bytes(data, message_id, context)
+        fresh.append({"kind": "sealed", "message_id": message_id, "context": context,
+                      "plaintext_b64": _b64(data), "ciphertext": ciphertext})  # fmt: skip
+    for vector in fresh:
+        vector.update(version=FORMAT_VERSION, made_by="pipeline.devtools.contract_vectors")
+    old = [v for v in carried if v["version"] != FORMAT_VERSION]
+    return [
+        {"name": f"enc-v{v['version']}-{v['kind']}-{i}", **{k: v[k] for k in v if k != "name"}}
+        for i, v in enumerate(sorted(old, key=lambda v: v["version"]) + fresh)
+    ]
+
+
+def check_ciphertext(vector: dict[str, Any], encryptor: Encryptor) -> None:
+    """Raises unless ``vector`` decrypts to its plaintext (and its version byte is the one it claims)."""
+    if parse_ciphertext(vector["ciphertext"]).version != vector["version"]:
+        raise ValueError(f"{vector['name']}: its version byte is not {vector['version']}")
+    if vector["kind"] == "field":
+        plain = encryptor.decrypt(vector["ciphertext"], vector["message_id"], vector["field_path"], vector["phi_type"])
+        if plain != vector["plaintext"]:
+            raise ValueError(f"{vector['name']}: decrypts to another value")
+    elif encryptor.open_bytes(vector["ciphertext"], vector["message_id"], vector["context"]) != base64.b64decode(
+        vector["plaintext_b64"]
+    ):
+        raise ValueError(f"{vector['name']}: opens to other bytes")
 
 
 def _legacy_egress(keyring: Keyring, output: Any) -> dict[str, Any]:
@@ -289,8 +341,17 @@ def _rejections(keyring: Keyring, entry: Any, record: dict[str, Any]) -> list[di
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    target = Path(args[0] if args else "docs/contract-vectors.json")
-    target.write_text(json.dumps(build(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    only_ciphertexts = "--ciphertexts" in args
+    paths = [a for a in args if a != "--ciphertexts"]
+    target = Path(paths[0] if paths else "docs/contract-vectors.json")
+    previous = json.loads(target.read_text(encoding="utf-8")) if target.exists() else {}
+    data = previous if only_ciphertexts else build()
+    keyring = Keyring.from_dict(data["keyring"])
+    data["ciphertexts"] = ciphertext_vectors(keyring, previous.get("ciphertexts", []))
+    encryptor = Encryptor(keyring)
+    for vector in data["ciphertexts"]:  # the carried ones too: a file that does not decrypt is never written
+        check_ciphertext(vector, encryptor)
+    target.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {target}")
     return 0
 

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.crypto.envelope import (
+    RECORD_KEY_USES,
     Encryptor,
     EnvelopeError,
     is_ciphertext,
@@ -43,9 +44,9 @@ def test_round_trip_over_arbitrary_unicode(value, message_id, path, phi_type):
     assert ENC.decrypt(ct, message_id, path, phi_type) == value
 
 
-def test_fresh_salt_nonce_and_data_key_every_time():
-    cts = {ENC.encrypt("same", MID, PATH, PhiType.SSN) for _ in range(50)}
-    assert len(cts) == 50
+def test_fresh_data_key_per_record_and_fresh_nonce_per_value():
+    cts = [ENC.encrypt("same", f"msg-{i}", PATH, PhiType.SSN) for i in range(50)]
+    assert len(set(cts)) == 50
     parsed = [parse_ciphertext(c) for c in cts]
     assert len({p.salt for p in parsed}) == 50 and all(len(p.salt) == 32 for p in parsed), "salts repeat"
     assert len({p.wrap_nonce for p in parsed}) == 50, "wrap nonces repeat"
@@ -53,23 +54,55 @@ def test_fresh_salt_nonce_and_data_key_every_time():
     assert len({p.data_nonce for p in parsed}) == 50, "data nonces repeat"
 
 
+def test_a_records_fields_share_one_wrapped_data_key_each_with_its_own_nonce():
+    fields = [ENC.encrypt("same", "msg-shared", f"contacts[{i}].ssn", PhiType.SSN) for i in range(40)]
+    parsed = [parse_ciphertext(c) for c in fields]
+    assert {p.version for p in parsed} == {3}
+    assert len({(p.salt, p.wrap_nonce, p.wrapped_key) for p in parsed}) == 1, "one data key per record"
+    assert len({p.data_nonce for p in parsed}) == 40, "data nonces repeat within a record"
+    for i, ct in enumerate(fields):
+        assert ENC.decrypt(ct, "msg-shared", f"contacts[{i}].ssn", PhiType.SSN) == "same"
+    other = parse_ciphertext(ENC.encrypt("same", "msg-next", PATH, PhiType.SSN))
+    assert other.salt != parsed[0].salt and other.wrapped_key != parsed[0].wrapped_key
+
+
+def test_a_data_key_serves_a_bounded_number_of_values():
+    enc = Encryptor(KEYRING)
+    salts = {parse_ciphertext(enc.encrypt("v", "big", PATH, PhiType.SSN)).salt for _ in range(RECORD_KEY_USES + 1)}
+    assert len(salts) == 2
+
+
+def test_sealed_bytes_without_a_message_id_never_share_a_data_key():
+    salts = {parse_ciphertext(ENC.seal_bytes(b"x", None)).salt for _ in range(5)}
+    assert len(salts) == 5
+
+
+def _pack(part: bytes) -> bytes:
+    return b"\x01" + len(part).to_bytes(8, "big") + part
+
+
 def _field_ad(key_id: str, version: int, message_id: str, path: str, phi_type: str) -> bytes:
     """The associated data as the module docstring specifies it, built here independently."""
     parts = (b"phi-pipeline/envelope/v1/field", key_id.encode(), bytes([version]), message_id.encode(), path.encode())
-    return b"".join(b"\x01" + len(p).to_bytes(8, "big") + p for p in (*parts, phi_type.encode()))
+    return b"".join(_pack(p) for p in (*parts, phi_type.encode()))
 
 
 def test_each_data_key_is_wrapped_under_a_one_use_key_derived_from_the_kek():
-    """Issue 20 #10: the long-lived KEK never encrypts with a random nonce itself (GCM's 2^32 limit)."""
+    """Issue 20 #10: the long-lived KEK never encrypts with a random nonce itself (GCM's 2^32 limit);
+    issue 29: format 3 binds the wrap to the record (message id), each value to its field and type."""
     kek = KEYRING.current(KeyPurpose.ENCRYPTION)
     parsed = parse_ciphertext(ENC.encrypt("123-45-6789", MID, PATH, PhiType.SSN))
-    assert parsed.version == 2
-    ad = _field_ad(kek.key_id, 2, MID, PATH, "SSN")
+    assert parsed.version == 3
+    ad = _field_ad(kek.key_id, 3, MID, PATH, "SSN")
+    wrap_ad = b"".join(_pack(p) for p in (b"phi-pipeline/envelope/v1/field/data-key", kek.key_id.encode(), b"\x03"))
+    wrap_ad += _pack(MID.encode())
     with pytest.raises(Exception):  # noqa: B017 - InvalidTag: not wrapped under the KEK itself
-        AESGCM(kek.material).decrypt(parsed.wrap_nonce, parsed.wrapped_key, ad)
+        AESGCM(kek.material).decrypt(parsed.wrap_nonce, parsed.wrapped_key, wrap_ad)
     info = b"phi-pipeline/envelope/v2/wrap\x00" + kek.key_id.encode()
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=parsed.salt, info=info).derive(kek.material)
-    data_key = AESGCM(derived).decrypt(parsed.wrap_nonce, parsed.wrapped_key, ad)
+    with pytest.raises(Exception):  # noqa: B017 - InvalidTag: the wrap is bound to the record, not the field
+        AESGCM(derived).decrypt(parsed.wrap_nonce, parsed.wrapped_key, ad)
+    data_key = AESGCM(derived).decrypt(parsed.wrap_nonce, parsed.wrapped_key, wrap_ad)
     assert AESGCM(data_key).decrypt(parsed.data_nonce, parsed.body, ad) == b"123-45-6789"
 
 
@@ -102,7 +135,7 @@ V1_SEALED = (
 )
 
 
-def test_format_1_ciphertexts_still_decrypt_and_new_ones_are_format_2():
+def test_format_1_ciphertexts_still_decrypt_and_new_ones_are_format_3():
     enc = Encryptor(_vector_keyring())
     assert parse_ciphertext(V1_FIELD).version == 1 and parse_ciphertext(V1_SEALED).version == 1
     assert enc.decrypt(V1_FIELD, "msg-v1-vector", "ssn", PhiType.SSN) == "123-45-6789"
@@ -111,13 +144,13 @@ def test_format_1_ciphertexts_still_decrypt_and_new_ones_are_format_2():
         enc.decrypt(V1_FIELD, "msg-other", "ssn", PhiType.SSN)
     assert info.value.reason == "enc-invalid"
     fresh = enc.encrypt("123-45-6789", "msg-v1-vector", "ssn", PhiType.SSN)
-    assert parse_ciphertext(fresh).version == 2
+    assert parse_ciphertext(fresh).version == 3
     assert enc.decrypt(fresh, "msg-v1-vector", "ssn", PhiType.SSN) == "123-45-6789"
 
 
-def test_a_format_2_ciphertext_relabelled_as_format_1_does_not_open():
+def test_a_ciphertext_relabelled_as_another_format_does_not_open():
     parsed = parse_ciphertext(ENC.encrypt("123-45-6789", MID, PATH, PhiType.SSN))
-    for payload in (b"\x01" + parsed.payload[1:], b"\x01" + parsed.payload[1 + 32 :]):
+    for payload in (b"\x02" + parsed.payload[1:], b"\x01" + parsed.payload[1:], b"\x01" + parsed.payload[1 + 32 :]):
         with pytest.raises(EnvelopeError) as info:
             ENC.decrypt(f"enc:{parsed.key_id}:{b64url(payload)}", MID, PATH, PhiType.SSN)
         assert info.value.reason == "enc-invalid"
@@ -131,8 +164,8 @@ def test_every_byte_flip_of_ciphertext_detected():
         raw[i] ^= 0x01
         with pytest.raises(EnvelopeError) as info:
             ENC.decrypt(f"enc:{parsed.key_id}:{b64url(bytes(raw))}", MID, PATH, PhiType.SSN)
-        # Byte 0 is the format version: refused before any cryptography.
-        assert info.value.reason == ("enc-malformed" if i == 0 else "enc-invalid")
+        # Byte 0 is the format version: 3 flipped to 2 is another readable format (its tag fails).
+        assert info.value.reason == ("enc-malformed" if i == 0 and raw[0] not in (1, 2, 3) else "enc-invalid")
         assert "123-45-6789" not in str(info.value)
 
 
@@ -208,7 +241,7 @@ def test_key_id_swap_unknown_and_wrong_purpose():
         "enc:encryption-v1:a=",
         "enc:encryption-v1:" + b64url(bytes(20)),
         "enc:encryption-v1:" + b64url(b"\x02" + bytes(100)),
-        "enc:encryption-v1:" + b64url(b"\x03" + bytes(200)),
+        "enc:encryption-v1:" + b64url(b"\x04" + bytes(200)),
         "enc:encryption-v1:" + b64url(b"\x01" + bytes(80)),
     ],
 )

@@ -154,8 +154,9 @@ class AuditChain:
                     "None, lists and dicts with string keys"
                 ) from None
             # Canonical JSON is a fixed point: re-encoding the parsed form gives the same bytes, so the
-            # hash of ``encoded`` is what a verifier recomputes from the event read back.
-            body = json.loads(encoded)
+            # hash of ``encoded`` is what a verifier recomputes from the event read back. An event of plain
+            # values (the builders' events) is its own parsed form: copied, not parsed again.
+            body = _plain_copy(body) or json.loads(encoded)
             digest = hashlib.sha256(encoded).hexdigest()
             tag = b64(_sig_mac(signing_key.material, digest))
             body["hash"] = digest
@@ -163,6 +164,26 @@ class AuditChain:
             self._next_seq += 1
             self._prev_hash = digest
             return body
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain_copy(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy equal to ``json.loads(canonical_json(event))`` when the event holds only plain scalars and
+    flat dicts of them under string keys (exact types: no subclass, no tuple); None otherwise."""
+    out: dict[str, Any] = {}
+    for key, value in event.items():
+        kind = type(value)
+        if type(key) is not str:
+            return None
+        if kind in _SCALARS:
+            out[key] = value
+        elif kind is dict and all(type(k) is str and type(v) in _SCALARS for k, v in value.items()):
+            out[key] = dict(value)
+        else:
+            return None
+    return out
 
 
 class PartitionChains:

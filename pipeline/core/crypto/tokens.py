@@ -108,7 +108,12 @@ def parse_token(token: str) -> ParsedToken:
 
 
 def _associated_data(phi_type: PhiType) -> list[bytes]:
-    return [_DOMAIN_TAG, PhiType(phi_type).value.encode("ascii")]
+    found = _BY_TYPE.get(phi_type)  # a PhiType, or its name as text (checked by PhiType() otherwise)
+    return found if found is not None else [_DOMAIN_TAG, PhiType(phi_type).value.encode("ascii")]
+
+
+#: Each type's associated data, made once (``PhiType(...)`` and ``.value`` cost more than the cipher).
+_BY_TYPE: dict[object, list[bytes]] = {t: [_DOMAIN_TAG, t.value.encode("ascii")] for t in PhiType}
 
 
 class Tokenizer:

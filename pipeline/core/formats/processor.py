@@ -107,13 +107,27 @@ class AvroRecord:
         return self.protected.coverage
 
 
+#: One rule per tag for every record (not one per value), found by identity: enums hash in Python.
+_RULES: dict[tuple[int, int, int], Rule] = {}
+
+
+def _rule(action: Action, phi_type: PhiType, params: ActionParams) -> Rule:
+    key = (id(action), id(phi_type), id(params))
+    rule = _RULES.get(key)
+    if rule is None or rule.action is not action or rule.phi_type is not phi_type or rule.params is not params:
+        if len(_RULES) >= 4096:  # parameters of policies since replaced: start again
+            _RULES.clear()
+        rule = _RULES[key] = Rule(action, phi_type, params=params)
+    return rule
+
+
 def avro_values(protector: ValueProtector) -> ProtectValue:
     """An Avro record's tagged values through ``protector``, with Avro's date notation."""
 
     def protect(
         value: str, phi_type: PhiType, action: Action, path: str, params: ActionParams
     ) -> tuple[str | None, Action]:
-        return protector.protect(value, Rule(action, phi_type, params=params), path, AVRO_DATES)
+        return protector.protect(value, _rule(action, phi_type, params), path, AVRO_DATES)
 
     return protect
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from pipeline.core.formats.rules import Rule, RuleAction
 from pipeline.core.phi_types import PhiType
-from pipeline.core.transform.actions import ActionParams
+from pipeline.core.transform.actions import NO_PARAMS, ActionParams
 from pipeline.core.transform.context import DateCodec, TransformContext
 from pipeline.core.transform.operators import OPERATORS
 
@@ -33,6 +33,10 @@ class ValueProtector:
     secret: bytes = field(repr=False)
     shift_days: tuple[int, int] = (-365, 365)
     patient_key: str = ""
+    #: Contexts without a path (every operator's but encryption's), by patient key, notation and parameters.
+    _shared: dict[tuple[int, int], tuple[object, object, str, TransformContext]] = field(
+        default_factory=dict, repr=False
+    )
 
     def context(
         self, path: str = "", dates: DateCodec | None = None, params: ActionParams | None = None
@@ -54,6 +58,15 @@ class ValueProtector:
             **extra,
         )
 
+    def _shared_context(self, dates: DateCodec, params: ActionParams) -> TransformContext:
+        """The context of every value of this patient in this notation with these parameters, made once."""
+        params = params or NO_PARAMS  # every tag has its own empty parameters
+        key = (id(dates), id(params))  # identities, checked below (the parameters would hash in Python)
+        found = self._shared.get(key)
+        if found is None or found[0] is not dates or found[1] is not params or found[2] != self.patient_key:
+            found = self._shared[key] = (dates, params, self.patient_key, self.context("", dates, params))
+        return found[3]
+
     def protect(self, value: str, rule: Rule, path: str, dates: DateCodec) -> tuple[str | None, RuleAction]:
         """The protected value (None: remove it) and the action applied; a value an action cannot
         take (a ZIP that is not one, a date that does not parse) is removed, and says so."""
@@ -62,7 +75,11 @@ class ValueProtector:
             return value, action
         if action is RuleAction.REDACT and not rule.params:
             return None, action
-        result = OPERATORS[action].protect(value, phi_type, self.context(path, dates, rule.params))
+        if action is RuleAction.ENCRYPT:  # bound to the message and the path
+            context = self.context(path, dates, rule.params)
+        else:
+            context = self._shared_context(dates, rule.params)
+        result = OPERATORS[action].protect(value, phi_type, context)
         if result is None:
             return None, RuleAction.REDACT
         return result, action
