@@ -138,7 +138,7 @@ def test_one_step_when_no_step_size_is_given():
 
 
 @settings(deadline=None)
-@given(st.binary(min_size=0, max_size=64), st.integers(min_value=1, max_value=64))
+@given(st.binary(min_size=0, max_size=300), st.integers(min_value=1, max_value=64))
 def test_placement_is_aiokafkas_default_partitioner(key, count):
     partitions = list(range(count))
     assert partition_for(key, partitions, partitions) == DefaultPartitioner()(key, partitions, partitions)
