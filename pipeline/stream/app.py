@@ -362,10 +362,11 @@ def hold(events: Sequence[Any]) -> None:
         event.message.incref()
 
 
-def release(events: Sequence[Any]) -> None:
-    """Give back :func:`hold`'s references: the last one of a message marks its offset safe to commit."""
+def release(events: Sequence[Any], consumer: Any) -> None:
+    """Give back :func:`hold`'s references (as ``Event.ack`` does): the last one of a message marks its
+    offset safe to commit in ``consumer`` (the app's)."""
     for event in events:
-        event.ack()
+        event.message.ack(consumer)
 
 
 def record_lag(app: faust.App, metrics: PipelineMetrics, events: Sequence[Any]) -> None:
@@ -452,7 +453,7 @@ def create_app(
                     sent.cancel()  # the next batch sends nothing; this task's own exception says why
                     raise
                 sent.set_result(None)
-                release(events)
+                release(events, app.consumer)
                 record_metrics(metrics, results, time.perf_counter() - started)
                 for stage, seconds in stage_seconds.items():
                     metrics.stage_seconds.labels(stage).observe(seconds)
