@@ -13,8 +13,8 @@ import asyncio
 import logging
 import os
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -43,9 +43,6 @@ log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: restart and try again
 SEND_FAILURE = "send failure: cannot send a batch's outputs, the broker did not take them"
 PROCESSING_FAILURE = "processing failure: a batch failed as a whole, not one message"
-#: Batches the redaction agent has in hand at once: one whose outputs await the broker's acknowledgement
-#: while the next is processed (and faust fills the one after).
-BATCHES_IN_FLIGHT = 2
 
 
 def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
@@ -251,7 +248,6 @@ async def run_batch(
     on_refused: Callable[[Any, BaseException], Any] | None = None,
     chunk_size: int | None = None,
     executor: Executor | None = None,
-    after: Awaitable[Any] | None = None,
 ) -> list[Any]:
     """Process in a worker thread (detection and generation are CPU work that must not starve
     heartbeats), send every output, and wait for the broker's acknowledgements.
@@ -264,8 +260,7 @@ async def run_batch(
     order, so audit chains reach their topic in the order they were chained, and every acknowledgement
     of every step is awaited before this returns, so the batch's offsets are committed only after all
     of its outputs are on the broker. ``executor`` runs the processing (one thread keeps steps, and
-    batches, in order); None: the event loop's default executor. ``after``: what must be done before the
-    first output is handed to the producer (the previous batch's acknowledgements, when batches overlap).
+    batches, in order); None: the event loop's default executor.
 
     An output refused because of itself (too large, invalid) is replaced by ``on_refused``'s dead letter
     for that message and the batch goes on. One message's processing failure never gets here (the core
@@ -275,13 +270,11 @@ async def run_batch(
     steps = chunks([inbound(event.message) for event in events], chunk_size)
     results: list[Any] = []
     enqueued: list[_Enqueued] = []
-    for number, done in enumerate(_processed_steps(process, steps, executor)):
+    for done in _processed_steps(process, steps, executor):
         try:
             outcome = await done
         except Exception as exc:
             exit_without_commit(exc, PROCESSING_FAILURE)
-        if number == 0 and after is not None:
-            await after
         try:
             enqueued.append(await enqueue(sender, outcome, len(results)))
         except Exception as exc:
@@ -354,21 +347,6 @@ async def start_outputs(outputs: OutputProducer) -> OutputSender:
         exit_without_commit(exc, SEND_FAILURE)
 
 
-def hold(events: Sequence[Any]) -> None:
-    """Keep take_events from acknowledging ``events`` when the next batch is asked for: one more reference
-    each, given back by :func:`release` once the batch's outputs are acknowledged (faust commits an offset
-    only when its message has no reference left)."""
-    for event in events:
-        event.message.incref()
-
-
-def release(events: Sequence[Any], consumer: Any) -> None:
-    """Give back :func:`hold`'s references (as ``Event.ack`` does): the last one of a message marks its
-    offset safe to commit in ``consumer`` (the app's)."""
-    for event in events:
-        event.message.ack(consumer)
-
-
 def record_lag(app: faust.App, metrics: PipelineMetrics, events: Sequence[Any]) -> None:
     """Messages behind the high-water mark, per partition just processed (tansu's figures run high: see README)."""
     last: dict[Any, int] = {}
@@ -427,54 +405,35 @@ def create_app(
 
         @app.agent(app.topic(settings.topic_ingest, **raw), name="redact")
         async def redact(stream: faust.StreamT) -> None:
+            stage_seconds: Counter[str] = Counter()
+            model_seconds: Counter[str] = Counter()
+
+            def process(messages: list[InboundMessage]) -> list[ProcessResult]:
+                # in the worker thread, one step at a time; the totals are read once the batch is done
+                results = processor.process_batch(messages)
+                stage_seconds.update(processor.batch_seconds)
+                model_seconds.update(processor.detector.last_model_seconds)
+                return results
+
             sender = await start_outputs(outputs)
             thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact")  # one: steps run in order
-            in_flight: deque[tuple[asyncio.Task[None], asyncio.Future[None]]] = deque()
-
-            async def finish(events: list[Any], after: asyncio.Future[None] | None, sent: asyncio.Future[None]) -> None:
-                # one batch, from its processing to its acknowledgement; ``sent`` tells the next batch
-                # that every output of this one (replacements included) has been acknowledged
-                started = time.perf_counter()
-                stage_seconds: Counter[str] = Counter()
-                model_seconds: Counter[str] = Counter()
-
-                def process(messages: list[InboundMessage]) -> list[ProcessResult]:
-                    # in the worker thread, one step at a time; the totals are read once the batch is done
-                    results = processor.process_batch(messages)
-                    stage_seconds.update(processor.batch_seconds)
-                    model_seconds.update(processor.detector.last_model_seconds)
-                    return results
-
-                try:
-                    results = await run_batch(
-                        sender, process, events, processor.send_failed, settings.batch_step, thread, after
-                    )
-                except BaseException:
-                    sent.cancel()  # the next batch sends nothing; this task's own exception says why
-                    raise
-                sent.set_result(None)
-                release(events, app.consumer)
-                record_metrics(metrics, results, time.perf_counter() - started)
-                for stage, seconds in stage_seconds.items():
-                    metrics.stage_seconds.labels(stage).observe(seconds)
-                for model, seconds in model_seconds.items():
-                    metrics.model_seconds.labels(model).observe(seconds)
-                record_lag(app, metrics, events)
-                await batches.end(app, guard, stream, events)
-
             try:
                 async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
                     await batches.begin(app, guard)
-                    hold(events)  # acknowledged by ``finish`` once its outputs are, not by take_events
-                    sent = asyncio.get_running_loop().create_future()
-                    after = in_flight[-1][1] if in_flight else None
-                    in_flight.append((asyncio.create_task(finish(list(events), after, sent)), sent))
-                    while len(in_flight) >= BATCHES_IN_FLIGHT or (in_flight and in_flight[0][0].done()):
-                        await in_flight.popleft()[0]
+                    started = time.perf_counter()
+                    stage_seconds.clear()
+                    model_seconds.clear()
+                    results = await run_batch(
+                        sender, process, events, processor.send_failed, settings.batch_step, thread
+                    )
+                    record_metrics(metrics, results, time.perf_counter() - started)
+                    for stage, seconds in stage_seconds.items():
+                        metrics.stage_seconds.labels(stage).observe(seconds)
+                    for model, seconds in model_seconds.items():
+                        metrics.model_seconds.labels(model).observe(seconds)
+                    record_lag(app, metrics, events)
+                    await batches.end(app, guard, stream, events)
             finally:
-                for task, _ in in_flight:  # stopping: batches not acknowledged are processed again after
-                    task.cancel()
-                await asyncio.gather(*(task for task, _ in in_flight), return_exceptions=True)
                 thread.shutdown(wait=False)
                 await outputs.release()
 

@@ -5,7 +5,6 @@ output. The sender's placement is aiokafka's default partitioner, checked agains
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, RecordTooLargeError
@@ -147,56 +146,3 @@ def test_placement_is_aiokafkas_default_partitioner(key, count):
 
 def test_a_record_without_a_key_goes_to_an_available_partition():
     assert {partition_for(None, [0, 1, 2, 3], [1, 3]) for _ in range(50)} <= {1, 3}
-
-
-def test_a_batch_hands_over_nothing_before_the_previous_batch_is_acknowledged(registry, keyring, processor, exits):  # noqa: F811
-    sender = SlowAcks()
-    processed = []
-
-    def process(messages):
-        processed.append(len(messages))
-        return processor.process_batch(messages)
-
-    async def scenario():
-        previous = asyncio.get_running_loop().create_future()
-        task = asyncio.create_task(
-            stream_app.run_batch(sender, process, events(registry, keyring, 4), None, 2, after=previous)
-        )
-        while len(processed) < 2:  # processing goes on meanwhile
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
-        assert sender.handed == [], "outputs handed over before the previous batch's were acknowledged"
-        previous.set_result(None)
-        while len(sender.futures) < 2:
-            await asyncio.sleep(0.01)
-        sender.acknowledge_all()
-        return await task
-
-    results = asyncio.run(scenario())
-    assert not exits
-    assert [r.inbound.offset for r in results] == [0, 1, 2, 3]
-    assert len(sender.handed) == 8
-
-
-class Commits:
-    """The consumer side of faust's acknowledgement: which messages were marked safe to commit."""
-
-    def __init__(self):
-        self.acked = []
-
-    def ack(self, message):
-        self.acked.append(message.offset)
-        return True
-
-
-def test_a_held_message_is_committable_only_once_released():
-    from faust.types.tuples import ConsumerMessage as Message  # what the Kafka consumer delivers
-
-    consumer = Commits()
-    message = Message("phi.ingest", 0, 7, 0.0, 0, None, b"k", b"v", None)
-    message.incref()  # the stream's reference, as faust's conductor takes it
-    stream_app.hold([SimpleNamespace(message=message)])
-    assert not message.ack(consumer)  # take_events acknowledges when the next batch is asked for
-    assert consumer.acked == []
-    stream_app.release([SimpleNamespace(message=message)], consumer)
-    assert consumer.acked == [7]
