@@ -15,7 +15,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -247,39 +246,39 @@ async def run_batch(
     events: Sequence[Any],
     on_refused: Callable[[Any, BaseException], Any] | None = None,
     chunk_size: int | None = None,
-    executor: Executor | None = None,
 ) -> list[Any]:
     """Process in a worker thread (detection and generation are CPU work that must not starve
     heartbeats), send every output, and wait for the broker's acknowledgements.
 
     With ``chunk_size``, the batch is processed in steps of that many messages, one after the other in
-    the worker thread (the whole batch handed over in one call: the thread goes from one step to the
-    next without waiting for the event loop), and each step's outputs are handed to the producer while
-    the thread works on the next: sending and encoding on the event loop overlap detection in the
-    thread (which releases the GIL in the model runtime). Steps are processed and enqueued in input
-    order, so audit chains reach their topic in the order they were chained, and every acknowledgement
-    of every step is awaited before this returns, so the batch's offsets are committed only after all
-    of its outputs are on the broker. ``executor`` runs the processing (one thread keeps steps, and
-    batches, in order); None: the event loop's default executor.
+    the worker thread, and each step's outputs are handed to the producer while the thread works on the
+    next: sending and encoding on the event loop overlap detection in the thread (which releases the GIL
+    in the model runtime). Steps are processed and enqueued in input order, so audit chains reach their
+    topic in the order they were chained, and every acknowledgement of every step is awaited before this
+    returns, so the batch's offsets are committed only after all of its outputs are on the broker.
 
     An output refused because of itself (too large, invalid) is replaced by ``on_refused``'s dead letter
     for that message and the batch goes on. One message's processing failure never gets here (the core
     dead-letters it). Only a failure of the broker (or a batch that fails as a whole) stops the worker,
     without committing, and the log says which of the two it was."""
+    loop = asyncio.get_running_loop()
     sender = as_sender(send)
     steps = chunks([inbound(event.message) for event in events], chunk_size)
     results: list[Any] = []
     enqueued: list[_Enqueued] = []
-    for done in _processed_steps(process, steps, executor):
+    upcoming = loop.run_in_executor(None, process, steps[0]) if steps else None
+    for number in range(len(steps)):
         try:
-            outcome = await done
+            done = list(await upcoming)  # type: ignore[misc]
         except Exception as exc:
             exit_without_commit(exc, PROCESSING_FAILURE)
+        if number + 1 < len(steps):
+            upcoming = loop.run_in_executor(None, process, steps[number + 1])
         try:
-            enqueued.append(await enqueue(sender, outcome, len(results)))
+            enqueued.append(await enqueue(sender, done, len(results)))
         except Exception as exc:
             exit_without_commit(exc, SEND_FAILURE)
-        results.extend(outcome)
+        results.extend(done)
     try:
         refused = await settle(sender, enqueued)
         if refused and on_refused is None:
@@ -302,40 +301,6 @@ async def run_batch(
     except Exception as exc:
         exit_without_commit(exc, SEND_FAILURE)
     return results
-
-
-def _processed_steps(
-    process: Callable[[list[InboundMessage]], Sequence[Any]],
-    steps: list[list[InboundMessage]],
-    executor: Executor | None,
-) -> list[asyncio.Future[list[Any]]]:
-    """Process every step in one call on ``executor`` (the loop's default executor when None), in order;
-    returns one future per step, each resolved with one wake-up of the event loop as its step finishes.
-    After a step fails, the later steps are not processed (their futures stay pending: the caller exits)."""
-    loop = asyncio.get_running_loop()
-    futures: list[asyncio.Future[list[Any]]] = [loop.create_future() for _ in steps]
-
-    def resolve(future: asyncio.Future[list[Any]], outcome: list[Any] | BaseException) -> None:
-        if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
-
-    def work() -> None:
-        for step, future in zip(steps, futures, strict=True):
-            try:
-                outcome: list[Any] | BaseException = list(process(step))
-            except BaseException as exc:  # handed to the event loop, which exits without committing
-                outcome = exc
-            loop.call_soon_threadsafe(resolve, future, outcome)
-            if isinstance(outcome, BaseException):
-                return
-
-    if steps and executor is not None:
-        executor.submit(work)
-    elif steps:
-        loop.run_in_executor(None, work)  # never raises: work hands every failure to its step's future
-    return futures
 
 
 async def start_outputs(outputs: OutputProducer) -> OutputSender:
@@ -416,16 +381,13 @@ def create_app(
                 return results
 
             sender = await start_outputs(outputs)
-            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="redact")  # one: steps run in order
             try:
                 async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
                     await batches.begin(app, guard)
                     started = time.perf_counter()
                     stage_seconds.clear()
                     model_seconds.clear()
-                    results = await run_batch(
-                        sender, process, events, processor.send_failed, settings.batch_step, thread
-                    )
+                    results = await run_batch(sender, process, events, processor.send_failed, settings.batch_step)
                     record_metrics(metrics, results, time.perf_counter() - started)
                     for stage, seconds in stage_seconds.items():
                         metrics.stage_seconds.labels(stage).observe(seconds)
@@ -434,7 +396,6 @@ def create_app(
                     record_lag(app, metrics, events)
                     await batches.end(app, guard, stream, events)
             finally:
-                thread.shutdown(wait=False)
                 await outputs.release()
 
     if summaries is not None:
@@ -442,12 +403,11 @@ def create_app(
         @app.agent(app.topic(settings.topic_redacted, **raw), name="summarize")
         async def summarize(stream: faust.StreamT) -> None:
             sender = await start_outputs(outputs)
-            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="summarize")
             try:
                 async for events in stream.take_events(settings.summary_batch_size, within=settings.batch_timeout):
                     await batches.begin(app, guard)
                     started = time.perf_counter()
-                    results = await run_batch(sender, summaries.process_batch, events, executor=thread)
+                    results = await run_batch(sender, summaries.process_batch, events)
                     metrics.stage_seconds.labels("summarize").observe(time.perf_counter() - started)
                     for result in results:
                         metrics.summaries.labels(result.outcome).inc()
@@ -455,7 +415,6 @@ def create_app(
                     record_lag(app, metrics, events)
                     await batches.end(app, guard, stream, events)
             finally:
-                thread.shutdown(wait=False)
                 await outputs.release()
 
     if settings.metrics_port:
