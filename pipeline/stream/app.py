@@ -65,19 +65,34 @@ def inbound(message: Any) -> InboundMessage:
 
 
 def record_metrics(metrics: PipelineMetrics, results: Sequence[ProcessResult], seconds: float) -> None:
+    """A batch's figures, counted here and added to each metric once per label set (not once per message)."""
     metrics.batch_size.observe(len(results))
     metrics.stage_seconds.labels("batch").observe(seconds)
+    messages: Counter[tuple[str, str]] = Counter()
+    dead_letters: Counter[tuple[str, str]] = Counter()
+    hmac_failures: Counter[str] = Counter()
+    entities: Counter[tuple[str, str]] = Counter()
+    sensitive: Counter[tuple[str, str]] = Counter()
     for result in results:
-        metrics.messages.labels(result.stage, result.outcome).inc()
+        messages[result.stage, result.outcome] += 1
         if result.outcome is Outcome.DEADLETTER:
-            metrics.dead_letters.labels(result.reason or "unknown", result.stage).inc()
+            dead_letters[result.reason or "unknown", result.stage] += 1
             if result.hmac_failed:
-                metrics.hmac_failures.labels(result.reason or "unknown").inc()
-        for (phi_type, detector), count in result.entities.items():
-            metrics.entities.labels(phi_type, detector).inc(count)
-        record_action = _record_action(result)
-        for category, _ in result.sensitive:
-            metrics.sensitive_records.labels(category, record_action).inc()
+                hmac_failures[result.reason or "unknown"] += 1
+        entities.update(result.entities)
+        if result.sensitive:
+            record_action = _record_action(result)
+            sensitive.update((category, record_action) for category, _ in result.sensitive)
+    for (stage, outcome), count in messages.items():
+        metrics.messages.labels(stage, outcome).inc(count)
+    for labels, count in dead_letters.items():
+        metrics.dead_letters.labels(*labels).inc(count)
+    for reason, count in hmac_failures.items():
+        metrics.hmac_failures.labels(reason).inc(count)
+    for labels, count in entities.items():
+        metrics.entities.labels(*labels).inc(count)
+    for labels, count in sensitive.items():
+        metrics.sensitive_records.labels(*labels).inc(count)
     metrics.last_progress.set(time.time())
 
 

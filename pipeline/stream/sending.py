@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,7 +36,6 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
-from aiokafka.partitioner import murmur2
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from pipeline.config import Settings
@@ -103,9 +103,39 @@ class OneByOne:
         return deliveries, refused
 
 
+_M = 0x5BD1E995  # murmur2's mixing constant
+_WORD = struct.Struct("<I")
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2, equal to aiokafka's (``aiokafka.partitioner.murmur2``) for every input.
+
+    aiokafka's assembles each 4-byte word from single bytes and masks after every operation; this one
+    reads the words with :mod:`struct` and masks only where a value can pass 32 bits: about 2x cheaper,
+    and every record key (unique per record) is hashed once per output.
+    """
+    length = len(data)
+    h = 0x9747B28C ^ length
+    tail = length & ~3
+    for (k,) in _WORD.iter_unpack(memoryview(data)[:tail]):
+        k = (k * _M) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * _M) & 0xFFFFFFFF
+        h = ((h * _M) & 0xFFFFFFFF) ^ k
+    extra = length & 3
+    if extra >= 3:
+        h ^= data[tail + 2] << 16
+    if extra >= 2:
+        h ^= data[tail + 1] << 8
+    if extra >= 1:
+        h = ((h ^ data[tail]) * _M) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * _M) & 0xFFFFFFFF
+    return h ^ (h >> 15)
+
+
 @lru_cache(maxsize=8192)
 def _key_hash(key: bytes) -> int:
-    """aiokafka's murmur2 (pure Python) once per distinct key: audit chain ids repeat on every event."""
+    """murmur2 once per distinct key: audit chain ids repeat on every event."""
     return murmur2(key) & 0x7FFFFFFF
 
 

@@ -138,7 +138,7 @@ def test_one_step_when_no_step_size_is_given():
 
 
 @settings(deadline=None)
-@given(st.binary(min_size=0, max_size=64), st.integers(min_value=1, max_value=64))
+@given(st.binary(min_size=0, max_size=300), st.integers(min_value=1, max_value=64))
 def test_placement_is_aiokafkas_default_partitioner(key, count):
     partitions = list(range(count))
     assert partition_for(key, partitions, partitions) == DefaultPartitioner()(key, partitions, partitions)
@@ -146,3 +146,34 @@ def test_placement_is_aiokafkas_default_partitioner(key, count):
 
 def test_a_record_without_a_key_goes_to_an_available_partition():
     assert {partition_for(None, [0, 1, 2, 3], [1, 3]) for _ in range(50)} <= {1, 3}
+
+
+def test_metrics_counted_per_batch_equal_the_messages_counts(registry, keyring, processor):  # noqa: F811
+    from pipeline.stream.metrics import PipelineMetrics
+
+    batch = events(registry, keyring, 6)
+    batch[2].message.headers = [(k, v) for k, v in batch[2].message.headers if k != "phi-hmac"]  # a dead letter
+    results = processor.process_batch([stream_app.inbound(e.message) for e in batch])
+    metrics = PipelineMetrics()
+    stream_app.record_metrics(metrics, results, 0.1)
+
+    def value(name, **labels):
+        return metrics.registry.get_sample_value(name, labels) or 0.0
+
+    by_outcome = {}
+    for r in results:
+        by_outcome[r.stage, r.outcome] = by_outcome.get((r.stage, r.outcome), 0) + 1
+    assert len(by_outcome) == 2  # emitted and dead-lettered
+    for (stage, outcome), count in by_outcome.items():
+        assert value("phi_messages_total", stage=stage, outcome=outcome) == count
+    failed = [r for r in results if r.outcome == "deadletter"]
+    assert [r.hmac_failed for r in failed] == [True]
+    assert value("phi_dead_letters_total", reason=failed[0].reason, stage=failed[0].stage) == 1
+    assert value("phi_hmac_failures_total", reason=failed[0].reason) == 1
+    entities = {}
+    for r in results:
+        for labels, count in r.entities.items():
+            entities[labels] = entities.get(labels, 0) + count
+    assert entities, "the synthetic records carry PHI"
+    for (phi_type, detector), count in entities.items():
+        assert value("phi_entities_total", phi_type=phi_type, detector=detector) == count
