@@ -175,6 +175,9 @@ def start_consumers(
         if mode == "baseline":  # settings this checkout added would be refused there as unknown
             declared = (BASELINE["dir"] / "pipeline" / "config.py").read_text()
             env = {k: v for k, v in env.items() if not k.startswith("PHI_") or f"    {k[4:].lower()}:" in declared}
+            # and its own files (its default schemas and models): this checkout's may have changed in ways it
+            # cannot read (a new schema tag, a model folder of another kind)
+            env = {k: v for k, v in env.items() if not (k.startswith("PHI_") and v.startswith(str(ROOT)))}
         if mode in ("pipeline", "baseline"):
             ports.append(free_port())
             env["PHI_METRICS_PORT"] = str(ports[-1])
