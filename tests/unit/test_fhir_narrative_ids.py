@@ -29,6 +29,11 @@ XHTML = "http://www.w3.org/1999/xhtml"
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
+def _without_pseudonyms(text: str) -> str:
+    """The text with every 32-hex pseudonym set aside: a random one may spell '23' or start with '7'."""
+    return _HEX32.sub("<pseudonym>", text)
+
+
 def narrative(html: str) -> dict[str, str]:
     return {"status": "generated", "div": f'<div xmlns="{XHTML}">{html}</div>'}
 
@@ -66,7 +71,7 @@ def test_ids_and_references_in_the_narrative_get_the_structured_pseudonyms():
     assert f"Patient/{own} and " in div  # its version goes too (the URL after it: the detector's)
     assert "Seen 23 times" in div  # a number that only equals the id is not the id
     for original in ("Patient/23", "Organization/7", "#org1", ": 23<"):
-        assert original not in div
+        assert original not in _without_pseudonyms(div)
 
 
 def test_a_bundle_narrative_names_its_entries_as_their_ids_and_references_do():
@@ -76,7 +81,7 @@ def test_a_bundle_narrative_names_its_entries_as_their_ids_and_references_do():
     assert f"<a>Patient/{patient['id']}</a>" in observation["text"]["div"]
     assert f"<b>id</b>: {patient['id']}</p>" in patient["text"]["div"]
     assert out["entry"][0]["fullUrl"] == f"{PSEUDONYM_BASE}/Patient/{patient['id']}"
-    assert "23" not in patient["text"]["div"] + observation["text"]["div"]
+    assert "23" not in _without_pseudonyms(patient["text"]["div"] + observation["text"]["div"])
 
 
 @pytest.mark.parametrize(
