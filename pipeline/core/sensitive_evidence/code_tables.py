@@ -29,13 +29,7 @@ from dataclasses import dataclass
 
 from pipeline.core.sensitive import SensitiveCategory
 from pipeline.core.sensitive_evidence.code_systems import CodeSystem
-
-SU = SensitiveCategory.SUBSTANCE_USE
-MH = SensitiveCategory.MENTAL_HEALTH
-PT = SensitiveCategory.PSYCHOTHERAPY_NOTES
-HIV = SensitiveCategory.HIV_STI
-RH = SensitiveCategory.REPRODUCTIVE
-GEN = SensitiveCategory.GENETIC
+from pipeline.core.sensitive_evidence.vocabulary import GEN, HIV, MH, PT, RH, SU
 
 
 @dataclass(frozen=True, slots=True)
