@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pipeline.config import DEFAULT_DETECTOR
 from pipeline.core.errors import ConfigError, PipelineError
+from pipeline.interfaces.extras import MODELS_EXTRA_HINT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,7 +117,7 @@ def _needs_torch() -> None:
         import torch  # noqa: F401
         import transformers  # noqa: F401
     except ImportError as exc:
-        raise ConfigError(f"needs the models extra (pip install -e '.[models]'): {exc}") from None
+        raise ConfigError(f"{MODELS_EXTRA_HINT}: {exc}") from None
 
 
 def run_adapt(args: argparse.Namespace) -> int:

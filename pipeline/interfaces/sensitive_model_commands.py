@@ -13,6 +13,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from pipeline.interfaces.extras import models_extra_missing
+
 DEFAULT_OUT = Path("models/sensitive")
 DEFAULT_HEAD = Path("models/detector")
 DEFAULT_BUILD = Path("models/build/sensitive")
@@ -110,8 +112,7 @@ def run_build(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
         from pipeline.modelbuild.sensitive.build import build
     except ImportError as exc:
-        print(f"model build-sensitive needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
+        return models_extra_missing("model build-sensitive", exc)
     build(_plan(args), progress=lambda line: print(line, flush=True), reuse_first_stage=args.reuse_first_stage)  # type: ignore[arg-type]
     print(f"report: {args.out / 'report.json'}")
     return 0
@@ -162,8 +163,7 @@ def run_build_head(args: argparse.Namespace) -> int:
         import onnx  # noqa: F401
         import torch  # noqa: F401
     except ImportError as exc:
-        print(f"model build-category-head needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
+        return models_extra_missing("model build-category-head", exc)
     if args.threads < 1 or args.train_notes < 1 or not args.detector.is_dir():
         print("model build-category-head: --detector must be a folder, --threads and --train-notes positive",
               file=sys.stderr)  # fmt: skip

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.core.errors import ConfigError
+from pipeline.interfaces.extras import models_extra_missing
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -75,8 +76,7 @@ def run_build_summarizer(args: argparse.Namespace) -> int:
         print(f"build-summarizer: {exc}", file=sys.stderr)
         return 2
     except ImportError as exc:  # torch, transformers, optimum or gguf missing
-        print(f"build-summarizer needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
+        return models_extra_missing("build-summarizer", exc)
     for result in results:
         state = f"built in {result.seconds:.0f} s" if result.built else "up to date"
         print(f"{result.variant}\t{result.path}\t{result.size_bytes / 1e6:.0f} MB\t{state}")
@@ -90,8 +90,7 @@ def run_summary_vocabulary(args: argparse.Namespace) -> int:
     try:
         source = build_vocabulary()["diagnosis_terms"]
     except ImportError as exc:  # simple-icd-10-cm is imported when the build runs
-        print(f"summary-vocabulary needs the models extra (pip install -e '.[models]'): {exc}", file=sys.stderr)
-        return 2
+        return models_extra_missing("summary-vocabulary", exc)
     print(f"diagnosis terms: {source['entries']} from {source['package']} {source['version']} ({source['rule']})")
     return 0
 

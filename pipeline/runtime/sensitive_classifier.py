@@ -17,7 +17,6 @@ numbers in the file (static quantization), so nothing per batch could move them 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -143,7 +142,7 @@ class OnnxNoteClassifier:
 
     def describe(self) -> str:
         """The folder, file and the first 12 hex digits of its SHA-256 (start-up log, ``phi_build_info``)."""
-        digest = hashlib.sha256(self.model_path.read_bytes()).hexdigest()[:12]
+        digest = file_digest(self.model_path)[:12]
         return f"{self.model_dir.name}/{self.model_path.name}@sha256:{digest}"
 
 
