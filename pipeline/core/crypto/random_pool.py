@@ -41,6 +41,8 @@ class RandomPool:
             return out
 
     def _forget(self) -> None:
+        # A fork taken while another thread held the lock would leave the child's copy locked forever.
+        self._lock = threading.Lock()
         self._block = bytearray()
         self._offset = 0
 
