@@ -1,30 +1,35 @@
 """The faust app: thin wiring from Kafka topics to :class:`RecordProcessor` and back.
 
-One agent reads ``phi.ingest`` in batches (``take_events``), hands the raw messages to the core in a
-worker thread (detection is CPU work and must not starve heartbeats), sends each result's outputs,
-and waits until the broker has acknowledged all of them before the batch's input offsets may be
-committed. That order is what makes the pipeline at-least-once: a crash before the acknowledgement
-replays the batch, and replays carry the same message ids.
+The redaction agent reads ``phi.ingest`` in batches (its own aiokafka consumer in the worker's group,
+:class:`~pipeline.stream.consuming.BatchConsumer`, run as a task of the faust app), hands the raw
+messages to the core in a worker thread (detection is CPU work and must not starve heartbeats), sends
+each result's outputs, and waits until the broker has acknowledged all of them before the batch's input
+offsets are committed. That order is what makes the pipeline at-least-once: a crash before the
+acknowledgement replays the batch, and replays carry the same message ids. The summary agent reads
+``phi.redacted`` with faust's ``take_events`` under the same contract.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import faust
+from faust.app.base import BootStrategy
 
 from pipeline.config import Settings
 from pipeline.core.messages import InboundMessage, OutboundMessage, output_limit
 from pipeline.core.processing import ProcessResult, RecordProcessor
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
+from pipeline.stream.consuming import BatchConsumer, header_pairs
 from pipeline.stream.custody_watch import CustodyGuard, exit_code
 from pipeline.stream.kafka_options import compression, faust_broker_url, faust_credentials, require_codecs
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
@@ -42,13 +47,7 @@ log = logging.getLogger(__name__)
 EXIT_SEND_FAILED = 75  # EX_TEMPFAIL: restart and try again
 SEND_FAILURE = "send failure: cannot send a batch's outputs, the broker did not take them"
 PROCESSING_FAILURE = "processing failure: a batch failed as a whole, not one message"
-
-
-def _headers(raw: Any) -> tuple[tuple[str, bytes], ...]:
-    if raw is None:
-        return ()
-    items = raw.items() if isinstance(raw, Mapping) else raw
-    return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
+CONSUME_FAILURE = "consume failure: the redaction agent's consumer stopped"
 
 
 def inbound(message: Any) -> InboundMessage:
@@ -56,7 +55,7 @@ def inbound(message: Any) -> InboundMessage:
     return InboundMessage(
         value=message.value,
         key=message.key,
-        headers=_headers(message.headers),
+        headers=header_pairs(message.headers),
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
@@ -243,7 +242,7 @@ def chunks(messages: list[InboundMessage], size: int | None) -> list[list[Inboun
 async def run_batch(
     send: SendFn | OutputSender,
     process: Callable[[list[InboundMessage]], Sequence[Any]],
-    events: Sequence[Any],
+    messages: Sequence[InboundMessage],
     on_refused: Callable[[Any, BaseException], Any] | None = None,
     chunk_size: int | None = None,
 ) -> list[Any]:
@@ -263,7 +262,7 @@ async def run_batch(
     without committing, and the log says which of the two it was."""
     loop = asyncio.get_running_loop()
     sender = as_sender(send)
-    steps = chunks([inbound(event.message) for event in events], chunk_size)
+    steps = chunks(list(messages), chunk_size)
     results: list[Any] = []
     enqueued: list[_Enqueued] = []
     upcoming = loop.run_in_executor(None, process, steps[0]) if steps else None
@@ -325,6 +324,12 @@ def record_lag(app: faust.App, metrics: PipelineMetrics, events: Sequence[Any]) 
         metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - offset - 1))
 
 
+def record_batch_lag(source: BatchConsumer, metrics: PipelineMetrics, messages: Sequence[InboundMessage]) -> None:
+    """:func:`record_lag` for the redaction agent's own consumer."""
+    for tp, behind in source.lag(messages).items():
+        metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(behind)
+
+
 def create_app(
     settings: Settings,
     metrics: PipelineMetrics,
@@ -343,16 +348,29 @@ def create_app(
     guard = CustodyGuard(settings.custody_grace_seconds, "worker") if custody_check is not None else None
     metrics.prime_worker(redaction=processor is not None, summaries=summaries is not None)
     batches = _BatchesInFlight()
+    commits: list[Callable[[], Awaitable[Any]]] = []  # what to commit when custody is lost
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     app_id = settings.group_id if processor is not None else f"{settings.group_id}-summarizer"
     app = faust.App(app_id, **faust_settings(settings))
+    # faust's own consumer serves only the summary agent; a redaction-only worker does not start it
+    # (the redaction agent has a consumer of its own, and faust's would join the group with nothing to read)
+    app.boot_strategy = BootStrategy(app, enable_kafka_consumer=summaries is not None)
+    ingest = (
+        BatchConsumer(settings, settings.topic_ingest, settings.group_id, settings.batch_size, settings.batch_timeout)
+        if processor is not None
+        else None
+    )
+    assignments: list[Callable[[], Iterable[Any]]] = [ingest.assignment] if ingest is not None else []
+    if summaries is not None:
+        assignments.append(lambda: app.consumer.assignment())
+        commits.append(lambda: app.consumer.commit())  # acknowledged events (the redaction agent commits per batch)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     health = HealthServer(
         metrics,
         settings.metrics_bind,
         settings.metrics_port,
         settings.metrics_token,
-        ready=lambda: _readiness(app),
+        ready=lambda: _readiness(assignments),
         tls=server_tls(settings.metrics_tls_certfile, settings.metrics_tls_keyfile),
     )
 
@@ -366,36 +384,47 @@ def create_app(
         ),
     )
 
-    if processor is not None:
+    if processor is not None and ingest is not None:
+        stage_seconds: Counter[str] = Counter()
+        model_seconds: Counter[str] = Counter()
 
-        @app.agent(app.topic(settings.topic_ingest, **raw), name="redact")
-        async def redact(stream: faust.StreamT) -> None:
-            stage_seconds: Counter[str] = Counter()
-            model_seconds: Counter[str] = Counter()
+        def process(messages: list[InboundMessage]) -> list[ProcessResult]:
+            # in the worker thread, one step at a time; the totals are read once the batch is done
+            results = processor.process_batch(messages)
+            stage_seconds.update(processor.batch_seconds)
+            model_seconds.update(processor.detector.last_model_seconds)
+            return results
 
-            def process(messages: list[InboundMessage]) -> list[ProcessResult]:
-                # in the worker thread, one step at a time; the totals are read once the batch is done
-                results = processor.process_batch(messages)
-                stage_seconds.update(processor.batch_seconds)
-                model_seconds.update(processor.detector.last_model_seconds)
-                return results
+        async def redact_batch(sender: OutputSender, messages: list[InboundMessage]) -> None:
+            await batches.begin(commits, guard)
+            started = time.perf_counter()
+            stage_seconds.clear()
+            model_seconds.clear()
+            results = await run_batch(sender, process, messages, processor.send_failed, settings.batch_step)
+            await ingest.commit(messages)  # every output behind these offsets is on the broker
+            record_metrics(metrics, results, time.perf_counter() - started)
+            for stage, seconds in stage_seconds.items():
+                metrics.stage_seconds.labels(stage).observe(seconds)
+            for model, seconds in model_seconds.items():
+                metrics.model_seconds.labels(model).observe(seconds)
+            record_batch_lag(ingest, metrics, messages)
+            await batches.end(commits, guard)
 
+        @app.task
+        async def redact() -> None:
             sender = await start_outputs(outputs)
             try:
-                async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout):
-                    await batches.begin(app, guard)
-                    started = time.perf_counter()
-                    stage_seconds.clear()
-                    model_seconds.clear()
-                    results = await run_batch(sender, process, events, processor.send_failed, settings.batch_step)
-                    record_metrics(metrics, results, time.perf_counter() - started)
-                    for stage, seconds in stage_seconds.items():
-                        metrics.stage_seconds.labels(stage).observe(seconds)
-                    for model, seconds in model_seconds.items():
-                        metrics.model_seconds.labels(model).observe(seconds)
-                    record_lag(app, metrics, events)
-                    await batches.end(app, guard, stream, events)
+                await ingest.start()
+                while True:
+                    async with ingest.batch() as messages:
+                        if messages:
+                            await redact_batch(sender, messages)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the batch in hand is not committed: the restarted worker reads it again
+                exit_without_commit(exc, CONSUME_FAILURE)
             finally:
+                await ingest.stop()
                 await outputs.release()
 
     if summaries is not None:
@@ -405,15 +434,16 @@ def create_app(
             sender = await start_outputs(outputs)
             try:
                 async for events in stream.take_events(settings.summary_batch_size, within=settings.batch_timeout):
-                    await batches.begin(app, guard)
+                    await batches.begin(commits, guard)
                     started = time.perf_counter()
-                    results = await run_batch(sender, summaries.process_batch, events)
+                    messages = [inbound(event.message) for event in events]
+                    results = await run_batch(sender, summaries.process_batch, messages)
                     metrics.stage_seconds.labels("summarize").observe(time.perf_counter() - started)
                     for result in results:
                         metrics.summaries.labels(result.outcome).inc()
                     metrics.last_progress.set(time.time())
                     record_lag(app, metrics, events)
-                    await batches.end(app, guard, stream, events)
+                    await batches.end(commits, guard, functools.partial(_ack_all, stream, events))
             finally:
                 await outputs.release()
 
@@ -430,7 +460,7 @@ def create_app(
             # A seal or a revoked policy stops the worker at the next check, silence after the grace; a batch
             # being processed finishes (outputs sent, offsets committed) and the worker takes no other.
             if await guard.check(custody_check) is not None and not batches.busy:
-                await _commit_and_exit(app, guard)
+                await _commit_and_exit(commits, guard)
 
     return app
 
@@ -438,40 +468,52 @@ def create_app(
 class _BatchesInFlight:
     """How many batches the agents are processing, and what to do when key custody is lost meanwhile.
 
-    A batch taken after custody was lost is left alone (not acknowledged: another worker takes it once
-    this one has gone); a batch that finishes after the loss is acknowledged, and once no agent has a
-    batch in hand the offsets of every finished batch are committed and the worker exits. Either way every
-    input ends as exactly one output or dead letter, and none is processed twice.
+    A batch taken after custody was lost is left alone (not committed: another worker takes it once
+    this one has gone); a batch that finishes after the loss is committed (the redaction agent commits
+    every batch; the summary agent's events are acknowledged here, for faust to commit), and once no agent
+    has a batch in hand the offsets of every finished batch are committed and the worker exits. Either
+    way every input ends as exactly one output or dead letter, and none is processed twice.
     """
 
     def __init__(self) -> None:
         self.busy = 0
 
-    async def begin(self, app: faust.App, guard: CustodyGuard | None) -> None:
+    async def begin(self, commits: Sequence[Callable[[], Awaitable[Any]]], guard: CustodyGuard | None) -> None:
         if guard is not None and guard.lost is not None:
-            await self._leave(app, guard)
+            await self._leave(commits, guard)
         self.busy += 1
 
-    async def end(self, app: faust.App, guard: CustodyGuard | None, stream: faust.StreamT, events: Any) -> None:
+    async def end(
+        self,
+        commits: Sequence[Callable[[], Awaitable[Any]]],
+        guard: CustodyGuard | None,
+        acknowledge: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
         self.busy -= 1
         if guard is not None and guard.lost is not None:
-            for event in events:  # take_events would acknowledge them only when asked for the next batch
-                await stream.ack(event)
-            await self._leave(app, guard)
+            if acknowledge is not None:  # take_events would acknowledge its events only when asked for the next batch
+                await acknowledge()
+            await self._leave(commits, guard)
 
-    async def _leave(self, app: faust.App, guard: CustodyGuard) -> None:
+    async def _leave(self, commits: Sequence[Callable[[], Awaitable[Any]]], guard: CustodyGuard) -> None:
         if not self.busy:
-            await _commit_and_exit(app, guard)
+            await _commit_and_exit(commits, guard)
         await asyncio.Event().wait()  # the other agent's batch ends the process when it finishes
 
 
-async def _commit_and_exit(app: faust.App, guard: CustodyGuard) -> NoReturn:
+async def _ack_all(stream: faust.StreamT, events: Sequence[Any]) -> None:
+    for event in events:
+        await stream.ack(event)
+
+
+async def _commit_and_exit(commits: Sequence[Callable[[], Awaitable[Any]]], guard: CustodyGuard) -> NoReturn:
     """Commit the acknowledged offsets (every output behind them was acknowledged by the broker) and exit."""
     assert guard.lost is not None
     code = exit_code(guard.lost)
     try:
-        for _ in range(2):  # the first may only wait for a commit already under way
-            await app.consumer.commit()
+        for commit in commits:
+            for _ in range(2):  # the first may only wait for a commit already under way
+                await commit()
         log.critical("key custody lost: offsets of every finished batch committed; exiting with status %d", code)
     except Exception as exc:  # the uncommitted batches are processed again by the next worker: never lost
         log.critical("key custody lost; committing offsets failed (%s); exiting with status %d", type(exc).__name__,
@@ -480,11 +522,12 @@ async def _commit_and_exit(app: faust.App, guard: CustodyGuard) -> NoReturn:
     os._exit(code)
 
 
-def _readiness(app: faust.App) -> tuple[bool, str]:
+def _readiness(assignments: Sequence[Callable[[], Iterable[Any]]]) -> tuple[bool, str]:
+    """Ready once the agents' consumers hold partitions between them."""
     try:
-        assigned = app.consumer.assignment()
+        held = sum(len(list(assigned())) for assigned in assignments)
     except Exception:  # consumer not started yet
         return False, "starting"
-    if not assigned:
+    if not held:
         return False, "no partitions assigned"
-    return True, f"ready: {len(assigned)} partitions"
+    return True, f"ready: {held} partitions"

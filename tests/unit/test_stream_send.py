@@ -51,6 +51,11 @@ def events(registry, keyring, count=4):
     return out
 
 
+def inbound_all(batch):
+    """What the agents hand to ``run_batch``: the core's inbound messages."""
+    return [stream_app.inbound(event.message) for event in batch]
+
+
 class Broker:
     """Records what was sent; refuses by rule."""
 
@@ -87,7 +92,7 @@ def test_an_output_refused_before_sending_dead_letters_its_message_only(registry
         refused_output[0] = results[target].outputs[0]
         return results
 
-    results = run(stream_app.run_batch(broker.send, process, batch, processor.send_failed))
+    results = run(stream_app.run_batch(broker.send, process, inbound_all(batch), processor.send_failed))
     assert not exits
     assert [(r.outcome, r.reason) for r in results] == [
         ("ok", None),
@@ -112,7 +117,7 @@ def test_an_output_the_broker_rejects_after_sending_is_dead_lettered_too(registr
         return None
 
     broker = Broker(fail_later=fail_later)
-    results = run(stream_app.run_batch(broker.send, processor.process_batch, batch, processor.send_failed))
+    results = run(stream_app.run_batch(broker.send, processor.process_batch, inbound_all(batch), processor.send_failed))
     assert not exits
     assert [r.reason for r in results] == ["output-rejected", None, None]
 
@@ -122,7 +127,7 @@ def test_a_broker_outage_stops_the_worker_as_a_send_failure(registry, keyring, p
     with pytest.raises(Exited):
         run(
             stream_app.run_batch(
-                broker.send, processor.process_batch, events(registry, keyring, 2), processor.send_failed
+                broker.send, processor.process_batch, inbound_all(events(registry, keyring, 2)), processor.send_failed
             )
         )
     assert exits == [("KafkaTimeoutError", stream_app.SEND_FAILURE)]
@@ -133,7 +138,7 @@ def test_a_batch_that_fails_as_a_whole_is_logged_as_a_processing_failure(registr
         raise ValueError("bug")
 
     with pytest.raises(Exited):
-        run(stream_app.run_batch(Broker().send, broken, events(registry, keyring, 1)))
+        run(stream_app.run_batch(Broker().send, broken, inbound_all(events(registry, keyring, 1))))
     assert exits == [("ValueError", stream_app.PROCESSING_FAILURE)]
 
 

@@ -16,7 +16,7 @@ from pipeline.core.codecs import decode_avro
 from pipeline.core.crypto.audit_chain import verify_chain
 from pipeline.stream import app as stream_app
 from pipeline.stream.sending import Delivery, partition_for
-from tests.unit.test_stream_send import Exited, events, exits, processor  # noqa: F401 (fixtures)
+from tests.unit.test_stream_send import Exited, events, exits, inbound_all, processor  # noqa: F401 (fixtures)
 
 
 class SlowAcks:
@@ -68,7 +68,7 @@ def test_steps_keep_input_order_and_audit_chain_order(registry, keyring, process
         return processor.process_batch(messages)
 
     async def scenario():
-        task = asyncio.create_task(stream_app.run_batch(sender, process, batch, processor.send_failed, 3))
+        task = asyncio.create_task(stream_app.run_batch(sender, process, inbound_all(batch), processor.send_failed, 3))
         while len(sender.futures) < 4 and not task.done():
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
@@ -102,7 +102,7 @@ def test_a_refused_record_batch_is_settled_output_by_output(registry, keyring, p
     sender = SlowAcks(RecordTooLargeError("batch"), refuse_alone=lambda out: out is culprit["out"])
 
     async def scenario():
-        task = asyncio.create_task(stream_app.run_batch(sender, process, batch, processor.send_failed, 2))
+        task = asyncio.create_task(stream_app.run_batch(sender, process, inbound_all(batch), processor.send_failed, 2))
         while len(sender.futures) < 2 and not task.done():
             await asyncio.sleep(0.01)
         sender.acknowledge_all()
@@ -119,7 +119,7 @@ def test_a_broker_outage_in_any_step_stops_the_worker(registry, keyring, process
 
     async def scenario():
         task = asyncio.create_task(
-            stream_app.run_batch(sender, processor.process_batch, events(registry, keyring, 5), None, 2)
+            stream_app.run_batch(sender, processor.process_batch, inbound_all(events(registry, keyring, 5)), None, 2)
         )
         while len(sender.futures) < 3 and not task.done():
             await asyncio.sleep(0.01)
