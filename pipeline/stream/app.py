@@ -29,7 +29,7 @@ from pipeline.core.messages import InboundMessage, OutboundMessage, output_limit
 from pipeline.core.processing import ProcessResult, RecordProcessor
 from pipeline.core.roles import Outcome, OutputRole
 from pipeline.core.summary_processing import SummaryProcessor
-from pipeline.stream.consuming import BatchConsumer, header_pairs
+from pipeline.stream.consuming import BatchConsumer, to_inbound
 from pipeline.stream.custody_watch import CustodyGuard, exit_code
 from pipeline.stream.kafka_options import compression, faust_broker_url, faust_credentials, require_codecs
 from pipeline.stream.metrics import HealthServer, PipelineMetrics, server_tls
@@ -51,16 +51,8 @@ CONSUME_FAILURE = "consume failure: the redaction agent's consumer stopped"
 
 
 def inbound(message: Any) -> InboundMessage:
-    """faust's Message -> the core's InboundMessage (bytes only; no decoding here)."""
-    return InboundMessage(
-        value=message.value,
-        key=message.key,
-        headers=header_pairs(message.headers),
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-    )
+    """faust's Message (its timestamp in seconds) -> the core's InboundMessage (bytes only; no decoding here)."""
+    return to_inbound(message, int(message.timestamp * 1000) if message.timestamp else None)
 
 
 def record_metrics(metrics: PipelineMetrics, results: Sequence[ProcessResult], seconds: float) -> None:

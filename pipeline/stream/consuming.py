@@ -55,8 +55,8 @@ def header_pairs(raw: Any) -> tuple[tuple[str, bytes], ...]:
     return tuple((str(k), bytes(v) if v is not None else b"") for k, v in items)
 
 
-def inbound_record(record: Any) -> InboundMessage:
-    """aiokafka's ConsumerRecord -> the core's InboundMessage (bytes only; no decoding here)."""
+def to_inbound(record: Any, timestamp_ms: int | None) -> InboundMessage:
+    """A consumed record (aiokafka's or faust's) -> the core's InboundMessage (bytes only; no decoding here)."""
     return InboundMessage(
         value=record.value,
         key=record.key,
@@ -64,8 +64,13 @@ def inbound_record(record: Any) -> InboundMessage:
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        timestamp_ms=record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None,
+        timestamp_ms=timestamp_ms,
     )
+
+
+def inbound_record(record: Any) -> InboundMessage:
+    """aiokafka's ConsumerRecord (its timestamp in ms, -1 for none) -> the core's InboundMessage."""
+    return to_inbound(record, record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None)
 
 
 def next_offsets(messages: Sequence[InboundMessage]) -> dict[TopicPartition, int]:
