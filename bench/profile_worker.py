@@ -57,9 +57,15 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sign outputs (HMAC)", ("signed_output (",)),
     ("transform text", ("transform_text (", "KnownValueFinder", "Ensemble.merge")),
     ("other pipeline processing", ("pipeline/core/",)),
-    ("send (producer: faust and aiokafka)", ("send_outputs (", "aiokafka/producer/", "Producer.send (", "topics.py")),
-    ("metrics", ("prometheus_client/", "record_metrics (", "record_lag (")),
-    ("consume (fetch, records, events, acks)", ("aiokafka/consumer/", "faust/", "mode/")),
+    (
+        "send (producer: faust and aiokafka)",
+        ("send_outputs (", "pipeline/stream/sending.py", "aiokafka/producer/", "Producer.send (", "topics.py"),
+    ),
+    ("metrics", ("prometheus_client/", "record_metrics (", "record_lag (", "record_batch_lag (")),
+    (
+        "consume (fetch, records, events, acks)",
+        ("aiokafka/consumer/", "pipeline/stream/consuming.py", "faust/", "mode/"),
+    ),
     ("event loop (callbacks, futures)", ("asyncio/",)),
 )
 #: Not work, by the innermost frame: a thread waiting for something to do (py-spy counts some waits as

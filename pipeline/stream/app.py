@@ -355,7 +355,7 @@ def create_app(
     assignments: list[Callable[[], Iterable[Any]]] = [ingest.assignment] if ingest is not None else []
     if summaries is not None:
         assignments.append(lambda: app.consumer.assignment())
-        commits.append(lambda: app.consumer.commit())  # acknowledged events (the redaction agent commits per batch)
+        commits.append(lambda: app.consumer.commit())  # the summary agent's acknowledged events
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     health = HealthServer(
         metrics,
@@ -377,6 +377,7 @@ def create_app(
     )
 
     if processor is not None and ingest is not None:
+        commits.append(ingest.flush)
         stage_seconds: Counter[str] = Counter()
         model_seconds: Counter[str] = Counter()
 
@@ -393,7 +394,7 @@ def create_app(
             stage_seconds.clear()
             model_seconds.clear()
             results = await run_batch(sender, process, messages, processor.send_failed, settings.batch_step)
-            await ingest.commit(messages)  # every output behind these offsets is on the broker
+            ingest.done(messages)  # every output behind these offsets is on the broker: commit them
             record_metrics(metrics, results, time.perf_counter() - started)
             for stage, seconds in stage_seconds.items():
                 metrics.stage_seconds.labels(stage).observe(seconds)

@@ -7,10 +7,13 @@ aiokafka's fetcher, so the agent pays for the records and little else.
 
 The contract is the agent's as it was:
 
-- **At-least-once.** Offsets are committed explicitly (auto-commit is off), and only by
-  :meth:`BatchConsumer.commit`, which the agent calls once every output of the batch has been
+- **At-least-once.** Offsets are committed explicitly (auto-commit is off), and only past batches
+  handed to :meth:`BatchConsumer.done`, which the agent calls once every output of the batch has been
   acknowledged by the broker. A worker that exits before that leaves the batch uncommitted, and the
-  group's next owner of the partition reads it again.
+  group's next owner of the partition reads it again. The commit itself runs in the background (one
+  at a time, each taking every batch done meanwhile), so its round trip does not hold up the next
+  batch; :meth:`BatchConsumer.flush` waits for it where that matters (before partitions are revoked,
+  before the custody guard's exit, at shutdown).
 - **Rebalances.** A batch is handled while :meth:`BatchConsumer.batch` holds a lock, and the rebalance
   listener takes that lock before partitions are revoked: a batch in hand is finished and committed
   before its partitions can move, so a rebalance neither loses nor splits one. The lock is taken once
@@ -26,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -85,14 +88,16 @@ def next_offsets(messages: Sequence[InboundMessage]) -> dict[TopicPartition, int
 class _FinishBeforeRevoking(ConsumerRebalanceListener):  # type: ignore[misc]
     """Partitions move only between batches: revocation waits for the batch in hand to be committed."""
 
-    def __init__(self, lock: asyncio.Lock) -> None:
+    def __init__(self, lock: asyncio.Lock, flush: Callable[[], Awaitable[None]]) -> None:
         self.lock = lock
+        self.flush = flush
         self.revocations = 0
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.lock:
             self.revocations += 1
-            log.info("partitions revoked: %d (no batch in hand)", len(revoked))
+            await self.flush()  # every finished batch committed while the partitions are still ours
+            log.info("partitions revoked: %d (no batch in hand, every finished batch committed)", len(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("partitions assigned: %d", len(assigned))
@@ -107,8 +112,10 @@ class BatchConsumer:
         self.group_id = group_id
         self.batch_size = batch_size
         self.within_ms = max(1, int(within * 1000))
-        self._listener = _FinishBeforeRevoking(asyncio.Lock())
+        self._listener = _FinishBeforeRevoking(asyncio.Lock(), self.flush)
         self._consumer: AIOKafkaConsumer | None = None
+        self._done: dict[TopicPartition, int] = {}  # offsets to commit, of batches finished since the last commit
+        self._committing: asyncio.Future[None] | None = None
 
     def _create(self) -> AIOKafkaConsumer:
         settings = self.settings
@@ -134,6 +141,8 @@ class BatchConsumer:
         self._consumer = consumer
 
     async def stop(self) -> None:
+        with contextlib.suppress(Exception):  # what is not committed now is read again by the next owner
+            await asyncio.wait_for(self.flush(), timeout=self.settings.session_timeout)
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             with contextlib.suppress(Exception):  # leaving the group; nothing uncommitted is lost by it
@@ -174,19 +183,33 @@ class BatchConsumer:
             if never:
                 await self._consumer.seek_to_beginning(*never)
 
-    async def commit(self, messages: Sequence[InboundMessage]) -> None:
-        """Commit past ``messages`` (every output behind them acknowledged). A commit refused because the
-        group moved the partitions meanwhile is logged, not raised: the new owner reads those messages
-        again, which at-least-once allows (their outputs carry the same message ids)."""
-        assert self._consumer is not None, "start() first"
-        offsets = next_offsets(messages)
-        if not offsets:
-            return
-        try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            log.warning("offsets not committed (%s); the partitions' next owner reads the batch again",
-                        type(exc).__name__)  # fmt: skip
+    def done(self, messages: Sequence[InboundMessage]) -> None:
+        """``messages`` are finished (every output behind them acknowledged): their offsets are committed
+        in the background, after any commit under way."""
+        for tp, offset in next_offsets(messages).items():
+            self._done[tp] = max(self._done.get(tp, 0), offset)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.ensure_future(self._commit_pending())
+
+    async def flush(self) -> None:
+        """Wait until every finished batch is committed (or its commit has failed and been logged)."""
+        if self._committing is not None and not self._committing.done():
+            await asyncio.shield(self._committing)
+        await self._commit_pending()
+
+    async def _commit_pending(self) -> None:
+        while self._done and self._consumer is not None:
+            offsets, self._done = self._done, {}
+            try:
+                await self._consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as exc:  # the partitions moved: their new owner reads on
+                log.warning("offsets not committed (%s); the partitions' next owner reads those batches again",
+                            type(exc).__name__)  # fmt: skip
+            except Exception as exc:  # kept for the next commit; a worker that exits first has them read again
+                for tp, offset in offsets.items():
+                    self._done[tp] = max(self._done.get(tp, 0), offset)
+                log.warning("offsets not committed yet (%s); tried again with the next batch", type(exc).__name__)
+                return
 
     def lag(self, messages: Sequence[InboundMessage]) -> dict[TopicPartition, int]:
         """Messages behind the high-water mark, per partition of ``messages`` (unknown ones left out)."""
