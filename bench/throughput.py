@@ -64,6 +64,8 @@ MODES = {  # the pipeline first: an automatic paced rate is half its drain rate
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: ``--baseline DIR``: the pipeline worker of another checkout (say, main's), run beside this one's.
 BASELINE: dict[str, Path] = {}
+#: ``--worker-env NAME=VALUE``: settings for this checkout's pipeline workers only (not the baseline's).
+WORKER_ENV: dict[str, str] = {}
 
 
 def command(mode: str) -> tuple[list[str], dict[str, str]]:
@@ -182,6 +184,8 @@ def start_consumers(
             ports.append(free_port())
             env["PHI_METRICS_PORT"] = str(ports[-1])
             env["PHI_INFERENCE_THREADS"] = str(threads or max(1, (os.cpu_count() or 1) // workers))
+        if mode == "pipeline":
+            env.update(WORKER_ENV)
         with log.open("ab") as out:
             cwd = BASELINE["dir"] if mode == "baseline" else None
             processes.append(subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd))
@@ -347,7 +351,15 @@ def main() -> None:
         help="workers without the sensitive-category classifier (PHI_SENSITIVE_CLASSIFIER=false), to see its cost",
     )
     parser.add_argument("--baseline", type=Path, help="another checkout whose pipeline worker runs beside this one")
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="PHI_NAME=VALUE",
+        help="a setting for this checkout's pipeline workers only, to try a value beside the baseline (repeatable)",
+    )
     args = parser.parse_args()
+    WORKER_ENV.update(item.split("=", 1) for item in args.worker_env)
     if args.baseline:
         BASELINE["dir"] = args.baseline.resolve()
     keyring = Keyring.generate()

@@ -225,6 +225,31 @@ async def send_outputs(send: SendFn | OutputSender, results: Sequence[Any]) -> d
     return await settle(sender, [await enqueue(sender, results)])
 
 
+#: Steps pay where a message's processing is long beside a hand-off to the worker thread (detection runs in
+#: the model runtime, which releases the GIL, while the event loop sends): below this many seconds of
+#: processing per message (structured records take well under a millisecond) a batch goes in one step, as
+#: the hand-offs and the event loop's turns at the GIL cost more than the overlap gains.
+STEP_WORTH_SECONDS = 0.002
+
+
+class StepSize:
+    """``PHI_BATCH_STEP`` where the batches so far were worth stepping, one step where they were not."""
+
+    def __init__(self, configured: int) -> None:
+        self.configured = configured
+        self.per_message: float | None = None  # processing seconds per message, smoothed over batches
+
+    def __call__(self) -> int:
+        if self.per_message is not None and self.per_message < STEP_WORTH_SECONDS:
+            return 0
+        return self.configured
+
+    def observe(self, messages: int, seconds: float) -> None:
+        if messages:
+            now = seconds / messages
+            self.per_message = now if self.per_message is None else (self.per_message + now) / 2
+
+
 def chunks(messages: list[InboundMessage], size: int | None) -> list[list[InboundMessage]]:
     """A batch in steps of ``size`` messages (None or 0: one step)."""
     step = size or len(messages) or 1
@@ -380,20 +405,26 @@ def create_app(
         commits.append(ingest.flush)
         stage_seconds: Counter[str] = Counter()
         model_seconds: Counter[str] = Counter()
+        step_size = StepSize(settings.batch_step)
+        thread_seconds: list[float] = []  # each step's processing time in the worker thread
 
         def process(messages: list[InboundMessage]) -> list[ProcessResult]:
             # in the worker thread, one step at a time; the totals are read once the batch is done
+            started = time.perf_counter()
             results = processor.process_batch(messages)
             stage_seconds.update(processor.batch_seconds)
             model_seconds.update(processor.detector.last_model_seconds)
+            thread_seconds.append(time.perf_counter() - started)
             return results
 
         async def redact_batch(sender: OutputSender, messages: list[InboundMessage]) -> None:
             await batches.begin(commits, guard)
             started = time.perf_counter()
             stage_seconds.clear()
+            thread_seconds.clear()
             model_seconds.clear()
-            results = await run_batch(sender, process, messages, processor.send_failed, settings.batch_step)
+            results = await run_batch(sender, process, messages, processor.send_failed, step_size())
+            step_size.observe(len(messages), sum(thread_seconds))
             ingest.done(messages)  # every output behind these offsets is on the broker: commit them
             record_metrics(metrics, results, time.perf_counter() - started)
             for stage, seconds in stage_seconds.items():

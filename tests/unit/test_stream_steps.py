@@ -177,3 +177,13 @@ def test_metrics_counted_per_batch_equal_the_messages_counts(registry, keyring, 
     assert entities, "the synthetic records carry PHI"
     for (phi_type, detector), count in entities.items():
         assert value("phi_entities_total", phi_type=phi_type, detector=detector) == count
+
+
+def test_batches_go_in_steps_only_while_processing_is_worth_a_hand_off():
+    step = stream_app.StepSize(16)
+    assert step() == 16  # nothing measured yet: as configured
+    step.observe(64, 64 * 0.0003)  # structured records: a fraction of a millisecond each
+    assert step() == 0
+    step.observe(64, 64 * 0.030)  # notes: tens of milliseconds each
+    assert step() == 16
+    assert stream_app.StepSize(0)() == 0
