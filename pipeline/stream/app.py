@@ -373,7 +373,15 @@ def create_app(
     # (the redaction agent has a consumer of its own, and faust's would join the group with nothing to read)
     app.boot_strategy = BootStrategy(app, enable_kafka_consumer=summaries is not None)
     ingest = (
-        BatchConsumer(settings, settings.topic_ingest, settings.group_id, settings.batch_size, settings.batch_timeout)
+        BatchConsumer(
+            settings,
+            settings.topic_ingest,
+            settings.group_id,
+            settings.batch_size,
+            settings.batch_timeout,
+            # faust's protocol: members of an earlier release, and this worker's faust consumer, share the group
+            assignor=app.conf.PartitionAssignor(app, replicas=app.conf.table_standby_replicas),
+        )
         if processor is not None
         else None
     )

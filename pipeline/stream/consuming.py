@@ -20,8 +20,10 @@ The contract is the agent's as it was:
   ``getmany`` has returned (aiokafka's ``getmany`` waits for a rebalance under way to finish, and the
   rebalance would wait for the lock); a batch read before a revocation that got the lock first is set
   aside uncommitted, for the partitions' owner to read again from the committed offsets.
-- **The group.** Same group id, offsets and assignment strategy (round robin) as faust's consumer for an
-  app without tables, so the committed offsets carry over and the two kinds of member can share a group.
+- **The group.** Same group id, offsets and partition assignor as faust's consumer (the app's own assignor
+  is passed in, protocol ``faust``), so committed offsets carry over, a worker of an earlier release and
+  one of this can share the group during a rolling upgrade, and a worker whose summary agent reads with
+  faust's consumer has both consumers in one group.
 """
 
 from __future__ import annotations
@@ -106,8 +108,17 @@ class _FinishBeforeRevoking(ConsumerRebalanceListener):  # type: ignore[misc]
 class BatchConsumer:
     """One topic read in batches by one consumer of the group ``group_id``."""
 
-    def __init__(self, settings: Settings, topic: str, group_id: str, batch_size: int, within: float) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        group_id: str,
+        batch_size: int,
+        within: float,
+        assignor: Any = RoundRobinPartitionAssignor,
+    ) -> None:
         self.settings = settings
+        self.assignor = assignor
         self.topic = topic
         self.group_id = group_id
         self.batch_size = batch_size
@@ -125,7 +136,7 @@ class BatchConsumer:
             client_id=f"{self.group_id}-{self.topic}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            partition_assignment_strategy=(RoundRobinPartitionAssignor,),
+            partition_assignment_strategy=(self.assignor,),
             session_timeout_ms=int(settings.session_timeout * 1000),
             heartbeat_interval_ms=int(settings.heartbeat_interval * 1000),
             rebalance_timeout_ms=int(max(settings.session_timeout * 2, 10.0) * 1000),
