@@ -217,11 +217,7 @@ class Settings:
         30.0, _positive_float, "Detection time per message past which it is dead-lettered (detect-timeout)"
     )
     batch_size: int = declare(64, _positive_int, "Messages taken per batch by the ingest agent")
-    batch_timeout: float = declare(
-        0.2,
-        _positive_float,
-        "Seconds a batch read waits for messages when none are there (the summary agent waits to fill its batch)",
-    )
+    batch_timeout: float = declare(0.2, _positive_float, "Seconds to wait to fill a batch")
     batch_step: int = declare(
         16,
         _int,

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -171,18 +171,28 @@ class BatchConsumer:
 
     @contextlib.asynccontextmanager
     async def batch(self) -> AsyncIterator[list[InboundMessage]]:
-        """Up to ``batch_size`` messages (none when nothing arrived within the batch timeout), held
-        against a rebalance until the ``async with`` block is left: commit inside it."""
+        """Up to ``batch_size`` messages, held against a rebalance until the ``async with`` block is left.
+
+        As faust's ``take_events``: the batch fills until it has ``batch_size`` messages or the batch
+        timeout has passed since its first one arrived (none when nothing arrived within the timeout)."""
         assert self._consumer is not None, "start() first"
         found = await self._consumer.getmany(timeout_ms=self.within_ms, max_records=self.batch_size)
         revocations = self._listener.revocations  # no await since getmany returned
+        records = [record for batch in found.values() for record in batch]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.within_ms / 1000
+        while records and len(records) < self.batch_size and (left := deadline - loop.time()) > 0:
+            more = await self._consumer.getmany(timeout_ms=int(left * 1000), max_records=self.batch_size - len(records))
+            if not more:
+                break
+            records.extend(record for batch in more.values() for record in batch)
         async with self._listener.lock:
-            if found and self._listener.revocations != revocations:  # partitions moved before the lock was ours
-                await self._read_again(found)
-                found = {}
-            yield [inbound_record(record) for records in found.values() for record in records]
+            if records and self._listener.revocations != revocations:  # partitions moved before the lock was ours
+                await self._read_again({TopicPartition(r.topic, r.partition) for r in records})
+                records = []
+            yield [inbound_record(record) for record in records]
 
-    async def _read_again(self, found: Mapping[TopicPartition, Any]) -> None:
+    async def _read_again(self, found: Iterable[TopicPartition]) -> None:
         """Records read under the previous assignment, set aside: where the partition is ours again, read
         on from its committed offset (the beginning where nothing was ever committed)."""
         assert self._consumer is not None
