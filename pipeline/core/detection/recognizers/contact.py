@@ -9,6 +9,7 @@ import phonenumbers
 
 from pipeline.core.detection import checksums
 from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.recognizers.phone_library import PhoneMatcher
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -89,7 +90,7 @@ class PhoneRecognizer(Recognizer):
         yield from self._library_matches(doc)
 
     def _library_matches(self, doc: Doc) -> Iterator[Span]:
-        matcher = phonenumbers.PhoneNumberMatcher(
+        matcher = PhoneMatcher(
             doc.text, self._region, leniency=phonenumbers.Leniency.VALID, max_tries=self._library_tries
         )
         for match in matcher:
