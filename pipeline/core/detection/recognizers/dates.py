@@ -50,6 +50,16 @@ def _day_ok(month: int, day: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= (29 if month == 2 else calendar.monthrange(2001, month)[1])
 
 
+def _month_digits(not_after: str) -> str:
+    """A month number 1-12 ('0?[1-9]|1[0-2]', as group ``m``) not preceded by a ``not_after`` character.
+
+    Here and in the day patterns the look-behind follows the first digit (``\\d(?<!X\\d)``, not ``(?<!X)\\d``):
+    the same matches, but a pattern that opens with a digit lets the regex engine skip to the next digit
+    instead of trying the look-behind at every character (two to three times faster on notes)."""
+    b = not_after
+    return rf"(?P<m>0(?<!{b}0)[1-9]|[1-9](?<!{b}[1-9])|1(?<!{b}1)[0-2])"
+
+
 #: A month/day that opens a line or a sentence heads an entry of an event list.
 _EVENT_LIST_START = re.compile(r"(?:^|\n|[.;][ \t]+)[ \t]*(?:[-*\u2022][ \t]*)?$")
 
@@ -62,7 +72,7 @@ class DateRecognizer(Recognizer):
         (
             "numeric",
             re.compile(
-                r"(?<![\w/.-])(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
+                r"(?P<a>\d(?<![\w/.-]\d)\d?)(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
                 r"(?![\w/-]|\.\d)" + _TIME
             ),
             0.85,
@@ -70,7 +80,7 @@ class DateRecognizer(Recognizer):
         (
             "iso",
             re.compile(
-                r"(?<![\w/.-])(?P<y>(?:1[89]|2[01])\d\d)(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
+                r"(?P<y>(?:1(?<![\w/.-]1)[89]|2(?<![\w/.-]2)[01])\d\d)(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
                 r"(?![0-9A-SU-Za-z_/-]|\.\d)" + _TIME
             ),
             0.9,
@@ -78,7 +88,7 @@ class DateRecognizer(Recognizer):
         (
             "day_month_year",
             re.compile(
-                rf"(?<![\w])(?P<d>\d{{1,2}}){_ORD}[-\s]?(?:of\s+)?(?P<mon>{MONTH})\.?(?:[-\s]|,\s*)'?(?P<y>\d{{4}}|\d{{2}})"
+                rf"(?P<d>\d(?<!\w\d)\d?){_ORD}[-\s]?(?:of\s+)?(?P<mon>{MONTH})\.?(?:[-\s]|,\s*)'?(?P<y>\d{{4}}|\d{{2}})"
                 r"(?![\w])" + _TIME
             ),
             0.9,
@@ -92,16 +102,16 @@ class DateRecognizer(Recognizer):
         ),
         (
             "day_month",
-            re.compile(rf"(?<![\w])(?P<d>\d{{1,2}}){_ORD}\s+(?:of\s+)?(?P<mon>{MONTH})\b\.?(?![-\s,]*'?\d)"),
+            re.compile(rf"(?P<d>\d(?<!\w\d)\d?){_ORD}\s+(?:of\s+)?(?P<mon>{MONTH})\b\.?(?![-\s,]*'?\d)"),
             0.8,
         ),
         ("month_year", re.compile(rf"(?<![\w])(?P<mon>{MONTH})\.?,?\s+(?P<y>(?:1[89]|20)\d\d)(?![\w])"), 0.7),
-        ("numeric_month_year", re.compile(r"(?<![\w/.-])(?P<m>0?[1-9]|1[0-2])/(?P<y>(?:19|20)\d\d)(?![\w/])"), 0.55),
-        ("month_day_short", re.compile(r"(?<![\w/.:-])(?P<m>\d{1,2})/(?P<d>\d{1,2})(?![\w/]|\.\d)"), 0.25),
+        ("numeric_month_year", re.compile(_month_digits(r"[\w/.-]") + r"/(?P<y>(?:19|20)\d\d)(?![\w/])"), 0.55),
+        ("month_day_short", re.compile(r"(?P<m>\d(?<![\w/.:-]\d)\d?)/(?P<d>\d{1,2})(?![\w/]|\.\d)"), 0.25),
         # 'mastectomies 11/92', 'OVARIAN CA (12/93)': a month and a two-digit year that cannot be a day.
         (
             "month_short_year",
-            re.compile(r"(?<![\w/.:-])(?P<m>0?[1-9]|1[0-2])/(?P<yy>3[2-9]|[4-9]\d)(?![\w/%]|\.\d)"),
+            re.compile(_month_digits(r"[\w/.:-]") + r"/(?P<yy>3[2-9]|[4-9]\d)(?![\w/%]|\.\d)"),
             0.7,
         ),
         # 'nov. 2016', 'in march of 2022': a month in any case is a month when a year follows.
@@ -149,8 +159,20 @@ class DateRecognizer(Recognizer):
         re.IGNORECASE,
     )
 
+    #: For the patterns rarely matched: a cheap regex that must find something first (a part every match
+    #: has, scanned with no look-behind in front to slow it), in the text or, for an ASCII text, in the
+    #: lower-cased copy (the case-insensitive part of ordinal_day); a note where it finds nothing is skipped.
+    _gates: dict[str, tuple[re.Pattern[str], bool]] = {
+        "month_day_year": (re.compile(rf"{MONTH}\.?[-\s]+\d"), False),
+        "month_year": (re.compile(r"(?:1[89]|20)\d\d"), False),
+        "month_year_any_case": (re.compile(r"(?:19|20)\d\d"), False),
+        "ordinal_day": (re.compile(r"the\s+\d"), True),
+    }
+
     def find(self, doc: Doc) -> Iterator[Span]:
         for name, regex, score in self._patterns:
+            if not self._may_match(name, doc):
+                continue
             for match in regex.finditer(doc.text):
                 if not self._valid(match):
                     continue
@@ -167,6 +189,15 @@ class DateRecognizer(Recognizer):
                 span = self.span(start, end, PhiType.DATE, final, reasons)
                 if span is not None:
                     yield span
+
+    def _may_match(self, name: str, doc: Doc) -> bool:
+        gate = self._gates.get(name)
+        if gate is None:
+            return True
+        regex, lowered = gate
+        if lowered:
+            return not doc.text.isascii() or regex.search(doc.lower) is not None
+        return regex.search(doc.text) is not None
 
     def _contextual(self, doc: Doc, start: int, end: int, score: float, reasons: list[str]) -> float:
         negative = self._negative.found(doc, start, end)

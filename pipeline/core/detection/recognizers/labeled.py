@@ -38,8 +38,14 @@ class LabeledIdRecognizer(Recognizer):
         self.need_digit = need_digit
         cue_group = "|".join(cues)
         self._regex = re.compile(rf"(?i)(?<![a-z0-9])(?P<cue>{cue_group})(?![a-z]){_CONNECTOR}{value_regex}")
+        #: The cue alone, matched case-sensitively in the lower-cased text: several times faster than the
+        #: case-insensitive scan above, and in ASCII text it finds a cue wherever that scan can match, so a
+        #: note without one is skipped (most notes have none of a recognizer's cues).
+        self._cue = re.compile(rf"(?<![a-z0-9])(?:{cue_group})(?![a-z])")
 
     def find(self, doc: Doc) -> Iterator[Span]:
+        if doc.text.isascii() and self._cue.search(doc.lower) is None:
+            return
         for match in self._regex.finditer(doc.text):
             start, end = match.span("value")
             value = match.group("value")
