@@ -26,6 +26,8 @@ class PhoneRecognizer(Recognizer):
     """
 
     name = "phone"
+    #: Where a pattern opens with a fixed character, its look-behind follows that character ('\\d(?<!X\\d)'):
+    #: the same matches, and the regex engine can skip ahead to the character (see dates._month_digits).
     _patterns = (
         Pattern(
             "nanp",
@@ -37,20 +39,20 @@ class PhoneRecognizer(Recognizer):
         Pattern(
             "international",
             re.compile(
-                r"(?<![\w+])(?:\+|00)\d{1,3}[-.\s]?(?:\(\d{1,4}\)[-.\s]?)?\d{1,4}(?:[-.\s]\d{2,4}){1,4}"
+                r"(?:\+(?<![\w+]\+)|0(?<![\w+]0)0)\d{1,3}[-.\s]?(?:\(\d{1,4}\)[-.\s]?)?\d{1,4}(?:[-.\s]\d{2,4}){1,4}"
                 + _EXT
                 + r"(?![\w-])"
             ),
             0.65,
         ),
-        Pattern("bare10", re.compile(r"(?<![\w.,-])\d{10}(?![\w,-]|\.\d)"), 0.3),
+        Pattern("bare10", re.compile(r"\d(?<![\w.,-]\d)\d{9}(?![\w,-]|\.\d)"), 0.3),
         # A NANP number with one separator dropped ('617555-0142', '617-5550142'), extension and all.
         Pattern(
             "nanp_run_on",
-            re.compile(r"(?<![\w+.-])(?:\d{6}-\d{4}|\d{3}-\d{7})" + _EXT + r"(?![\w-])"),
+            re.compile(r"\d(?<![\w+.-]\d)(?:\d{5}-\d{4}|\d{2}-\d{7})" + _EXT + r"(?![\w-])"),
             0.55,
         ),
-        Pattern("plus_bare", re.compile(r"(?<![\w+])\+\d{8,15}(?![\w-]|\.\d)"), 0.6),
+        Pattern("plus_bare", re.compile(r"\+(?<![\w+]\+)\d{8,15}(?![\w-]|\.\d)"), 0.6),
         Pattern(
             "grouped",
             re.compile(r"(?<![\w.,/:+-])\(?\d{2,5}\)?(?:[-.\s]\d{2,8}){1,4}" + _EXT + r"(?![\w/:]|[-.]\d)"),

@@ -267,9 +267,26 @@ class NameRecognizer(Recognizer):
         ),
     )
 
+    #: Patterns every match of which holds a capital ([UP]: a title, a credential, a WORD or CAPS name),
+    #: and those every match of which holds a lower-case letter ([LO]: 'Dr', a WORD): skipped in a note
+    #: without one (all-lower-case and all-capital notes are common in ICU charts).
+    _needs_capital = frozenset(
+        {
+            "title", "title_caps", "patient_caps", "title_pair", "credential", "credential_caps", "caps_first_last",
+            "clinician_cue", "field", "salutation", "relation", "speech", "weak_intro",
+        }
+    )  # fmt: skip
+    _needs_lower = frozenset({"title", "credential", "salutation", "speech", "weak_intro", "relation_lower"})
+
+    def _possible(self, name: str, lowers: int, uppers: int) -> bool:
+        return (uppers > 0 or name not in self._needs_capital) and (lowers > 0 or name not in self._needs_lower)
+
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
+        _, lowers, uppers = case_counts(text)
         for name, regex, score in self._patterns:
+            if not self._possible(name, lowers, uppers):
+                continue
             for match in regex.finditer(text):
                 group = "before" if "before" in regex.groupindex and match.group("before") else "name"
                 if name == "caps_first_last" and not _first_and_surname(match.group("name")):
@@ -278,6 +295,8 @@ class NameRecognizer(Recognizer):
                 if span is not None:
                     yield span
         for name, cue, name_regex, score in self._cued:
+            if not self._possible(name, lowers, uppers):
+                continue
             for match in cue.finditer(doc.lower):
                 found = name_regex.match(text, match.end())
                 if found is None:
