@@ -138,7 +138,13 @@ class Recognizer(ABC):
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
-    """One regular expression, the score a bare match earns, and the group holding the value."""
+    """One regular expression, the score a bare match earns, and the group holding the value.
+
+    A look-behind that guards a match's start is best written after the pattern's first character
+    (``\\d(?<![\\w-]\\d)``, not ``(?<![\\w-])\\d``): the same matches, but a pattern that opens with a
+    character class lets the regex engine skip to the next candidate character instead of trying the
+    look-behind at every position (two to three times faster on notes).
+    """
 
     name: str
     regex: re.Pattern[str]

@@ -23,9 +23,9 @@ class SsnRecognizer(PatternRecognizer):
             "ssn",
             PhiType.SSN,
             [
-                Pattern("ssn_dashed", re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"), 0.65),
-                Pattern("ssn_spaced", re.compile(r"(?<![\w-])\d{3} \d{2} \d{4}(?![\w-])"), 0.45),
-                Pattern("ssn_bare", re.compile(r"(?<![\w.,-])\d{9}(?![\w-]|[.,]\d)"), 0.3),
+                Pattern("ssn_dashed", re.compile(r"\d(?<![\w-]\d)\d\d-\d{2}-\d{4}(?![\w-])"), 0.65),
+                Pattern("ssn_spaced", re.compile(r"\d(?<![\w-]\d)\d\d \d{2} \d{4}(?![\w-])"), 0.45),
+                Pattern("ssn_bare", re.compile(r"\d(?<![\w.,-]\d)\d{8}(?![\w-]|[.,]\d)"), 0.3),
             ],
             validator=_ssn_check,
             context=Cue("ssn", ["ssn", "ss#", "ss #", "social security", "soc sec", "social", "ssn#"]),
@@ -48,7 +48,7 @@ class PaymentCardRecognizer(PatternRecognizer):
         super().__init__(
             "payment_card",
             PhiType.ACCOUNT,
-            [Pattern("card", re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"), 0.7)],
+            [Pattern("card", re.compile(r"\d(?<![\w-]\d)(?:[ -]?\d){12,18}(?![\w-])"), 0.7)],
             validator=_card_check,
             context=Cue("card", ["card", "visa", "mastercard", "amex", "credit", "debit", "cc#", "account"]),
             context_boost=0.2,
@@ -69,7 +69,9 @@ class IbanRecognizer(PatternRecognizer):
             [
                 Pattern(
                     "iban",
-                    re.compile(r"(?<![\w])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?\b"),
+                    re.compile(
+                        r"[A-Za-z](?<!\w[A-Za-z])[A-Za-z]\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?\b"
+                    ),
                     0.85,
                 )
             ],
@@ -88,7 +90,7 @@ class NpiRecognizer(PatternRecognizer):
         super().__init__(
             "npi",
             PhiType.LICENSE,
-            [Pattern("npi", re.compile(r"(?<![\w.,-])[12]\d{9}(?![\w-]|[.,]\d)"), 0.5)],
+            [Pattern("npi", re.compile(r"[12](?<![\w.,-][12])\d{9}(?![\w-]|[.,]\d)"), 0.5)],
             validator=_npi_check,
             context=Cue("npi", ["npi", "provider id", "national provider"]),
             context_boost=0.45,
@@ -102,7 +104,7 @@ class DeaRecognizer(PatternRecognizer):
         super().__init__(
             "dea",
             PhiType.LICENSE,
-            [Pattern("dea", re.compile(r"(?<![\w-])[A-Za-z][A-Za-z9]\d{7}(?![\w-])"), 0.5)],
+            [Pattern("dea", re.compile(r"[A-Za-z](?<![\w-][A-Za-z])[A-Za-z9]\d{7}(?![\w-])"), 0.5)],
             validator=self._check,
             context=Cue("dea", ["dea", "dea#", "dea #", "dea number", "registration"]),
             context_boost=0.4,
@@ -161,10 +163,12 @@ class GenericIdRecognizer(PatternRecognizer):
             "generic_id",
             PhiType.ID,
             [
-                Pattern("long_number", re.compile(r"(?<![\w.,/:-])\d{7,}(?![\w,/:]|\.\d)"), 0.45),
+                Pattern("long_number", re.compile(r"\d(?<![\w.,/:-]\d)\d{6,}(?![\w,/:]|\.\d)"), 0.45),
                 Pattern(
                     "letter_number_code",
-                    re.compile(r"(?<![\w.,/:-])(?:[A-Z]{1,3}-?\d{6,}|\d{6,}[A-Z]{1,3})(?![\w,/:]|\.\d)"),
+                    re.compile(
+                        r"(?:[A-Z](?<![\w.,/:-][A-Z])[A-Z]{0,2}-?\d{6,}|\d(?<![\w.,/:-]\d)\d{5,}[A-Z]{1,3})(?![\w,/:]|\.\d)"
+                    ),
                     0.45,
                 ),
             ],
