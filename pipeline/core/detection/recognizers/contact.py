@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import phonenumbers
 
 from pipeline.core.detection import checksums
-from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.base import Cue, Doc, Gate, Pattern, PatternRecognizer, Recognizer
 from pipeline.core.detection.recognizers.phone_library import PhoneMatcher
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -153,6 +153,7 @@ class EmailRecognizer(PatternRecognizer):
                         r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
                     ),
                     0.95,
+                    gate=Gate(re.compile("@")),
                 )
             ],
         )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
-from pipeline.core.detection.base import Cue, Doc, Recognizer
+from pipeline.core.detection.base import Cue, Doc, Gate, Recognizer
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -159,19 +160,20 @@ class DateRecognizer(Recognizer):
         re.IGNORECASE,
     )
 
-    #: For the patterns rarely matched: a cheap regex that must find something first (a part every match
-    #: has, scanned with no look-behind in front to slow it), in the text or, for an ASCII text, in the
-    #: lower-cased copy (the case-insensitive part of ordinal_day); a note where it finds nothing is skipped.
-    _gates: dict[str, tuple[re.Pattern[str], bool]] = {
-        "month_day_year": (re.compile(rf"{MONTH}\.?[-\s]+\d"), False),
-        "month_year": (re.compile(r"(?:1[89]|20)\d\d"), False),
-        "month_year_any_case": (re.compile(r"(?:19|20)\d\d"), False),
-        "ordinal_day": (re.compile(r"the\s+\d"), True),
-    }
+    #: The rarely matched patterns' gates (a part every match holds).
+    _gates: Mapping[str, Gate] = MappingProxyType(
+        {
+            "month_day_year": Gate(re.compile(rf"{MONTH}\.?[-\s]+\d")),
+            "month_year": Gate(re.compile(r"(?:1[89]|20)\d\d")),
+            "month_year_any_case": Gate(re.compile(r"(?:19|20)\d\d")),
+            "ordinal_day": Gate(re.compile(r"the\s+\d"), lowered=True),
+        }
+    )
 
     def find(self, doc: Doc) -> Iterator[Span]:
         for name, regex, score in self._patterns:
-            if not self._may_match(name, doc):
+            gate = self._gates.get(name)
+            if gate is not None and not gate.passes(doc):
                 continue
             for match in regex.finditer(doc.text):
                 if not self._valid(match):
@@ -189,15 +191,6 @@ class DateRecognizer(Recognizer):
                 span = self.span(start, end, PhiType.DATE, final, reasons)
                 if span is not None:
                     yield span
-
-    def _may_match(self, name: str, doc: Doc) -> bool:
-        gate = self._gates.get(name)
-        if gate is None:
-            return True
-        regex, lowered = gate
-        if lowered:
-            return not doc.text.isascii() or regex.search(doc.lower) is not None
-        return regex.search(doc.text) is not None
 
     def _contextual(self, doc: Doc, start: int, end: int, score: float, reasons: list[str]) -> float:
         negative = self._negative.found(doc, start, end)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.detection.base import Doc, Gate, Recognizer
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -41,10 +41,10 @@ class LabeledIdRecognizer(Recognizer):
         #: The cue alone, matched case-sensitively in the lower-cased text: several times faster than the
         #: case-insensitive scan above, and in ASCII text it finds a cue wherever that scan can match, so a
         #: note without one is skipped (most notes have none of a recognizer's cues).
-        self._cue = re.compile(rf"(?<![a-z0-9])(?:{cue_group})(?![a-z])")
+        self._cue = Gate(re.compile(rf"(?<![a-z0-9])(?:{cue_group})(?![a-z])"), lowered=True)
 
     def find(self, doc: Doc) -> Iterator[Span]:
-        if doc.text.isascii() and self._cue.search(doc.lower) is None:
+        if not self._cue.passes(doc):
             return
         for match in self._regex.finditer(doc.text):
             start, end = match.span("value")
