@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -58,6 +58,10 @@ class Doc:
 
     text: str
     lower: str
+    #: What one scan of this note found for several recognizers at once, by the object that scanned
+    #: (:class:`~pipeline.core.detection.recognizers.labeled.CueScan`); a note's Doc is not shared
+    #: between threads.
+    shared: dict[object, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, text: str) -> Doc:
