@@ -1,11 +1,12 @@
-"""The case gates of the name recognizer: a pattern skipped in a note without capitals (or without lower-case
-letters) must be unable to match there, so skipping it changes no span."""
+"""The name recognizer's fast paths change no span: a pattern skipped in a note without capitals (or without
+lower-case letters) cannot match there, and the cue-led patterns tried only where one shared scan found a cue
+match as a full scan does."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.core.detection.base import Doc
+from pipeline.core.detection.base import Doc, matches_at
 from pipeline.core.detection.recognizers.names import NameRecognizer
 
 #: Every cue and name shape the patterns look for, in mixed case, so each pattern matches here as written.
@@ -41,3 +42,19 @@ def test_a_pattern_gated_on_lower_case_matches_mixed_case_but_never_capitals(nam
 
 def test_the_gated_names_are_patterns_of_the_recognizer() -> None:
     assert NameRecognizer._needs_capital | NameRecognizer._needs_lower <= set(_PATTERNS) | set(_CUED)
+
+
+@pytest.mark.parametrize(
+    "text", [_TEXT, _TEXT.lower(), _TEXT.upper(), "seen by seen by  wife wife, spoke with np np lee"]
+)
+def test_the_cue_led_patterns_tried_only_where_the_shared_scan_found_a_cue_match_as_a_full_scan(text: str) -> None:
+    lower = Doc.of(text).lower
+    starts = [m.start() for m in NameRecognizer._cue_starts.finditer(lower)]
+    tried = 0
+    for name, (cue, _) in _CUED.items():
+        if name == "weak_intro":
+            continue
+        full = [m.span() for m in cue.finditer(lower)]
+        assert [m.span() for m in matches_at(cue, lower, starts)] == full
+        tried += len(full)
+    assert tried

@@ -87,6 +87,19 @@ def case_counts(text: str) -> tuple[int, int, int]:
     return sum(c.isalpha() for c in text), sum(c.islower() for c in text), sum(c.isupper() for c in text)
 
 
+def matches_at(regex: re.Pattern[str], text: str, starts: Sequence[int]) -> Iterator[re.Match[str]]:
+    """``regex.finditer(text)`` for a regex whose matches are never empty, trying it only at ``starts``
+    (ascending, and holding every place where a match can start, as a cheaper scan found them)."""
+    end = 0
+    for start in starts:
+        if start < end:
+            continue
+        match = regex.match(text, start)
+        if match is not None:
+            yield match
+            end = max(match.end(), start + 1)
+
+
 class Cue:
     """A set of context words looked for within a window before (and optionally after) a match.
 

@@ -8,9 +8,10 @@ covering all-caps nursing shorthand) are trimmed, so 'DTR MARY AT BEDSIDE' yield
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
-from pipeline.core.detection.base import Doc, Recognizer, case_counts
+from pipeline.core.detection.base import Doc, Gate, Recognizer, case_counts, matches_at
 from pipeline.core.detection.lexicons import Lexicons, lexicons
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -293,6 +294,20 @@ class NameRecognizer(Recognizer):
             0.3,
         ),
     )
+    #: Where a cue of the cue-led patterns but weak_intro (whose words are everywhere) starts: one zero-width
+    #: scan in place of eight, after which each pattern is tried only there (:func:`matches_at`).
+    _cue_starts = re.compile(
+        "(?=" + "|".join(f"(?:{cue.pattern})" for name, cue, _, _ in _cued if name != "weak_intro") + ")"
+    )
+
+    #: Gates (a part every match holds) of slow patterns: the credential after a capitals name, the
+    #: initial's dot and the three letters after it.
+    _gates: Mapping[str, Gate] = MappingProxyType(
+        {
+            "credential_caps": Gate(re.compile(r"[ \t](?:MD|RN|NP|PA-C|LPN|CNA|CRNA|RRT)(?![\w])")),
+            "initial_surname": Gate(re.compile(rf"\.[ \t]?(?:[{UP}][{UP}'-]{{2}}|[a-z][a-z'-]{{2}})")),
+        }
+    )
 
     #: Patterns every match of which holds a capital ([UP]: a title, a credential, a WORD or CAPS name),
     #: and those every match of which holds a lower-case letter ([LO]: 'Dr', a WORD): skipped in a note
@@ -312,7 +327,8 @@ class NameRecognizer(Recognizer):
         text = doc.text
         _, lowers, uppers = case_counts(text)
         for name, regex, score in self._patterns:
-            if not self._possible(name, lowers, uppers):
+            gate = self._gates.get(name)
+            if not self._possible(name, lowers, uppers) or (gate is not None and not gate.passes(doc)):
                 continue
             for match in regex.finditer(text):
                 group = "before" if "before" in regex.groupindex and match.group("before") else "name"
@@ -321,10 +337,17 @@ class NameRecognizer(Recognizer):
                 span = self._candidate(text, name, score, *match.span(group))
                 if span is not None:
                     yield span
+        starts: list[int] | None = None
         for name, cue, name_regex, score in self._cued:
             if not self._possible(name, lowers, uppers):
                 continue
-            for match in cue.finditer(doc.lower):
+            if name == "weak_intro":
+                matches = cue.finditer(doc.lower)
+            else:
+                if starts is None:
+                    starts = [found.start() for found in self._cue_starts.finditer(doc.lower)]
+                matches = matches_at(cue, doc.lower, starts)
+            for match in matches:
                 found = name_regex.match(text, match.end())
                 if found is None:
                     continue
