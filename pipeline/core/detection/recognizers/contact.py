@@ -35,6 +35,7 @@ class PhoneRecognizer(Recognizer):
                 r"(?<![\w+-])(?:\+?1[-.\s]?)?(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}" + _EXT + r"(?![\w-])"
             ),
             0.7,
+            gate=Gate(re.compile(r"\d{3}[-.\s]\d{4}")),
         ),
         Pattern(
             "international",
@@ -57,6 +58,7 @@ class PhoneRecognizer(Recognizer):
             "grouped",
             re.compile(r"(?<![\w.,/:+-])\(?\d{2,5}\)?(?:[-.\s]\d{2,8}){1,4}" + _EXT + r"(?![\w/:]|[-.]\d)"),
             0.25,
+            gate=Gate(re.compile(r"\d\d\)?[-.\s]\d\d")),
         ),
     )
     _phone_cue = Cue(
@@ -81,6 +83,8 @@ class PhoneRecognizer(Recognizer):
 
     def find(self, doc: Doc) -> Iterator[Span]:
         for pattern in self._patterns:
+            if pattern.gate is not None and not pattern.gate.passes(doc):
+                continue
             for match in pattern.regex.finditer(doc.text):
                 start, end = match.span()
                 digits = checksums.digits_only(match.group(0))
@@ -189,9 +193,16 @@ class UrlRecognizer(Recognizer):
         rf"(?<![\w@.-])[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.(?:{_TLDS})(?:/[^\s<>\"']*)?(?![\w@-])"
     )
     _trailing = ".,;:!?)'\""
+    #: A scheme's '://' or 'www.'; a dot, a top-level domain, then a path or the end of the address.
+    _gates = (Gate(words=("://", "www.")), Gate(re.compile(rf"\.(?:{_TLDS})(?:/|(?![\w@-]))")))
 
     def find(self, doc: Doc) -> Iterator[Span]:
-        for regex, name, score in ((self._scheme, "url_scheme", 0.9), (self._bare, "domain", 0.6)):
+        for regex, name, score, gate in (
+            (self._scheme, "url_scheme", 0.9, self._gates[0]),
+            (self._bare, "domain", 0.6, self._gates[1]),
+        ):
+            if not gate.passes(doc):
+                continue
             for match in regex.finditer(doc.text):
                 start, end = match.span()
                 while end > start and doc.text[end - 1] in self._trailing:
