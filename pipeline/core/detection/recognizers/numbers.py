@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.core.detection import checksums
-from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.base import Cue, Doc, Gate, Pattern, PatternRecognizer, Recognizer
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -73,6 +73,7 @@ class IbanRecognizer(PatternRecognizer):
                         r"[A-Za-z](?<!\w[A-Za-z])[A-Za-z]\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?\b"
                     ),
                     0.85,
+                    gate=Gate(re.compile(r"\d\d(?<=[A-Za-z]{2}\d\d)")),  # the country code and check digits
                 )
             ],
             validator=_iban_check,
@@ -104,7 +105,14 @@ class DeaRecognizer(PatternRecognizer):
         super().__init__(
             "dea",
             PhiType.LICENSE,
-            [Pattern("dea", re.compile(r"[A-Za-z](?<![\w-][A-Za-z])[A-Za-z9]\d{7}(?![\w-])"), 0.5)],
+            [
+                Pattern(
+                    "dea",
+                    re.compile(r"[A-Za-z](?<![\w-][A-Za-z])[A-Za-z9]\d{7}(?![\w-])"),
+                    0.5,
+                    gate=Gate(re.compile(r"\d{7}")),
+                )
+            ],
             validator=self._check,
             context=Cue("dea", ["dea", "dea#", "dea #", "dea number", "registration"]),
             context_boost=0.4,
@@ -132,8 +140,11 @@ class VinRecognizer(Recognizer):
     name = "vin"
     _regex = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-HJ-NPR-Za-hj-npr-z0-9]{17}\b")
     _cue = Cue("vin", ["vin", "vin#", "vehicle", "car", "truck", "chassis"], before=30)
+    _gate = Gate(re.compile(r"[A-HJ-NPR-Za-hj-npr-z0-9]{17}"))
 
     def find(self, doc: Doc) -> Iterator[Span]:
+        if not self._gate.passes(doc):
+            return
         for match in self._regex.finditer(doc.text):
             value = match.group(0)
             cue = self._cue.found(doc, match.start(), match.end())
@@ -170,6 +181,7 @@ class GenericIdRecognizer(PatternRecognizer):
                         r"(?:[A-Z](?<![\w.,/:-][A-Z])[A-Z]{0,2}-?\d{6,}|\d(?<![\w.,/:-]\d)\d{5,}[A-Z]{1,3})(?![\w,/:]|\.\d)"
                     ),
                     0.45,
+                    gate=Gate(re.compile(r"\d{6}")),
                 ),
             ],
             context=Cue("id", ["id", "number", "no", "#", "identifier", "code"], before=20),
