@@ -87,6 +87,21 @@ def case_counts(text: str) -> tuple[int, int, int]:
     return sum(c.isalpha() for c in text), sum(c.islower() for c in text), sum(c.isupper() for c in text)
 
 
+def words_not_after(words: Iterable[str], not_after: str = r"\w") -> str:
+    """A regex for any of ``words`` (literal text) where the character before is not ``not_after`` (a one-
+    character class): '(?<!\\w)(?:Drs|Dr|...)' with the look-behind after each word's first character, so the
+    regex engine can skip to a possible first character (see :class:`Pattern`). Words sharing a first
+    character keep their order, so the same alternative wins."""
+    rests: dict[str, list[str]] = {}
+    for word in words:
+        rests.setdefault(word[0], []).append(re.escape(word[1:]))
+    return (
+        "(?:"
+        + "|".join(rf"{re.escape(c)}(?<!{not_after}{re.escape(c)})(?:{'|'.join(r)})" for c, r in rests.items())
+        + ")"
+    )
+
+
 def matches_at(regex: re.Pattern[str], text: str, starts: Sequence[int]) -> Iterator[re.Match[str]]:
     """``regex.finditer(text)`` for a regex whose matches are never empty, trying it only at ``starts``
     (ascending, and holding every place where a match can start, as a cheaper scan found them)."""
