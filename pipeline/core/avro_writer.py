@@ -35,6 +35,11 @@ _SMALL = [bytes([n << 1]) for n in range(64)]  # zigzag varints of 0..63: one by
 _NUMERIC = ("int", "long", "float", "double")
 
 
+class Encoded(bytes):
+    """A field's value already in its Avro encoding (a part many records share, encoded once): a compiled
+    record writer copies it as it is, in place of the value. Only compiled writers take it."""
+
+
 class UnsupportedSchema(PipelineError):
     """The schema uses something this writer leaves to fastavro (caught by :func:`compile_writer`)."""
 
@@ -173,7 +178,9 @@ def _record(schema: dict[str, Any], named: dict[str, Write], enclosing: str) -> 
     the cost of a closure per field)."""
     namespace = _namespace(schema, enclosing)
     full_name = _full_name(schema["name"], namespace)
-    scope: dict[str, Any] = {"S": _SMALL, "varint": varint, "MISSING": _MISSING, "DOUBLE": _DOUBLE, "FLOAT": _FLOAT}
+    scope: dict[str, Any] = {
+        "S": _SMALL, "varint": varint, "MISSING": _MISSING, "DOUBLE": _DOUBLE, "FLOAT": _FLOAT, "E": Encoded,
+    }  # fmt: skip
     # A record may refer to itself: until its code exists, references reach it through the scope.
     named[full_name] = lambda datum, parts: scope["write"](datum, parts)
     lines = ["def write(datum, parts):", "    a = parts.append", "    get = datum.get"]
@@ -222,7 +229,7 @@ def _inline(field_type: Any, i: int) -> list[str]:
                 f"elif type(v) is int and {low} <= v <= {high}: a({other_tag!r}); a(varint(v))",
                 f"else: W{i}(v, parts)",
             ]
-    return [f"W{i}(v, parts)"]
+    return ["if type(v) is E: a(v)", f"else: W{i}(v, parts)"]  # a value encoded beforehand, or the value
 
 
 def _array(write_item: Write) -> Write:

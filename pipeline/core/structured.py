@@ -41,7 +41,7 @@ from pipeline.core.schemas import (
     UnionPlan,
 )
 from pipeline.core.spans import Span
-from pipeline.core.transform.actions import Action, ActionParams
+from pipeline.core.transform.actions import NO_PARAMS, Action, ActionParams
 from pipeline.core.transform.operators import OPERATORS
 
 STAGE = "protect"
@@ -330,7 +330,7 @@ def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:
 
 def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:
     """A tagged value that cannot be generalized is not what its field says: the record is refused."""
-    protected, applied = protect(text, phi_type, Action.GENERALIZE, path, ActionParams())
+    protected, applied = protect(text, phi_type, Action.GENERALIZE, path, NO_PARAMS)
     if applied is not Action.GENERALIZE:
         raise InvalidField(STAGE, f"field {path!r}: not a {phi_type.value} value that can be generalized")
     return protected
