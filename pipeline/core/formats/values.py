@@ -33,6 +33,9 @@ class ValueProtector:
     secret: bytes = field(repr=False)
     shift_days: tuple[int, int] = (-365, 365)
     patient_key: str = ""
+    #: A context made (and checked) once with this protector's secret, tokenizer and shift range, which
+    #: every value's context copies (:meth:`TransformContext.derive`); None: each is made and checked anew.
+    base: TransformContext | None = field(default=None, repr=False)
     #: Contexts without a path (every operator's but encryption's), by patient key, notation and parameters.
     _shared: dict[tuple[int, int], tuple[object, object, str, TransformContext]] = field(
         default_factory=dict, repr=False
@@ -49,6 +52,8 @@ class ValueProtector:
         extra: dict[str, object] = {"dates": dates} if dates is not None else {}
         if params:
             extra["params"] = params
+        if self.base is not None:
+            return self.base.derive(patient_key=self.patient_key, encrypt=encrypt, **extra)
         return TransformContext(
             patient_key=self.patient_key,
             secret=self.secret,
