@@ -110,7 +110,7 @@ def _compile(schema: Any, named: dict[str, Write], namespace: str) -> Write:
     if kind == "array":
         return _array(_compile(schema["items"], named, namespace))
     if kind == "map":
-        return _map(_compile(schema["values"], named, namespace))
+        return _map(_compile(schema["values"], named, namespace), schema["values"])
     if kind == "enum":
         write = _enum(schema["symbols"])
     elif kind == "fixed":
@@ -243,13 +243,41 @@ def _array(write_item: Write) -> Write:
     return write
 
 
-def _map(write_value: Write) -> Write:
+def _map(write_value: Write, values: Any) -> Write:
+    if values == "string" or values == "int" or values == "long":  # the audit event's maps: values in place
+        return _scalar_map(values == "string")
+
     def write(datum: Any, parts: Parts) -> None:
         if len(datum):
             parts.append(varint(len(datum)))
             for key, value in datum.items():
                 _string(key, parts)
                 write_value(value, parts)
+        parts.append(b"\x00")
+
+    return write
+
+
+def _scalar_map(strings: bool) -> Write:
+    """A map of strings or of whole numbers, each entry written in place (as :func:`_string` and
+    :func:`_long` write them: a value of another type raises as they do)."""
+
+    def write(datum: Any, parts: Parts) -> None:
+        if len(datum):
+            append = parts.append
+            append(varint(len(datum)))
+            for key, value in datum.items():
+                data = key.encode("utf-8")
+                size = len(data)
+                append(_SMALL[size] if size < 64 else varint(size))
+                append(data)
+                if strings:
+                    data = value.encode("utf-8")
+                    size = len(data)
+                    append(_SMALL[size] if size < 64 else varint(size))
+                    append(data)
+                else:
+                    append(_SMALL[value] if type(value) is int and 0 <= value < 64 else varint(value))
         parts.append(b"\x00")
 
     return write

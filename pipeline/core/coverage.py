@@ -191,4 +191,10 @@ class Coverage:
 
     def as_details(self) -> dict[str, str]:
         """The counts as audit-event details (``leaves_ruled``: ``"12"``...), every decision present."""
-        return {f"leaves_{d.value}": str(self.counts.get(d, 0)) for d in Decision}
+        counts = self.counts
+        return {name: str(counts.get(decision, 0)) for decision, name in _DETAIL_NAMES}
+
+
+#: Each decision with its detail's name, in the enumeration's order (iterating an Enum costs more than
+#: the rest of :meth:`Coverage.as_details`).
+_DETAIL_NAMES = tuple((decision, f"leaves_{decision.value}") for decision in Decision)

@@ -98,9 +98,14 @@ class Deidentified(Generic[T]):
     def restricted(self) -> bool:
         return self.decision.action is SensitiveAction.RESTRICT
 
-    def counts(self) -> tuple[Counter[str], Counter[str]]:
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Transformations by PHI type and by action (what an audit event records)."""
-        return Counter(t.phi_type for t in self.transformations), Counter(t.action for t in self.transformations)
+        by_type: dict[str, int] = {}
+        by_action: dict[str, int] = {}
+        for item in self.transformations:  # one pass, in order of first appearance (as Counter counts)
+            by_type[item.phi_type] = by_type.get(item.phi_type, 0) + 1
+            by_action[item.action] = by_action.get(item.action, 0) + 1
+        return by_type, by_action
 
 
 @dataclass

@@ -72,7 +72,11 @@ class AuditChainError(PipelineError):
 
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8; the exact bytes that are hashed."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return _CANONICAL.encode(obj).encode("utf-8")
+
+
+#: ``json.dumps`` with these options, made once (``dumps`` builds an encoder per call for any option).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def event_hash(event: Mapping[str, Any]) -> str:
