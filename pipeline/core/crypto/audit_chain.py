@@ -51,6 +51,7 @@ from pipeline.core.errors import PipelineError
 GENESIS_HASH = "0" * 64
 SIGNATURE_VERSION = "v1"
 CHAIN_FIELDS = ("chain_id", "seq", "prev_hash", "hash", "sig")
+_CHAIN_FIELD_SET = frozenset(CHAIN_FIELDS)
 _SIG_DOMAIN = b"phi-pipeline/audit/v1\x00"
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -141,10 +142,10 @@ class AuditChain:
         The result is a fresh JSON-normal dict (tuples become lists): exactly what will be hashed
         again when it is read back. The chain advances only if this returns.
         """
-        if not isinstance(event, Mapping):
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise AuditChainError("an audit event must be a dict")
-        reserved = sorted(set(event) & set(CHAIN_FIELDS))
-        if reserved:
+        if not _CHAIN_FIELD_SET.isdisjoint(event):
+            reserved = sorted(set(event) & _CHAIN_FIELD_SET)
             raise AuditChainError(f"audit event already has chain field(s) {', '.join(reserved)}; the chain sets them")
         signing_key = self._keyring.current(KeyPurpose.AUDIT)
         with self._lock:

@@ -75,15 +75,15 @@ class ValueProtector:
     def protect(self, value: str, rule: Rule, path: str, dates: DateCodec) -> tuple[str | None, RuleAction]:
         """The protected value (None: remove it) and the action applied; a value an action cannot
         take (a ZIP that is not one, a date that does not parse) is removed, and says so."""
-        action, phi_type = rule.action, rule.phi_type or PhiType.ID
+        action, phi_type, params = rule.action, rule.phi_type or PhiType.ID, rule.params
         if action is RuleAction.KEEP:
             return value, action
-        if action is RuleAction.REDACT and not rule.params:
+        if action is RuleAction.REDACT and (params is NO_PARAMS or not params):
             return None, action
         if action is RuleAction.ENCRYPT:  # bound to the message and the path
-            context = self.context(path, dates, rule.params)
+            context = self.context(path, dates, params)
         else:
-            context = self._shared_context(dates, rule.params)
+            context = self._shared_context(dates, params)
         result = OPERATORS[action].protect(value, phi_type, context)
         if result is None:
             return None, RuleAction.REDACT
