@@ -226,7 +226,8 @@ def _inline(field_type: Any, i: int) -> list[str]:
             low, high = _INT_RANGE if other == "int" else _LONG_RANGE
             return [
                 f"if v is None: a({null_tag!r})",
-                f"elif type(v) is int and {low} <= v <= {high}: a({other_tag!r}); a(varint(v))",
+                f"elif type(v) is int and {low} <= v <= {high}: a({other_tag!r}); "
+                "a(S[v] if 0 <= v < 64 else varint(v))",
                 f"else: W{i}(v, parts)",
             ]
     return ["if type(v) is E: a(v)", f"else: W{i}(v, parts)"]  # a value encoded beforehand, or the value

@@ -174,7 +174,7 @@ class Coverage:
 
     def count(self, decisions: Iterable[Decision | None]) -> None:
         """Leaves decided, counted at once (None: a leaf not counted); their records come by :meth:`note`."""
-        self.counts.update(d for d in decisions if d is not None)
+        self.counts.update(filter(None, decisions))  # a decision is a non-empty string
 
     def note(self, path: str, rule: str, decision: Decision, action: str) -> None:
         """A record for ``policy explain``, not counted: of what is no leaf of the input (a required FHIR

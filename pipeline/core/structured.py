@@ -145,6 +145,7 @@ def protect_record(
 
 #: Values a decoded record holds that nothing mutates: shared by :func:`copy_tree`, not copied.
 _IMMUTABLE = (str, int, float, bool, bytes, type(None), Decimal, date, dt_time, UUID)
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})  # the common ones, shared without a call
 
 
 def copy_tree(value: Any) -> Any:
@@ -153,9 +154,9 @@ def copy_tree(value: Any) -> Any:
     anything else deep-copied. Several times faster than ``deepcopy``, which memoizes every object."""
     kind = type(value)
     if kind is dict:
-        return {k: copy_tree(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else copy_tree(v) for k, v in value.items()}
     if kind is list:
-        return [copy_tree(v) for v in value]
+        return [v if type(v) in _SCALARS else copy_tree(v) for v in value]
     if isinstance(value, _IMMUTABLE):
         return value
     return copy.deepcopy(value)

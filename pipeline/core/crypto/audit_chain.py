@@ -184,7 +184,10 @@ def _plain_copy(event: dict[str, Any]) -> dict[str, Any] | None:
             return None
         if kind in _SCALARS:
             out[key] = value
-        elif kind is dict and all(type(k) is str and type(v) in _SCALARS for k, v in value.items()):
+        elif kind is dict:
+            for inner_key, inner in value.items():
+                if type(inner_key) is not str or type(inner) not in _SCALARS:
+                    return None
             out[key] = dict(value)
         else:
             return None

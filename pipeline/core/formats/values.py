@@ -65,7 +65,8 @@ class ValueProtector:
 
     def _shared_context(self, dates: DateCodec, params: ActionParams) -> TransformContext:
         """The context of every value of this patient in this notation with these parameters, made once."""
-        params = params or NO_PARAMS  # every tag has its own empty parameters
+        if params is not NO_PARAMS and not params:  # every tag has its own empty parameters
+            params = NO_PARAMS
         key = (id(dates), id(params))  # identities, checked below (the parameters would hash in Python)
         found = self._shared.get(key)
         if found is None or found[0] is not dates or found[1] is not params or found[2] != self.patient_key:
