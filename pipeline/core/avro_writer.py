@@ -61,12 +61,19 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+def compile_parts_writer(parsed: Any) -> Write | None:
+    """A function that appends a value's Avro encoding to a list of parts (for a value written inside
+    another's encoding), or None where fastavro must write it."""
+    try:
+        return _compile(parsed, {}, _namespace(parsed, ""))
+    except UnsupportedSchema:
+        return None
+
+
 def compile_writer(parsed: Any) -> Callable[[Any], bytes] | None:
     """A function from a record to its schemaless Avro bytes, or None where fastavro must write it."""
-    named: dict[str, Write] = {}
-    try:
-        write = _compile(parsed, named, _namespace(parsed, ""))
-    except UnsupportedSchema:
+    write = compile_parts_writer(parsed)
+    if write is None:
         return None
 
     def encode(record: Any) -> bytes:

@@ -7,11 +7,11 @@ the text is done. Avro is one format among the three: its tags are its rules, it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pipeline.core.avro_writer import Encoded, compile_writer, varint
+from pipeline.core.avro_writer import Encoded, Write, compile_parts_writer, varint
 from pipeline.core.codecs import decode, encode_avro
 from pipeline.core.coverage import Coverage as LeafCoverage
 from pipeline.core.errors import UnknownSchema
@@ -142,7 +142,7 @@ class TransformationBytes:
         self._limit = limit
         #: Per output schema (by identity): its item writer and the bytes of each transformation by identity
         #: (the object kept beside its bytes, so its id cannot be reused while the entry lives).
-        self._outputs: dict[int, tuple[SchemaEntry, Callable[[Any], bytes] | None, dict[int, Any]]] = {}
+        self._outputs: dict[int, tuple[SchemaEntry, Write | None, dict[int, Any]]] = {}
 
     def encode(self, output: SchemaEntry, transformations: Sequence[Transformation]) -> Encoded | None:
         """The array's bytes, or None where the output's ``phi_transformations`` is not compiled."""
@@ -155,26 +155,28 @@ class TransformationBytes:
         parts = [varint(len(transformations))] if transformations else []
         for item in transformations:
             if item.start is not None:  # a span in free text: its own object, never seen again
-                parts.append(write(item.as_record()))
+                write(item.as_record(), parts)
                 continue
             known = items.get(id(item))
             if known is None or known[0] is not item:
                 if len(items) >= self._limit:  # objects made for one record (withheld texts): start again
                     items.clear()
-                known = items[id(item)] = (item, write(item.as_record()))
+                own: list[bytes] = []
+                write(item.as_record(), own)
+                known = items[id(item)] = (item, b"".join(own))
             parts.append(known[1])
         parts.append(b"\x00")
         return Encoded(b"".join(parts))
 
 
-def _item_writer(output: SchemaEntry) -> Callable[[Any], bytes] | None:
+def _item_writer(output: SchemaEntry) -> Write | None:
     """The compiled writer of one ``phi_transformations`` item of ``output`` (None: not compiled)."""
     if output.writer is None or not isinstance(output.parsed, dict):
         return None
     for avro_field in output.parsed.get("fields", ()):
         kind = avro_field.get("type")
         if avro_field.get("name") == "phi_transformations" and isinstance(kind, dict) and kind.get("type") == "array":
-            return compile_writer(kind["items"])
+            return compile_parts_writer(kind["items"])
     return None
 
 
