@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 
-
 #: ``base64.urlsafe_b64encode``'s translation, applied here to ``binascii``'s output directly (the
 #: ``base64`` wrappers cost more than the encoding of a token; several are made per record).
 _URLSAFE = bytes.maketrans(b"+/", b"-_")

@@ -10,6 +10,7 @@ codes are no evidence. Sources: HL7 FHIR R4 terminology pages (code system URIs)
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 from pipeline.core.errors import SchemaError
@@ -84,6 +85,7 @@ ALIASES: dict[str, CodeSystem] = {
 }
 
 
+@functools.lru_cache(maxsize=1024)  # a few names, asked for every coded value of every record
 def system_of(name: str | None) -> CodeSystem | None:
     """The system a URI, OID or mnemonic names (None for one no table here covers)."""
     if not name:

@@ -54,6 +54,9 @@ class Coded:
     withdrawn: bool = False  # refuted, entered in error, deleted, not done, not taken
 
 
+_NONE: frozenset[SensitiveCategory] = frozenset()
+
+
 @dataclass
 class CodedEvidence:
     """Per category, the ids of the code groups or ranges found; how many codes were dropped, and why."""
@@ -63,6 +66,8 @@ class CodedEvidence:
 
     @property
     def categories(self) -> frozenset[SensitiveCategory]:
+        if not self.found:  # most records: no code of a sensitive category
+            return _NONE
         return frozenset(c for c, ids in self.found.items() if ids)
 
     def add(self, category: SensitiveCategory, group: str) -> None:
