@@ -40,6 +40,37 @@ class Encoded(bytes):
     record writer copies it as it is, in place of the value. Only compiled writers take it."""
 
 
+class RepeatedMaps:
+    """A record schema's maps of strings or numbers whose contents repeat from record to record (an audit
+    event's counts and details), each content's encoding remembered: :meth:`shared` puts it in place."""
+
+    def __init__(self, parsed: Any, limit: int = 4096) -> None:
+        self._limit = limit
+        self._fields: dict[str, tuple[Write, dict[tuple[Any, ...], Encoded]]] = {}
+        for avro_field in parsed.get("fields", ()) if isinstance(parsed, dict) else ():
+            kind = avro_field.get("type")
+            if isinstance(kind, dict) and kind.get("type") == "map" and kind.get("values") in ("string", "int", "long"):
+                self._fields[avro_field["name"]] = (_scalar_map(kind["values"] == "string"), {})
+
+    def shared(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``record`` with each such map as its :class:`Encoded` bytes (for a compiled writer)."""
+        out = dict(record)
+        for name, (write, known) in self._fields.items():
+            value = record.get(name)
+            if type(value) is not dict:
+                continue
+            key = tuple(value.items())
+            found = known.get(key)
+            if found is None:
+                if len(known) >= self._limit:  # contents without end (scores): start again
+                    known.clear()
+                parts: Parts = []
+                write(value, parts)
+                found = known[key] = Encoded(b"".join(parts))
+            out[name] = found
+        return out
+
+
 class UnsupportedSchema(PipelineError):
     """The schema uses something this writer leaves to fastavro (caught by :func:`compile_writer`)."""
 

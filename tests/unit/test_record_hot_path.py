@@ -9,8 +9,10 @@ import io
 import fastavro
 import pytest
 
-from pipeline.core.avro_writer import Encoded, compile_parts_writer
+from pipeline.core.audit import processed_event
+from pipeline.core.avro_writer import Encoded, RepeatedMaps, compile_parts_writer
 from pipeline.core.coverage import Coverage, Decision
+from pipeline.core.crypto.audit_chain import AuditChain
 from pipeline.core.errors import ConfigError
 from pipeline.core.formats.processor import TransformationBytes
 from pipeline.core.sensitive_evidence.code_systems import CodeSystem
@@ -108,3 +110,20 @@ def test_range_hits_are_the_ranges_walk_every_time(code):
     for _ in range(2):  # computed, then remembered
         evidence = classify_codes([Coded(CodeSystem.ICD10CM.value, code)])
         assert {group for groups in evidence.found.values() for group in groups} == expected
+
+
+def test_repeated_maps_write_the_events_bytes_and_refuse_nothing_they_do_not_know(registry, keyring):
+    audit = registry.get("audit_event")
+    maps = RepeatedMaps(audit.parsed, limit=2)
+    chain = AuditChain(keyring, "w/run/p0")
+    for n in range(4):  # each content twice, and past the limit
+        event = chain.append(
+            processed_event(
+                actor="w", message_id=f"m-{n}", schema="clinical_record:1", source="in/0/0",
+                entity_counts={"ID": 2 + n // 2, "NAME": 70}, action_counts={"tokenize": 2 + n // 2},
+                details={"leaves_ruled": "é" * (n // 2 * 40)},
+            )
+        )  # fmt: skip
+        shared = maps.shared(event)
+        assert isinstance(shared["details"], Encoded) and shared["actor"] == "w"
+        assert audit.writer(shared) == _fastavro(audit.parsed, event)
