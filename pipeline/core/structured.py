@@ -256,6 +256,8 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
     others: list[int] = []
     for policy, path, _, _, value in leaves:
         phi_type = policy.phi_type
+        if phi_type is None:
+            continue
         if phi_type is PhiType.AGE:
             years = _whole_years(value)
             if years is not None and years >= 90:

@@ -40,6 +40,7 @@ class ValueProtector:
     _shared: dict[tuple[int, int], tuple[object, object, str, TransformContext]] = field(
         default_factory=dict, repr=False
     )
+    _last: tuple[object, object, str, TransformContext] | None = field(default=None, repr=False)
 
     def context(
         self, path: str = "", dates: DateCodec | None = None, params: ActionParams | None = None
@@ -67,10 +68,14 @@ class ValueProtector:
         """The context of every value of this patient in this notation with these parameters, made once."""
         if params is not NO_PARAMS and not params:  # every tag has its own empty parameters
             params = NO_PARAMS
+        found = self._last  # a record's values mostly share one: no key made
+        if found is not None and found[0] is dates and found[1] is params and found[2] is self.patient_key:
+            return found[3]
         key = (id(dates), id(params))  # identities, checked below (the parameters would hash in Python)
         found = self._shared.get(key)
         if found is None or found[0] is not dates or found[1] is not params or found[2] != self.patient_key:
             found = self._shared[key] = (dates, params, self.patient_key, self.context("", dates, params))
+        self._last = found
         return found[3]
 
     def protect(self, value: str, rule: Rule, path: str, dates: DateCodec) -> tuple[str | None, RuleAction]:
