@@ -14,6 +14,11 @@ byte (``tests/unit/test_avro_writer.py`` compares them on every shipped schema).
 does not take (one that does not fit its schema, or a form only fastavro reads: a tuple naming a union
 branch, a mapping that is not a dict) raises, never writes something else; :func:`pipeline.core.codecs.encode_avro`
 then hands the record to fastavro, which writes it or raises its own error.
+
+Parts that repeat from record to record are written once: a field's value may be given as its
+:class:`Encoded` bytes (the de-identified record's transformations, an audit event's maps kept by
+:class:`RepeatedMaps`), which a compiled record writer copies in place. Only compiled writers take it,
+so callers that pass one fall back to the plain value if the writer refuses the record.
 """
 
 from __future__ import annotations
