@@ -213,11 +213,12 @@ class AvroFormat:
         output = self._registry().output_for(protected.entry)
         record = dict(protected.protected.record)
         record.update(message_id=message_id, source_schema=protected.entry.ref, sensitive_categories=categories)
-        shared = TRANSFORMATION_BYTES.encode(output, transformations)
-        if shared is not None and output.writer is not None:
-            record["phi_transformations"] = shared
+        if output.writer is not None:
             try:
-                return output.writer(record), output.ref
+                shared = TRANSFORMATION_BYTES.encode(output, transformations)
+                if shared is not None:
+                    record["phi_transformations"] = shared
+                    return output.writer(record), output.ref
             except Exception:  # noqa: S110 - a value the compiled writer does not take: fastavro writes it below
                 pass
         record["phi_transformations"] = [t.as_record() for t in transformations]

@@ -85,9 +85,19 @@ ALIASES: dict[str, CodeSystem] = {
 }
 
 
-@functools.lru_cache(maxsize=1024)  # a few names, asked for every coded value of every record
 def system_of(name: str | None) -> CodeSystem | None:
     """The system a URI, OID or mnemonic names (None for one no table here covers)."""
+    if type(name) is str:  # a few names, asked for every coded value of every record: remembered
+        return _named_system(name)
+    return _read_system(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _named_system(name: str) -> CodeSystem | None:
+    return _read_system(name)
+
+
+def _read_system(name: str | None) -> CodeSystem | None:
     if not name:
         return None
     key = name.strip().lower().rstrip("/")
