@@ -49,6 +49,10 @@ AGED_90_PLUS = "90+"
 SAFE_HARBOR_DETECTOR = "safe-harbor-90"
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _BIRTH_NAMES = ("birth", "dob")
+#: Enumeration members read per leaf, bound once (an Enum class attribute costs ten times a global's).
+_AGE, _DATE = PhiType.AGE, PhiType.DATE
+_GENERALIZE, _KEEP = Action.GENERALIZE, Action.KEEP
+_KEPT, _RULED, _DETECTED = Decision.KEPT, Decision.RULED, Decision.DETECTED
 
 #: One value through the action table: (value, type, action, field path) -> (protected value or None
 #: for removed, the action applied); the Avro format binds it to the message (its keys, patient, id).
@@ -258,11 +262,11 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
         phi_type = policy.phi_type
         if phi_type is None:
             continue
-        if phi_type is PhiType.AGE:
+        if phi_type is _AGE:
             years = _whole_years(value)
             if years is not None and years >= 90:
                 return True
-        elif phi_type is PhiType.DATE:
+        elif phi_type is _DATE:
             year = _year_of(value)
             if year is not None:
                 (births if _is_birth_date(path) else others).append(year)
@@ -316,8 +320,8 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> Decis
     coverage = result.coverage
     if tag.opted_out:  # "phi": "NONE": the schema's author opted out
         if coverage.explain:
-            coverage.note(path, f'{policy.name}: "phi": "NONE" (keep)', Decision.KEPT, "keep")
-        return Decision.KEPT
+            coverage.note(path, f'{policy.name}: "phi": "NONE" (keep)', _KEPT, "keep")
+        return _KEPT
     if tag.text:
         if type(value) is not str and not isinstance(value, str):
             return None
@@ -326,24 +330,24 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> Decis
             result.texts.append(slot(path, container, key, value))
         if coverage.explain:
             why = "untagged string: detector" if policy.implicit else f"{policy.name}: FREE_TEXT detect"
-            coverage.note(path, why, Decision.DETECTED, "detect")
-        return Decision.DETECTED
+            coverage.note(path, why, _DETECTED, "detect")
+        return _DETECTED
     text = value if type(value) is str else str(value)
     phi_type, action = policy.phi_type, policy.action
     if tag.known_always or (tag.known_age and (_whole_years(text) or 0) >= 90):
         result.known.append((phi_type, text))
     protected: str | None
-    if action is Action.GENERALIZE:  # the value must be what the field says (a date with a year, an age)
+    if action is _GENERALIZE:  # the value must be what the field says (a date with a year, an age)
         protected = _generalized(text, phi_type, path, protect)
     else:
         protected, action = protect(text, phi_type, action, path, policy.params)
     if result.aged_90_plus and protected is not None and _reveals_age(phi_type, text, action):
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
-        protected, action = AGED_90_PLUS, Action.GENERALIZE
+        protected, action = AGED_90_PLUS, _GENERALIZE
     container[key] = protected
     action_name = _NAMES[action]
     result.transformations.append(_transformation(path, tag.type_name, action_name))
-    decision = Decision.KEPT if action is Action.KEEP else Decision.RULED
+    decision = _KEPT if action is _KEEP else _RULED
     if coverage.explain:
         coverage.note(path, f"{policy.name}: {action_name} {tag.type_name}", decision, action_name)
     return decision
@@ -368,12 +372,12 @@ def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:
     (every action but those the table marks opaque: redact, tokenize, encrypt)."""
     if OPERATORS[action].opaque:
         return False
-    return phi_type is PhiType.DATE or (phi_type is PhiType.AGE and (_whole_years(text) or 0) >= 90)
+    return phi_type is _DATE or (phi_type is _AGE and (_whole_years(text) or 0) >= 90)
 
 
 def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:
     """A tagged value that cannot be generalized is not what its field says: the record is refused."""
-    protected, applied = protect(text, phi_type, Action.GENERALIZE, path, NO_PARAMS)
-    if applied is not Action.GENERALIZE:
+    protected, applied = protect(text, phi_type, _GENERALIZE, path, NO_PARAMS)
+    if applied is not _GENERALIZE:
         raise InvalidField(STAGE, f"field {path!r}: not a {phi_type.value} value that can be generalized")
     return protected

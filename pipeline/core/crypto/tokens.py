@@ -117,6 +117,9 @@ def _associated_data(phi_type: PhiType) -> list[bytes]:
 _BY_TYPE: dict[object, list[bytes]] = {t: [_DOMAIN_TAG, t.value.encode("ascii")] for t in PhiType}
 
 
+_TOKEN = KeyPurpose.TOKEN  # read per token: bound once
+
+
 class Tokenizer:
     """Makes and reverses tokens with the keyring's TOKEN keys.
 
@@ -139,7 +142,7 @@ class Tokenizer:
 
     def tokenize(self, value: str, phi_type: PhiType) -> str:
         """The token for ``value`` under the newest active TOKEN key; equal inputs give equal tokens."""
-        key = self._keyring.current(KeyPurpose.TOKEN)
+        key = self._keyring.current(_TOKEN)
         current = self._current  # the key of the last token, its cipher and its prefix: one check per token
         if current is None or current[0] is not key:
             current = self._current = (key, self._cipher(key.key_id, key.material), f"{TOKEN_PREFIX}:{key.key_id}:")
