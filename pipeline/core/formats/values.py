@@ -50,9 +50,7 @@ class ValueProtector:
     ) -> TransformContext:
         """The operators' context for the value at ``path`` (encryption is bound to the message and the path)."""
 
-        def encrypt(value: str, phi_type: PhiType) -> str:
-            return self.encrypt(value, self.message_id, path, phi_type)
-
+        encrypt = self._encrypt_at(path)
         extra: dict[str, object] = {"dates": dates} if dates is not None else {}
         if params:
             extra["params"] = params
@@ -66,6 +64,14 @@ class ValueProtector:
             shift_days=self.shift_days,
             **extra,
         )
+
+    def _encrypt_at(self, path: str) -> Callable[[str, PhiType], str]:
+        """Encryption bound to this message and ``path``."""
+
+        def encrypt(value: str, phi_type: PhiType) -> str:
+            return self.encrypt(value, self.message_id, path, phi_type)
+
+        return encrypt
 
     def _shared_context(self, dates: DateCodec, params: ActionParams) -> TransformContext:
         """The context of every value of this patient in this notation with these parameters, made once."""
@@ -89,7 +95,9 @@ class ValueProtector:
             return value, action
         if action is _REDACT and (params is NO_PARAMS or not params):
             return None, action
-        if action is _ENCRYPT:  # bound to the message and the path
+        if action is _ENCRYPT and self.base is not None:  # bound to the message and the path
+            context = self._shared_context(dates, params).derive(encrypt=self._encrypt_at(path))
+        elif action is _ENCRYPT:
             context = self.context(path, dates, params)
         else:
             context = self._shared_context(dates, params)
