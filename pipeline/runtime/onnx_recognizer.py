@@ -31,7 +31,8 @@ from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 from pipeline.runtime.category_head import ENCODER_OUTPUT, WindowFeatures, pool
 from pipeline.runtime.labelmap import load_label_map
-from pipeline.runtime.providers import GPU_PROVIDERS, create_session
+from pipeline.runtime.providers import CPU, GPU_PROVIDERS, create_session
+from pipeline.runtime.token_pruning import PrunedRunner, has_pruned
 
 MODEL_FILES = ("model_quantized.onnx", "model.onnx")
 
@@ -92,6 +93,7 @@ class OnnxTokenClassifier:
         max_length: int | None = None,
         stride: int | None = None,
         aggregation: str = "average",
+        token_pruning: bool = True,
     ) -> None:
         if aggregation not in ("average", "first"):
             raise ConfigError(f"aggregation must be 'average' or 'first', got {aggregation!r}")
@@ -127,6 +129,11 @@ class OnnxTokenClassifier:
         self.features: WindowFeatures | None = None
         self._use_binding = self.provider in GPU_PROVIDERS
         self._build_type_matrix()
+        # The pruned graph beside the model (pipeline.runtime.token_pruning), for CPU runs without features.
+        self._pruned: PrunedRunner | None = None
+        if token_pruning and self.provider == CPU and has_pruned(model_dir):
+            outside = next(i for i, tag in enumerate(self.tags) if tag.type is None)
+            self._pruned = PrunedRunner(model_dir, threads, outside)
 
     def enable_features(self, memo: WindowFeatures) -> None:
         """From now on every run also pools the encoder's block outputs per window into ``memo``."""
@@ -173,9 +180,10 @@ class OnnxTokenClassifier:
         windows.sort(key=lambda w: w.end - w.start)
         per_run = self.batch_size if self._use_binding else 1
         offset = len(self._prefix)
+        words = self._word_ids(encodings) if self._pruned is not None and self.features is None else None
         for first in range(0, len(windows), per_run):
             batch = windows[first : first + per_run]
-            probs, hidden = self._run(batch, encodings)
+            probs, hidden = self._run(batch, encodings, words)
             for row, window in enumerate(batch):
                 length = window.end - window.start
                 sums[window.text_index][window.start : window.end] += probs[row, offset : offset + length]
@@ -207,12 +215,22 @@ class OnnxTokenClassifier:
         self._type_matrix = matrix
         self._begin_matrix = begin
 
+    @staticmethod
+    def _word_ids(encodings: list[Encoding]) -> list[np.ndarray]:
+        """Per text, the word id of each token (-1 for none)."""
+        return [
+            np.fromiter((-1 if w is None else w for w in enc.word_ids), dtype=np.int64, count=len(enc.ids))
+            for enc in encodings
+        ]
+
     def _windows(self, text_index: int, n_tokens: int) -> list[_Window]:
         return [_Window(text_index, start, end) for start, end in window_bounds(n_tokens, self._body, self.stride)]
 
     # -- inference ------------------------------------------------------------------------------
 
-    def _run(self, batch: list[_Window], encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run(
+        self, batch: list[_Window], encodings: list[Encoding], words: list[np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         # Batched (GPU): every window padded to the full window length, so its shapes and sums are the same
         # whatever its neighbours. Alone (CPU): no padding at all.
         width = (
@@ -226,7 +244,13 @@ class OnnxTokenClassifier:
             mask[row, : len(seq)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feeds = {name: self._cast(name, value) for name, value in feeds.items() if name in self._inputs}
-        logits, *hidden = self._infer(feeds)
+        if words is not None and self._pruned is not None and len(batch) == 1:
+            window = batch[0]
+            body = words[window.text_index][window.start : window.end]
+            word_ids = np.concatenate([[-1] * len(self._prefix), body, [-1] * len(self._suffix)]).astype(np.int64)
+            logits, hidden = self._pruned.logits(feeds, word_ids, len(self.tags)), []
+        else:
+            logits, *hidden = self._infer(feeds)
         shifted = logits - logits.max(axis=-1, keepdims=True)
         exp = np.exp(shifted)
         return exp / exp.sum(axis=-1, keepdims=True), (hidden[0] if hidden else None)
