@@ -14,6 +14,11 @@ With a category head beside the model (:mod:`pipeline.runtime.category_head`), :
 enable_features` asks the same run for the encoder's block outputs too and keeps each window's pooled
 features per text, so the sensitive-category head reads them instead of running a second encoder; the token
 probabilities, and so the spans, are those of the run without it.
+
+A folder that also holds ``model_pruned.onnx`` (:mod:`pipeline.runtime.token_pruning`; the shipped folder does
+not) has its CPU runs without features go through that graph, whose last block computes only the tokens a
+probe keeps; its spans then differ slightly from the full graph's (its int8 scales span the kept rows only),
+so with it the spans no longer match those of a run with features enabled.
 """
 
 from __future__ import annotations
