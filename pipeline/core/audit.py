@@ -65,16 +65,23 @@ def processed_event(
     details: Mapping[str, str] | None = None,
     time: str | None = None,
 ) -> dict[str, Any]:
-    """A message that left as a de-identified record."""
-    event = _base("message_processed", actor, "emit", "ok", message_id, time)
-    event.update(
-        schema=schema,
-        source=source,
-        entity_counts=dict(entity_counts),
-        action_counts=dict(action_counts),
-        details=dict(details or {}),
-    )
-    return event
+    """A message that left as a de-identified record (:func:`_base`'s fields, in its order, filled at once:
+    one per message)."""
+    return {
+        "event_id": event_id("message_processed", message_id) if message_id else str(uuid.uuid4()),
+        "event_type": "message_processed",
+        "time": time or utc_now_iso(),
+        "actor": actor,
+        "message_id": message_id,
+        "schema": schema,
+        "source": source,
+        "stage": "emit",
+        "outcome": "ok",
+        "reason": None,
+        "entity_counts": dict(entity_counts),
+        "action_counts": dict(action_counts),
+        "details": dict(details or {}),
+    }
 
 
 SENSITIVE_DECISION = "sensitive_decision"

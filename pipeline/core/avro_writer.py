@@ -14,6 +14,11 @@ byte (``tests/unit/test_avro_writer.py`` compares them on every shipped schema).
 does not take (one that does not fit its schema, or a form only fastavro reads: a tuple naming a union
 branch, a mapping that is not a dict) raises, never writes something else; :func:`pipeline.core.codecs.encode_avro`
 then hands the record to fastavro, which writes it or raises its own error.
+
+Parts that repeat from record to record are written once: a field's value may be given as its
+:class:`Encoded` bytes (the de-identified record's transformations, an audit event's maps kept by
+:class:`RepeatedMaps`), which a compiled record writer copies in place. Only compiled writers take it,
+so callers that pass one fall back to the plain value if the writer refuses the record.
 """
 
 from __future__ import annotations
@@ -33,6 +38,42 @@ _INT_RANGE = (-(2**31), 2**31 - 1)
 _LONG_RANGE = (-(2**63), 2**63 - 1)
 _SMALL = [bytes([n << 1]) for n in range(64)]  # zigzag varints of 0..63: one byte
 _NUMERIC = ("int", "long", "float", "double")
+
+
+class Encoded(bytes):
+    """A field's value already in its Avro encoding (a part many records share, encoded once): a compiled
+    record writer copies it as it is, in place of the value. Only compiled writers take it."""
+
+
+class RepeatedMaps:
+    """A record schema's maps of strings or numbers whose contents repeat from record to record (an audit
+    event's counts and details), each content's encoding remembered: :meth:`shared` puts it in place."""
+
+    def __init__(self, parsed: Any, limit: int = 4096) -> None:
+        self._limit = limit
+        self._fields: dict[str, tuple[Write, dict[tuple[Any, ...], Encoded]]] = {}
+        for avro_field in parsed.get("fields", ()) if isinstance(parsed, dict) else ():
+            kind = avro_field.get("type")
+            if isinstance(kind, dict) and kind.get("type") == "map" and kind.get("values") in ("string", "int", "long"):
+                self._fields[avro_field["name"]] = (_scalar_map(kind["values"] == "string"), {})
+
+    def shared(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``record`` with each such map as its :class:`Encoded` bytes (for a compiled writer)."""
+        out = dict(record)
+        for name, (write, known) in self._fields.items():
+            value = record.get(name)
+            if type(value) is not dict:
+                continue
+            key = tuple(value.items())
+            found = known.get(key)
+            if found is None:
+                if len(known) >= self._limit:  # contents without end (scores): start again
+                    known.clear()
+                parts: Parts = []
+                write(value, parts)
+                found = known[key] = Encoded(b"".join(parts))
+            out[name] = found
+        return out
 
 
 class UnsupportedSchema(PipelineError):
@@ -56,12 +97,19 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+def compile_parts_writer(parsed: Any) -> Write | None:
+    """A function that appends a value's Avro encoding to a list of parts (for a value written inside
+    another's encoding), or None where fastavro must write it."""
+    try:
+        return _compile(parsed, {}, _namespace(parsed, ""))
+    except UnsupportedSchema:
+        return None
+
+
 def compile_writer(parsed: Any) -> Callable[[Any], bytes] | None:
     """A function from a record to its schemaless Avro bytes, or None where fastavro must write it."""
-    named: dict[str, Write] = {}
-    try:
-        write = _compile(parsed, named, _namespace(parsed, ""))
-    except UnsupportedSchema:
+    write = compile_parts_writer(parsed)
+    if write is None:
         return None
 
     def encode(record: Any) -> bytes:
@@ -105,7 +153,7 @@ def _compile(schema: Any, named: dict[str, Write], namespace: str) -> Write:
     if kind == "array":
         return _array(_compile(schema["items"], named, namespace))
     if kind == "map":
-        return _map(_compile(schema["values"], named, namespace))
+        return _map(_compile(schema["values"], named, namespace), schema["values"])
     if kind == "enum":
         write = _enum(schema["symbols"])
     elif kind == "fixed":
@@ -173,7 +221,9 @@ def _record(schema: dict[str, Any], named: dict[str, Write], enclosing: str) -> 
     the cost of a closure per field)."""
     namespace = _namespace(schema, enclosing)
     full_name = _full_name(schema["name"], namespace)
-    scope: dict[str, Any] = {"S": _SMALL, "varint": varint, "MISSING": _MISSING, "DOUBLE": _DOUBLE, "FLOAT": _FLOAT}
+    scope: dict[str, Any] = {
+        "S": _SMALL, "varint": varint, "MISSING": _MISSING, "DOUBLE": _DOUBLE, "FLOAT": _FLOAT, "E": Encoded,
+    }  # fmt: skip
     # A record may refer to itself: until its code exists, references reach it through the scope.
     named[full_name] = lambda datum, parts: scope["write"](datum, parts)
     lines = ["def write(datum, parts):", "    a = parts.append", "    get = datum.get"]
@@ -219,10 +269,11 @@ def _inline(field_type: Any, i: int) -> list[str]:
             low, high = _INT_RANGE if other == "int" else _LONG_RANGE
             return [
                 f"if v is None: a({null_tag!r})",
-                f"elif type(v) is int and {low} <= v <= {high}: a({other_tag!r}); a(varint(v))",
+                f"elif type(v) is int and {low} <= v <= {high}: a({other_tag!r}); "
+                "a(S[v] if 0 <= v < 64 else varint(v))",
                 f"else: W{i}(v, parts)",
             ]
-    return [f"W{i}(v, parts)"]
+    return ["if type(v) is E: a(v)", f"else: W{i}(v, parts)"]  # a value encoded beforehand, or the value
 
 
 def _array(write_item: Write) -> Write:
@@ -236,13 +287,41 @@ def _array(write_item: Write) -> Write:
     return write
 
 
-def _map(write_value: Write) -> Write:
+def _map(write_value: Write, values: Any) -> Write:
+    if values == "string" or values == "int" or values == "long":  # the audit event's maps: values in place
+        return _scalar_map(values == "string")
+
     def write(datum: Any, parts: Parts) -> None:
         if len(datum):
             parts.append(varint(len(datum)))
             for key, value in datum.items():
                 _string(key, parts)
                 write_value(value, parts)
+        parts.append(b"\x00")
+
+    return write
+
+
+def _scalar_map(strings: bool) -> Write:
+    """A map of strings or of whole numbers, each entry written in place (as :func:`_string` and
+    :func:`_long` write them: a value of another type raises as they do)."""
+
+    def write(datum: Any, parts: Parts) -> None:
+        if len(datum):
+            append = parts.append
+            append(varint(len(datum)))
+            for key, value in datum.items():
+                data = key.encode("utf-8")
+                size = len(data)
+                append(_SMALL[size] if size < 64 else varint(size))
+                append(data)
+                if strings:
+                    data = value.encode("utf-8")
+                    size = len(data)
+                    append(_SMALL[size] if size < 64 else varint(size))
+                    append(data)
+                else:
+                    append(_SMALL[value] if type(value) is int and 0 <= value < 64 else varint(value))
         parts.append(b"\x00")
 
     return write

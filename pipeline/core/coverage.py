@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -172,9 +172,13 @@ class Coverage:
             where = path() if callable(path) else path
             self.records.append(LeafRecord(where, rule, decision, action))
 
+    def count(self, decisions: Iterable[Decision | None]) -> None:
+        """Leaves decided, counted at once (None: a leaf not counted); their records come by :meth:`note`."""
+        self.counts.update(filter(None, decisions))  # a decision is a non-empty string
+
     def note(self, path: str, rule: str, decision: Decision, action: str) -> None:
-        """A record for ``policy explain`` of what is no leaf of the input (a required FHIR element written
-        absent): shown, not counted."""
+        """A record for ``policy explain``, not counted: of what is no leaf of the input (a required FHIR
+        element written absent), or of a leaf counted by :meth:`count`."""
         if self.explain:
             self.records.append(LeafRecord(path, rule, decision, action))
 
@@ -187,4 +191,10 @@ class Coverage:
 
     def as_details(self) -> dict[str, str]:
         """The counts as audit-event details (``leaves_ruled``: ``"12"``...), every decision present."""
-        return {f"leaves_{d.value}": str(self.counts.get(d, 0)) for d in Decision}
+        counts = self.counts
+        return {name: str(counts.get(decision, 0)) for decision, name in _DETAIL_NAMES}
+
+
+#: Each decision with its detail's name, in the enumeration's order (iterating an Enum costs more than
+#: the rest of :meth:`Coverage.as_details`).
+_DETAIL_NAMES = tuple((decision, f"leaves_{decision.value}") for decision in Decision)

@@ -98,9 +98,14 @@ class Deidentified(Generic[T]):
     def restricted(self) -> bool:
         return self.decision.action is SensitiveAction.RESTRICT
 
-    def counts(self) -> tuple[Counter[str], Counter[str]]:
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Transformations by PHI type and by action (what an audit event records)."""
-        return Counter(t.phi_type for t in self.transformations), Counter(t.action for t in self.transformations)
+        by_type: dict[str, int] = {}
+        by_action: dict[str, int] = {}
+        for item in self.transformations:  # one pass, in order of first appearance (as Counter counts)
+            by_type[item.phi_type] = by_type.get(item.phi_type, 0) + 1
+            by_action[item.action] = by_action.get(item.action, 0) + 1
+        return by_type, by_action
 
 
 @dataclass
@@ -166,6 +171,7 @@ class Deidentifier:
         self.sensitive_policy = SensitivePolicy({**base.actions, **self.policy.sensitive})
         self.registry = registry
         self.tokenizer = Tokenizer(keyring)
+        self._context: TransformContext | None = None  # see _base_context
         self.encryptor = Encryptor(keyring)
         self.ensemble = Ensemble()
         self.formats = format_processors(dict(self.policy.formats), registry, default_schema)
@@ -305,12 +311,7 @@ class Deidentifier:
     ) -> tuple[list[Transformation], list[list[Span]], SensitiveDecision, Coverage, Counter[tuple[str, str]]]:
         """Each text of ``protected`` de-identified in place; the decisions taken, in :class:`Deidentified`'s order."""
         transformations = list(protected.transformations)
-        context = TransformContext(
-            patient_key=protected.subject,
-            secret=self.keyring.current(KeyPurpose.PSEUDONYM).material,
-            tokenize=self.tokenizer.tokenize,
-            shift_days=self.policy.shift_days,
-        )
+        context = self._base_context().derive(patient_key=protected.subject)
         slots = protected.texts
         finder = KnownValueFinder(protected.known) if slots else None
         entities: Counter[tuple[str, str]] = Counter()
@@ -356,13 +357,20 @@ class Deidentifier:
         return self.decide(self.classify(texts)) if texts and self.classifier is not None else NOTHING_FOUND
 
     def _protector(self, message_id: str) -> ValueProtector:
-        return ValueProtector(
-            message_id,
-            self.tokenizer.tokenize,
-            self.encryptor.encrypt,
-            self.keyring.current(KeyPurpose.PSEUDONYM).material,
-            self.policy.shift_days,
-        )
+        base = self._base_context()
+        tokenize, encrypt = self.tokenizer.tokenize, self.encryptor.encrypt
+        return ValueProtector(message_id, tokenize, encrypt, base.secret, base.shift_days, base=base)
+
+    def _base_context(self) -> TransformContext:
+        """The context every record's and value's copies (no patient, no encryption): made and checked once
+        per pseudonym key (a rotated key makes a new one)."""
+        secret = self.keyring.current(KeyPurpose.PSEUDONYM).material
+        base = self._context
+        if base is None or base.secret is not secret or base.shift_days is not self.policy.shift_days:
+            base = self._context = TransformContext(
+                patient_key="", secret=secret, tokenize=self.tokenizer.tokenize, shift_days=self.policy.shift_days
+            )
+        return base
 
     def _text_context(self, base: TransformContext, message_id: str, path: str) -> TransformContext:
         """``base`` with encryption bound to this message and this text's path (as for structured values)."""

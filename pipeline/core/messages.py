@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.core.avro_writer import RepeatedMaps
 from pipeline.core.codecs import encode_avro
 from pipeline.core.crypto.audit_chain import AuditChain
 from pipeline.core.crypto.integrity import HEADER_HMAC, HEADER_MESSAGE_ID, HEADER_SCHEMA, sign
@@ -96,7 +97,25 @@ def audit_output(keyring: Keyring, schema: SchemaEntry, chain: AuditChain, event
     and readers see its events in order."""
     chained = chain.append(event)
     key = chained["chain_id"].encode("utf-8")
-    return signed_output(keyring, OutputRole.AUDIT, key, encode_avro(schema, chained), chained["event_id"], schema.ref)
+    value = _encode_event(schema, chained)
+    return signed_output(keyring, OutputRole.AUDIT, key, value, chained["event_id"], schema.ref)
+
+
+#: Per audit schema (by identity, the entry kept): its maps' encodings, which repeat from event to event.
+_EVENT_MAPS: dict[int, tuple[SchemaEntry, RepeatedMaps]] = {}
+
+
+def _encode_event(schema: SchemaEntry, event: dict[str, Any]) -> bytes:
+    """The event's Avro bytes, its maps copied from earlier events' where they are the same."""
+    if schema.writer is not None:
+        found = _EVENT_MAPS.get(id(schema))
+        if found is None or found[0] is not schema:
+            found = _EVENT_MAPS[id(schema)] = (schema, RepeatedMaps(schema.parsed))
+        try:
+            return schema.writer(found[1].shared(event))
+        except Exception:  # noqa: S110 - a value the compiled writer does not take: fastavro writes it below
+            pass
+    return encode_avro(schema, event)
 
 
 def header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:

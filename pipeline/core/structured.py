@@ -41,7 +41,7 @@ from pipeline.core.schemas import (
     UnionPlan,
 )
 from pipeline.core.spans import Span
-from pipeline.core.transform.actions import Action, ActionParams
+from pipeline.core.transform.actions import NO_PARAMS, Action, ActionParams
 from pipeline.core.transform.operators import OPERATORS
 
 STAGE = "protect"
@@ -49,6 +49,10 @@ AGED_90_PLUS = "90+"
 SAFE_HARBOR_DETECTOR = "safe-harbor-90"
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _BIRTH_NAMES = ("birth", "dob")
+#: Enumeration members read per leaf, bound once (an Enum class attribute costs ten times a global's).
+_AGE, _DATE = PhiType.AGE, PhiType.DATE
+_GENERALIZE, _KEEP = Action.GENERALIZE, Action.KEEP
+_KEPT, _RULED, _DETECTED = Decision.KEPT, Decision.RULED, Decision.DETECTED
 
 #: One value through the action table: (value, type, action, field path) -> (protected value or None
 #: for removed, the action applied); the Avro format binds it to the message (its keys, patient, id).
@@ -115,13 +119,9 @@ class ProtectedRecord:
     coverage: Coverage = field(default_factory=Coverage)
 
 
-@dataclass(slots=True)
-class _Leaf:
-    policy: FieldPolicy
-    path: str
-    container: Any
-    key: Any
-    value: Any
+#: One scalar under a tagged field: (its field's policy, its path, the dict or list holding it, its key
+#: there, the value). A tuple: a record has a dozen or more, and an object per leaf costs more than its use.
+_Leaf = tuple[FieldPolicy, str, Any, Any, Any]
 
 
 def protect_record(
@@ -134,17 +134,22 @@ def protect_record(
     plan = entry.plan
     if isinstance(plan, RecordPlan):
         for name, sub in plan.fields.items():
-            if name in out:
+            value = out.get(name)
+            if value is None or sub is None:
+                continue
+            if type(sub) is LeafPlan and type(value) is not list and type(value) is not dict:
+                leaves.append((sub.policy, name, out, name, value))  # a top-level scalar: _walk's answer, at once
+            else:
                 _walk(sub, out, name, name, leaves)
     result = ProtectedRecord(out, aged_90_plus=_aged_90_plus(leaves))
     result.coverage.explain = explain
-    for leaf in leaves:
-        _apply(leaf, result, protect)
+    result.coverage.count([_apply(leaf, result, protect) for leaf in leaves])
     return result
 
 
 #: Values a decoded record holds that nothing mutates: shared by :func:`copy_tree`, not copied.
 _IMMUTABLE = (str, int, float, bool, bytes, type(None), Decimal, date, dt_time, UUID)
+_SCALARS = frozenset({str, int, float, bool, bytes, type(None)})  # the common ones, shared without a call
 
 
 def copy_tree(value: Any) -> Any:
@@ -153,9 +158,9 @@ def copy_tree(value: Any) -> Any:
     anything else deep-copied. Several times faster than ``deepcopy``, which memoizes every object."""
     kind = type(value)
     if kind is dict:
-        return {k: copy_tree(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else copy_tree(v) for k, v in value.items()}
     if kind is list:
-        return [copy_tree(v) for v in value]
+        return [v if type(v) in _SCALARS else copy_tree(v) for v in value]
     if isinstance(value, _IMMUTABLE):
         return value
     return copy.deepcopy(value)
@@ -224,7 +229,7 @@ def _collect(policy: FieldPolicy, container: Any, key: Any, path: str, leaves: l
         for position, map_key in enumerate(sorted(value)):
             _collect(policy, value, map_key, f"{path}{{{position}}}", leaves)
     else:
-        leaves.append(_Leaf(policy, path, container, key, value))
+        leaves.append((policy, path, container, key, value))
 
 
 # -- Safe Harbor: ages over 89 ----------------------------------------------------------------------
@@ -253,16 +258,18 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
     (or this year): rounding toward the older age, so a patient who may be 90 counts as 90+."""
     births: list[int] = []
     others: list[int] = []
-    for leaf in leaves:
-        phi_type = leaf.policy.phi_type
-        if phi_type is PhiType.AGE:
-            years = _whole_years(leaf.value)
+    for policy, path, _, _, value in leaves:
+        phi_type = policy.phi_type
+        if phi_type is None:
+            continue
+        if phi_type is _AGE:
+            years = _whole_years(value)
             if years is not None and years >= 90:
                 return True
-        elif phi_type is PhiType.DATE:
-            year = _year_of(leaf.value)
+        elif phi_type is _DATE:
+            year = _year_of(value)
             if year is not None:
-                (births if _is_birth_date(leaf.path) else others).append(year)
+                (births if _is_birth_date(path) else others).append(year)
     if not births:
         return False
     reference = max(others, default=datetime.now(UTC).year)
@@ -272,38 +279,78 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
 # -- actions ------------------------------------------------------------------------------------------
 
 
-def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> None:
-    policy, path = leaf.policy, leaf.path
-    if policy.phi_type is None and policy.action == "keep":  # "phi": "NONE": the schema's author opted out
-        why = f'{policy.name}: "phi": "NONE" (keep)' if result.coverage.explain else ""  # read only by explain
-        result.coverage.add(path, why, Decision.KEPT, "keep")
-        return
-    if policy.is_free_text or policy.phi_type is None:
-        if isinstance(leaf.value, str) and leaf.value:
+@dataclass(frozen=True, slots=True)
+class _Tag:
+    """What every value under one field policy needs to know of it, worked out once per policy."""
+
+    policy: FieldPolicy
+    opted_out: bool  # "phi": "NONE": kept as it is
+    text: bool  # free text (tagged or untagged): collected for the detector
+    type_name: str  # the PHI type's name ('' for text)
+    known_always: bool  # every value is a known value for the text stage (not kept; not an age)
+    known_age: bool  # an age: a known value from 90
+
+
+_TAGS: dict[int, _Tag] = {}
+_NAMES: dict[Action, str] = {action: action.value for action in Action}
+
+
+def _tag(policy: FieldPolicy) -> _Tag:
+    found = _TAGS.get(id(policy))
+    if found is None or found.policy is not policy:
+        if len(_TAGS) >= 4096:  # policies of schemas since replaced: start again
+            _TAGS.clear()
+        phi_type, action = policy.phi_type, policy.action
+        kept = action is Action.KEEP
+        found = _TAGS[id(policy)] = _Tag(
+            policy,
+            opted_out=phi_type is None and action == "keep",
+            text=policy.is_free_text or phi_type is None,
+            type_name=phi_type.value if phi_type is not None else "",
+            known_always=not kept and phi_type is not PhiType.AGE,
+            known_age=not kept and phi_type is PhiType.AGE,
+        )
+    return found
+
+
+def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> Decision | None:
+    """Protect one leaf in place (or collect its text); the leaf's decision (None: not counted)."""
+    policy, path, container, key, value = leaf
+    tag = _tag(policy)
+    coverage = result.coverage
+    if tag.opted_out:  # "phi": "NONE": the schema's author opted out
+        if coverage.explain:
+            coverage.note(path, f'{policy.name}: "phi": "NONE" (keep)', _KEPT, "keep")
+        return _KEPT
+    if tag.text:
+        if type(value) is not str and not isinstance(value, str):
+            return None
+        if value:
             slot = _UntaggedSlot if policy.implicit else TextSlot
-            result.texts.append(slot(path, leaf.container, leaf.key, leaf.value))
-        if isinstance(leaf.value, str):
+            result.texts.append(slot(path, container, key, value))
+        if coverage.explain:
             why = "untagged string: detector" if policy.implicit else f"{policy.name}: FREE_TEXT detect"
-            result.coverage.add(path, why, Decision.DETECTED, "detect")
-        return
-    text = str(leaf.value)
+            coverage.note(path, why, _DETECTED, "detect")
+        return _DETECTED
+    text = value if type(value) is str else str(value)
     phi_type, action = policy.phi_type, policy.action
-    if action is not Action.KEEP and (phi_type is not PhiType.AGE or (_whole_years(text) or 0) >= 90):
+    if tag.known_always or (tag.known_age and (_whole_years(text) or 0) >= 90):
         result.known.append((phi_type, text))
     protected: str | None
-    if action is Action.GENERALIZE:  # the value must be what the field says (a date with a year, an age)
+    if action is _GENERALIZE:  # the value must be what the field says (a date with a year, an age)
         protected = _generalized(text, phi_type, path, protect)
     else:
         protected, action = protect(text, phi_type, action, path, policy.params)
     if result.aged_90_plus and protected is not None and _reveals_age(phi_type, text, action):
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
-        protected, action = AGED_90_PLUS, Action.GENERALIZE
-    leaf.container[leaf.key] = protected
-    type_name, action_name = phi_type.value, action.value
-    result.transformations.append(_transformation(path, type_name, action_name))
-    coverage = result.coverage
-    rule = f"{policy.name}: {action_name} {type_name}" if coverage.explain else ""  # read only by explain
-    coverage.add(path, rule, Decision.KEPT if action is Action.KEEP else Decision.RULED, action_name)
+        protected, action = AGED_90_PLUS, _GENERALIZE
+    container[key] = protected
+    action_name = _NAMES[action]
+    result.transformations.append(_transformation(path, tag.type_name, action_name))
+    decision = _KEPT if action is _KEEP else _RULED
+    if coverage.explain:
+        coverage.note(path, f"{policy.name}: {action_name} {tag.type_name}", decision, action_name)
+    return decision
 
 
 _SEEN: dict[tuple[str, str, str], Transformation] = {}
@@ -325,12 +372,12 @@ def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:
     (every action but those the table marks opaque: redact, tokenize, encrypt)."""
     if OPERATORS[action].opaque:
         return False
-    return phi_type is PhiType.DATE or (phi_type is PhiType.AGE and (_whole_years(text) or 0) >= 90)
+    return phi_type is _DATE or (phi_type is _AGE and (_whole_years(text) or 0) >= 90)
 
 
 def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:
     """A tagged value that cannot be generalized is not what its field says: the record is refused."""
-    protected, applied = protect(text, phi_type, Action.GENERALIZE, path, ActionParams())
-    if applied is not Action.GENERALIZE:
+    protected, applied = protect(text, phi_type, _GENERALIZE, path, NO_PARAMS)
+    if applied is not _GENERALIZE:
         raise InvalidField(STAGE, f"field {path!r}: not a {phi_type.value} value that can be generalized")
     return protected

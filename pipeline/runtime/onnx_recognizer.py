@@ -14,6 +14,11 @@ With a category head beside the model (:mod:`pipeline.runtime.category_head`), :
 enable_features` asks the same run for the encoder's block outputs too and keeps each window's pooled
 features per text, so the sensitive-category head reads them instead of running a second encoder; the token
 probabilities, and so the spans, are those of the run without it.
+
+A folder that also holds ``model_pruned.onnx`` (:mod:`pipeline.runtime.token_pruning`; the shipped folder does
+not) has its CPU runs without features go through that graph, whose last block computes only the tokens a
+probe keeps; its spans then differ slightly from the full graph's (its int8 scales span the kept rows only),
+so with it the spans no longer match those of a run with features enabled.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 from pipeline.runtime.category_head import ENCODER_OUTPUT, WindowFeatures, pool
 from pipeline.runtime.labelmap import load_label_map
-from pipeline.runtime.providers import GPU_PROVIDERS, create_session
+from pipeline.runtime.providers import CPU, GPU_PROVIDERS, create_session
+from pipeline.runtime.token_pruning import PrunedRunner, has_pruned
 
 MODEL_FILES = ("model_quantized.onnx", "model.onnx")
 
@@ -41,6 +47,51 @@ class _Window:
     text_index: int
     start: int  # token index into the text's encoding
     end: int
+
+
+def _word_id_array(enc: Encoding) -> np.ndarray:
+    """The word id of each token of an encoding (-1 for none)."""
+    word_ids = enc.word_ids  # a fresh list on every access: read it once
+    if None not in word_ids:  # the usual case (no special tokens): one conversion in C
+        return np.array(word_ids, dtype=np.int64).reshape(-1)
+    return np.fromiter((-1 if w is None else w for w in word_ids), dtype=np.int64, count=len(word_ids))
+
+
+@dataclass(frozen=True, slots=True)
+class _ColumnSums:
+    """How to compute ``values @ matrix`` for a 0/1 matrix whose every column has at most two ones without
+    the matrix product (see :func:`column_sums`)."""
+
+    first: np.ndarray  # per column, the row of its first 1 (0 where it has none)
+    empty: np.ndarray  # the columns without a 1
+    second: np.ndarray  # the columns with two 1s
+    second_rows: np.ndarray  # and the row of their second 1
+
+    @staticmethod
+    def of(matrix: np.ndarray) -> _ColumnSums | None:
+        """The plan for ``matrix``; None where some column has more than two ones."""
+        rows = [np.flatnonzero(matrix[:, column]) for column in range(matrix.shape[1])]
+        if any(r.size > 2 for r in rows):
+            return None
+        two = [column for column, r in enumerate(rows) if r.size == 2]
+        return _ColumnSums(
+            np.array([r[0] if r.size else 0 for r in rows], dtype=np.int64),
+            np.array([column for column, r in enumerate(rows) if not r.size], dtype=np.int64),
+            np.array(two, dtype=np.int64),
+            np.array([rows[column][1] for column in two], dtype=np.int64),
+        )
+
+
+def column_sums(values: np.ndarray, matrix: np.ndarray, plan: _ColumnSums | None) -> np.ndarray:
+    """``values @ matrix`` (values non-negative, matrix 0/1). With a plan, a column of one 1 is that value
+    and one of two the sum of both: the product adds the same one or two values and exact zeros, so this is
+    the same float, bit for bit, without the product (whose BLAS starts threads that spin on small inputs)."""
+    if plan is None:
+        return values @ matrix
+    out = values[:, plan.first]
+    out[:, plan.empty] = 0.0
+    out[:, plan.second] += values[:, plan.second_rows]
+    return out
 
 
 def find_model_file(model_dir: Path) -> Path:
@@ -92,6 +143,7 @@ class OnnxTokenClassifier:
         max_length: int | None = None,
         stride: int | None = None,
         aggregation: str = "average",
+        token_pruning: bool = True,
     ) -> None:
         if aggregation not in ("average", "first"):
             raise ConfigError(f"aggregation must be 'average' or 'first', got {aggregation!r}")
@@ -127,6 +179,11 @@ class OnnxTokenClassifier:
         self.features: WindowFeatures | None = None
         self._use_binding = self.provider in GPU_PROVIDERS
         self._build_type_matrix()
+        # The pruned graph beside the model (pipeline.runtime.token_pruning), for CPU runs without features.
+        self._pruned: PrunedRunner | None = None
+        if token_pruning and self.provider == CPU and has_pruned(model_dir):
+            outside = next(i for i, tag in enumerate(self.tags) if tag.type is None)
+            self._pruned = PrunedRunner(model_dir, threads, outside)
 
     def enable_features(self, memo: WindowFeatures) -> None:
         """From now on every run also pools the encoder's block outputs per window into ``memo``."""
@@ -166,27 +223,42 @@ class OnnxTokenClassifier:
         (averaged where windows overlap) and, with features enabled, each text's pooled windows (also kept
         in the memo; empty otherwise)."""
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        windows = [w for i, enc in enumerate(encodings) for w in self._windows(i, len(enc.ids))]
-        sums = [np.zeros((len(enc.ids), len(self.tags)), dtype=np.float32) for enc in encodings]
-        counts = [np.zeros((len(enc.ids), 1), dtype=np.float32) for enc in encodings]
+        lengths = [len(enc) for enc in encodings]
+        windows = [w for i, n in enumerate(lengths) for w in self._windows(i, n)]
+        per_text = [0] * len(encodings)
+        for window in windows:
+            per_text[window.text_index] += 1
+        # A text of one window takes that window's probabilities as they are (what the sum over its windows
+        # divided by their count is then, bit for bit); only texts of several windows keep sums and counts.
+        labels = len(self.tags)
+        probs = [np.zeros((n if per_text[i] != 1 else 0, labels), dtype=np.float32) for i, n in enumerate(lengths)]
+        counts = {i: np.zeros((n, 1), dtype=np.float32) for i, n in enumerate(lengths) if per_text[i] > 1}
         pooled: list[list[np.ndarray]] = [[] for _ in encodings]
         windows.sort(key=lambda w: w.end - w.start)
         per_run = self.batch_size if self._use_binding else 1
         offset = len(self._prefix)
+        token_ids = [np.array(enc.ids, dtype=np.int64) for enc in encodings]
+        words = self._word_ids(encodings) if self._pruned is not None and self.features is None else None
         for first in range(0, len(windows), per_run):
             batch = windows[first : first + per_run]
-            probs, hidden = self._run(batch, encodings)
+            run_probs, hidden = self._run(batch, token_ids, words)
             for row, window in enumerate(batch):
                 length = window.end - window.start
-                sums[window.text_index][window.start : window.end] += probs[row, offset : offset + length]
-                counts[window.text_index][window.start : window.end] += 1.0
+                text = window.text_index
+                if text in counts:
+                    probs[text][window.start : window.end] += run_probs[row, offset : offset + length]
+                    counts[text][window.start : window.end] += 1.0
+                else:
+                    probs[text] = run_probs[row, offset : offset + length]
                 if hidden is not None:
-                    pooled[window.text_index].append(pool(hidden[row, offset : offset + length]))
+                    pooled[text].append(pool(hidden[row, offset : offset + length]))
+        for text, count in counts.items():
+            probs[text] = probs[text] / np.maximum(count, 1.0)
         features = [np.stack(rows) if rows else np.zeros((0, 0), dtype=np.float32) for rows in pooled]
         if self.features is not None:
             for text, rows in zip(texts, features, strict=True):
                 self.features.put(text, rows)
-        return encodings, [s / np.maximum(c, 1.0) for s, c in zip(sums, counts, strict=True)], features
+        return encodings, probs, features
 
     # -- preparation ----------------------------------------------------------------------------
 
@@ -206,30 +278,50 @@ class OnnxTokenClassifier:
                 begin[index, col] = 1.0
         self._type_matrix = matrix
         self._begin_matrix = begin
+        self._type_columns = _ColumnSums.of(matrix)
+        self._begin_columns = _ColumnSums.of(begin)
+
+    @staticmethod
+    def _word_ids(encodings: list[Encoding]) -> list[np.ndarray]:
+        """Per text, the word id of each token (-1 for none)."""
+        return [_word_id_array(enc) for enc in encodings]
 
     def _windows(self, text_index: int, n_tokens: int) -> list[_Window]:
         return [_Window(text_index, start, end) for start, end in window_bounds(n_tokens, self._body, self.stride)]
 
     # -- inference ------------------------------------------------------------------------------
 
-    def _run(self, batch: list[_Window], encodings: list[Encoding]) -> tuple[np.ndarray, np.ndarray | None]:
+    def _run(
+        self, batch: list[_Window], token_ids: list[np.ndarray], words: list[np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The token probabilities (windows, width, labels) of a batch of windows, and the encoder states
+        when features are enabled; ``token_ids`` holds each text's token ids."""
         # Batched (GPU): every window padded to the full window length, so its shapes and sums are the same
         # whatever its neighbours. Alone (CPU): no padding at all.
-        width = (
-            self.max_length if len(batch) > 1 else batch[0].end - batch[0].start + len(self._prefix) + len(self._suffix)
-        )
+        before, after = len(self._prefix), len(self._suffix)
+        width = self.max_length if len(batch) > 1 else batch[0].end - batch[0].start + before + after
         ids = np.full((len(batch), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
         for row, window in enumerate(batch):
-            seq = self._prefix + encodings[window.text_index].ids[window.start : window.end] + self._suffix
-            ids[row, : len(seq)] = seq
-            mask[row, : len(seq)] = 1
+            end = before + window.end - window.start
+            ids[row, :before] = self._prefix
+            ids[row, before:end] = token_ids[window.text_index][window.start : window.end]
+            ids[row, end : end + after] = self._suffix
+            mask[row, : end + after] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         feeds = {name: self._cast(name, value) for name, value in feeds.items() if name in self._inputs}
-        logits, *hidden = self._infer(feeds)
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        exp = np.exp(shifted)
-        return exp / exp.sum(axis=-1, keepdims=True), (hidden[0] if hidden else None)
+        if words is not None and self._pruned is not None and len(batch) == 1:
+            window = batch[0]
+            body = words[window.text_index][window.start : window.end]
+            word_ids = np.concatenate([[-1] * len(self._prefix), body, [-1] * len(self._suffix)]).astype(np.int64)
+            logits, hidden = self._pruned.logits(feeds, word_ids, len(self.tags)), []
+        else:
+            logits, *hidden = self._infer(feeds)
+        # The softmax, in one buffer (the same operations as three fresh arrays, so the same values).
+        probs = logits - logits.max(axis=-1, keepdims=True)
+        np.exp(probs, out=probs)
+        probs /= probs.sum(axis=-1, keepdims=True)
+        return probs, (hidden[0] if hidden else None)
 
     def _cast(self, name: str, value: np.ndarray) -> np.ndarray:
         return value.astype(np.int32) if self._inputs[name].type == "tensor(int32)" else value
@@ -260,18 +352,18 @@ class OnnxTokenClassifier:
             word_probs = probs[firsts]
         # All words at once: probability per PHI type (column 0 is "not PHI"), the winner, and whether the
         # winner's B- share says a new span starts here.
-        by_type = word_probs @ self._type_matrix
+        by_type = column_sums(word_probs, self._type_matrix, self._type_columns)
         best = by_type.argmax(axis=1)
         phi_words = np.flatnonzero(best)
         if not phi_words.size:
             return []
         best_score = by_type[phi_words, best[phi_words]]
-        begins = (word_probs[phi_words] @ self._begin_matrix)[np.arange(phi_words.size), best[phi_words]] > (
-            best_score / 2
-        )
-        offsets = np.asarray(enc.offsets, dtype=np.int64)  # a fresh list on every access: read it once
-        starts = offsets[firsts[phi_words], 0].tolist()
-        ends = offsets[lasts[phi_words], 1].tolist()
+        begins = column_sums(word_probs[phi_words], self._begin_matrix, self._begin_columns)[
+            np.arange(phi_words.size), best[phi_words]
+        ] > (best_score / 2)
+        offsets = enc.offsets  # a fresh list on every access: read it once
+        starts = [offsets[i][0] for i in firsts[phi_words].tolist()]
+        ends = [offsets[i][1] for i in lasts[phi_words].tolist()]
         spans: list[Span] = []
         current: list[tuple[int, int, float]] = []
         current_type: PhiType | None = None
@@ -294,7 +386,7 @@ class OnnxTokenClassifier:
 
         A word is a run of tokens with the same word id; a token without one is a word of its own.
         """
-        ids = np.fromiter((-1 if w is None else w for w in enc.word_ids), dtype=np.int64, count=len(enc.ids))
+        ids = _word_id_array(enc)
         starts = np.ones(ids.size, dtype=bool)
         starts[1:] = (ids[1:] != ids[:-1]) | (ids[1:] < 0)
         firsts = np.flatnonzero(starts)

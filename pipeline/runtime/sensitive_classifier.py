@@ -167,8 +167,9 @@ class HeadClassifier:
         return [self.head.scores(f) for f in self.encoder.window_features(texts)]
 
     def describe(self) -> str:
-        return f"category head on {self.model_dir.name}/{find_model_file(self.model_dir).name}@sha256:" + (
-            self.head.trunk_sha256[:12]
+        return (
+            f"category head on {self.model_dir.name}/{find_model_file(self.model_dir).name}@sha256:"
+            + (self.head.trunk_sha256[:12])
         )
 
 

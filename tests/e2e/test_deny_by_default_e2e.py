@@ -28,7 +28,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow, pytest.mark.timeout(600)]
 TEXT_LIMIT = 100_000
 
 
-
 def _inputs(keyring) -> dict[str, tuple[object, str]]:
     hl7_all = MSH + "".join(HL7_LEAKS.values())
     second = f"MSH|^~\\&|A|B|C|D|2024||ADT^A01|C2|P|2.3\rNTE|1||call {NAME} at {PHONE}\r"

@@ -4,6 +4,7 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
@@ -15,7 +16,7 @@ from pipeline.core.phi_types import PhiType
 from pipeline.devtools.tiny_model import build_tiny_model
 from pipeline.runtime.detectors import build_detector, execution_provider
 from pipeline.runtime.labelmap import Tag, parse_tag
-from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier
+from pipeline.runtime.onnx_recognizer import OnnxTokenClassifier, _ColumnSums, column_sums
 
 NOTE = "The patient John Johnson was seen at Mercy General Hospital by Dr. Patel on 3/2. Jane Doe admitted."
 
@@ -82,6 +83,32 @@ def test_io_labels_without_prefixes_are_decoded(tmp_path):
 def test_first_subword_aggregation(model_dir):
     model = OnnxTokenClassifier(model_dir, provider="cpu", aggregation="first")
     assert values("Jack Johnson", model.detect("Jack Johnson")) == [("Johnson", PhiType.NAME)]
+
+
+@pytest.mark.parametrize(
+    "matrix",
+    [
+        [[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]],  # BIO: O, then B and I per type
+        [[1, 0, 0], [0, 1, 0], [0, 0, 1]],  # IO: one tag per type
+        [[0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1], [0, 0, 0]],  # begin matrix: none for O and I
+    ],
+)
+def test_column_sums_are_the_matrix_product_bit_for_bit(matrix):
+    matrix = np.array(matrix, dtype=np.float32)
+    plan = _ColumnSums.of(matrix)
+    assert plan is not None
+    rng = np.random.default_rng(7)
+    logits = rng.normal(scale=6.0, size=(500, matrix.shape[0])).astype(np.float32)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert np.array_equal(column_sums(probs, matrix, plan), probs @ matrix)
+    assert column_sums(probs[:0], matrix, plan).shape == (0, matrix.shape[1])
+
+
+def test_column_sums_fall_back_to_the_product_for_three_tags_per_type():
+    matrix = np.array([[1, 0], [0, 1], [0, 1], [0, 1]], dtype=np.float32)  # BIOES: B, I and E of one type
+    assert _ColumnSums.of(matrix) is None
+    values = np.full((2, 4), 0.25, dtype=np.float32)
+    assert column_sums(values, matrix, None).tolist() == [[0.25, 0.75], [0.25, 0.75]]
 
 
 def test_quantized_file_is_preferred(tmp_path):

@@ -51,6 +51,7 @@ from pipeline.core.errors import PipelineError
 GENESIS_HASH = "0" * 64
 SIGNATURE_VERSION = "v1"
 CHAIN_FIELDS = ("chain_id", "seq", "prev_hash", "hash", "sig")
+_CHAIN_FIELD_SET = frozenset(CHAIN_FIELDS)
 _SIG_DOMAIN = b"phi-pipeline/audit/v1\x00"
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -72,7 +73,11 @@ class AuditChainError(PipelineError):
 
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8; the exact bytes that are hashed."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return _CANONICAL.encode(obj).encode("utf-8")
+
+
+#: ``json.dumps`` with these options, made once (``dumps`` builds an encoder per call for any option).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def event_hash(event: Mapping[str, Any]) -> str:
@@ -137,10 +142,10 @@ class AuditChain:
         The result is a fresh JSON-normal dict (tuples become lists): exactly what will be hashed
         again when it is read back. The chain advances only if this returns.
         """
-        if not isinstance(event, Mapping):
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise AuditChainError("an audit event must be a dict")
-        reserved = sorted(set(event) & set(CHAIN_FIELDS))
-        if reserved:
+        if not _CHAIN_FIELD_SET.isdisjoint(event):
+            reserved = sorted(set(event) & _CHAIN_FIELD_SET)
             raise AuditChainError(f"audit event already has chain field(s) {', '.join(reserved)}; the chain sets them")
         signing_key = self._keyring.current(KeyPurpose.AUDIT)
         with self._lock:
@@ -179,7 +184,10 @@ def _plain_copy(event: dict[str, Any]) -> dict[str, Any] | None:
             return None
         if kind in _SCALARS:
             out[key] = value
-        elif kind is dict and all(type(k) is str and type(v) in _SCALARS for k, v in value.items()):
+        elif kind is dict:
+            for inner_key, inner in value.items():
+                if type(inner_key) is not str or type(inner) not in _SCALARS:
+                    return None
             out[key] = dict(value)
         else:
             return None

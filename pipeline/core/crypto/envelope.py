@@ -238,6 +238,10 @@ def _pack(part: bytes) -> bytes:
     return _FIELD.pack(1, len(part)) + part
 
 
+#: Per domain, its associated-data field and its wrap's (:func:`_record_prefix`, :func:`_wrap_associated_data`).
+_DOMAIN_FIELDS = {domain: (_pack(domain), _pack(domain + _DATA_KEY_TAG)) for domain in (_FIELD_DOMAIN, _SEALED_DOMAIN)}
+
+
 @dataclass(slots=True)
 class _RecordKey:
     """One record's data key while its values are encrypted: the cipher, the header every value's
@@ -249,6 +253,10 @@ class _RecordKey:
     text: str  # ``enc:<key id>:`` and the header in base64url (93 bytes: no padding, so it prefixes the rest)
     ad_prefix: bytes  # the associated data up to the field path (:func:`_record_prefix`)
     uses: int = 0
+
+
+#: Each type's name by the type (``PhiType(...)`` and ``.value`` cost more than sealing a short value).
+_TYPE_NAMES: dict[object, str] = {t: t.value for t in PhiType}
 
 
 class Encryptor:
@@ -299,11 +307,11 @@ class Encryptor:
                 data_key, salt = fresh[:DATA_KEY_BYTES], fresh[DATA_KEY_BYTES : DATA_KEY_BYTES + SALT_BYTES]
                 wrap_nonce = fresh[DATA_KEY_BYTES + SALT_BYTES :]
                 tail = _record_tail(kek.key_id, FORMAT_VERSION, message_id)  # shared by both associated data
-                wrap_ad = _pack(domain + _DATA_KEY_TAG) + tail
+                wrap_ad = _DOMAIN_FIELDS[domain][1] + tail
                 wrapped = AESGCM(wrapping_key(kek.material, kek.key_id, salt)).encrypt(wrap_nonce, data_key, wrap_ad)
                 header = b"".join((bytes([FORMAT_VERSION]), salt, wrap_nonce, wrapped))
                 text = f"{CIPHERTEXT_PREFIX}:{kek.key_id}:{b64url(header)}"
-                record = _RecordKey(owner, kek.material, AESGCM(data_key), text, _pack(domain) + tail)
+                record = _RecordKey(owner, kek.material, AESGCM(data_key), text, _DOMAIN_FIELDS[domain][0] + tail)
                 self._records[domain] = record
             record.uses += 1
             return record
@@ -364,7 +372,7 @@ class Encryptor:
             value.encode("utf-8"),
             message_id,
             field_path,
-            PhiType(phi_type).value,
+            _TYPE_NAMES.get(phi_type) or PhiType(phi_type).value,
         )
 
     def decrypt(self, protected: str, message_id: str, field_path: str, phi_type: PhiType) -> str:

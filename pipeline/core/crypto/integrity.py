@@ -160,12 +160,15 @@ def _field(data: bytes | None) -> bytes:
     return _FIELD_HEADER.pack(1, len(data)) + data
 
 
+_DOMAIN_FIELD = _field(DOMAIN_TAG)
+
+
 def canonical_bytes(message_id: str, key: bytes | None, value: bytes | None, schema: str | None = None) -> bytes:
     """The exact bytes a ``v2`` HMAC covers (see the module docstring for the layout)."""
     schema_bytes = None if schema is None else schema.encode("utf-8", "surrogatepass")
     return b"".join(
         (
-            _field(DOMAIN_TAG),
+            _DOMAIN_FIELD,
             _field(message_id.encode("utf-8", "surrogatepass")),
             _field(schema_bytes),
             _field(key),
@@ -250,6 +253,19 @@ def verify(
     (see :func:`verify_headers` for what that means). Raises a :class:`SignatureError` subclass (never
     returns False) so a caller cannot forget to check.
     """
+    return _verify(keyring, purpose, signature, message_id, key, value, schema)[0]
+
+
+def _verify(
+    keyring: Keyring,
+    purpose: KeyPurpose,
+    signature: str | bytes | None,
+    message_id: str,
+    key: bytes | None,
+    value: bytes | None,
+    schema: str | None,
+) -> tuple[str, str]:
+    """:func:`verify`'s check: the key id and the signature's version."""
     version, key_id, tag = _parse(signature)
     try:
         verifying_key = keyring.get(key_id, purpose)
@@ -267,7 +283,7 @@ def verify(
             f"HMAC under key {verifying_key.key_id} does not match the message id, schema, key and value: "
             "the message was altered after signing, or signed with other key material"
         )
-    return verifying_key.key_id
+    return verifying_key.key_id, version
 
 
 def signed_headers(
@@ -350,8 +366,7 @@ def verify_headers(
         except UnicodeDecodeError:
             raise MalformedSignatureError(f"{HEADER_SCHEMA} header is not UTF-8") from None
     signature = _single(header_list, HEADER_HMAC)
-    key_id = verify(keyring, purpose, signature, raw_id, key, value, raw_schema)
-    version = _parse(signature)[0]
+    key_id, version = _verify(keyring, purpose, signature, raw_id, key, value, raw_schema)
     schema_signed = version == SIGNATURE_VERSION or raw_schema is None
     if not schema_signed and not legacy_schema:
         raise UnsignedSchemaError(

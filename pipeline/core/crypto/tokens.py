@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from pipeline.core.crypto.encoding import b64url, decode_b64url
 from pipeline.core.crypto.keyring import (
+    Key,
     KeyPurpose,
     Keyring,
     RetiredKeyError,
@@ -116,6 +117,9 @@ def _associated_data(phi_type: PhiType) -> list[bytes]:
 _BY_TYPE: dict[object, list[bytes]] = {t: [_DOMAIN_TAG, t.value.encode("ascii")] for t in PhiType}
 
 
+_TOKEN = KeyPurpose.TOKEN  # read per token: bound once
+
+
 class Tokenizer:
     """Makes and reverses tokens with the keyring's TOKEN keys.
 
@@ -125,6 +129,7 @@ class Tokenizer:
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
         self._ciphers: dict[str, tuple[bytes, AESSIV]] = {}
+        self._current: tuple[Key, AESSIV, str] | None = None
 
     def __repr__(self) -> str:
         return f"Tokenizer({self._keyring!r})"
@@ -137,9 +142,12 @@ class Tokenizer:
 
     def tokenize(self, value: str, phi_type: PhiType) -> str:
         """The token for ``value`` under the newest active TOKEN key; equal inputs give equal tokens."""
-        key = self._keyring.current(KeyPurpose.TOKEN)
-        payload = self._cipher(key.key_id, key.material).encrypt(value.encode("utf-8"), _associated_data(phi_type))
-        return f"{TOKEN_PREFIX}:{key.key_id}:{b64url(payload)}"
+        key = self._keyring.current(_TOKEN)
+        current = self._current  # the key of the last token, its cipher and its prefix: one check per token
+        if current is None or current[0] is not key:
+            current = self._current = (key, self._cipher(key.key_id, key.material), f"{TOKEN_PREFIX}:{key.key_id}:")
+        associated = _BY_TYPE.get(phi_type) or _associated_data(phi_type)
+        return current[2] + b64url(current[1].encrypt(value.encode("utf-8"), associated))
 
     def detokenize(self, token: str, phi_type: PhiType) -> str:
         """The original value; ``phi_type`` must be the type the token was made with."""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pipeline.core.avro_writer import Encoded, Write, compile_parts_writer, varint
 from pipeline.core.codecs import decode, encode_avro
 from pipeline.core.coverage import Coverage as LeafCoverage
 from pipeline.core.errors import UnknownSchema
@@ -132,6 +133,56 @@ def avro_values(protector: ValueProtector) -> ProtectValue:
     return protect
 
 
+class TransformationBytes:
+    """An output's ``phi_transformations`` in its Avro encoding, from each transformation's bytes: a
+    structured field's transformation is one object that every record with that field shares
+    (:func:`pipeline.core.structured.protect_record`), so its bytes are written once, not per record."""
+
+    def __init__(self, limit: int = 16_384) -> None:
+        self._limit = limit
+        #: Per output schema (by identity): its item writer and the bytes of each transformation by identity
+        #: (the object kept beside its bytes, so its id cannot be reused while the entry lives).
+        self._outputs: dict[int, tuple[SchemaEntry, Write | None, dict[int, Any]]] = {}
+
+    def encode(self, output: SchemaEntry, transformations: Sequence[Transformation]) -> Encoded | None:
+        """The array's bytes, or None where the output's ``phi_transformations`` is not compiled."""
+        found = self._outputs.get(id(output))
+        if found is None or found[0] is not output:
+            found = self._outputs[id(output)] = (output, _item_writer(output), {})
+        write, items = found[1], found[2]
+        if write is None:
+            return None
+        parts = [varint(len(transformations))] if transformations else []
+        for item in transformations:
+            if item.start is not None:  # a span in free text: its own object, never seen again
+                write(item.as_record(), parts)
+                continue
+            known = items.get(id(item))
+            if known is None or known[0] is not item:
+                if len(items) >= self._limit:  # objects made for one record (withheld texts): start again
+                    items.clear()
+                own: list[bytes] = []
+                write(item.as_record(), own)
+                known = items[id(item)] = (item, b"".join(own))
+            parts.append(known[1])
+        parts.append(b"\x00")
+        return Encoded(b"".join(parts))
+
+
+def _item_writer(output: SchemaEntry) -> Write | None:
+    """The compiled writer of one ``phi_transformations`` item of ``output`` (None: not compiled)."""
+    if output.writer is None or not isinstance(output.parsed, dict):
+        return None
+    for avro_field in output.parsed.get("fields", ()):
+        kind = avro_field.get("type")
+        if avro_field.get("name") == "phi_transformations" and isinstance(kind, dict) and kind.get("type") == "array":
+            return compile_parts_writer(kind["items"])
+    return None
+
+
+TRANSFORMATION_BYTES = TransformationBytes()
+
+
 class AvroFormat:
     """Avro or JSON records of the registry's input schemas; the output is the schema's de-identified twin."""
 
@@ -161,12 +212,16 @@ class AvroFormat:
     ) -> tuple[bytes, str]:
         output = self._registry().output_for(protected.entry)
         record = dict(protected.protected.record)
-        record.update(
-            message_id=message_id,
-            source_schema=protected.entry.ref,
-            phi_transformations=[t.as_record() for t in transformations],
-            sensitive_categories=categories,
-        )
+        record.update(message_id=message_id, source_schema=protected.entry.ref, sensitive_categories=categories)
+        if output.writer is not None:
+            try:
+                shared = TRANSFORMATION_BYTES.encode(output, transformations)
+                if shared is not None:
+                    record["phi_transformations"] = shared
+                    return output.writer(record), output.ref
+            except Exception:  # noqa: S110 - a value the compiled writer does not take: fastavro writes it below
+                pass
+        record["phi_transformations"] = [t.as_record() for t in transformations]
         return encode_avro(output, record), output.ref
 
     def _registry(self) -> SchemaRegistry:

@@ -52,15 +52,22 @@ def _inline_records(avro_type: Any) -> Iterator[Mapping[str, Any]]:
 
 def codes_in_record(fields: tuple[CodeField, ...], record: Mapping[str, Any]) -> list[Coded]:
     """The coded values of a decoded record under its schema's code fields."""
-    return [Coded(system.value, code) for path, system in fields for code in _values(record, path)]
+    found: list[Coded] = []
+    for path, system in fields:
+        values: list[str] = []
+        _values(record, path, values)
+        name = system.value
+        found.extend([Coded(name, code) for code in values])
+    return found
 
 
-def _values(node: Any, path: tuple[str, ...]) -> Iterator[str]:
+def _values(node: Any, path: tuple[str, ...], out: list[str]) -> None:
+    """The strings at ``path`` under ``node`` (through lists at any step), appended to ``out``."""
     if isinstance(node, list):
         for item in node:
-            yield from _values(item, path)
+            _values(item, path, out)
     elif not path:
         if isinstance(node, str):
-            yield node
-    elif isinstance(node, Mapping):
-        yield from _values(node.get(path[0]), path[1:])
+            out.append(node)
+    elif type(node) is dict or isinstance(node, Mapping):  # the abstract check only for other mappings
+        _values(node.get(path[0]), path[1:], out)

@@ -10,6 +10,7 @@ codes are no evidence. Sources: HL7 FHIR R4 terminology pages (code system URIs)
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 from pipeline.core.errors import SchemaError
@@ -86,6 +87,17 @@ ALIASES: dict[str, CodeSystem] = {
 
 def system_of(name: str | None) -> CodeSystem | None:
     """The system a URI, OID or mnemonic names (None for one no table here covers)."""
+    if type(name) is str:  # a few names, asked for every coded value of every record: remembered
+        return _named_system(name)
+    return _read_system(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _named_system(name: str) -> CodeSystem | None:
+    return _read_system(name)
+
+
+def _read_system(name: str | None) -> CodeSystem | None:
     if not name:
         return None
     key = name.strip().lower().rstrip("/")

@@ -16,7 +16,7 @@ withdrawal does. Pure: no I/O, nothing here keeps a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -54,6 +54,9 @@ class Coded:
     withdrawn: bool = False  # refuted, entered in error, deleted, not done, not taken
 
 
+_NONE: frozenset[SensitiveCategory] = frozenset()
+
+
 @dataclass
 class CodedEvidence:
     """Per category, the ids of the code groups or ranges found; how many codes were dropped, and why."""
@@ -63,6 +66,8 @@ class CodedEvidence:
 
     @property
     def categories(self) -> frozenset[SensitiveCategory]:
+        if not self.found:  # most records: no code of a sensitive category
+            return _NONE
         return frozenset(c for c, ids in self.found.items() if ids)
 
     def add(self, category: SensitiveCategory, group: str) -> None:
@@ -133,12 +138,27 @@ def classify_codes(items: Iterable[Coded]) -> CodedEvidence:
     return evidence
 
 
-def _hits(system: CodeSystem, item: Coded) -> list[tuple[str, SensitiveCategory]]:
+#: The ICD ranges' hits per (system, code): records repeat a few thousand codes, and the ranges' walk costs
+#: more than the rest of a record's code evidence.
+_RANGE_HITS: dict[tuple[CodeSystem, str], tuple[tuple[str, SensitiveCategory], ...]] = {}
+_RANGE_TABLES = {CodeSystem.ICD10CM: ("icd10cm", RANGES), CodeSystem.ICD9CM: ("icd9cm", ICD9_RANGES)}
+
+
+def _range_hits(system: CodeSystem, code: str) -> tuple[tuple[str, SensitiveCategory], ...]:
+    key = (system, code)
+    hits = _RANGE_HITS.get(key)
+    if hits is None:
+        if len(_RANGE_HITS) >= 65_536:  # codes without end (malformed ones): start again
+            _RANGE_HITS.clear()
+        prefix, ranges = _RANGE_TABLES[system]
+        hits = _RANGE_HITS[key] = tuple((f"{prefix}.{label}", category) for label, category in ranges_of(code, ranges))
+    return hits
+
+
+def _hits(system: CodeSystem, item: Coded) -> Sequence[tuple[str, SensitiveCategory]]:
     code = item.code.strip().upper()
-    if system is CodeSystem.ICD10CM:
-        return [(f"icd10cm.{label}", category) for label, category in ranges_of(code, RANGES)]
-    if system is CodeSystem.ICD9CM:
-        return [(f"icd9cm.{label}", category) for label, category in ranges_of(code, ICD9_RANGES)]
+    if system in _RANGE_TABLES:
+        return _range_hits(system, code)
     hits = []
     for group in groups_for(system):
         if not group.holds(code):

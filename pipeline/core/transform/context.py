@@ -60,6 +60,16 @@ class TransformContext:
         if problems:
             raise ConfigError("; ".join(problems))
 
+    def derive(self, **changes: object) -> TransformContext:
+        """A copy with ``changes`` to the fields that need no check (all but ``secret`` and ``shift_days``):
+        :func:`dataclasses.replace` without checking again what this context's making already checked, for
+        a context made per record or per value from one made once."""
+        if "secret" in changes or "shift_days" in changes:
+            raise ConfigError("derive() keeps secret and shift_days; make a new TransformContext to change them")
+        other = object.__new__(TransformContext)
+        vars(other).update(vars(self), **changes)
+        return other
+
     def digest(self, *parts: str) -> bytes:
         """HMAC-SHA256 over the patient key and ``parts``, joined unambiguously."""
         message = "\x1f".join((self.patient_key, *parts)).encode("utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.core.detection.base import Pattern, PatternRecognizer
+from pipeline.core.detection.base import Gate, Pattern, PatternRecognizer
 from pipeline.core.phi_types import PhiType
 
 _OLD = r"(?P<age>9\d|1[0-2]\d)"
@@ -21,7 +21,7 @@ class AgeOver89Recognizer(PatternRecognizer):
                 Pattern(
                     "age_unit",
                     re.compile(
-                        rf"(?<![\w.]){_OLD}(?:\s*|-)(?i:yo|y/o|y\.o\.?|yrs?\.?(?:\s*old)?"
+                        r"(?P<age>9(?<![\w.]9)\d|1(?<![\w.]1)[0-2]\d)(?:\s*|-)(?i:yo|y/o|y\.o\.?|yrs?\.?(?:\s*old)?"
                         r"|years?(?:[- ]old|\s+of\s+age)?|-year-old|year-old|y)(?![A-Za-z])"
                     ),
                     0.9,
@@ -32,13 +32,20 @@ class AgeOver89Recognizer(PatternRecognizer):
                     re.compile(rf"(?i:(?<![a-z])(?:aged?|age\s*:|age\s+of|ages))\s*{_OLD}(?![\w.])"),
                     0.9,
                     "age",
+                    Gate(words=("age",)),
                 ),
                 Pattern(
                     "age_decade",
                     re.compile(r"(?i:(?<![a-z])(?:his|her|their|early|mid|late)[\s-]+)(?P<age>90s|nineties|100s)\b"),
                     0.8,
                     "age",
+                    Gate(re.compile("90s|nineties|100s")),
                 ),
-                Pattern("age_word", re.compile(r"(?i)\b(?:nonagenarian|centenarian|supercentenarian)\b"), 0.7),
+                Pattern(
+                    "age_word",
+                    re.compile(r"(?i)\b(?:nonagenarian|centenarian|supercentenarian)\b"),
+                    0.7,
+                    gate=Gate(words=("nonagenarian", "centenarian")),
+                ),
             ],
         )

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import phonenumbers
 
 from pipeline.core.detection import checksums
-from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.base import Cue, Doc, Gate, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.recognizers.phone_library import PhoneMatcher
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -25,6 +26,8 @@ class PhoneRecognizer(Recognizer):
     """
 
     name = "phone"
+    #: Where a pattern opens with a fixed character, its look-behind follows that character ('\\d(?<!X\\d)'):
+    #: the same matches, and the regex engine can skip ahead to the character (see dates._month_digits).
     _patterns = (
         Pattern(
             "nanp",
@@ -32,28 +35,30 @@ class PhoneRecognizer(Recognizer):
                 r"(?<![\w+-])(?:\+?1[-.\s]?)?(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}" + _EXT + r"(?![\w-])"
             ),
             0.7,
+            gate=Gate(re.compile(r"\d{3}[-.\s]\d{4}")),
         ),
         Pattern(
             "international",
             re.compile(
-                r"(?<![\w+])(?:\+|00)\d{1,3}[-.\s]?(?:\(\d{1,4}\)[-.\s]?)?\d{1,4}(?:[-.\s]\d{2,4}){1,4}"
+                r"(?:\+(?<![\w+]\+)|0(?<![\w+]0)0)\d{1,3}[-.\s]?(?:\(\d{1,4}\)[-.\s]?)?\d{1,4}(?:[-.\s]\d{2,4}){1,4}"
                 + _EXT
                 + r"(?![\w-])"
             ),
             0.65,
         ),
-        Pattern("bare10", re.compile(r"(?<![\w.,-])\d{10}(?![\w,-]|\.\d)"), 0.3),
+        Pattern("bare10", re.compile(r"\d(?<![\w.,-]\d)\d{9}(?![\w,-]|\.\d)"), 0.3),
         # A NANP number with one separator dropped ('617555-0142', '617-5550142'), extension and all.
         Pattern(
             "nanp_run_on",
-            re.compile(r"(?<![\w+.-])(?:\d{6}-\d{4}|\d{3}-\d{7})" + _EXT + r"(?![\w-])"),
+            re.compile(r"\d(?<![\w+.-]\d)(?:\d{5}-\d{4}|\d{2}-\d{7})" + _EXT + r"(?![\w-])"),
             0.55,
         ),
-        Pattern("plus_bare", re.compile(r"(?<![\w+])\+\d{8,15}(?![\w-]|\.\d)"), 0.6),
+        Pattern("plus_bare", re.compile(r"\+(?<![\w+]\+)\d{8,15}(?![\w-]|\.\d)"), 0.6),
         Pattern(
             "grouped",
             re.compile(r"(?<![\w.,/:+-])\(?\d{2,5}\)?(?:[-.\s]\d{2,8}){1,4}" + _EXT + r"(?![\w/:]|[-.]\d)"),
             0.25,
+            gate=Gate(re.compile(r"\d\d\)?[-.\s]\d\d")),
         ),
     )
     _phone_cue = Cue(
@@ -78,6 +83,8 @@ class PhoneRecognizer(Recognizer):
 
     def find(self, doc: Doc) -> Iterator[Span]:
         for pattern in self._patterns:
+            if pattern.gate is not None and not pattern.gate.passes(doc):
+                continue
             for match in pattern.regex.finditer(doc.text):
                 start, end = match.span()
                 digits = checksums.digits_only(match.group(0))
@@ -89,7 +96,7 @@ class PhoneRecognizer(Recognizer):
         yield from self._library_matches(doc)
 
     def _library_matches(self, doc: Doc) -> Iterator[Span]:
-        matcher = phonenumbers.PhoneNumberMatcher(
+        matcher = PhoneMatcher(
             doc.text, self._region, leniency=phonenumbers.Leniency.VALID, max_tries=self._library_tries
         )
         for match in matcher:
@@ -150,6 +157,7 @@ class EmailRecognizer(PatternRecognizer):
                         r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
                     ),
                     0.95,
+                    gate=Gate(re.compile("@")),
                 )
             ],
         )
@@ -185,9 +193,16 @@ class UrlRecognizer(Recognizer):
         rf"(?<![\w@.-])[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.(?:{_TLDS})(?:/[^\s<>\"']*)?(?![\w@-])"
     )
     _trailing = ".,;:!?)'\""
+    #: A scheme's '://' or 'www.'; a dot, a top-level domain, then a path or the end of the address.
+    _gates = (Gate(words=("://", "www.")), Gate(re.compile(rf"\.(?:{_TLDS})(?:/|(?![\w@-]))")))
 
     def find(self, doc: Doc) -> Iterator[Span]:
-        for regex, name, score in ((self._scheme, "url_scheme", 0.9), (self._bare, "domain", 0.6)):
+        for regex, name, score, gate in (
+            (self._scheme, "url_scheme", 0.9, self._gates[0]),
+            (self._bare, "domain", 0.6, self._gates[1]),
+        ):
+            if not gate.passes(doc):
+                continue
             for match in regex.finditer(doc.text):
                 start, end = match.span()
                 while end > start and doc.text[end - 1] in self._trailing:

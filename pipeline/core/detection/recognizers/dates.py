@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
-from pipeline.core.detection.base import Cue, Doc, Recognizer
+from pipeline.core.detection.base import Cue, Doc, Gate, Recognizer, words_not_after
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -34,6 +35,8 @@ def _month_alternation() -> str:
 
 
 MONTH = rf"(?:{_month_alternation()})"
+#: MONTH not after a letter, digit or underscore, faster than '(?<![\w])MONTH' (see words_not_after).
+_MONTH_NOT_AFTER_WORD = words_not_after(_month_alternation().split("|"))
 _TIME = (
     r"(?:(?:,?\s+at\s+|\s*@\s*|\s+|T)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*(?:[AaPp]\.[Mm]\.|[AaPp][Mm]\b))?"
     r"(?:Z|[+-]\d{2}:?\d{2})?|(?:,?\s+at\s+|\s+)\d{1,2}\s*(?:[AaPp]\.[Mm]\.|[AaPp][Mm]\b))?"
@@ -50,6 +53,16 @@ def _day_ok(month: int, day: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= (29 if month == 2 else calendar.monthrange(2001, month)[1])
 
 
+def _month_digits(not_after: str) -> str:
+    """A month number 1-12 ('0?[1-9]|1[0-2]', as group ``m``) not preceded by a ``not_after`` character.
+
+    Here and in the day patterns the look-behind follows the first digit (``\\d(?<!X\\d)``, not ``(?<!X)\\d``):
+    the same matches, but a pattern that opens with a digit lets the regex engine skip to the next digit
+    instead of trying the look-behind at every character (two to three times faster on notes)."""
+    b = not_after
+    return rf"(?P<m>0(?<!{b}0)[1-9]|[1-9](?<!{b}[1-9])|1(?<!{b}1)[0-2])"
+
+
 #: A month/day that opens a line or a sentence heads an entry of an event list.
 _EVENT_LIST_START = re.compile(r"(?:^|\n|[.;][ \t]+)[ \t]*(?:[-*\u2022][ \t]*)?$")
 
@@ -62,7 +75,7 @@ class DateRecognizer(Recognizer):
         (
             "numeric",
             re.compile(
-                r"(?<![\w/.-])(?P<a>\d{1,2})(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
+                r"(?P<a>\d(?<![\w/.-]\d)\d?)(?P<sep>[/.-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})"
                 r"(?![\w/-]|\.\d)" + _TIME
             ),
             0.85,
@@ -70,7 +83,7 @@ class DateRecognizer(Recognizer):
         (
             "iso",
             re.compile(
-                r"(?<![\w/.-])(?P<y>(?:1[89]|2[01])\d\d)(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
+                r"(?P<y>(?:1(?<![\w/.-]1)[89]|2(?<![\w/.-]2)[01])\d\d)(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
                 r"(?![0-9A-SU-Za-z_/-]|\.\d)" + _TIME
             ),
             0.9,
@@ -78,7 +91,7 @@ class DateRecognizer(Recognizer):
         (
             "day_month_year",
             re.compile(
-                rf"(?<![\w])(?P<d>\d{{1,2}}){_ORD}[-\s]?(?:of\s+)?(?P<mon>{MONTH})\.?(?:[-\s]|,\s*)'?(?P<y>\d{{4}}|\d{{2}})"
+                rf"(?P<d>\d(?<!\w\d)\d?){_ORD}[-\s]?(?:of\s+)?(?P<mon>{MONTH})\.?(?:[-\s]|,\s*)'?(?P<y>\d{{4}}|\d{{2}})"
                 r"(?![\w])" + _TIME
             ),
             0.9,
@@ -86,22 +99,23 @@ class DateRecognizer(Recognizer):
         (
             "month_day_year",
             re.compile(
-                rf"(?<![\w])(?P<mon>{MONTH})\.?[-\s]+(?P<d>\d{{1,2}}){_ORD}(?:,?\s+(?P<y>\d{{4}}))?(?![\w:])" + _TIME
+                rf"(?P<mon>{_MONTH_NOT_AFTER_WORD})\.?[-\s]+(?P<d>\d{{1,2}}){_ORD}(?:,?\s+(?P<y>\d{{4}}))?(?![\w:])"
+                + _TIME
             ),
             0.85,
         ),
         (
             "day_month",
-            re.compile(rf"(?<![\w])(?P<d>\d{{1,2}}){_ORD}\s+(?:of\s+)?(?P<mon>{MONTH})\b\.?(?![-\s,]*'?\d)"),
+            re.compile(rf"(?P<d>\d(?<!\w\d)\d?){_ORD}\s+(?:of\s+)?(?P<mon>{MONTH})\b\.?(?![-\s,]*'?\d)"),
             0.8,
         ),
-        ("month_year", re.compile(rf"(?<![\w])(?P<mon>{MONTH})\.?,?\s+(?P<y>(?:1[89]|20)\d\d)(?![\w])"), 0.7),
-        ("numeric_month_year", re.compile(r"(?<![\w/.-])(?P<m>0?[1-9]|1[0-2])/(?P<y>(?:19|20)\d\d)(?![\w/])"), 0.55),
-        ("month_day_short", re.compile(r"(?<![\w/.:-])(?P<m>\d{1,2})/(?P<d>\d{1,2})(?![\w/]|\.\d)"), 0.25),
+        ("month_year", re.compile(rf"(?P<mon>{_MONTH_NOT_AFTER_WORD})\.?,?\s+(?P<y>(?:1[89]|20)\d\d)(?![\w])"), 0.7),
+        ("numeric_month_year", re.compile(_month_digits(r"[\w/.-]") + r"/(?P<y>(?:19|20)\d\d)(?![\w/])"), 0.55),
+        ("month_day_short", re.compile(r"(?P<m>\d(?<![\w/.:-]\d)\d?)/(?P<d>\d{1,2})(?![\w/]|\.\d)"), 0.25),
         # 'mastectomies 11/92', 'OVARIAN CA (12/93)': a month and a two-digit year that cannot be a day.
         (
             "month_short_year",
-            re.compile(r"(?<![\w/.:-])(?P<m>0?[1-9]|1[0-2])/(?P<yy>3[2-9]|[4-9]\d)(?![\w/%]|\.\d)"),
+            re.compile(_month_digits(r"[\w/.:-]") + r"/(?P<yy>3[2-9]|[4-9]\d)(?![\w/%]|\.\d)"),
             0.7,
         ),
         # 'nov. 2016', 'in march of 2022': a month in any case is a month when a year follows.
@@ -149,8 +163,20 @@ class DateRecognizer(Recognizer):
         re.IGNORECASE,
     )
 
+    #: The rarely matched patterns' gates (a part every match holds).
+    _gates: Mapping[str, Gate] = MappingProxyType(
+        {
+            "month_year": Gate(re.compile(r"(?:1[89]|20)\d\d")),
+            "month_year_any_case": Gate(re.compile(r"(?:19|20)\d\d")),
+            "ordinal_day": Gate(re.compile(r"the\s+\d"), lowered=True),
+        }
+    )
+
     def find(self, doc: Doc) -> Iterator[Span]:
         for name, regex, score in self._patterns:
+            gate = self._gates.get(name)
+            if gate is not None and not gate.passes(doc):
+                continue
             for match in regex.finditer(doc.text):
                 if not self._valid(match):
                     continue

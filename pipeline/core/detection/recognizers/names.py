@@ -8,9 +8,10 @@ covering all-caps nursing shorthand) are trimmed, so 'DTR MARY AT BEDSIDE' yield
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
-from pipeline.core.detection.base import Doc, Recognizer, case_counts
+from pipeline.core.detection.base import Doc, Gate, Recognizer, case_counts, matches_at, words_not_after
 from pipeline.core.detection.lexicons import Lexicons, lexicons
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -22,7 +23,13 @@ INITIAL = rf"[{UP}]\."
 MIXED = rf"(?:{INITIAL}\s?)?{WORD}(?:[ \t]+(?:{INITIAL}|{WORD})){{0,2}}"
 CAPS = rf"[{UP}]{{2,}}(?:['-][{UP}]{{2,}})?"
 CAPS_NAME = rf"(?:[{UP}]\.?\s)?{CAPS}(?:[ \t]+{CAPS}){{0,2}}"
+#: CAPS_NAME not after a word character or a dot, the look-behind after the first capital (see Pattern):
+#: '(?:[UP]\.?\s)?[UP]{2,}...' with that capital taken out of both branches.
+_CAPS_NAME_NOT_AFTER_WORD = (
+    rf"[{UP}](?<![\w.][{UP}])(?:\.?\s[{UP}]{{2,}}|[{UP}]+)(?:['-][{UP}]{{2,}})?(?:[ \t]+{CAPS}){{0,2}}"
+)
 LOWER_NAME = rf"[{LO}]{{2,}}(?:[ \t]+[{LO}]{{2,}})?"
+
 
 #: Words that look like names by case but are not (checked upper-cased).
 STOPWORDS: frozenset[str] = frozenset(
@@ -120,17 +127,25 @@ class NameRecognizer(Recognizer):
             "title",
             # 'Ms. Pham', and 'Ms. PHAM' (a surname in capitals after a Title-Case title, as charts write it).
             re.compile(
-                r"(?<![\w])(?:Drs|Dr|Mr|Mrs|Ms|Mx|Miss|Prof|Doctor|Sr|Sister|Rev)\.?[ \t]+"
+                words_not_after(["Drs", "Dr", "Mr", "Mrs", "Ms", "Mx", "Miss", "Prof", "Doctor", "Sr", "Sister", "Rev"])
+                + r"\.?[ \t]+"
                 rf"(?P<name>{MIXED}|{CAPS_NAME})"
             ),
             0.85,
         ),
-        ("title_caps", re.compile(rf"(?<![\w])(?:DR|MR|MRS|MS|MX|MISS|PROF)\.?[ \t]+(?P<name>{CAPS_NAME})"), 0.8),
+        (
+            "title_caps",
+            re.compile(
+                words_not_after(["DR", "MR", "MRS", "MS", "MX", "MISS", "PROF"]) + rf"\.?[ \t]+(?P<name>{CAPS_NAME})"
+            ),
+            0.8,
+        ),
         (
             # Nursing shorthand: 'PT HALL RESTING IN BED', 'PT REED AMBULATED'; the verb makes the word a name.
             "patient_caps",
             re.compile(
-                rf"(?<![\w])(?:PT|PATIENT)[ \t]+(?P<name>{CAPS_NAME})[ \t]+(?:RESTING|SLEEPING|AMBULATED|AMBULATING|"
+                words_not_after(["PT", "PATIENT"])
+                + rf"[ \t]+(?P<name>{CAPS_NAME})[ \t]+(?:RESTING|SLEEPING|AMBULATED|AMBULATING|"
                 r"TOLERATED|TOLERATING|REPORTS|STATES|DENIES|COMPLAINS|AWAKE|ALERT|SEEN|VOIDED|REFUSED|"
                 r"REQUESTED|DISCHARGED|TRANSFERRED|ADMITTED)(?![\w])"
             ),
@@ -140,7 +155,8 @@ class NameRecognizer(Recognizer):
             # 'Drs. Lee and Okafor', 'DR SMITH AND JONES': the second surname after one title.
             "title_pair",
             re.compile(
-                rf"(?<![\w])(?:Drs|DRS|drs|Dr|DR|dr)\.?[ \t]+(?:{WORD}|{CAPS})[ \t]*(?:and|AND|&|/)[ \t]*"
+                words_not_after(["Drs", "DRS", "drs", "Dr", "DR", "dr"])
+                + rf"\.?[ \t]+(?:{WORD}|{CAPS})[ \t]*(?:and|AND|&|/)[ \t]*"
                 rf"(?P<name>{WORD}|{CAPS})(?![\w])"
             ),
             0.75,
@@ -155,7 +171,7 @@ class NameRecognizer(Recognizer):
         ),
         (
             "credential_caps",
-            re.compile(rf"(?<![\w.])(?P<name>{CAPS_NAME}),?[ \t]+(?:MD|RN|NP|PA-C|LPN|CNA|CRNA|RRT)(?![\w])"),
+            re.compile(rf"(?P<name>{_CAPS_NAME_NOT_AFTER_WORD}),?[ \t]+(?:MD|RN|NP|PA-C|LPN|CNA|CRNA|RRT)(?![\w])"),
             0.7,
         ),
         (
@@ -174,7 +190,7 @@ class NameRecognizer(Recognizer):
             # a verb clinicians are the subject of.
             "caps_first_last",
             re.compile(
-                rf"(?<![\w.])(?P<name>[{UP}]{{2,15}}[ \t]+[{UP}][{UP}'-]{{1,20}})[ \t]+"
+                rf"(?P<name>[{UP}](?<![\w.][{UP}])[{UP}]{{1,14}}[ \t]+[{UP}][{UP}'-]{{1,20}})[ \t]+"
                 r"(?:AWARE|CALLED|NOTIFIED|PAGED|UPDATED|INFORMED|IN\s+TO|HERE|VISITED|SAW|SEEN|AT\s+BEDSIDE"
                 r"|AND\s+DRS?|AND\s+[A-Z]{2,}\s+(?:AWARE|CALLED|NOTIFIED))\b"
             ),
@@ -266,10 +282,42 @@ class NameRecognizer(Recognizer):
             0.3,
         ),
     )
+    #: Where a cue of the cue-led patterns but weak_intro (whose words are everywhere) starts: one zero-width
+    #: scan in place of eight, after which each pattern is tried only there (:func:`matches_at`).
+    _cue_starts = re.compile(
+        "(?=" + "|".join(f"(?:{cue.pattern})" for name, cue, _, _ in _cued if name != "weak_intro") + ")"
+    )
+
+    #: Gates (a part every match holds) of slow patterns: the credential after a capitals name, the
+    #: initial's dot and the three letters after it.
+    _gates: Mapping[str, Gate] = MappingProxyType(
+        {
+            "credential_caps": Gate(re.compile(r"[ \t](?:MD|RN|NP|PA-C|LPN|CNA|CRNA|RRT)(?![\w])")),
+            "initial_surname": Gate(re.compile(rf"\.[ \t]?(?:[{UP}][{UP}'-]{{2}}|[a-z][a-z'-]{{2}})")),
+        }
+    )
+
+    #: Patterns every match of which holds a capital ([UP]: a title, a credential, a WORD or CAPS name),
+    #: and those every match of which holds a lower-case letter ([LO]: 'Dr', a WORD): skipped in a note
+    #: without one (all-lower-case and all-capital notes are common in ICU charts).
+    _needs_capital = frozenset(
+        {
+            "title", "title_caps", "patient_caps", "title_pair", "credential", "credential_caps", "caps_first_last",
+            "clinician_cue", "field", "salutation", "relation", "speech", "weak_intro",
+        }
+    )  # fmt: skip
+    _needs_lower = frozenset({"title", "credential", "salutation", "speech", "weak_intro", "relation_lower"})
+
+    def _possible(self, name: str, lowers: int, uppers: int) -> bool:
+        return (uppers > 0 or name not in self._needs_capital) and (lowers > 0 or name not in self._needs_lower)
 
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
+        _, lowers, uppers = case_counts(text)
         for name, regex, score in self._patterns:
+            gate = self._gates.get(name)
+            if not self._possible(name, lowers, uppers) or (gate is not None and not gate.passes(doc)):
+                continue
             for match in regex.finditer(text):
                 group = "before" if "before" in regex.groupindex and match.group("before") else "name"
                 if name == "caps_first_last" and not _first_and_surname(match.group("name")):
@@ -277,8 +325,17 @@ class NameRecognizer(Recognizer):
                 span = self._candidate(text, name, score, *match.span(group))
                 if span is not None:
                     yield span
+        starts: list[int] | None = None
         for name, cue, name_regex, score in self._cued:
-            for match in cue.finditer(doc.lower):
+            if not self._possible(name, lowers, uppers):
+                continue
+            if name == "weak_intro":
+                matches = cue.finditer(doc.lower)
+            else:
+                if starts is None:
+                    starts = [found.start() for found in self._cue_starts.finditer(doc.lower)]
+                matches = matches_at(cue, doc.lower, starts)
+            for match in matches:
                 found = name_regex.match(text, match.end())
                 if found is None:
                     continue

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from pipeline.core.detection import checksums
-from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.base import Cue, Doc, Gate, Pattern, PatternRecognizer, Recognizer
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -23,9 +23,9 @@ class SsnRecognizer(PatternRecognizer):
             "ssn",
             PhiType.SSN,
             [
-                Pattern("ssn_dashed", re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"), 0.65),
-                Pattern("ssn_spaced", re.compile(r"(?<![\w-])\d{3} \d{2} \d{4}(?![\w-])"), 0.45),
-                Pattern("ssn_bare", re.compile(r"(?<![\w.,-])\d{9}(?![\w-]|[.,]\d)"), 0.3),
+                Pattern("ssn_dashed", re.compile(r"\d(?<![\w-]\d)\d\d-\d{2}-\d{4}(?![\w-])"), 0.65),
+                Pattern("ssn_spaced", re.compile(r"\d(?<![\w-]\d)\d\d \d{2} \d{4}(?![\w-])"), 0.45),
+                Pattern("ssn_bare", re.compile(r"\d(?<![\w.,-]\d)\d{8}(?![\w-]|[.,]\d)"), 0.3),
             ],
             validator=_ssn_check,
             context=Cue("ssn", ["ssn", "ss#", "ss #", "social security", "soc sec", "social", "ssn#"]),
@@ -48,7 +48,7 @@ class PaymentCardRecognizer(PatternRecognizer):
         super().__init__(
             "payment_card",
             PhiType.ACCOUNT,
-            [Pattern("card", re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"), 0.7)],
+            [Pattern("card", re.compile(r"\d(?<![\w-]\d)(?:[ -]?\d){12,18}(?![\w-])"), 0.7)],
             validator=_card_check,
             context=Cue("card", ["card", "visa", "mastercard", "amex", "credit", "debit", "cc#", "account"]),
             context_boost=0.2,
@@ -69,8 +69,11 @@ class IbanRecognizer(PatternRecognizer):
             [
                 Pattern(
                     "iban",
-                    re.compile(r"(?<![\w])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?\b"),
+                    re.compile(
+                        r"[A-Za-z](?<!\w[A-Za-z])[A-Za-z]\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,4})?\b"
+                    ),
                     0.85,
+                    gate=Gate(re.compile(r"\d\d(?<=[A-Za-z]{2}\d\d)")),  # the country code and check digits
                 )
             ],
             validator=_iban_check,
@@ -88,7 +91,7 @@ class NpiRecognizer(PatternRecognizer):
         super().__init__(
             "npi",
             PhiType.LICENSE,
-            [Pattern("npi", re.compile(r"(?<![\w.,-])[12]\d{9}(?![\w-]|[.,]\d)"), 0.5)],
+            [Pattern("npi", re.compile(r"[12](?<![\w.,-][12])\d{9}(?![\w-]|[.,]\d)"), 0.5)],
             validator=_npi_check,
             context=Cue("npi", ["npi", "provider id", "national provider"]),
             context_boost=0.45,
@@ -102,7 +105,14 @@ class DeaRecognizer(PatternRecognizer):
         super().__init__(
             "dea",
             PhiType.LICENSE,
-            [Pattern("dea", re.compile(r"(?<![\w-])[A-Za-z][A-Za-z9]\d{7}(?![\w-])"), 0.5)],
+            [
+                Pattern(
+                    "dea",
+                    re.compile(r"[A-Za-z](?<![\w-][A-Za-z])[A-Za-z9]\d{7}(?![\w-])"),
+                    0.5,
+                    gate=Gate(re.compile(r"\d{7}")),
+                )
+            ],
             validator=self._check,
             context=Cue("dea", ["dea", "dea#", "dea #", "dea number", "registration"]),
             context_boost=0.4,
@@ -130,8 +140,11 @@ class VinRecognizer(Recognizer):
     name = "vin"
     _regex = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-HJ-NPR-Za-hj-npr-z0-9]{17}\b")
     _cue = Cue("vin", ["vin", "vin#", "vehicle", "car", "truck", "chassis"], before=30)
+    _gate = Gate(re.compile(r"[A-HJ-NPR-Za-hj-npr-z0-9]{17}"))
 
     def find(self, doc: Doc) -> Iterator[Span]:
+        if not self._gate.passes(doc):
+            return
         for match in self._regex.finditer(doc.text):
             value = match.group(0)
             cue = self._cue.found(doc, match.start(), match.end())
@@ -161,11 +174,14 @@ class GenericIdRecognizer(PatternRecognizer):
             "generic_id",
             PhiType.ID,
             [
-                Pattern("long_number", re.compile(r"(?<![\w.,/:-])\d{7,}(?![\w,/:]|\.\d)"), 0.45),
+                Pattern("long_number", re.compile(r"\d(?<![\w.,/:-]\d)\d{6,}(?![\w,/:]|\.\d)"), 0.45),
                 Pattern(
                     "letter_number_code",
-                    re.compile(r"(?<![\w.,/:-])(?:[A-Z]{1,3}-?\d{6,}|\d{6,}[A-Z]{1,3})(?![\w,/:]|\.\d)"),
+                    re.compile(
+                        r"(?:[A-Z](?<![\w.,/:-][A-Z])[A-Z]{0,2}-?\d{6,}|\d(?<![\w.,/:-]\d)\d{5,}[A-Z]{1,3})(?![\w,/:]|\.\d)"
+                    ),
                     0.45,
+                    gate=Gate(re.compile(r"\d{6}")),
                 ),
             ],
             context=Cue("id", ["id", "number", "no", "#", "identifier", "code"], before=20),

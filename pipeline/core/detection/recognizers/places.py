@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pipeline.core.detection.base import Cue, Doc, Pattern, PatternRecognizer, Recognizer
+from pipeline.core.detection.base import Cue, Doc, Gate, Pattern, PatternRecognizer, Recognizer
 from pipeline.core.detection.lexicons import lexicons
 from pipeline.core.detection.recognizers.names import LO, STOPWORDS, UP
 from pipeline.core.phi_types import PhiType
@@ -77,9 +77,12 @@ class FacilityRecognizer(Recognizer):
         rf"(?:{_CAPWORD}[ \t]{{1,3}}(?:(?:of|and|the|for|&)[ \t]{{1,3}})?){{1,5}}(?:{_KEY_RE})(?![\w])"
         rf"(?:[ \t]{{1,3}}(?:of|at)[ \t]{{1,3}}(?:the[ \t]{{1,3}})?{_CAPWORD}(?:[ \t]{{1,3}}{_CAPWORD}){{0,2}})?"
     )
+    _gate = Gate(re.compile(rf"(?:{_KEY_RE})(?![\w])"))
 
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
+        if not self._gate.passes(doc):
+            return
         for match in self._regex.finditer(text):
             start, end = match.span()
             for token in re.finditer(r"\S+", text[start:end]):
@@ -184,7 +187,7 @@ class StreetAddressRecognizer(Recognizer):
 
     name = "street_address"
     _street = re.compile(
-        rf"(?<![\w.-])\d{{1,6}}[A-Za-z]?(?:-\d{{1,4}})?[ \t]+(?:{_DIRECTION}[ \t]+)?(?:{_STREET_WORD}[ \t]+){{1,4}}"
+        rf"\d(?<![\w.-]\d)\d{{0,5}}[A-Za-z]?(?:-\d{{1,4}})?[ \t]+(?:{_DIRECTION}[ \t]+)?(?:{_STREET_WORD}[ \t]+){{1,4}}"
         rf"(?:{_SUFFIX_RE})\b\.?(?:[ \t]+{_DIRECTION}(?![\w]))?{_UNIT}?"
         rf"(?:(?P<sep>[ \t]*[,\n][ \t]*\n?[ \t]*|[ \t]+)(?P<city>{_CITY})[ \t]*,?[ \t]*(?P<state>{_STATE_RE})\.?"
         rf"(?:[ \t]+(?P<zip>{_ZIP}))?(?![\w]))?"
@@ -194,9 +197,12 @@ class StreetAddressRecognizer(Recognizer):
         r"(?<![\w])(?:(?:PSC|CMR|Unit)[ \t]+\d{1,5},?[ \t]+Box[ \t]+\d{1,5}|(?:USNS|USNV|USS|USCGC)[ \t]+[\w'\u2019-]+)"
         r"[ \t]*[,\n][ \t]*(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}(?![\w])"
     )
+    _po_box_gate = Gate(words=("box",))
+    _military_gate = Gate(re.compile(r"(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d"))
 
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
+        po_box, military = self._po_box_gate.passes(doc), self._military_gate.passes(doc)
         for match in self._street.finditer(text):
             street_end = match.start("sep") if match.group("city") else match.end()
             street_end = len(text[:street_end].rstrip(" \t,\n"))
@@ -213,11 +219,23 @@ class StreetAddressRecognizer(Recognizer):
                 zip_span = self.span(*match.span("zip"), PhiType.ZIP, 0.9, ["pattern:address_zip"])
                 if zip_span is not None:
                     yield zip_span
-        for regex, name in ((self._po_box, "pattern:po_box"), (self._military, "pattern:military_address")):
-            for match in regex.finditer(text):
+        for regex, name, possible in (
+            (self._po_box, "pattern:po_box", po_box),
+            (self._military, "pattern:military_address", military),
+        ):
+            for match in regex.finditer(text) if possible else ():
                 span = self.span(match.start(), match.end(), PhiType.STREET, 0.85, [name])
                 if span is not None:
                     yield span
+
+
+#: The words that introduce a city ('lives in', 'native of', 'city:'), case-insensitive: a verb (not the end
+#: of a longer word) and a preposition, or one of the other phrases.
+_CITY_VERB = (
+    r"(?:lives|living|lived|resides|residing|moved|relocated|born|grew\s+up|raised|"
+    r"visiting|travel(?:l)?ed|returned|commutes)\s+(?:in|to|from|at)"
+)
+_CITY_PHRASE = r"resident\s+of|native\s+of|hometown(?:\s+is)?|city\s*:|town\s+of|city\s+of|town\s*:"
 
 
 class CityRecognizer(Recognizer):
@@ -227,16 +245,18 @@ class CityRecognizer(Recognizer):
     _city_state = re.compile(
         rf"(?<![\w])(?P<city>{_CITY})[ \t]*,[ \t]*(?P<state>{_STATE_RE})\.?(?:[ \t]+(?P<zip>{_ZIP}))?(?![\w])"
     )
-    _cue = re.compile(
-        r"(?i:(?<![a-z])(?:lives|living|lived|resides|residing|moved|relocated|born|grew\s+up|raised|"
-        r"visiting|travel(?:l)?ed|returned|commutes)\s+(?:in|to|from|at)|resident\s+of|native\s+of|"
-        r"hometown(?:\s+is)?|city\s*:|town\s+of|city\s+of|town\s*:)"
-        rf"[ \t]*(?P<city>{_CITY})"
-    )
+    _cue = re.compile(rf"(?i:(?<![a-z]){_CITY_VERB}|{_CITY_PHRASE})[ \t]*(?P<city>{_CITY})")
+    _city_state_gate = Gate(re.compile(rf",[ \t]*(?:{_STATE_RE})"))
+    _cue_gate = Gate(
+        words=(
+            "liv", "resid", "moved", "relocated", "born", "grew", "raised", "visiting", "travel", "returned",
+            "commutes", "native", "hometown", "city", "town",
+        )
+    )  # fmt: skip
 
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
-        for match in self._city_state.finditer(text):
+        for match in self._city_state.finditer(text) if self._city_state_gate.passes(doc) else ():
             state = match.group("state")
             if match.group("zip"):
                 score = 0.8
@@ -253,7 +273,7 @@ class CityRecognizer(Recognizer):
                 zip_span = self.span(*match.span("zip"), PhiType.ZIP, 0.9, ["pattern:state_zip"])
                 if zip_span is not None:
                     yield zip_span
-        for match in self._cue.finditer(text):
+        for match in self._cue.finditer(text) if self._cue_gate.passes(doc) else ():
             bounds = _city_bounds(text, *match.span("city"))
             if bounds is not None and _ordinary_caps_phrase(text[bounds[0] : bounds[1]]):
                 continue  # 'RETURNED TO PREVIOUS SETTING', 'HR RETURNED TO NSR'
@@ -278,7 +298,7 @@ class ZipRecognizer(PatternRecognizer):
         super().__init__(
             "zip",
             PhiType.ZIP,
-            [Pattern("zip", re.compile(rf"(?<![\w.,/$-]){_ZIP}(?![\w/]|[.,]\d)"), 0.2)],
+            [Pattern("zip", re.compile(r"\d(?<![\w.,/$-]\d)\d{4}(?:-\d{4})?(?![\w/]|[.,]\d)"), 0.2)],
             context=Cue("zip", ["zip", "zipcode", "zip code", "postal", "postal code", "postcode"], before=20),
             context_boost=0.6,
         )
@@ -299,13 +319,16 @@ class TransferPlaceRecognizer(Recognizer):
     SMH'); the ensemble's vetting drops generic units and abbreviations ('OSH', 'MICU', 'rehab')."""
 
     name = "transfer_place"
-    _regex = re.compile(
-        r"(?i:(?<![a-z])(?:transferred|transfered|transfer|tx'?d|xfer(?:red)?|arrived|admitted|came|sent|returned"
-        r"|d/c'?d|discharged|brought|admit)[ \t]+(?:back[ \t]+)?(?:from|to|at)[ \t]+(?:the[ \t]+)?)"
-        r"(?P<place>[A-Z][A-Z&]{1,7})(?![\w])"
+    _moved = (
+        r"(?:transferred|transfered|transfer|tx'?d|xfer(?:red)?|arrived|admitted|came|sent|returned"
+        r"|d/c'?d|discharged|brought|admit)[ \t]+(?:back[ \t]+)?(?:from|to|at)[ \t]+"
     )
+    _regex = re.compile(rf"(?i:(?<![a-z]){_moved}(?:the[ \t]+)?)(?P<place>[A-Z][A-Z&]{{1,7}})(?![\w])")
+    _gate = Gate(re.compile(_moved), lowered=True)
 
     def find(self, doc: Doc) -> Iterator[Span]:
+        if not self._gate.passes(doc):
+            return
         lex = lexicons()
         for match in self._regex.finditer(doc.text):
             place = match.group("place")

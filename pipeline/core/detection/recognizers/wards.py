@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pipeline.core.detection.base import Doc, Recognizer, case_counts
+from pipeline.core.detection.base import Doc, Gate, Recognizer, case_counts
 from pipeline.core.detection.lexicons import lexicons
 from pipeline.core.detection.recognizers.names import UP
 from pipeline.core.detection.recognizers.places import STATE_NAMES
@@ -96,8 +96,11 @@ class SaintRecognizer(Recognizer):
         r"(?i:(?<![a-z])(?:to|at|from|in|into|by|@)[ \t]+)"
         rf"(?P<place>(?:St|ST|Saint|SAINT|Ste)\.?[ \t]+(?:[{UP}][a-z]+|[{UP}]{{2,}}|[{UP}]\.)(?:[ \t]+[{UP}][a-z]+)?)"
     )
+    _gate = Gate(re.compile(r"(?:St|ST|Saint|SAINT|Ste)\.?[ \t]"))
 
     def find(self, doc: Doc) -> Iterator[Span]:
+        if not self._gate.passes(doc):
+            return
         lex = lexicons()
         for match in self._regex.finditer(doc.text):
             words = match.group("place").split()[1:]
@@ -114,7 +117,7 @@ class UniversityRecognizer(Recognizer):
 
     name = "university"
     _regex = re.compile(
-        rf"(?<![\w.])(?:U|Univ|University)\.?[ \t]+(?:of[ \t]+)?(?:{_STATES}|{_STATES.upper()})(?![\w])",
+        rf"U(?<![\w.]U)(?:|niv|niversity)\.?[ \t]+(?:of[ \t]+)?(?:{_STATES}|{_STATES.upper()})(?![\w])",
     )
 
     def find(self, doc: Doc) -> Iterator[Span]:

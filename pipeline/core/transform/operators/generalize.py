@@ -54,6 +54,8 @@ class GeneralizeOperator(Operator):
         return _generalized(value, phi_type, ctx)
 
     def protect(self, value: str, phi_type: PhiType, ctx: TransformContext) -> str | None:
+        if not ctx.params.items:  # no parameters (nearly every rule): no cases to read
+            return _generalized(value, phi_type, ctx)
         cases = ctx.params.get("cases")
         if cases:
             found = apply_cases(value, _cases(str(cases)))

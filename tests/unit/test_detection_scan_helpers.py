@@ -1,0 +1,36 @@
+"""The scanning helpers of the recognizers find what the plain regexes they stand for find."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from pipeline.core.detection.base import Doc, Gate, matches_at, words_not_after
+
+_WORDS = ["Drs", "Dr", "Mr", "Mrs", "Ms", "Miss", "Doctor", "d.o", "a+b", "March", "Mar", "May"]
+_TEXT = "Mrs. Doe and Dr. Roe, Drs Lee; xMr Doctor; d.o a+b March 3 Mar. May ms MRS Mayday _May 9May"
+
+
+def test_words_not_after_matches_as_the_leading_look_behind_does() -> None:
+    plain = re.compile(r"(?<![\w])(?:" + "|".join(re.escape(w) for w in _WORDS) + r")\.?\s")
+    fast = re.compile(words_not_after(_WORDS) + r"\.?\s")
+    rng = random.Random(29)
+    texts = [_TEXT, *("".join(rng.choice(_TEXT) for _ in range(300)) for _ in range(50))]
+    assert [m.span() for m in fast.finditer(_TEXT)]
+    for text in texts:
+        assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+def test_matches_at_equals_finditer_given_every_possible_start() -> None:
+    regex = re.compile(r"\b(?:seen\s+by|wife|dr)\b[ \t]*")
+    text = "seen by dr wife seen by  seen byx wife,wife"
+    starts = [m.start() for m in re.finditer(r"(?=\b(?:seen\s+by|wife|dr))", text)]
+    assert [m.span() for m in matches_at(regex, text, starts)] == [m.span() for m in regex.finditer(text)] != []
+
+
+def test_a_lowered_gate_lets_every_non_ascii_text_through_and_reads_ascii_case_insensitively() -> None:
+    gate = Gate(re.compile("box"), lowered=True)
+    assert gate.passes(Doc.of("P.O. BOX 12")) and not gate.passes(Doc.of("no match here"))
+    assert gate.passes(Doc.of("no match here, caf\u00e9"))
+    words = Gate(words=("liv", "born"))
+    assert words.passes(Doc.of("LIVES IN TOWN")) and not words.passes(Doc.of("elsewhere"))
