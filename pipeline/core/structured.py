@@ -131,20 +131,27 @@ def protect_record(
     """A protected copy of ``record``: every tagged value at any depth transformed, free text collected
     (untagged strings too: deny by default); with ``explain``, every leaf's decision recorded."""
     out = copy_tree(record)
-    leaves: list[_Leaf] = []
-    for name, sub, tag in _top_level(entry.plan):
-        value = out.get(name)
-        if value is None:
-            continue
-        if tag is not None and type(value) is not list and type(value) is not dict:
-            leaves.append((tag, name, out, name, value))  # a top-level scalar: _walk's answer, at once
-        else:
-            _walk(sub, out, name, name, leaves)
+    leaves = _leaves(entry.plan, out)
     result = ProtectedRecord(out, aged_90_plus=_aged_90_plus(leaves))
     coverage = result.coverage
     coverage.explain = explain
     coverage.count([_apply(leaf, result, protect) for leaf in leaves])
     return result
+
+
+def _leaves(plan: Plan, record: dict[str, Any]) -> list[_Leaf]:
+    """Every tagged scalar of ``record`` in field order: what :func:`_walk` finds field by field, with a
+    top-level scalar field (most of them) answered at once from its compiled tag."""
+    leaves: list[_Leaf] = []
+    for name, sub, tag in _top_level(plan):
+        value = record.get(name)
+        if value is None:
+            continue
+        if tag is not None and type(value) is not list and type(value) is not dict:
+            leaves.append((tag, name, record, name, value))
+        else:
+            _walk(sub, record, name, name, leaves)
+    return leaves
 
 
 #: Per record plan (by identity, the plan kept beside): its top-level fields as (name, plan, the tag of a
@@ -272,7 +279,7 @@ def _is_birth_date(path: str) -> bool:
 def _year_of(value: Any) -> int | None:
     text = value if type(value) is str else str(value)
     head = text[:4]
-    if head.isascii() and head.isdigit() and "1500" <= head <= "2099" and not text[4:5].isdigit():
+    if len(head) == 4 and head.isascii() and head.isdigit() and "1500" <= head <= "2099" and not text[4:5].isdigit():
         return int(head)  # an ISO 8601 date's year: what _YEAR would find first, without the search
     match = _YEAR.search(text)
     return int(match.group(1)) if match else None
