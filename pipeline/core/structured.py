@@ -29,6 +29,7 @@ from uuid import UUID
 
 from pipeline.core.coverage import Coverage, Decision
 from pipeline.core.errors import InvalidField
+from pipeline.core.formats.rules import Rule
 from pipeline.core.phi_types import PhiType
 from pipeline.core.schemas import (
     ArrayPlan,
@@ -54,9 +55,10 @@ _AGE, _DATE = PhiType.AGE, PhiType.DATE
 _GENERALIZE, _KEEP = Action.GENERALIZE, Action.KEEP
 _KEPT, _RULED, _DETECTED = Decision.KEPT, Decision.RULED, Decision.DETECTED
 
-#: One value through the action table: (value, type, action, field path) -> (protected value or None
+#: One value through the action table: (value, its field's rule, field path) -> (protected value or None
 #: for removed, the action applied); the Avro format binds it to the message (its keys, patient, id).
-ProtectValue = Callable[[str, PhiType, Action, str, ActionParams], tuple[str | None, Action]]
+#: The rule is made once per field policy (:class:`_Tag`), not once per value.
+ProtectValue = Callable[[str, Rule, str], tuple[str | None, Action]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +328,8 @@ class _Tag:
     date: bool  # a date (Safe Harbor's 90+)
     action_name: str  # the action's name, and the decision it makes, for the transformation and the count
     decision: Decision
+    rule: Rule  # the policy as the action table takes it
+    generalize_rule: Rule  # generalization as every tagged value is checked with (no parameters)
 
 
 _TAGS: dict[int, _Tag] = {}
@@ -353,6 +357,8 @@ def _tag(policy: FieldPolicy) -> _Tag:
             date=phi_type is PhiType.DATE,
             action_name=_NAMES[action],
             decision=_KEPT if kept else _RULED,
+            rule=Rule(action, phi_type, params=policy.params),
+            generalize_rule=Rule(_GENERALIZE, phi_type, params=NO_PARAMS),
         )
     return found
 
@@ -382,9 +388,9 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> Decis
         result.known.append((phi_type, text))
     protected: str | None
     if action is _GENERALIZE:  # the value must be what the field says (a date with a year, an age)
-        protected = _generalized(text, phi_type, path, protect)
+        protected = _generalized(text, tag, path, protect)
     else:
-        protected, action = protect(text, phi_type, action, path, tag.params)
+        protected, action = protect(text, tag.rule, path)
     if result.aged_90_plus and protected is not None and _reveals_age(phi_type, text, action):
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
         protected, action = AGED_90_PLUS, _GENERALIZE
@@ -421,9 +427,9 @@ def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:
     return phi_type is _DATE or (phi_type is _AGE and (_whole_years(text) or 0) >= 90)
 
 
-def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:
+def _generalized(text: str, tag: _Tag, path: str, protect: ProtectValue) -> str | None:
     """A tagged value that cannot be generalized is not what its field says: the record is refused."""
-    protected, applied = protect(text, phi_type, _GENERALIZE, path, NO_PARAMS)
+    protected, applied = protect(text, tag.generalize_rule, path)
     if applied is not _GENERALIZE:
-        raise InvalidField(STAGE, f"field {path!r}: not a {phi_type.value} value that can be generalized")
+        raise InvalidField(STAGE, f"field {path!r}: not a {tag.type_name} value that can be generalized")
     return protected

@@ -7,6 +7,7 @@ the text is done. Avro is one format among the three: its tags are its rules, it
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ from pipeline.core.errors import UnknownSchema
 from pipeline.core.formats.base import ProtectedDocument
 from pipeline.core.formats.names import Format, format_of_header, header_of
 from pipeline.core.formats.registry import FormatProcessors
-from pipeline.core.formats.rules import FormatRules, Rule
+from pipeline.core.formats.rules import FormatRules
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.generalize import GeneralizationError, year_only
 from pipeline.core.phi_types import PhiType
@@ -27,7 +28,6 @@ from pipeline.core.sensitive_evidence.avro_codes import codes_in_record
 from pipeline.core.sensitive_evidence.coded import CodedEvidence, classify_codes
 from pipeline.core.stages import Stages
 from pipeline.core.structured import ProtectedRecord, ProtectValue, TextSlot, Transformation, protect_record
-from pipeline.core.transform.actions import Action, ActionParams
 from pipeline.core.transform.dateparse import shift_date_text
 
 
@@ -108,29 +108,10 @@ class AvroRecord:
         return self.protected.coverage
 
 
-#: One rule per tag for every record (not one per value), found by identity: enums hash in Python.
-_RULES: dict[tuple[int, int, int], Rule] = {}
-
-
-def _rule(action: Action, phi_type: PhiType, params: ActionParams) -> Rule:
-    key = (id(action), id(phi_type), id(params))
-    rule = _RULES.get(key)
-    if rule is None or rule.action is not action or rule.phi_type is not phi_type or rule.params is not params:
-        if len(_RULES) >= 4096:  # parameters of policies since replaced: start again
-            _RULES.clear()
-        rule = _RULES[key] = Rule(action, phi_type, params=params)
-    return rule
-
-
 def avro_values(protector: ValueProtector) -> ProtectValue:
-    """An Avro record's tagged values through ``protector``, with Avro's date notation."""
-
-    def protect(
-        value: str, phi_type: PhiType, action: Action, path: str, params: ActionParams
-    ) -> tuple[str | None, Action]:
-        return protector.protect(value, _rule(action, phi_type, params), path, AVRO_DATES)
-
-    return protect
+    """An Avro record's tagged values through ``protector``, with Avro's date notation (a partial: no
+    Python frame of its own per value)."""
+    return functools.partial(protector.protect, dates=AVRO_DATES)
 
 
 class TransformationBytes:
