@@ -330,6 +330,8 @@ class _Tag:
     decision: Decision
     rule: Rule  # the policy as the action table takes it
     generalize_rule: Rule  # generalization as every tagged value is checked with (no parameters)
+    #: A top-level field's own transformation (its path is the policy's name), for its policy's action.
+    own: Transformation | None
 
 
 _TAGS: dict[int, _Tag] = {}
@@ -343,6 +345,7 @@ def _tag(policy: FieldPolicy) -> _Tag:
             _TAGS.clear()
         phi_type, action = policy.phi_type, policy.action
         kept = action is Action.KEEP
+        type_name = phi_type.value if phi_type is not None else ""
         found = _TAGS[id(policy)] = _Tag(
             policy,
             phi_type,
@@ -350,7 +353,7 @@ def _tag(policy: FieldPolicy) -> _Tag:
             policy.params,
             opted_out=phi_type is None and action == "keep",
             text=policy.is_free_text or phi_type is None,
-            type_name=phi_type.value if phi_type is not None else "",
+            type_name=type_name,
             known_always=not kept and phi_type is not PhiType.AGE,
             known_age=not kept and phi_type is PhiType.AGE,
             age=phi_type is PhiType.AGE,
@@ -359,6 +362,7 @@ def _tag(policy: FieldPolicy) -> _Tag:
             decision=_KEPT if kept else _RULED,
             rule=Rule(action, phi_type, params=policy.params),
             generalize_rule=Rule(_GENERALIZE, phi_type, params=NO_PARAMS),
+            own=_transformation(policy.name, type_name, _NAMES[action]) if policy.is_top_level else None,
         )
     return found
 
@@ -395,11 +399,14 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> Decis
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
         protected, action = AGED_90_PLUS, _GENERALIZE
     container[key] = protected
+    own = tag.own
     if action is tag.action:  # the policy's own action (nearly always): its name and decision known
         action_name, decision = tag.action_name, tag.decision
     else:
-        action_name, decision = _NAMES[action], _KEPT if action is _KEEP else _RULED
-    result.transformations.append(_transformation(path, tag.type_name, action_name))
+        action_name, decision, own = _NAMES[action], _KEPT if action is _KEEP else _RULED, None
+    if own is None or path != own.field:  # not a top-level field's own transformation, made once
+        own = _transformation(path, tag.type_name, action_name)
+    result.transformations.append(own)
     if coverage.explain:
         coverage.note(path, f"{tag.policy.name}: {action_name} {tag.type_name}", decision, action_name)
     return decision

@@ -1,13 +1,18 @@
-"""The structured walk's shortcuts give what the generic code gives: top-level fields from the compiled
-plan (against ``_walk`` field by field), ISO years without the regex, coverage counted by ``list.count``."""
+"""The structured record's shortcuts give what the generic code gives: top-level fields from the compiled
+plan (against ``_walk`` field by field), ISO years without the regex, coverage counted by ``list.count``,
+whole arrays of transformations kept (against fastavro's bytes)."""
 
+import io
 from collections import Counter
 
+import fastavro
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.core import structured
 from pipeline.core.coverage import Coverage, Decision
+from pipeline.core.formats.processor import TransformationBytes
+from pipeline.core.structured import Transformation
 from pipeline.devtools.synthetic import synthetic_records
 
 #: ASCII digits, Arabic-Indic ones (a regex \d, not ASCII) and a superscript two (isdigit, not a \d).
@@ -66,3 +71,24 @@ def test_top_level_leaves_match_the_generic_walk(registry, seed, cleared, lists)
         (tag, path, key, value) for tag, path, _, key, value in generic
     ]
     assert structured._aged_90_plus(fast) == structured._aged_90_plus(generic)
+
+
+_POOL = [Transformation(f"f{i}", "ID", "tokenize") for i in range(4)]
+_ITEM = st.one_of(
+    st.sampled_from(_POOL),  # shared objects, as a structured field's transformations are
+    st.builds(Transformation, st.sampled_from(["note", "f0"]), st.just("NAME"), st.just("redact")),  # fresh
+    st.builds(lambda s: Transformation("note", "NAME", "redact", s, s + 3, "ensemble"), st.integers(0, 99)),
+)
+
+
+@given(st.lists(st.lists(_ITEM, max_size=6), min_size=1, max_size=8), st.integers(1, 4))
+@settings(max_examples=80, deadline=None)
+def test_transformation_arrays_kept_whole_are_fastavros_bytes(registry, sequences, limit):
+    output = registry.get("deidentified_clinical_record")
+    encoder = TransformationBytes(limit=limit)
+    for transformations in [*sequences, *sequences]:  # made, then found again (or made again past the limit)
+        records = [t.as_record() for t in transformations]
+        array = next(f["type"] for f in output.parsed["fields"] if f["name"] == "phi_transformations")
+        buffer = io.BytesIO()
+        fastavro.schemaless_writer(buffer, array, records)
+        assert encoder.encode(output, transformations) == buffer.getvalue()

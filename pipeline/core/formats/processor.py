@@ -8,6 +8,7 @@ the text is done. Avro is one format among the three: its tags are its rules, it
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -117,26 +118,37 @@ def avro_values(protector: ValueProtector) -> ProtectValue:
 class TransformationBytes:
     """An output's ``phi_transformations`` in its Avro encoding, from each transformation's bytes: a
     structured field's transformation is one object that every record with that field shares
-    (:func:`pipeline.core.structured.protect_record`), so its bytes are written once, not per record."""
+    (:func:`pipeline.core.structured.protect_record`), so its bytes are written once, not per record;
+    and records of one schema mostly share the whole sequence too, so its array's bytes are kept whole."""
 
     def __init__(self, limit: int = 16_384) -> None:
         self._limit = limit
-        #: Per output schema (by identity): its item writer and the bytes of each transformation by identity
-        #: (the object kept beside its bytes, so its id cannot be reused while the entry lives).
-        self._outputs: dict[int, tuple[SchemaEntry, Write | None, dict[int, Any]]] = {}
+        #: Per output schema (by identity): its item writer, the bytes of each transformation by identity
+        #: and of each whole sequence by its items' identities (the objects kept beside their bytes, so
+        #: their ids cannot be reused while the entry lives).
+        self._outputs: dict[
+            int,
+            tuple[SchemaEntry, Write | None, dict[int, Any], dict[tuple[int, ...], tuple[tuple[Any, ...], Encoded]]],
+        ] = {}
 
     def encode(self, output: SchemaEntry, transformations: Sequence[Transformation]) -> Encoded | None:
         """The array's bytes, or None where the output's ``phi_transformations`` is not compiled."""
         found = self._outputs.get(id(output))
         if found is None or found[0] is not output:
-            found = self._outputs[id(output)] = (output, _item_writer(output), {})
-        write, items = found[1], found[2]
+            found = self._outputs[id(output)] = (output, _item_writer(output), {}, {})
+        write, items, arrays = found[1], found[2], found[3]
         if write is None:
             return None
+        key = tuple(map(id, transformations))
+        whole = arrays.get(key)
+        if whole is not None and all(map(operator.is_, whole[0], transformations)):
+            return whole[1]
+        shared = True  # every item one that other records share: the whole array is kept too
         parts = [varint(len(transformations))] if transformations else []
         for item in transformations:
             if item.start is not None:  # a span in free text: its own object, never seen again
                 write(item.as_record(), parts)
+                shared = False
                 continue
             known = items.get(id(item))
             if known is None or known[0] is not item:
@@ -147,7 +159,12 @@ class TransformationBytes:
                 known = items[id(item)] = (item, b"".join(own))
             parts.append(known[1])
         parts.append(b"\x00")
-        return Encoded(b"".join(parts))
+        encoded = Encoded(b"".join(parts))
+        if shared:
+            if len(arrays) >= self._limit:
+                arrays.clear()
+            arrays[key] = (tuple(transformations), encoded)
+        return encoded
 
 
 def _item_writer(output: SchemaEntry) -> Write | None:
