@@ -29,8 +29,8 @@ from uuid import UUID
 
 from pipeline.core.coverage import Coverage, Decision
 from pipeline.core.errors import InvalidField
-from pipeline.core.formats.rules import Rule
 from pipeline.core.phi_types import PhiType
+from pipeline.core.rule import Rule
 from pipeline.core.schemas import (
     ArrayPlan,
     FieldPolicy,
