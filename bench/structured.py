@@ -7,7 +7,9 @@ de-identified record, chain, encode and sign the audit event. ``time.process_tim
 best of ``--repeats`` passes; the checkouts run in turn in processes of their own, ``--rounds`` times,
 and the best of each is reported (a shared machine slows some passes; the best is the code's cost).
 
-    .venv/bin/python bench/structured.py [--baseline DIR] [--records 1000] [--rounds 3] [--repeats 5]
+    .venv/bin/python bench/structured.py [--baseline DIR ...] [--records 1000] [--rounds 3] [--repeats 5]
+
+``--baseline`` may be given more than once (each checkout measured in turn, named by its folder).
 
 Writes ``bench/results/structured.json``.
 """
@@ -66,13 +68,16 @@ def measure(checkout: Path, records: int, repeats: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, help="another checkout measured in turn with this one")
+    parser.add_argument(
+        "--baseline", type=Path, action="append", default=[], help="another checkout measured in turn (repeatable)"
+    )
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default="structured.json", help="file name under bench/results/")
     args = parser.parse_args()
-    checkouts = {"this checkout": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    baselines = {("baseline" if n == 0 else f"baseline {n + 1}"): b.resolve() for n, b in enumerate(args.baseline)}
+    checkouts = {"this checkout": ROOT, **baselines}
     runs: dict[str, list[float]] = {name: [] for name in checkouts}
     load = [os.getloadavg()]
     for _ in range(args.rounds):
@@ -83,8 +88,8 @@ def main() -> int:
     print(f"{'checkout':<15}{'best us/record':>16}  every round")
     for name, values in runs.items():
         print(f"{name:<15}{min(values):>16.1f}  {', '.join(f'{v:.1f}' for v in values)}")
-    if args.baseline:
-        print(f"this checkout / baseline: {min(runs['this checkout']) / min(runs['baseline']):.2f}")
+    for name, checkout in baselines.items():
+        print(f"this checkout / {name} ({checkout}): {min(runs['this checkout']) / min(runs[name]):.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": "structured records, worker processing without Kafka",
@@ -92,7 +97,8 @@ def main() -> int:
         "records": args.records,
         "runs": runs,
         "best": {name: min(values) for name, values in runs.items()},
-        "baseline": str(args.baseline) if args.baseline else None,
+        "baseline": str(args.baseline[0]) if args.baseline else None,
+        "baselines": {name: str(checkout) for name, checkout in baselines.items()},
         "load_average": load,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

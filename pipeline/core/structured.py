@@ -30,6 +30,7 @@ from uuid import UUID
 from pipeline.core.coverage import Coverage, Decision
 from pipeline.core.errors import InvalidField
 from pipeline.core.phi_types import PhiType
+from pipeline.core.rule import Rule
 from pipeline.core.schemas import (
     ArrayPlan,
     FieldPolicy,
@@ -54,9 +55,10 @@ _AGE, _DATE = PhiType.AGE, PhiType.DATE
 _GENERALIZE, _KEEP = Action.GENERALIZE, Action.KEEP
 _KEPT, _RULED, _DETECTED = Decision.KEPT, Decision.RULED, Decision.DETECTED
 
-#: One value through the action table: (value, type, action, field path) -> (protected value or None
+#: One value through the action table: (value, its field's rule, field path) -> (protected value or None
 #: for removed, the action applied); the Avro format binds it to the message (its keys, patient, id).
-ProtectValue = Callable[[str, PhiType, Action, str, ActionParams], tuple[str | None, Action]]
+#: The rule is made once per field policy (:class:`_Tag`), not once per value.
+ProtectValue = Callable[[str, Rule, str], tuple[str | None, Action]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +121,10 @@ class ProtectedRecord:
     coverage: Coverage = field(default_factory=Coverage)
 
 
-#: One scalar under a tagged field: (its field's policy, its path, the dict or list holding it, its key
-#: there, the value). A tuple: a record has a dozen or more, and an object per leaf costs more than its use.
-_Leaf = tuple[FieldPolicy, str, Any, Any, Any]
+#: One scalar under a tagged field: (what its field's policy asks, worked out once: :class:`_Tag`; its
+#: path, the dict or list holding it, its key there, the value). A tuple: a record has a dozen or more,
+#: and an object per leaf costs more than its use.
+_Leaf = tuple["_Tag", str, Any, Any, Any]
 
 
 def protect_record(
@@ -130,21 +133,48 @@ def protect_record(
     """A protected copy of ``record``: every tagged value at any depth transformed, free text collected
     (untagged strings too: deny by default); with ``explain``, every leaf's decision recorded."""
     out = copy_tree(record)
-    leaves: list[_Leaf] = []
-    plan = entry.plan
-    if isinstance(plan, RecordPlan):
-        for name, sub in plan.fields.items():
-            value = out.get(name)
-            if value is None or sub is None:
-                continue
-            if type(sub) is LeafPlan and type(value) is not list and type(value) is not dict:
-                leaves.append((sub.policy, name, out, name, value))  # a top-level scalar: _walk's answer, at once
-            else:
-                _walk(sub, out, name, name, leaves)
+    leaves = _leaves(entry.plan, out)
     result = ProtectedRecord(out, aged_90_plus=_aged_90_plus(leaves))
-    result.coverage.explain = explain
-    result.coverage.count([_apply(leaf, result, protect) for leaf in leaves])
+    coverage = result.coverage
+    coverage.explain = explain
+    coverage.count([_apply(leaf, result, protect) for leaf in leaves])
     return result
+
+
+def _leaves(plan: Plan, record: dict[str, Any]) -> list[_Leaf]:
+    """Every tagged scalar of ``record`` in field order: what :func:`_walk` finds field by field, with a
+    top-level scalar field (most of them) answered at once from its compiled tag."""
+    leaves: list[_Leaf] = []
+    for name, sub, tag in _top_level(plan):
+        value = record.get(name)
+        if value is None:
+            continue
+        if tag is not None and type(value) is not list and type(value) is not dict:
+            leaves.append((tag, name, record, name, value))
+        else:
+            _walk(sub, record, name, name, leaves)
+    return leaves
+
+
+#: Per record plan (by identity, the plan kept beside): its top-level fields as (name, plan, the tag of a
+#: tagged field or None), so a record's walk starts without a type test or a tag lookup per field.
+_TOP_LEVEL: dict[int, tuple[Plan, tuple[tuple[str, Plan, _Tag | None], ...]]] = {}
+
+
+def _top_level(plan: Plan) -> tuple[tuple[str, Plan, _Tag | None], ...]:
+    found = _TOP_LEVEL.get(id(plan))
+    if found is None or found[0] is not plan:
+        if len(_TOP_LEVEL) >= 1024:  # plans of schemas since replaced: start again
+            _TOP_LEVEL.clear()
+        fields: tuple[tuple[str, Plan, _Tag | None], ...] = ()
+        if isinstance(plan, RecordPlan):
+            fields = tuple(
+                (name, sub, _tag(sub.policy) if type(sub) is LeafPlan else None)
+                for name, sub in plan.fields.items()
+                if sub is not None
+            )
+        found = _TOP_LEVEL[id(plan)] = (plan, fields)
+    return found[1]
 
 
 #: Values a decoded record holds that nothing mutates: shared by :func:`copy_tree`, not copied.
@@ -182,12 +212,12 @@ def _walk(plan: Plan, container: Any, key: Any, path: str, leaves: list[_Leaf]) 
     if value is None or plan is None:
         return
     if isinstance(plan, LeafPlan):
-        _collect(plan.policy, container, key, path, leaves)
+        _collect(_tag(plan.policy), container, key, path, leaves)
         return
     if isinstance(plan, UnionPlan):
         plan = _branch(plan, value)
         if isinstance(plan, LeafPlan):  # a string member of the union
-            _collect(plan.policy, container, key, path, leaves)
+            _collect(_tag(plan.policy), container, key, path, leaves)
             return
     if isinstance(plan, RecordPlan) and isinstance(value, dict):
         for name, sub in plan.fields.items():
@@ -217,19 +247,19 @@ def _branch(plan: UnionPlan, value: Any) -> Plan:
     return None
 
 
-def _collect(policy: FieldPolicy, container: Any, key: Any, path: str, leaves: list[_Leaf]) -> None:
+def _collect(tag: _Tag, container: Any, key: Any, path: str, leaves: list[_Leaf]) -> None:
     """Every scalar under a tagged field: the field itself, or its arrays' elements and maps' values."""
     value = container[key]
     if value is None:
         return
     if isinstance(value, list):
         for index in range(len(value)):
-            _collect(policy, value, index, f"{path}[{index}]", leaves)
+            _collect(tag, value, index, f"{path}[{index}]", leaves)
     elif isinstance(value, dict):
         for position, map_key in enumerate(sorted(value)):
-            _collect(policy, value, map_key, f"{path}{{{position}}}", leaves)
+            _collect(tag, value, map_key, f"{path}{{{position}}}", leaves)
     else:
-        leaves.append((policy, path, container, key, value))
+        leaves.append((tag, path, container, key, value))
 
 
 # -- Safe Harbor: ages over 89 ----------------------------------------------------------------------
@@ -249,7 +279,11 @@ def _is_birth_date(path: str) -> bool:
 
 
 def _year_of(value: Any) -> int | None:
-    match = _YEAR.search(str(value))
+    text = value if type(value) is str else str(value)
+    head = text[:4]
+    if len(head) == 4 and head.isascii() and head.isdigit() and "1500" <= head <= "2099" and not text[4:5].isdigit():
+        return int(head)  # an ISO 8601 date's year: what _YEAR would find first, without the search
+    match = _YEAR.search(text)
     return int(match.group(1)) if match else None
 
 
@@ -258,15 +292,12 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
     (or this year): rounding toward the older age, so a patient who may be 90 counts as 90+."""
     births: list[int] = []
     others: list[int] = []
-    for policy, path, _, _, value in leaves:
-        phi_type = policy.phi_type
-        if phi_type is None:
-            continue
-        if phi_type is _AGE:
+    for tag, path, _, _, value in leaves:
+        if tag.age:
             years = _whole_years(value)
             if years is not None and years >= 90:
                 return True
-        elif phi_type is _DATE:
+        elif tag.date:
             year = _year_of(value)
             if year is not None:
                 (births if _is_birth_date(path) else others).append(year)
@@ -281,14 +312,26 @@ def _aged_90_plus(leaves: list[_Leaf]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Tag:
-    """What every value under one field policy needs to know of it, worked out once per policy."""
+    """What every value under one field policy needs to know of it, worked out once per policy (the
+    policy's attributes copied too: a leaf reads them from here, one lookup instead of two)."""
 
     policy: FieldPolicy
+    phi_type: PhiType | None
+    action: Action
+    params: ActionParams
     opted_out: bool  # "phi": "NONE": kept as it is
     text: bool  # free text (tagged or untagged): collected for the detector
     type_name: str  # the PHI type's name ('' for text)
     known_always: bool  # every value is a known value for the text stage (not kept; not an age)
     known_age: bool  # an age: a known value from 90
+    age: bool  # an age (Safe Harbor's 90+)
+    date: bool  # a date (Safe Harbor's 90+)
+    action_name: str  # the action's name, and the decision it makes, for the transformation and the count
+    decision: Decision
+    rule: Rule  # the policy as the action table takes it
+    generalize_rule: Rule  # generalization as every tagged value is checked with (no parameters)
+    #: A top-level field's own transformation (its path is the policy's name), for its policy's action.
+    own: Transformation | None
 
 
 _TAGS: dict[int, _Tag] = {}
@@ -302,29 +345,40 @@ def _tag(policy: FieldPolicy) -> _Tag:
             _TAGS.clear()
         phi_type, action = policy.phi_type, policy.action
         kept = action is Action.KEEP
+        type_name = phi_type.value if phi_type is not None else ""
         found = _TAGS[id(policy)] = _Tag(
             policy,
+            phi_type,
+            action,
+            policy.params,
             opted_out=phi_type is None and action == "keep",
             text=policy.is_free_text or phi_type is None,
-            type_name=phi_type.value if phi_type is not None else "",
+            type_name=type_name,
             known_always=not kept and phi_type is not PhiType.AGE,
             known_age=not kept and phi_type is PhiType.AGE,
+            age=phi_type is PhiType.AGE,
+            date=phi_type is PhiType.DATE,
+            action_name=_NAMES[action],
+            decision=_KEPT if kept else _RULED,
+            rule=Rule(action, phi_type, params=policy.params),
+            generalize_rule=Rule(_GENERALIZE, phi_type, params=NO_PARAMS),
+            own=_transformation(policy.name, type_name, _NAMES[action]) if policy.is_top_level else None,
         )
     return found
 
 
 def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> Decision | None:
     """Protect one leaf in place (or collect its text); the leaf's decision (None: not counted)."""
-    policy, path, container, key, value = leaf
-    tag = _tag(policy)
+    tag, path, container, key, value = leaf
     coverage = result.coverage
     if tag.opted_out:  # "phi": "NONE": the schema's author opted out
         if coverage.explain:
-            coverage.note(path, f'{policy.name}: "phi": "NONE" (keep)', _KEPT, "keep")
+            coverage.note(path, f'{tag.policy.name}: "phi": "NONE" (keep)', _KEPT, "keep")
         return _KEPT
     if tag.text:
         if type(value) is not str and not isinstance(value, str):
             return None
+        policy = tag.policy
         if value:
             slot = _UntaggedSlot if policy.implicit else TextSlot
             result.texts.append(slot(path, container, key, value))
@@ -333,23 +387,28 @@ def _apply(leaf: _Leaf, result: ProtectedRecord, protect: ProtectValue) -> Decis
             coverage.note(path, why, _DETECTED, "detect")
         return _DETECTED
     text = value if type(value) is str else str(value)
-    phi_type, action = policy.phi_type, policy.action
+    phi_type, action = tag.phi_type, tag.action
     if tag.known_always or (tag.known_age and (_whole_years(text) or 0) >= 90):
         result.known.append((phi_type, text))
     protected: str | None
     if action is _GENERALIZE:  # the value must be what the field says (a date with a year, an age)
-        protected = _generalized(text, phi_type, path, protect)
+        protected = _generalized(text, tag, path, protect)
     else:
-        protected, action = protect(text, phi_type, action, path, policy.params)
+        protected, action = protect(text, tag.rule, path)
     if result.aged_90_plus and protected is not None and _reveals_age(phi_type, text, action):
         # Safe Harbor: every date element (the year too) that could reveal an age over 89 is one category.
         protected, action = AGED_90_PLUS, _GENERALIZE
     container[key] = protected
-    action_name = _NAMES[action]
-    result.transformations.append(_transformation(path, tag.type_name, action_name))
-    decision = _KEPT if action is _KEEP else _RULED
+    own = tag.own
+    if action is tag.action:  # the policy's own action (nearly always): its name and decision known
+        action_name, decision = tag.action_name, tag.decision
+    else:
+        action_name, decision, own = _NAMES[action], _KEPT if action is _KEEP else _RULED, None
+    if own is None or path != own.field:  # not a top-level field's own transformation, made once
+        own = _transformation(path, tag.type_name, action_name)
+    result.transformations.append(own)
     if coverage.explain:
-        coverage.note(path, f"{policy.name}: {action_name} {tag.type_name}", decision, action_name)
+        coverage.note(path, f"{tag.policy.name}: {action_name} {tag.type_name}", decision, action_name)
     return decision
 
 
@@ -375,9 +434,9 @@ def _reveals_age(phi_type: PhiType, text: str, action: Action) -> bool:
     return phi_type is _DATE or (phi_type is _AGE and (_whole_years(text) or 0) >= 90)
 
 
-def _generalized(text: str, phi_type: PhiType, path: str, protect: ProtectValue) -> str | None:
+def _generalized(text: str, tag: _Tag, path: str, protect: ProtectValue) -> str | None:
     """A tagged value that cannot be generalized is not what its field says: the record is refused."""
-    protected, applied = protect(text, phi_type, _GENERALIZE, path, NO_PARAMS)
+    protected, applied = protect(text, tag.generalize_rule, path)
     if applied is not _GENERALIZE:
-        raise InvalidField(STAGE, f"field {path!r}: not a {phi_type.value} value that can be generalized")
+        raise InvalidField(STAGE, f"field {path!r}: not a {tag.type_name} value that can be generalized")
     return protected

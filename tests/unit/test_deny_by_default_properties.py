@@ -324,7 +324,7 @@ def avro_records(draw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 def test_every_untagged_avro_string_is_protected_or_scanned(sample):
     schema, record = sample
     entry = _entry_from_raw("sample", schema)
-    protected = protect_record(entry, record, lambda value, phi_type, action, path, params: ("tok", action))
+    protected = protect_record(entry, record, lambda value, rule, path: ("tok", rule.action))
     for slot in protected.texts:  # what the detector is handed is no longer the record's concern
         slot.replace("[SCANNED]")
     assert not leaked(json.dumps(protected.record))

@@ -7,6 +7,8 @@ the text is done. Avro is one format among the three: its tags are its rules, it
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,7 +20,7 @@ from pipeline.core.errors import UnknownSchema
 from pipeline.core.formats.base import ProtectedDocument
 from pipeline.core.formats.names import Format, format_of_header, header_of
 from pipeline.core.formats.registry import FormatProcessors
-from pipeline.core.formats.rules import FormatRules, Rule
+from pipeline.core.formats.rules import FormatRules
 from pipeline.core.formats.values import ValueProtector
 from pipeline.core.generalize import GeneralizationError, year_only
 from pipeline.core.phi_types import PhiType
@@ -27,7 +29,6 @@ from pipeline.core.sensitive_evidence.avro_codes import codes_in_record
 from pipeline.core.sensitive_evidence.coded import CodedEvidence, classify_codes
 from pipeline.core.stages import Stages
 from pipeline.core.structured import ProtectedRecord, ProtectValue, TextSlot, Transformation, protect_record
-from pipeline.core.transform.actions import Action, ActionParams
 from pipeline.core.transform.dateparse import shift_date_text
 
 
@@ -108,54 +109,46 @@ class AvroRecord:
         return self.protected.coverage
 
 
-#: One rule per tag for every record (not one per value), found by identity: enums hash in Python.
-_RULES: dict[tuple[int, int, int], Rule] = {}
-
-
-def _rule(action: Action, phi_type: PhiType, params: ActionParams) -> Rule:
-    key = (id(action), id(phi_type), id(params))
-    rule = _RULES.get(key)
-    if rule is None or rule.action is not action or rule.phi_type is not phi_type or rule.params is not params:
-        if len(_RULES) >= 4096:  # parameters of policies since replaced: start again
-            _RULES.clear()
-        rule = _RULES[key] = Rule(action, phi_type, params=params)
-    return rule
-
-
 def avro_values(protector: ValueProtector) -> ProtectValue:
-    """An Avro record's tagged values through ``protector``, with Avro's date notation."""
-
-    def protect(
-        value: str, phi_type: PhiType, action: Action, path: str, params: ActionParams
-    ) -> tuple[str | None, Action]:
-        return protector.protect(value, _rule(action, phi_type, params), path, AVRO_DATES)
-
-    return protect
+    """An Avro record's tagged values through ``protector``, with Avro's date notation (a partial: no
+    Python frame of its own per value)."""
+    return functools.partial(protector.protect, dates=AVRO_DATES)
 
 
 class TransformationBytes:
     """An output's ``phi_transformations`` in its Avro encoding, from each transformation's bytes: a
     structured field's transformation is one object that every record with that field shares
-    (:func:`pipeline.core.structured.protect_record`), so its bytes are written once, not per record."""
+    (:func:`pipeline.core.structured.protect_record`), so its bytes are written once, not per record;
+    and records of one schema mostly share the whole sequence too, so its array's bytes are kept whole."""
 
     def __init__(self, limit: int = 16_384) -> None:
         self._limit = limit
-        #: Per output schema (by identity): its item writer and the bytes of each transformation by identity
-        #: (the object kept beside its bytes, so its id cannot be reused while the entry lives).
-        self._outputs: dict[int, tuple[SchemaEntry, Write | None, dict[int, Any]]] = {}
+        #: Per output schema (by identity): its item writer, the bytes of each transformation by identity
+        #: and of each whole sequence by its items' identities (the objects kept beside their bytes, so
+        #: their ids cannot be reused while the entry lives).
+        self._outputs: dict[
+            int,
+            tuple[SchemaEntry, Write | None, dict[int, Any], dict[tuple[int, ...], tuple[tuple[Any, ...], Encoded]]],
+        ] = {}
 
     def encode(self, output: SchemaEntry, transformations: Sequence[Transformation]) -> Encoded | None:
         """The array's bytes, or None where the output's ``phi_transformations`` is not compiled."""
         found = self._outputs.get(id(output))
         if found is None or found[0] is not output:
-            found = self._outputs[id(output)] = (output, _item_writer(output), {})
-        write, items = found[1], found[2]
+            found = self._outputs[id(output)] = (output, _item_writer(output), {}, {})
+        write, items, arrays = found[1], found[2], found[3]
         if write is None:
             return None
+        key = tuple(map(id, transformations))
+        whole = arrays.get(key)
+        if whole is not None and all(map(operator.is_, whole[0], transformations)):
+            return whole[1]
+        shared = True  # every item one that other records share: the whole array is kept too
         parts = [varint(len(transformations))] if transformations else []
         for item in transformations:
             if item.start is not None:  # a span in free text: its own object, never seen again
                 write(item.as_record(), parts)
+                shared = False
                 continue
             known = items.get(id(item))
             if known is None or known[0] is not item:
@@ -166,7 +159,12 @@ class TransformationBytes:
                 known = items[id(item)] = (item, b"".join(own))
             parts.append(known[1])
         parts.append(b"\x00")
-        return Encoded(b"".join(parts))
+        encoded = Encoded(b"".join(parts))
+        if shared:
+            if len(arrays) >= self._limit:
+                arrays.clear()
+            arrays[key] = (tuple(transformations), encoded)
+        return encoded
 
 
 def _item_writer(output: SchemaEntry) -> Write | None:
