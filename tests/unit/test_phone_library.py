@@ -8,7 +8,13 @@ import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumberFormat
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS
 
-from pipeline.core.detection.recognizers.phone_library import MIN_WRITTEN_DIGITS, PhoneMatcher
+from pipeline.core.detection.recognizers.phone_library import (
+    MIN_WRITTEN_DIGITS,
+    NANP_CODE,
+    NUMBER_TYPES,
+    PhoneMatcher,
+    could_be_valid,
+)
 
 _REGION = "US"
 _FORMATS = (PhoneNumberFormat.E164, PhoneNumberFormat.INTERNATIONAL, PhoneNumberFormat.NATIONAL)
@@ -57,3 +63,36 @@ def test_matches_equal_the_library_matcher_on_every_regions_numbers_among_lab_va
         assert _matches(PhoneMatcher, text) == expected
         found += len(expected)
     assert found > len(written) // 2  # the texts do hold numbers the library finds
+
+
+def _nanp_written(rng: random.Random) -> str:
+    digits = f"{rng.randrange(10**10):010d}"
+    shape = rng.choice(["({}) {}-{}", "{}-{}-{}", "{}.{}.{}", "{}{}{}", "+1 {} {} {}", "1-{}-{}-{}"])
+    return shape.format(digits[:3], digits[3:6], digits[6:])
+
+
+def test_no_valid_north_american_number_is_ruled_out_before_validation() -> None:
+    rng = random.Random(7)
+    examples = [
+        phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        for region in COUNTRY_CODE_TO_REGION_CODE[NANP_CODE]
+        for kind in NUMBER_TYPES
+        if (number := phonenumbers.example_number_for_type(region, getattr(phonenumbers.PhoneNumberType, kind.upper())))
+    ]
+    valid = ruled_out = 0
+    for candidate in examples + [_nanp_written(rng) for _ in range(3000)]:
+        try:
+            is_valid = phonenumbers.is_valid_number(phonenumbers.parse(candidate, _REGION, keep_raw_input=True))
+        except phonenumbers.NumberParseException:
+            is_valid = False
+        valid += is_valid
+        ruled_out += not could_be_valid(candidate, _REGION)
+        assert could_be_valid(candidate, _REGION) or not is_valid, "a valid number was ruled out"
+    assert valid > len(examples) and ruled_out > 1000  # both kinds are among the candidates
+
+
+def test_matches_equal_the_library_matcher_on_dense_north_american_numbers() -> None:
+    rng = random.Random(11)
+    texts = [" ".join(f"call {_nanp_written(rng)} or fax {_nanp_written(rng)};" for _ in range(40)) for _ in range(5)]
+    for text in texts:
+        assert _matches(PhoneMatcher, text) == _matches(phonenumbers.PhoneNumberMatcher, text)
