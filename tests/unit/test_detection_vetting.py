@@ -160,3 +160,18 @@ def test_census_names_are_found_in_mixed_case_text_but_not_eponyms_or_sentence_o
     assert [pair[s.start : s.end] for s in detector.detect(pair)] == ["Kevin J Smith"]
     shouted = "PT JENSEN RESTING. KEVIN SMITH AT BEDSIDE"
     assert not [s for s in detector.candidates(shouted) if s.detector == "rules:name_lexicon"]
+
+
+def test_vocabulary_answers_are_remembered_unchanged_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.core.detection import lexicons as lexicon_module
+
+    lex = lexicons()
+    tokens = ["Foley", "FOLEY", "clear", "Sara", "SARA", "Jensen", "dauther", "phoned", "x", "Hope", "hope", "ED"]
+    lex._vocabulary.clear()
+    monkeypatch.setattr(lexicon_module, "_MEMO_LIMIT", 5)
+    for _ in range(2):  # the second pass answers from memory
+        for token in tokens:
+            for as_written in (False, True):
+                assert lex.is_vocabulary(token, as_written) == lex._judge_vocabulary(token, as_written), token
+                assert len(lex._vocabulary) <= 5
+    assert lex.is_vocabulary("Foley") and not lex.is_vocabulary("Jensen")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -48,6 +48,10 @@ class Lexicons:
     common_words: dict[str, float]
     #: Words of medical language (the abbreviation glossary's expansions and a short supplement).
     medical_words: frozenset[str] = frozenset()
+    #: :meth:`is_vocabulary`'s answers by (token, as_written): the lists never change, and a note repeats
+    #: its names and words (the typo test behind a name tries some 200 spellings). Per process, in memory
+    #: only, emptied when it reaches :data:`_MEMO_LIMIT` entries.
+    _vocabulary: dict[tuple[str, bool], bool] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def name_share(self, token: str) -> float:
         """Largest Census share (per cent) of ``token`` as a first name or surname."""
@@ -98,6 +102,15 @@ class Lexicons:
         A token that is both an abbreviation and a name first ('Sara'/'SARA', 'Ed'/'ED') is read as the
         abbreviation when written in capitals; with ``as_written`` a Title-Case spelling reads as the name.
         """
+        key = (token, as_written)
+        known = self._vocabulary.get(key)
+        if known is None:
+            if len(self._vocabulary) >= _MEMO_LIMIT:
+                self._vocabulary.clear()
+            known = self._vocabulary[key] = self._judge_vocabulary(token, as_written)
+        return known
+
+    def _judge_vocabulary(self, token: str, as_written: bool) -> bool:
         if len(token) <= 1:
             return True
         if self.is_clinical(token):
@@ -123,6 +136,8 @@ class Lexicons:
         return False
 
 
+#: The most answers :meth:`Lexicons.is_vocabulary` keeps (a few MB of short strings).
+_MEMO_LIMIT = 50_000
 #: Medical words this short, in capitals, are abbreviations ('HO', 'SX'), clinical though frequent strings.
 _SHORT_FORM = 3
 #: Inflection endings and what to put back to find the word ('phoned' -> 'phone', 'suctioning' -> 'suction').
