@@ -58,3 +58,17 @@ def test_the_cue_led_patterns_tried_only_where_the_shared_scan_found_a_cue_match
         assert [m.span() for m in matches_at(cue, lower, starts)] == full
         tried += len(full)
     assert tried
+
+
+@pytest.mark.parametrize("name", sorted(NameRecognizer._gates))
+def test_every_match_of_a_gated_pattern_holds_its_gate(name: str) -> None:
+    gate = NameRecognizer._gates[name].regex
+    assert gate is not None
+    texts = [_TEXT, _TEXT.upper(), _TEXT.lower(), "by A. B. LEE; (j. o'brien) and Mc Ann Ho-Li, PA-C; X.Y. Z, FNP-BC"]
+    found = 0
+    for text in texts:
+        for match in _PATTERNS[name].finditer(text):
+            assert gate.search(text, match.start(), match.end()) is not None, (name, match.group(0))
+            found += 1
+    assert found  # the texts hold matches to test
+    assert gate.search("Seen today, plan as above.") is None  # and the gate does skip some notes

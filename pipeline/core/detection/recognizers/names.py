@@ -28,6 +28,11 @@ CAPS_NAME = rf"(?:[{UP}]\.?\s)?{CAPS}(?:[ \t]+{CAPS}){{0,2}}"
 _CAPS_NAME_NOT_AFTER_WORD = (
     rf"[{UP}](?<![\w.][{UP}])(?:\.?\s[{UP}]{{2,}}|[{UP}]+)(?:['-][{UP}]{{2,}})?(?:[ \t]+{CAPS}){{0,2}}"
 )
+#: A clinician's credential after a name ('Lee, MD', 'Ann Ho RN').
+_CREDENTIAL = (
+    r"(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|LPN|CNA|PharmD|DDS|DMD|PhD|"
+    r"MSW|LCSW|RD|DPT|CRNA|FNP|APRN|FNP-BC|MBBS|BSN|MSN|DNP|ARNP|CNM|RPh|RT|RRT)(?![\w])"
+)
 LOWER_NAME = rf"[{LO}]{{2,}}(?:[ \t]+[{LO}]{{2,}})?"
 
 
@@ -163,10 +168,7 @@ class NameRecognizer(Recognizer):
         ),
         (
             "credential",
-            re.compile(
-                rf"(?<![\w.])(?P<name>{MIXED}),?[ \t]+(?:MD|M\.D\.|DO|D\.O\.|RN|NP|PA-C|LPN|CNA|PharmD|DDS|DMD|PhD|"
-                r"MSW|LCSW|RD|DPT|CRNA|FNP|APRN|FNP-BC|MBBS|BSN|MSN|DNP|ARNP|CNM|RPh|RT|RRT)(?![\w])"
-            ),
+            re.compile(rf"(?<![\w.])(?P<name>{MIXED}),?[ \t]+{_CREDENTIAL}"),
             0.8,
         ),
         (
@@ -288,12 +290,15 @@ class NameRecognizer(Recognizer):
         "(?=" + "|".join(f"(?:{cue.pattern})" for name, cue, _, _ in _cued if name != "weak_intro") + ")"
     )
 
-    #: Gates (a part every match holds) of slow patterns: the credential after a capitals name, the
-    #: initial's dot and the three letters after it.
+    #: Gates (a part every match holds) of slow patterns: the credential after a space, the initial, its
+    #: dot and the three letters after it in the same case (the dot first, so the scan skips to one).
     _gates: Mapping[str, Gate] = MappingProxyType(
         {
+            "credential": Gate(re.compile(rf"[ \t]{_CREDENTIAL}")),
             "credential_caps": Gate(re.compile(r"[ \t](?:MD|RN|NP|PA-C|LPN|CNA|CRNA|RRT)(?![\w])")),
-            "initial_surname": Gate(re.compile(rf"\.[ \t]?(?:[{UP}][{UP}'-]{{2}}|[a-z][a-z'-]{{2}})")),
+            "initial_surname": Gate(
+                re.compile(rf"\.(?:(?<=[{UP}]\.)[ \t]?[{UP}][{UP}'-]{{2}}|(?<=[a-z]\.)[ \t]?[a-z][a-z'-]{{2}})")
+            ),
         }
     )
 
