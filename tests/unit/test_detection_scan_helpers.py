@@ -34,3 +34,19 @@ def test_a_lowered_gate_lets_every_non_ascii_text_through_and_reads_ascii_case_i
     assert gate.passes(Doc.of("no match here, caf\u00e9"))
     words = Gate(words=("liv", "born"))
     assert words.passes(Doc.of("LIVES IN TOWN")) and not words.passes(Doc.of("elsewhere"))
+
+
+def test_a_date_pattern_over_the_lowered_copy_matches_as_the_case_insensitive_one() -> None:
+    from pipeline.core.detection.recognizers.dates import DateRecognizer
+
+    patterns = {name: regex for name, regex, _ in DateRecognizer._patterns}
+    base = "In March of 2022, nov. 2016, SEPT 2019; Sept. 2020 xmar 2001 Marchx 2019 Mayo 2010 DEC,2011 jun\t\n2020 "
+    rng = random.Random(3)
+    texts = [base, base.upper(), *("".join(rng.choice(base) for _ in range(400)) for _ in range(60))]
+    for name, lowered in DateRecognizer._lowered.items():
+        found = 0
+        for text in texts:
+            plain = [(m.span(), m.span("mon"), m.span("y")) for m in patterns[name].finditer(text)]
+            assert [(m.span(), m.span("mon"), m.span("y")) for m in lowered.finditer(Doc.of(text).lower)] == plain
+            found += len(plain)
+        assert found >= 8, name  # the texts hold matches to compare

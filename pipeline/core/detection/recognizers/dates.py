@@ -171,13 +171,27 @@ class DateRecognizer(Recognizer):
             "ordinal_day": Gate(re.compile(r"the\s+\d"), lowered=True),
         }
     )
+    #: A case-insensitive pattern as a case-sensitive one over the lower-cased copy, used for ASCII notes
+    #: (where a case-insensitive match is a case-sensitive one in the lowered copy, offsets alike), with the
+    #: look-behind after the month's first letter so the scan skips to a possible one: same matches.
+    _lowered: Mapping[str, re.Pattern[str]] = MappingProxyType(
+        {
+            "month_year_any_case": re.compile(
+                "(?P<mon>"
+                + words_not_after("jan feb mar apr may jun jul aug sep sept oct nov dec".split(), "[a-z]")
+                + r")[a-z]{0,6}\.?,?\s+(?:of\s+)?(?P<y>(?:19|20)\d\d)(?![\w])"
+            ),
+        }
+    )
 
     def find(self, doc: Doc) -> Iterator[Span]:
+        ascii_text = doc.text.isascii()
         for name, regex, score in self._patterns:
             gate = self._gates.get(name)
             if gate is not None and not gate.passes(doc):
                 continue
-            for match in regex.finditer(doc.text):
+            lowered = self._lowered.get(name) if ascii_text else None
+            for match in lowered.finditer(doc.lower) if lowered is not None else regex.finditer(doc.text):
                 if not self._valid(match):
                     continue
                 group = "v" if name == "ordinal_day" else 0
