@@ -14,6 +14,8 @@ _TEXTS = [
     "user id jdoe42 and userid lee.khan99; username parka; login blaurent65; ID: 99812; case # 7781",
     "Pt resting. BP 120/80, HR 88, no labels here at all, acid 45 and fluids 2L",
     "MR# 448812 ... Chart 88123 ... hospital number 55121; EMR 99812-A; Insurance ID: QX88123",
+    # cues inside and right after other cues' matches: only matches a full scan finds, none overlapping
+    "record record 12345 mrn mrn: 5555mrn 6666 patient id id: 12345 user id id 4471 card card 9911-22 xmrn 4444",
 ]
 _ALL = [r for r in default_recognizers() if isinstance(r, labeled.LabeledIdRecognizer)]
 

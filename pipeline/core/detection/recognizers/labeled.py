@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from pipeline.core.detection.base import Doc, Recognizer
+from pipeline.core.detection.base import Doc, Recognizer, matches_at
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -73,9 +73,14 @@ class LabeledIdRecognizer(Recognizer):
         self.scan = CueScan([self.cue_group])
 
     def find(self, doc: Doc) -> Iterator[Span]:
-        if doc.text.isascii() and not any(self._cue_at.match(doc.lower, at) for at in self.scan.starts(doc)):
-            return  # no cue of this recognizer, so nothing the case-insensitive pattern can match
-        for match in self._regex.finditer(doc.text):
+        matches: Iterator[re.Match[str]]
+        if doc.text.isascii():
+            # Only where a cue of this recognizer starts can the case-insensitive pattern match.
+            starts = [at for at in self.scan.starts(doc) if self._cue_at.match(doc.lower, at)]
+            matches = matches_at(self._regex, doc.text, starts)
+        else:
+            matches = self._regex.finditer(doc.text)
+        for match in matches:
             start, end = match.span("value")
             value = match.group("value")
             if len(value.replace(" ", "").replace("-", "")) < self.min_length:
