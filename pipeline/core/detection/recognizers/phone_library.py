@@ -38,19 +38,18 @@ NUMBER_TYPES = (
 )  # fmt: skip
 
 
-def _nanp_number_pattern() -> re.Pattern[str]:
-    """Every number type's pattern of every region under +1, as one alternation: a national number that
-    fully matches none of them is valid in no region (``is_valid_number`` needs one type to match)."""
-    patterns = [
-        desc.national_number_pattern
+@functools.cache
+def nanp_number_pattern() -> re.Pattern[str]:
+    """Every number type's pattern of every region under +1, as one alternation (each distinct pattern
+    once; built at first use): a national number that fully matches none of them is valid in no region
+    (``is_valid_number`` needs one type to match)."""
+    patterns = {
+        desc.national_number_pattern: None
         for region in COUNTRY_CODE_TO_REGION_CODE[NANP_CODE]
         for desc in (getattr(PhoneMetadata.metadata_for_region(region), kind) for kind in NUMBER_TYPES)
         if desc is not None and desc.national_number_pattern
-    ]
+    }
     return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
-
-
-_NANP_NUMBER = _nanp_number_pattern()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -64,7 +63,7 @@ def could_be_valid(candidate: str, region: str) -> bool:
         return False
     if number.country_code != NANP_CODE:
         return True
-    return _NANP_NUMBER.fullmatch(phonenumbers.national_significant_number(number)) is not None
+    return nanp_number_pattern().fullmatch(phonenumbers.national_significant_number(number)) is not None
 
 
 class PhoneMatcher(phonenumbers.PhoneNumberMatcher):  # type: ignore[misc]
