@@ -175,3 +175,10 @@ def test_vocabulary_answers_are_remembered_unchanged_and_bounded(monkeypatch: py
                 assert lex.is_vocabulary(token, as_written) == lex._judge_vocabulary(token, as_written), token
                 assert len(lex._vocabulary) <= 5
     assert lex.is_vocabulary("Foley") and not lex.is_vocabulary("Jensen")
+
+
+def test_the_letter_or_digit_pattern_is_str_isalnum() -> None:
+    from pipeline.core.detection.vetting import _ALNUM
+
+    chars = [chr(code) for code in [*range(0x3000), *range(0x3000, 0x110000, 97)]]
+    assert [c for c in chars if (_ALNUM.match(c) is not None) != c.isalnum()] == []

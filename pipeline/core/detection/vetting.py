@@ -424,11 +424,15 @@ def id_is_possible(text: str, span: Span, lex: Lexicons | None = None) -> bool:
     return word is None or not (lex or lexicons()).is_clinical(word.group("word"))
 
 
+#: A letter or digit: ``str.isalnum`` exactly (re's word characters are those and the underscore).
+_ALNUM = re.compile(r"[^\W_]")
+
+
 def vet(span: Span, text: str) -> Span | None:
     """``span`` as the PHI it can be, or None when it can be none (see the module's rules)."""
-    value = text[span.start : span.end]
-    if not any(c.isalnum() for c in value):
+    if _ALNUM.search(text, span.start, span.end) is None:
         return None
+    value = text[span.start : span.end]
     if span.type is PhiType.DATE:
         return span if date_is_possible(text, span) else None
     if span.type is PhiType.AGE:

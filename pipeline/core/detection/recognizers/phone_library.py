@@ -73,7 +73,7 @@ class PhoneMatcher(phonenumbers.PhoneNumberMatcher):  # type: ignore[misc]
     rejection counts as a try, as the library's own would."""
 
     def _parse_and_verify(self, candidate: str, offset: int) -> Any:
-        if sum(c.isalnum() for c in candidate) < MIN_WRITTEN_DIGITS:
+        if len(candidate) < MIN_WRITTEN_DIGITS or sum(c.isalnum() for c in candidate) < MIN_WRITTEN_DIGITS:
             return None
         if self.leniency >= phonenumbers.Leniency.VALID and not could_be_valid(candidate, self.preferred_region):
             return None
