@@ -50,3 +50,23 @@ def test_a_date_pattern_over_the_lowered_copy_matches_as_the_case_insensitive_on
             assert [(m.span(), m.span("mon"), m.span("y")) for m in lowered.finditer(Doc.of(text).lower)] == plain
             found += len(plain)
         assert found >= 8, name  # the texts hold matches to compare
+
+
+def test_recognizers_scanning_the_lowered_copy_find_what_their_case_insensitive_patterns_find() -> None:
+    from pipeline.core.detection.recognizers.contact import PagerRecognizer
+    from pipeline.core.detection.recognizers.wards import FacilityInitialsRecognizer
+
+    base = (
+        "pager 41772, PG 2-3456 p#2-3456 beeper #14490 Paged at 12345 bpr no. 4412 xp 1234 P 12-345 "
+        "sent to GH. Transferred To the MGH, tx to bwh ER; from smc ew -> NWH at TSH 4.5 into Bch "
+    )
+    rng = random.Random(5)
+    texts = [base, base.upper(), base.lower(), *("".join(rng.choice(base) for _ in range(300)) for _ in range(60))]
+    for recognizer in (PagerRecognizer(), FacilityInitialsRecognizer()):
+        found = 0
+        for text in texts:
+            spans = list(recognizer.find(Doc.of(text)))
+            # A non-ASCII note is scanned with the case-insensitive pattern; the appended letter changes no match.
+            assert spans == list(recognizer.find(Doc.of(text + " \u00e9"))), text
+            found += len(spans)
+        assert found >= 5, recognizer.name

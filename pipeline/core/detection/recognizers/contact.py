@@ -254,6 +254,10 @@ class Ipv6Recognizer(PatternRecognizer):
         )
 
 
+_PAGER_CUE = r"(?<![a-z])(?:pager|pgr|pg|p|beeper|bpr|beep|paged?(?:\s+at)?)\s{0,2}(?:no\.?|num(?:ber)?)?[:\s]{0,3}"
+_PAGER_NUMBER = r"(?P<num>#?(?:\d{4,5}|\d-\d{4}|\d{2}-\d{3}))(?![\w/.-])"
+
+
 class PagerRecognizer(PatternRecognizer):
     """Pager numbers after a short cue ('pg 41772', 'P#2-3456', 'beeper #14490'): too short for a phone
     shape, so only the cue says what they are."""
@@ -265,12 +269,10 @@ class PagerRecognizer(PatternRecognizer):
             [
                 Pattern(
                     "pager_cue",
-                    re.compile(
-                        r"(?i:(?<![a-z])(?:pager|pgr|pg|p|beeper|bpr|beep|paged?(?:\s+at)?)\s{0,2}(?:no\.?|num(?:ber)?)?"
-                        r"[:\s]{0,3})(?P<num>#?(?:\d{4,5}|\d-\d{4}|\d{2}-\d{3}))(?![\w/.-])"
-                    ),
+                    re.compile(f"(?i:{_PAGER_CUE}){_PAGER_NUMBER}"),
                     0.75,
                     "num",
+                    lowered=re.compile(_PAGER_CUE + _PAGER_NUMBER),
                 )
             ],
         )

@@ -29,13 +29,16 @@ class FacilityInitialsRecognizer(Recognizer):
     followed by a hospital's unit ('SMC EW'); in capitals, or in lower case when the note is."""
 
     name = "facility_initials"
-    _regex = re.compile(rf"(?i:{_MOVEMENT}(?:the[ \t]+)?)(?P<place>[A-Za-z]{{2,3}})(?![\w/&'-])")
+    _place = r"(?P<place>[A-Za-z]{2,3})(?![\w/&'-])"
+    _regex = re.compile(rf"(?i:{_MOVEMENT}(?:the[ \t]+)?){_place}")
+    #: The same, case-sensitive, for the lower-cased copy of an ASCII note: the same matches, twice as fast.
+    _lowered = re.compile(rf"{_MOVEMENT}(?:the[ \t]+)?{_place}")
 
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
         lex = lexicons()
-        for match in self._regex.finditer(text):
-            value = match.group("place")
+        for match in self._lowered.finditer(doc.lower) if text.isascii() else self._regex.finditer(text):
+            value = text[match.start("place") : match.end("place")]
             if not (value.isupper() or value.islower()):
                 continue
             if _VALUE_NEXT.match(text, match.end()):
