@@ -132,3 +132,23 @@ def test_model_phone_numbers_short_of_seven_digits_without_a_cue_are_postcodes(t
     start = max(i for i, c in enumerate(text) if not (c.isdigit() or c == "-")) + 1
     vetted = vet(Span(start, len(text), PhiType.PHONE, 0.9, "model:fake"), text)
     assert vetted is not None and vetted.type is phi_type
+
+
+def test_a_span_index_built_at_once_equals_one_built_span_by_span() -> None:
+    import random
+
+    from pipeline.core.detection.ensemble import _SpanIndex
+
+    rng = random.Random(4)
+    spans = []
+    for _ in range(300):
+        start = rng.randrange(200)
+        spans.append(Span(start, start + rng.randint(1, 30), rng.choice([PhiType.NAME, PhiType.DATE]), 0.5, "x", ()))
+    stepwise = _SpanIndex()
+    for span in spans:
+        stepwise.add(span)
+    at_once = _SpanIndex(spans)
+    assert at_once._entries == stepwise._entries and at_once._longest == stepwise._longest
+    assert at_once._count == stepwise._count == len(spans)
+    probe = Span(50, 60, PhiType.NAME, 0.5, "x", ())
+    assert at_once.overlapping(probe) == stepwise.overlapping(probe) != []

@@ -122,11 +122,12 @@ class _SpanIndex:
     ``log n`` each (a span is at most as long as the longest one added, which bounds the search)."""
 
     def __init__(self, spans: Sequence[Span] = ()) -> None:
-        self._entries: list[tuple[int, int, Span]] = []
-        self._longest = 0
-        self._count = 0
-        for span in spans:
-            self.add(span)
+        # One sort, as adding each in turn would order them: by start, then insertion order.
+        self._entries: list[tuple[int, int, Span]] = sorted(
+            ((span.start, count, span) for count, span in enumerate(spans)), key=lambda e: (e[0], e[1])
+        )
+        self._longest = max((span.end - span.start for span in spans), default=0)
+        self._count = len(self._entries)
 
     def add(self, span: Span) -> None:
         bisect.insort(self._entries, (span.start, self._count, span), key=lambda e: (e[0], e[1]))
