@@ -41,3 +41,21 @@ def test_the_default_recognizers_share_one_scan_and_a_lone_one_has_its_own() -> 
     lone = labeled.mrn_recognizer()
     assert lone.scan is not _ALL[0].scan
     assert _spans(lone, _TEXTS[0]) == _spans(_ALL[0], _TEXTS[0]) != []
+
+
+def test_the_scan_grouped_by_first_letter_finds_the_places_the_plain_union_of_cues_finds() -> None:
+    import random
+    import re
+
+    cues = [cue for r in _ALL for cue in r.cues]
+    plain = re.compile("(?<![a-z0-9])(?=" + "|".join(f"(?:{cue})(?![a-z])" for cue in cues) + ")")
+    scan = labeled.CueScan(cues)
+    rng = random.Random(8)
+    words = [*" ".join(_TEXTS).lower().split(), "user name", "licence plate", "transport van", "iris scan", "a/c"]
+    texts = [" ".join(rng.choice(words) + rng.choice(["", " ", "x", "-", ": "]) for _ in range(80)) for _ in range(40)]
+    found = 0
+    for text in texts:
+        expected = tuple(m.start() for m in plain.finditer(text))
+        assert scan.starts(Doc.of(text)) == expected
+        found += len(expected)
+    assert found > 500
