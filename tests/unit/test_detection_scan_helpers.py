@@ -70,3 +70,34 @@ def test_recognizers_scanning_the_lowered_copy_find_what_their_case_insensitive_
             assert spans == list(recognizer.find(Doc.of(text + " \u00e9"))), text
             found += len(spans)
         assert found >= 5, recognizer.name
+
+
+def test_alternatives_grouped_by_first_letter_start_where_the_plain_alternation_starts() -> None:
+    from pipeline.core.detection.base import by_first_letter
+    from pipeline.core.detection.recognizers.names import NameRecognizer
+
+    alternatives = [
+        r"\b(?:seen|signed|spoke\s+with)\s+by\b\s*:?|\b(?:contact|cc)\s*:",
+        r"\b(?:per|by)?[ \t]*(?:md|dr)\.?[ \t]+",
+        r"(?:mr\s?#|m[|)]n|med(?:ical)?\s+rec|x\|y)(?![a-z])",
+        r"(?:transport\s+|van\s+)?van|s/n|a/c|\(?pcp\)?",
+        r"\b(?:|x)yz|retina(?:l)?\s+(?:scan|template)",
+    ]
+    plain = re.compile("(?=" + "|".join(f"(?:{a})" for a in alternatives) + ")")
+    grouped = re.compile("(?=" + by_first_letter(alternatives) + ")")
+    words = "seen by signed spoke with contact: cc: per md dr. mr# mr # m|n m)n medical rec x|y transport van van "
+    words += "s/n a/c (pcp) yz xyz retinal scan retina template bymd xmd "
+    rng = random.Random(12)
+    texts = [words, *(" ".join(rng.choice([*words.split(), " ", "\t", ":"]) for _ in range(120)) for _ in range(80))]
+    found = 0
+    for text in texts:
+        expected = [m.start() for m in plain.finditer(text)]
+        assert [m.start() for m in grouped.finditer(text)] == expected, text
+        found += len(expected)
+    assert found > 1000
+    cues = [cue.pattern for name, cue, _, _ in NameRecognizer._cued if name != "weak_intro"]
+    plain_cues = re.compile("(?=" + "|".join(f"(?:{cue})" for cue in cues) + ")")
+    for text in [*texts, _TEXT.lower(), "seen by dr lee; per md kim; wife mary; dear jo, d/w np ann"]:
+        assert [m.start() for m in NameRecognizer._cue_starts.finditer(text)] == [
+            m.start() for m in plain_cues.finditer(text)
+        ]

@@ -102,6 +102,68 @@ def words_not_after(words: Iterable[str], not_after: str = r"\w") -> str:
     )
 
 
+def _syntax(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """Each character of ``pattern`` that is regex syntax, not escaped or inside a character class, as
+    (index, character, group depth before it)."""
+    depth, index = 0, 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":  # skip the class; a ']' first in it (after an optional '^') is a literal
+            index = pattern.index("]", index + (3 if pattern[index + 1 : index + 3] == "^]" else 2))
+        else:
+            yield index, char, depth
+            depth += (char == "(") - (char == ")")
+        index += 1
+
+
+def _top_level(pattern: str) -> list[str]:
+    """``pattern`` split at its top-level '|' (not inside a group or a character class, not escaped)."""
+    cuts = [index for index, char, depth in _syntax(pattern) if char == "|" and depth == 0]
+    return [pattern[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(pattern)], strict=True)]
+
+
+def _group_end(pattern: str) -> int:
+    """The index just past the group that opens ``pattern`` ('(?:a|b)tail' -> 7)."""
+    return next(index + 1 for index, char, depth in _syntax(pattern) if char == ")" and depth == 1)
+
+
+_QUANTIFIERS = frozenset("?*+{")
+
+
+def by_first_letter(alternatives: Iterable[str]) -> str:
+    """An alternation that matches where one of ``alternatives`` (regexes) matches, for a zero-width scan
+    of where any can start: alternatives that open with a plain lower-case letter (after a leading '\\b'
+    and a leading '(?:a|b)' spread over its branches) are grouped by that letter, so the regex engine
+    tries one branch per letter at each place instead of every alternative. The '\\b' becomes a
+    look-behind after the letter (the same test there)."""
+    groups: dict[tuple[str, bool], list[str]] = {}
+    others: list[str] = []
+    pending = [part for alternative in alternatives for part in _top_level(alternative)]
+    while pending:
+        part = pending.pop(0)
+        boundary = part.startswith("\\b")
+        body = part[2:] if boundary else part
+        end = _group_end(body) if body.startswith("(?:") else 0
+        if end and body[end : end + 1] not in _QUANTIFIERS:
+            lead = "\\b" if boundary else ""
+            pending[:0] = [lead + branch + body[end:] for branch in _top_level(body[3 : end - 1])]
+            continue
+        if "a" <= body[:1] <= "z" and body[1:2] not in _QUANTIFIERS:
+            groups.setdefault((body[0], boundary), []).append(f"(?:{body[1:]})")
+        else:
+            others.append(f"(?:{part})")
+    return "|".join(
+        [
+            letter + (rf"(?<!\w{letter})" if boundary else "") + f"(?:{'|'.join(rests)})"
+            for (letter, boundary), rests in groups.items()
+        ]
+        + others
+    )
+
+
 def matches_at(regex: re.Pattern[str], text: str, starts: Sequence[int]) -> Iterator[re.Match[str]]:
     """``regex.finditer(text)`` for a regex whose matches are never empty, trying it only at ``starts``
     (ascending, and holding every place where a match can start, as a cheaper scan found them)."""

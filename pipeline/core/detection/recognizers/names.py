@@ -11,7 +11,15 @@ import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
-from pipeline.core.detection.base import Doc, Gate, Recognizer, case_counts, matches_at, words_not_after
+from pipeline.core.detection.base import (
+    Doc,
+    Gate,
+    Recognizer,
+    by_first_letter,
+    case_counts,
+    matches_at,
+    words_not_after,
+)
 from pipeline.core.detection.lexicons import Lexicons, lexicons
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
@@ -285,9 +293,10 @@ class NameRecognizer(Recognizer):
         ),
     )
     #: Where a cue of the cue-led patterns but weak_intro (whose words are everywhere) starts: one zero-width
-    #: scan in place of eight, after which each pattern is tried only there (:func:`matches_at`).
+    #: scan in place of eight, its cues grouped by first letter (:func:`by_first_letter`), after which each
+    #: pattern is tried only there (:func:`matches_at`).
     _cue_starts = re.compile(
-        "(?=" + "|".join(f"(?:{cue.pattern})" for name, cue, _, _ in _cued if name != "weak_intro") + ")"
+        "(?=" + by_first_letter(cue.pattern for name, cue, _, _ in _cued if name != "weak_intro") + ")"
     )
 
     #: Gates (a part every match holds) of slow patterns: the credential after a space, the initial, its
