@@ -245,6 +245,15 @@ async def send_outputs(send: SendFn | OutputSender, results: Sequence[Any]) -> d
 #: processing per message (structured records take well under a millisecond) a batch goes in one step, as
 #: the hand-offs and the event loop's turns at the GIL cost more than the overlap gains.
 STEP_WORTH_SECONDS = 0.002
+#: A batch of such messages (under STEP_WORTH_SECONDS each) expected to take no longer than this in all is
+#: processed on the event loop itself: no hand-off to the worker thread and back (a thread switch, a
+#: wake-up of the loop, both threads taking turns at the GIL), about a tenth of a structured record's
+#: cost in the worker. The loop is held that long at most (heartbeats run every few seconds).
+INLINE_SECONDS = 0.05
+#: Messages of an inline batch processed first and timed: the rest follows on the loop only if it is
+#: expected to stay within INLINE_SECONDS, so a batch far costlier than the ones before holds the loop
+#: for these few messages only, and the rest goes to the worker thread.
+INLINE_PROBE = 8
 
 
 class StepSize:
@@ -258,6 +267,15 @@ class StepSize:
         if self.per_message is not None and self.per_message < STEP_WORTH_SECONDS:
             return 0
         return self.configured
+
+    def inline(self, messages: int) -> float:
+        """Seconds a batch of ``messages`` may take on the event loop (:func:`process_and_enqueue`'s
+        ``inline_seconds``): INLINE_SECONDS where the batches so far say it fits, 0 (the worker thread)
+        where they say it does not or nothing was measured yet."""
+        cost = self.per_message
+        if cost is not None and cost < STEP_WORTH_SECONDS and cost * messages <= INLINE_SECONDS:
+            return INLINE_SECONDS
+        return 0.0
 
     def observe(self, messages: int, seconds: float) -> None:
         if messages:
@@ -292,11 +310,36 @@ async def run_batch(
     for that message and the batch goes on. One message's processing failure never gets here (the core
     dead-letters it). Only a failure of the broker (or a batch that fails as a whole) stops the worker,
     without committing, and the log says which of the two it was."""
-    loop = asyncio.get_running_loop()
     sender = as_sender(send)
-    steps = chunks(list(messages), chunk_size)
+    results, enqueued = await process_and_enqueue(sender, process, messages, chunk_size)
+    return await settle_batch(sender, results, enqueued, on_refused)
+
+
+async def process_and_enqueue(
+    sender: OutputSender,
+    process: Callable[[list[InboundMessage]], Sequence[Any]],
+    messages: Sequence[InboundMessage],
+    chunk_size: int | None = None,
+    inline_seconds: float = 0.0,
+) -> tuple[list[Any], list[_Enqueued]]:
+    """:func:`run_batch`'s first half: every message processed and its outputs handed to the producer,
+    in input order; the acknowledgements are not awaited (:func:`settle_batch` does).
+
+    With ``inline_seconds`` (:meth:`StepSize.inline`), the first INLINE_PROBE messages are processed on
+    the event loop itself and timed, and the rest follows them there where it is expected to take no
+    longer than ``inline_seconds``; whatever is left goes to the worker thread in steps as above."""
+    loop = asyncio.get_running_loop()
+    pending = list(messages)
     results: list[Any] = []
     enqueued: list[_Enqueued] = []
+    if inline_seconds > 0 and pending:
+        probe, pending = pending[:INLINE_PROBE], pending[INLINE_PROBE:]
+        started = time.perf_counter()
+        await _process_here(sender, process, probe, results, enqueued)
+        if pending and (time.perf_counter() - started) / len(probe) * len(pending) <= inline_seconds:
+            await _process_here(sender, process, pending, results, enqueued)
+            pending = []  # else costlier than the batches before: the rest in the worker thread
+    steps = chunks(pending, chunk_size) if pending else []
     upcoming = loop.run_in_executor(None, process, steps[0]) if steps else None
     for number in range(len(steps)):
         try:
@@ -305,11 +348,45 @@ async def run_batch(
             exit_without_commit(exc, PROCESSING_FAILURE)
         if number + 1 < len(steps):
             upcoming = loop.run_in_executor(None, process, steps[number + 1])
-        try:
-            enqueued.append(await enqueue(sender, done, len(results)))
-        except Exception as exc:
-            exit_without_commit(exc, SEND_FAILURE)
-        results.extend(done)
+        await _enqueue_or_exit(sender, done, results, enqueued)
+    return results, enqueued
+
+
+async def _process_here(
+    sender: OutputSender,
+    process: Callable[[list[InboundMessage]], Sequence[Any]],
+    messages: list[InboundMessage],
+    results: list[Any],
+    enqueued: list[_Enqueued],
+) -> None:
+    """``messages`` processed on the event loop and their outputs handed to the producer."""
+    try:
+        done = list(process(messages))
+    except Exception as exc:
+        exit_without_commit(exc, PROCESSING_FAILURE)
+    await _enqueue_or_exit(sender, done, results, enqueued)
+
+
+async def _enqueue_or_exit(
+    sender: OutputSender, done: list[Any], results: list[Any], enqueued: list[_Enqueued]
+) -> None:
+    """``done``'s outputs handed to the producer (the worker exits where it cannot take them), ``done``
+    added to ``results``."""
+    try:
+        enqueued.append(await enqueue(sender, done, len(results)))
+    except Exception as exc:
+        exit_without_commit(exc, SEND_FAILURE)
+    results.extend(done)
+
+
+async def settle_batch(
+    sender: OutputSender,
+    results: list[Any],
+    enqueued: Sequence[_Enqueued],
+    on_refused: Callable[[Any, BaseException], Any] | None = None,
+) -> list[Any]:
+    """:func:`run_batch`'s second half: every acknowledgement awaited, each refused output replaced by
+    ``on_refused``'s dead letter for its message (sent and acknowledged too); a broker failure exits."""
     try:
         refused = await settle(sender, enqueued)
         if refused and on_refused is None:
@@ -446,7 +523,10 @@ def create_app(
             stage_seconds.clear()
             thread_seconds.clear()
             model_seconds.clear()
-            results = await run_batch(sender, process, messages, processor.send_failed, step_size())
+            results, enqueued = await process_and_enqueue(
+                sender, process, messages, step_size(), step_size.inline(len(messages))
+            )
+            results = await settle_batch(sender, results, enqueued, processor.send_failed)
             step_size.observe(len(messages), sum(thread_seconds))
             ingest.done(messages)  # every output behind these offsets is on the broker: commit them
             record_metrics(metrics, results, time.perf_counter() - started)
