@@ -2,11 +2,12 @@
 
 The redaction agent reads ``phi.ingest`` in batches (its own aiokafka consumer in the worker's group,
 :class:`~pipeline.stream.consuming.BatchConsumer`, run as a task of the faust app), hands the raw
-messages to the core in a worker thread (detection is CPU work and must not starve heartbeats), sends
-each result's outputs, and waits until the broker has acknowledged all of them before the batch's input
-offsets are committed. That order is what makes the pipeline at-least-once: a crash before the
-acknowledgement replays the batch, and replays carry the same message ids. The summary agent reads
-``phi.redacted`` with faust's ``take_events`` under the same contract.
+messages to the core in a worker thread (detection is CPU work and must not starve heartbeats; a batch
+that earlier batches say takes a few milliseconds, such as structured records, is processed on the event
+loop itself, see :data:`INLINE_SECONDS`), sends each result's outputs, and waits until the broker has
+acknowledged all of them before the batch's input offsets are committed. That order is what makes the
+pipeline at-least-once: a crash before the acknowledgement replays the batch, and replays carry the same
+message ids. The summary agent reads ``phi.redacted`` with faust's ``take_events`` under the same contract.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ output. The sender's placement is aiokafka's default partitioner, checked agains
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 
@@ -234,3 +235,14 @@ def test_inline_batches_keep_order_and_send_the_rest_to_the_thread_when_costlier
     events_sent = [decode_avro(registry.get("audit_event"), o.value) for o in sender.handed if o.role == "audit"]
     assert [e["seq"] for e in events_sent] == list(range(12))
     assert verify_chain(events_sent, keyring).ok
+
+
+def test_the_heap_alive_after_the_first_batch_is_frozen_out_of_the_collectors_walks():
+    kept = [{"long": "lived"} for _ in range(100)]
+    gc.unfreeze()
+    try:
+        stream_app.freeze_heap()
+        assert gc.get_freeze_count() >= len(kept)  # what is alive now is no longer walked by full collections
+        assert gc.isenabled()  # young objects are still collected
+    finally:
+        gc.unfreeze()
