@@ -248,8 +248,8 @@ async def send_outputs(send: SendFn | OutputSender, results: Sequence[Any]) -> d
 STEP_WORTH_SECONDS = 0.002
 #: A batch of such messages (under STEP_WORTH_SECONDS each) expected to take no longer than this in all is
 #: processed on the event loop itself: no hand-off to the worker thread and back (a thread switch, a
-#: wake-up of the loop, both threads taking turns at the GIL), about a tenth of a structured record's
-#: cost in the worker. The loop is held that long at most (heartbeats run every few seconds).
+#: wake-up of the loop, both threads taking turns at the GIL): structured records drained 1.13x as fast
+#: (bench/README.md). The loop is held that long at most (heartbeats run every few seconds).
 INLINE_SECONDS = 0.05
 #: Messages of an inline batch processed first and timed: the rest follows on the loop only if it is
 #: expected to stay within INLINE_SECONDS, so a batch far costlier than the ones before holds the loop
