@@ -2,17 +2,19 @@
 
 The redaction agent reads ``phi.ingest`` in batches (its own aiokafka consumer in the worker's group,
 :class:`~pipeline.stream.consuming.BatchConsumer`, run as a task of the faust app), hands the raw
-messages to the core in a worker thread (detection is CPU work and must not starve heartbeats), sends
-each result's outputs, and waits until the broker has acknowledged all of them before the batch's input
-offsets are committed. That order is what makes the pipeline at-least-once: a crash before the
-acknowledgement replays the batch, and replays carry the same message ids. The summary agent reads
-``phi.redacted`` with faust's ``take_events`` under the same contract.
+messages to the core in a worker thread (detection is CPU work and must not starve heartbeats; a batch
+that earlier batches say takes a few milliseconds, such as structured records, is processed on the event
+loop itself, see :data:`INLINE_SECONDS`), sends each result's outputs, and waits until the broker has
+acknowledged all of them before the batch's input offsets are committed. That order is what makes the
+pipeline at-least-once: a crash before the acknowledgement replays the batch, and replays carry the same
+message ids. The summary agent reads ``phi.redacted`` with faust's ``take_events`` under the same contract.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
 import time
@@ -85,6 +87,20 @@ def record_metrics(metrics: PipelineMetrics, results: Sequence[ProcessResult], s
     for labels, count in sensitive.items():
         metrics.sensitive_records.labels(*labels).inc(count)
     metrics.last_progress.set(time.time())
+
+
+def freeze_heap() -> None:
+    """Move every object alive now (the models, lexicons, schemas, clients: built once, kept for the
+    worker's life) out of the garbage collector's sight, after one last full collection.
+
+    A structured record allocates a few hundred short-lived objects, so the collector runs every few
+    records; its full collections walked the worker's whole long-lived heap each time, about 14 us of
+    CPU per record (``bench/structured.py``'s records, ``gc.callbacks`` timing), near a tenth of the
+    record's processing. Frozen objects are still freed by reference counting; only cycles among them
+    are no longer looked for, and these live as long as the worker.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _record_action(result: ProcessResult) -> str:
@@ -230,6 +246,15 @@ async def send_outputs(send: SendFn | OutputSender, results: Sequence[Any]) -> d
 #: processing per message (structured records take well under a millisecond) a batch goes in one step, as
 #: the hand-offs and the event loop's turns at the GIL cost more than the overlap gains.
 STEP_WORTH_SECONDS = 0.002
+#: A batch of such messages (under STEP_WORTH_SECONDS each) expected to take no longer than this in all is
+#: processed on the event loop itself: no hand-off to the worker thread and back (a thread switch, a
+#: wake-up of the loop, both threads taking turns at the GIL): structured records drained 1.13x as fast
+#: (bench/README.md). The loop is held that long at most (heartbeats run every few seconds).
+INLINE_SECONDS = 0.05
+#: Messages of an inline batch processed first and timed: the rest follows on the loop only if it is
+#: expected to stay within INLINE_SECONDS, so a batch far costlier than the ones before holds the loop
+#: for these few messages only, and the rest goes to the worker thread.
+INLINE_PROBE = 8
 
 
 class StepSize:
@@ -243,6 +268,15 @@ class StepSize:
         if self.per_message is not None and self.per_message < STEP_WORTH_SECONDS:
             return 0
         return self.configured
+
+    def inline(self, messages: int) -> float:
+        """Seconds a batch of ``messages`` may take on the event loop (:func:`process_and_enqueue`'s
+        ``inline_seconds``): INLINE_SECONDS where the batches so far say it fits, 0 (the worker thread)
+        where they say it does not or nothing was measured yet."""
+        cost = self.per_message
+        if cost is not None and cost < STEP_WORTH_SECONDS and cost * messages <= INLINE_SECONDS:
+            return INLINE_SECONDS
+        return 0.0
 
     def observe(self, messages: int, seconds: float) -> None:
         if messages:
@@ -277,11 +311,36 @@ async def run_batch(
     for that message and the batch goes on. One message's processing failure never gets here (the core
     dead-letters it). Only a failure of the broker (or a batch that fails as a whole) stops the worker,
     without committing, and the log says which of the two it was."""
-    loop = asyncio.get_running_loop()
     sender = as_sender(send)
-    steps = chunks(list(messages), chunk_size)
+    results, enqueued = await process_and_enqueue(sender, process, messages, chunk_size)
+    return await settle_batch(sender, results, enqueued, on_refused)
+
+
+async def process_and_enqueue(
+    sender: OutputSender,
+    process: Callable[[list[InboundMessage]], Sequence[Any]],
+    messages: Sequence[InboundMessage],
+    chunk_size: int | None = None,
+    inline_seconds: float = 0.0,
+) -> tuple[list[Any], list[_Enqueued]]:
+    """:func:`run_batch`'s first half: every message processed and its outputs handed to the producer,
+    in input order; the acknowledgements are not awaited (:func:`settle_batch` does).
+
+    With ``inline_seconds`` (:meth:`StepSize.inline`), the first INLINE_PROBE messages are processed on
+    the event loop itself and timed, and the rest follows them there where it is expected to take no
+    longer than ``inline_seconds``; whatever is left goes to the worker thread in steps as above."""
+    loop = asyncio.get_running_loop()
+    pending = list(messages)
     results: list[Any] = []
     enqueued: list[_Enqueued] = []
+    if inline_seconds > 0 and pending:
+        probe, pending = pending[:INLINE_PROBE], pending[INLINE_PROBE:]
+        started = time.perf_counter()
+        await _process_here(sender, process, probe, results, enqueued)
+        if pending and (time.perf_counter() - started) / len(probe) * len(pending) <= inline_seconds:
+            await _process_here(sender, process, pending, results, enqueued)
+            pending = []  # else costlier than the batches before: the rest in the worker thread
+    steps = chunks(pending, chunk_size) if pending else []
     upcoming = loop.run_in_executor(None, process, steps[0]) if steps else None
     for number in range(len(steps)):
         try:
@@ -290,11 +349,45 @@ async def run_batch(
             exit_without_commit(exc, PROCESSING_FAILURE)
         if number + 1 < len(steps):
             upcoming = loop.run_in_executor(None, process, steps[number + 1])
-        try:
-            enqueued.append(await enqueue(sender, done, len(results)))
-        except Exception as exc:
-            exit_without_commit(exc, SEND_FAILURE)
-        results.extend(done)
+        await _enqueue_or_exit(sender, done, results, enqueued)
+    return results, enqueued
+
+
+async def _process_here(
+    sender: OutputSender,
+    process: Callable[[list[InboundMessage]], Sequence[Any]],
+    messages: list[InboundMessage],
+    results: list[Any],
+    enqueued: list[_Enqueued],
+) -> None:
+    """``messages`` processed on the event loop and their outputs handed to the producer."""
+    try:
+        done = list(process(messages))
+    except Exception as exc:
+        exit_without_commit(exc, PROCESSING_FAILURE)
+    await _enqueue_or_exit(sender, done, results, enqueued)
+
+
+async def _enqueue_or_exit(
+    sender: OutputSender, done: list[Any], results: list[Any], enqueued: list[_Enqueued]
+) -> None:
+    """``done``'s outputs handed to the producer (the worker exits where it cannot take them), ``done``
+    added to ``results``."""
+    try:
+        enqueued.append(await enqueue(sender, done, len(results)))
+    except Exception as exc:
+        exit_without_commit(exc, SEND_FAILURE)
+    results.extend(done)
+
+
+async def settle_batch(
+    sender: OutputSender,
+    results: list[Any],
+    enqueued: Sequence[_Enqueued],
+    on_refused: Callable[[Any, BaseException], Any] | None = None,
+) -> list[Any]:
+    """:func:`run_batch`'s second half: every acknowledgement awaited, each refused output replaced by
+    ``on_refused``'s dead letter for its message (sent and acknowledged too); a broker failure exits."""
     try:
         refused = await settle(sender, enqueued)
         if refused and on_refused is None:
@@ -431,7 +524,10 @@ def create_app(
             stage_seconds.clear()
             thread_seconds.clear()
             model_seconds.clear()
-            results = await run_batch(sender, process, messages, processor.send_failed, step_size())
+            results, enqueued = await process_and_enqueue(
+                sender, process, messages, step_size(), step_size.inline(len(messages))
+            )
+            results = await settle_batch(sender, results, enqueued, processor.send_failed)
             step_size.observe(len(messages), sum(thread_seconds))
             ingest.done(messages)  # every output behind these offsets is on the broker: commit them
             record_metrics(metrics, results, time.perf_counter() - started)
@@ -447,10 +543,14 @@ def create_app(
             sender = await start_outputs(outputs)
             try:
                 await ingest.start()
+                frozen = False
                 while True:
                     async with ingest.batch() as messages:
                         if messages:
                             await redact_batch(sender, messages)
+                    if messages and not frozen:  # after the first batch: its lazy loads are long-lived too
+                        freeze_heap()
+                        frozen = True
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the batch in hand is not committed: the restarted worker reads it again

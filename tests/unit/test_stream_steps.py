@@ -5,6 +5,9 @@ output. The sender's placement is aiokafka's default partitioner, checked agains
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
+import time
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, RecordTooLargeError
@@ -187,3 +190,59 @@ def test_batches_go_in_steps_only_while_processing_is_worth_a_hand_off():
     step.observe(64, 64 * 0.030)  # notes: tens of milliseconds each
     assert step() == 16
     assert stream_app.StepSize(0)() == 0
+
+
+def test_cheap_batches_are_processed_on_the_event_loop_only_while_measured_cheap():
+    step = stream_app.StepSize(16)
+    assert step.inline(64) == 0  # nothing measured yet: the worker thread
+    step.observe(64, 64 * 0.0003)  # structured records
+    assert step.inline(64) == stream_app.INLINE_SECONDS
+    assert step.inline(100_000) == 0  # the whole batch would hold the loop too long
+    step.observe(64, 64 * 0.030)  # notes
+    assert step.inline(1) == 0
+
+
+@pytest.mark.parametrize("costly", [False, True])
+def test_inline_batches_keep_order_and_send_the_rest_to_the_thread_when_costlier(
+    registry,
+    keyring,
+    processor,  # noqa: F811
+    exits,  # noqa: F811
+    costly,
+):
+    batch = events(registry, keyring, 12)
+    sender = SlowAcks()
+    where = []
+
+    def process(messages):
+        where.append((threading.current_thread() is threading.main_thread(), [m.offset for m in messages]))
+        if costly and messages[0].offset == 0:  # the probe takes far longer than the budget allows for the rest
+            time.sleep(0.15)  # 8 messages in 0.15 s: the other 4 expected to take 0.075 s, over 0.05
+        return processor.process_batch(messages)
+
+    async def scenario():
+        enqueue = stream_app.process_and_enqueue(sender, process, inbound_all(batch), 0, 0.05)
+        results, enqueued = await enqueue
+        sender.acknowledge_all()
+        return await stream_app.settle_batch(sender, results, enqueued, processor.send_failed)
+
+    results = asyncio.run(scenario())
+    assert not exits
+    probe = list(range(stream_app.INLINE_PROBE))
+    rest = list(range(stream_app.INLINE_PROBE, 12))
+    assert where == [(True, probe), (not costly, rest)]  # the rest on the loop, or in the worker thread
+    assert [r.inbound.offset for r in results] == list(range(12))
+    events_sent = [decode_avro(registry.get("audit_event"), o.value) for o in sender.handed if o.role == "audit"]
+    assert [e["seq"] for e in events_sent] == list(range(12))
+    assert verify_chain(events_sent, keyring).ok
+
+
+def test_the_heap_alive_after_the_first_batch_is_frozen_out_of_the_collectors_walks():
+    kept = [{"long": "lived"} for _ in range(100)]
+    gc.unfreeze()
+    try:
+        stream_app.freeze_heap()
+        assert gc.get_freeze_count() >= len(kept)  # what is alive now is no longer walked by full collections
+        assert gc.isenabled()  # young objects are still collected
+    finally:
+        gc.unfreeze()
