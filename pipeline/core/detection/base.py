@@ -164,6 +164,15 @@ def by_first_letter(alternatives: Iterable[str]) -> str:
     )
 
 
+def case_blind_matches(doc: Doc, regex: re.Pattern[str], lowered: re.Pattern[str] | None) -> Iterator[re.Match[str]]:
+    """``regex.finditer(doc.text)`` for a case-insensitive ``regex``; for an ASCII note, with ``lowered`` (its
+    case-sensitive twin), ``lowered`` over the lower-cased copy instead: a case-insensitive match in ASCII
+    text is a case-sensitive one in its lowered copy, at the same offsets, and the scan costs half or less."""
+    if lowered is not None and doc.text.isascii():
+        return lowered.finditer(doc.lower)
+    return regex.finditer(doc.text)
+
+
 def matches_at(regex: re.Pattern[str], text: str, starts: Sequence[int]) -> Iterator[re.Match[str]]:
     """``regex.finditer(text)`` for a regex whose matches are never empty, trying it only at ``starts``
     (ascending, and holding every place where a match can start, as a cheaper scan found them)."""
@@ -309,11 +318,7 @@ class PatternRecognizer(Recognizer):
         for pattern in self.patterns:
             if pattern.gate is not None and not pattern.gate.passes(doc):
                 continue
-            if pattern.lowered is not None and doc.text.isascii():
-                matches = pattern.lowered.finditer(doc.lower)
-            else:
-                matches = pattern.regex.finditer(doc.text)
-            for match in matches:
+            for match in case_blind_matches(doc, pattern.regex, pattern.lowered):
                 start, end = match.span(pattern.group)
                 if start < 0 or end <= start:
                     continue

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
-from pipeline.core.detection.base import Cue, Doc, Gate, Recognizer, words_not_after
+from pipeline.core.detection.base import Cue, Doc, Gate, Recognizer, case_blind_matches, words_not_after
 from pipeline.core.phi_types import PhiType
 from pipeline.core.spans import Span
 
@@ -185,13 +185,11 @@ class DateRecognizer(Recognizer):
     )
 
     def find(self, doc: Doc) -> Iterator[Span]:
-        ascii_text = doc.text.isascii()
         for name, regex, score in self._patterns:
             gate = self._gates.get(name)
             if gate is not None and not gate.passes(doc):
                 continue
-            lowered = self._lowered.get(name) if ascii_text else None
-            for match in lowered.finditer(doc.lower) if lowered is not None else regex.finditer(doc.text):
+            for match in case_blind_matches(doc, regex, self._lowered.get(name)):
                 if not self._valid(match):
                     continue
                 group = "v" if name == "ordinal_day" else 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pipeline.core.detection.base import Doc, Gate, Recognizer, case_counts
+from pipeline.core.detection.base import Doc, Gate, Recognizer, case_blind_matches, case_counts
 from pipeline.core.detection.lexicons import lexicons
 from pipeline.core.detection.recognizers.names import UP
 from pipeline.core.detection.recognizers.places import STATE_NAMES
@@ -37,7 +37,7 @@ class FacilityInitialsRecognizer(Recognizer):
     def find(self, doc: Doc) -> Iterator[Span]:
         text = doc.text
         lex = lexicons()
-        for match in self._lowered.finditer(doc.lower) if text.isascii() else self._regex.finditer(text):
+        for match in case_blind_matches(doc, self._regex, self._lowered):
             value = text[match.start("place") : match.end("place")]
             if not (value.isupper() or value.islower()):
                 continue
