@@ -510,7 +510,7 @@ def create_app(
         process_seconds: list[float] = []  # each step's processing time, on the worker thread or the loop
 
         def process(messages: list[InboundMessage]) -> list[ProcessResult]:
-            # in the worker thread (on the loop for a cheap batch), one step at a time; totals read once the batch is done
+            # on the worker thread (on the loop for a cheap batch), a step at a time; totals read after the batch
             started = time.perf_counter()
             results = processor.process_batch(messages)
             stage_seconds.update(processor.batch_seconds)
