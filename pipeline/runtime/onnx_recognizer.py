@@ -37,7 +37,7 @@ from pipeline.core.spans import Span
 from pipeline.runtime.category_head import ENCODER_OUTPUT, WindowFeatures, pool
 from pipeline.runtime.labelmap import load_label_map
 from pipeline.runtime.providers import CPU, GPU_PROVIDERS, create_session
-from pipeline.runtime.token_pruning import PrunedRunner, has_pruned
+from pipeline.runtime.token_pruning import PrunedRunner, has_pruned, word_starts
 
 MODEL_FILES = ("model_quantized.onnx", "model.onnx")
 
@@ -387,9 +387,7 @@ class OnnxTokenClassifier:
         A word is a run of tokens with the same word id; a token without one is a word of its own.
         """
         ids = _word_id_array(enc)
-        starts = np.ones(ids.size, dtype=bool)
-        starts[1:] = (ids[1:] != ids[:-1]) | (ids[1:] < 0)
-        firsts = np.flatnonzero(starts)
+        firsts = np.flatnonzero(word_starts(ids))
         lasts = np.append(firsts[1:], ids.size) - 1
         return firsts, lasts
 

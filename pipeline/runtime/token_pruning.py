@@ -24,14 +24,18 @@ WORD_INDEX = "word_index"
 KEPT = "kept_tokens"
 
 
-def window_words(word_ids: np.ndarray) -> np.ndarray:
-    """Per token of a window, its word counted from 0: a new word wherever the tokenizer's word id changes,
-    and a token without one (``-1``: special tokens) a word of its own."""
-    if word_ids.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.ones(word_ids.size, dtype=np.int64)
+def word_starts(word_ids: np.ndarray) -> np.ndarray:
+    """Per token, whether a word starts there: wherever the tokenizer's word id changes, and at every token
+    without one (``-1``: special tokens), which is a word of its own. The decoder's words and the pruned
+    graph's word index both read words this way, so the probe keeps the words the decoder joins."""
+    starts = np.ones(word_ids.size, dtype=bool)
     starts[1:] = (word_ids[1:] != word_ids[:-1]) | (word_ids[1:] < 0)
-    return np.cumsum(starts) - 1
+    return starts
+
+
+def window_words(word_ids: np.ndarray) -> np.ndarray:
+    """Per token of a window, its word counted from 0 (see :func:`word_starts`)."""
+    return np.cumsum(word_starts(word_ids), dtype=np.int64) - 1
 
 
 class PrunedRunner:
