@@ -161,9 +161,11 @@ def render(report: dict, out_dir: Path | None = None) -> str:
     lat = ev["latency"]
     chosen = q["candidates"][q["chosen"]]
     d = report.get("distillation")
+    pruned = report.get("pruning")
     parts = [
         "# PHI detector: all-MiniLM-L6-v2 fine-tuned for PHI token classification (int8 ONNX)"
-        + (f", distilled to {d['layers']} layers" if d else ""),
+        + (f", distilled to {d['layers']} layers" if d else "")
+        + (f", pruned to {pruned['heads']} heads and {pruned['ffn']} feed-forward neurons a layer" if pruned else ""),
         "",
         "A token classifier that tags every word of a clinical note with a PHI type of",
         "`pipeline.core.phi_types.PhiType` (BIO tags, 47 classes). The worker runs it beside the pattern",
@@ -208,6 +210,7 @@ def render(report: dict, out_dir: Path | None = None) -> str:
         f"- Training time: {t['seconds'] / 60:.1f} min; final smoothed loss {t['final_loss']}."
         + (" Stopped early at the time budget." if t["stopped_early"] else ""),
         *(_distillation_lines(d) if d else []),
+        *(_pruning_lines(pruned) if pruned else []),
         "",
         "## Export, quantization and size",
         f"- Exported with optimum (ONNX opset {OPSET}, task token-classification), then int8 quantization,",
@@ -327,6 +330,22 @@ def _distillation_lines(d: dict) -> list[str]:
         f"  {d['hardware']} (torch {d['torch']}), final loss {d['final_loss']}. Why: the encoder's depth is the",
         "  CPU's cost (bench/README.md).",
         *(f"  {line}" for line in d.get("students_tried", [])),
+    ]
+
+
+def _pruning_lines(p: dict) -> list[str]:
+    """The width cut after distillation: what was kept, what it learned from, and why."""
+    return [
+        "- **Pruned** (`pipeline.modelbuild.prune`): the student above, dequantized from its shipped int8 file,",
+        f"  keeps {p['heads']} of 12 attention heads and {p['ffn']} of 1,536 feed-forward neurons in each layer, those",
+        "  of most first-order importance (gold-tag cross-entropy on 512 training windows), and was distilled back",
+        f"  to the shipped int8 model's own logits on {p['windows']} windows of the same training corpus (never real",
+        f"  notes): {p['epochs']} epochs, {p['steps']} steps of {p['batch_size']}, AdamW lr {p['learning_rate']},",
+        f"  loss = {1 - p['soft_weight']:g} x cross-entropy on gold labels + {p['soft_weight']:g} x KL at temperature",
+        f"  {p['temperature']:g}; {p['seconds'] / 60:.0f} min on {p['hardware']} (torch {p['torch']}), final loss",
+        f"  {p['final_loss']}. Why: the int8 products run near the core's VNNI peak, so only fewer multiply-adds",
+        "  make a note cheaper, and depth cuts had lost recall (above).",
+        *(f"  {line}" for line in p.get("notes", [])),
     ]
 
 
