@@ -7,6 +7,10 @@ Students with fewer layers lost recall when they were distilled (3 layers: 0.978
 synthetic development split, and fewer key spans), so this keeps all four layers and cuts each one's width:
 8 of 12 heads and 768 of 1,536 feed-forward neurons take a window's onnxruntime time to about 0.6x.
 
+Not shipped (issue 29, bench/README.md "a width-pruned detector"): both candidates built so far equal the
+shipped model on the synthetic test split and run at 1.46-1.48x its speed per real note, but lose recall on
+presidio-research and on real notes.
+
 What it learns from: only the project's synthetic training corpus (seed 13, the training split), labelled
 twice: with its gold tags and with the shipped model's logits on each window (KL at a temperature, so the
 narrow model copies the wide one's decisions, its borderline ones included). Never real notes.
