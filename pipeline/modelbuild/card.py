@@ -342,7 +342,13 @@ def _pruning_lines(p: dict) -> list[str]:
         f"  to the shipped int8 model's own logits on {p['windows']} windows of the same training corpus (never real",
         f"  notes): {p['epochs']} epochs, {p['steps']} steps of {p['batch_size']}, AdamW lr {p['learning_rate']},",
         f"  loss = {1 - p['soft_weight']:g} x cross-entropy on gold labels + {p['soft_weight']:g} x KL at temperature",
-        f"  {p['temperature']:g}; {p['seconds'] / 60:.0f} min on {p['hardware']} (torch {p['torch']}), final loss",
+        f"  {p['temperature']:g}"
+        + (
+            f" + {p['hidden_weight']:g} x the mean squared distance of each layer's output to the shipped model's"
+            if p.get("hidden_weight")
+            else ""
+        )
+        + f"; {p['seconds'] / 60:.0f} min on {p['hardware']} (torch {p['torch']}), final loss",
         f"  {p['final_loss']}. Why: the int8 products run near the core's VNNI peak, so only fewer multiply-adds",
         "  make a note cheaper, and depth cuts had lost recall (above).",
         *(f"  {line}" for line in p.get("notes", [])),

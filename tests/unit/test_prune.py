@@ -94,3 +94,32 @@ def test_prune_refuses_widths_the_model_does_not_have():
     model = _tiny_model()
     with pytest.raises(PruneError, match=re.escape("keep 1..2 heads and 1..16 neurons")):
         prune(model, np.ones((2, 2)), [np.ones(16), np.ones(16)], Plan(heads=3, ffn=8))
+
+
+def test_the_model_card_names_a_pruned_model_and_how_it_was_made():
+    import json
+
+    from pipeline.modelbuild.card import render
+
+    report = json.loads((DETECTOR / "report.json").read_text(encoding="utf-8"))
+    plain = render(report)
+    pruning = {
+        **Plan().__dict__,
+        "steps": 2232,
+        "final_loss": 0.00905,
+        "seconds": 2969.9,
+        "windows": 17836,
+        "hardware": "2 CPU cores",
+        "torch": "2.13.0+cpu",
+        "notes": ["Candidates tried: none else."],
+    }
+    card = render({**report, "pruning": pruning})
+    assert "pruned to 8 heads and 768 feed-forward neurons a layer" in card.splitlines()[0]
+    assert "pruned to" not in plain.splitlines()[0]
+    assert "keeps 8 of 12 attention heads and 768 of 1,536 feed-forward neurons" in card
+    assert "2232 steps of 32" in card and "49 min on 2 CPU cores" in card
+    assert "  Candidates tried: none else." in card
+    assert "mean squared distance" not in card
+    assert "+ 1 x the mean squared distance of each layer's output" in render(
+        {**report, "pruning": {**pruning, "hidden_weight": 1.0}}
+    )
