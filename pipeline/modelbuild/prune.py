@@ -41,6 +41,7 @@ import numpy as np
 if TYPE_CHECKING:  # torch and transformers are build-time dependencies only
     from transformers import BertForTokenClassification
 
+from pipeline.core.errors import PipelineError
 from pipeline.runtime.onnx_recognizer import find_model_file
 
 SEED = 13
@@ -50,8 +51,10 @@ PROBE_WINDOWS = 512
 _QUANTIZED = "_quantized"
 
 
-class PruneError(RuntimeError):
+class PruneError(PipelineError, RuntimeError):
     """A folder or data set the pruning steps need is missing or not what they expect."""
+
+    reason = "prune-build"
 
 
 @dataclass(frozen=True)
