@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # torch and transformers are build-time dependencies only
     from transformers import BertForTokenClassification
 
 from pipeline.core.errors import PipelineError
+from pipeline.modelbuild.labels import bio_labels
 from pipeline.runtime.onnx_recognizer import find_model_file
 
 SEED = 13
@@ -75,11 +76,19 @@ class Plan:
 def dequantized_state(model_dir: Path) -> dict[str, np.ndarray]:
     """The int8 ONNX detector's weights as a Hugging Face BERT state dict in fp32: each int8 matrix times its
     per-channel scales (less its zero points), float initializers as they are."""
+    return _weights(_graph(model_dir))
+
+
+def _graph(model_dir: Path):  # an onnx GraphProto; onnx is a build-time import
     import onnx
+
+    return onnx.load(str(find_model_file(model_dir))).graph
+
+
+def _weights(graph: object) -> dict[str, np.ndarray]:
     from onnx import numpy_helper
 
-    graph = onnx.load(str(find_model_file(model_dir))).graph
-    values = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    values = {i.name: numpy_helper.to_array(i) for i in graph.initializer}  # type: ignore[attr-defined]
     state: dict[str, np.ndarray] = {}
     for node in _nodes(graph):
         if node.op_type != "MatMulInteger":
@@ -112,24 +121,31 @@ def _nodes(graph: object):
 
 
 def dequantized_model(model_dir: Path) -> BertForTokenClassification:
-    """The shipped detector as a trainable fp32 model (its shape read from its weights)."""
+    """The shipped detector as a trainable fp32 model (its shape read from its weights and its fused
+    attention nodes; its labels are the ones every export writes, :func:`bio_labels`)."""
     import torch
     from transformers import BertConfig, BertForTokenClassification
 
-    state = dequantized_state(model_dir)
-    labels = json.loads((model_dir / "labels.json").read_text(encoding="utf-8"))["id2label"]
+    graph = _graph(model_dir)
+    state = _weights(graph)
+    heads = {
+        a.i for n in _nodes(graph) if n.op_type == "MultiHeadAttention" for a in n.attribute if a.name == "num_heads"
+    }
+    if len(heads) != 1:
+        raise PruneError(f"{model_dir}: expected fused attention with one head count, found {sorted(heads)}")
+    labels = bio_labels()
     layers = 1 + max(int(k.split(".encoder.layer.")[1].split(".")[0]) for k in state if ".encoder.layer." in k)
     vocab, hidden = state["bert.embeddings.word_embeddings.weight"].shape
     config = BertConfig(
         vocab_size=vocab,
         hidden_size=hidden,
         num_hidden_layers=layers,
-        num_attention_heads=hidden // 32,
+        num_attention_heads=heads.pop(),
         intermediate_size=state["bert.encoder.layer.0.intermediate.dense.weight"].shape[0],
         max_position_embeddings=state["bert.embeddings.position_embeddings.weight"].shape[0],
         num_labels=len(labels),
-        id2label={int(k): v for k, v in labels.items()},
-        label2id={v: int(k) for k, v in labels.items()},
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
     )
     model = BertForTokenClassification(config)
     missing, unexpected = model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
@@ -143,11 +159,9 @@ def dequantized_model(model_dir: Path) -> BertForTokenClassification:
 
 def teach(model_dir: Path, data_dir: Path, notes: int) -> int:
     """Write the synthetic training windows, their gold tags and the shipped model's logits on each."""
-    import onnxruntime as ort
-
     from pipeline.modelbuild.corpus import Split, generate
     from pipeline.modelbuild.features import encode_notes, load_tokenizer
-    from pipeline.runtime.providers import CPU_DISABLED_OPTIMIZERS
+    from pipeline.runtime.providers import create_session
 
     windows = encode_notes(
         generate(notes, SEED, Split.TRAIN), load_tokenizer(model_dir / "tokenizer.json"), WINDOW, STRIDE
@@ -156,15 +170,8 @@ def teach(model_dir: Path, data_dir: Path, notes: int) -> int:
     ids = np.zeros((count, WINDOW), np.int16)
     labels = np.full((count, WINDOW), -100, np.int8)
     lengths = np.zeros(count, np.int16)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    session = ort.InferenceSession(
-        str(find_model_file(model_dir)),
-        options,
-        providers=["CPUExecutionProvider"],
-        disabled_optimizers=list(CPU_DISABLED_OPTIMIZERS),
-    )
-    logits = None
+    logits = np.zeros((count, WINDOW, len(bio_labels())), np.float16)
+    session, _ = create_session(find_model_file(model_dir), "cpu", threads=2)
     for row, window in enumerate(windows):
         n = len(window.input_ids)
         lengths[row], ids[row, :n], labels[row, :n] = n, window.input_ids, window.labels
@@ -172,8 +179,6 @@ def teach(model_dir: Path, data_dir: Path, notes: int) -> int:
         out = session.run(
             ["logits"], {"input_ids": x, "attention_mask": np.ones_like(x), "token_type_ids": np.zeros_like(x)}
         )
-        if logits is None:
-            logits = np.zeros((count, WINDOW, out[0].shape[-1]), np.float16)
         logits[row, :n] = out[0][0]
     data_dir.mkdir(parents=True, exist_ok=True)
     for name, value in (("ids", ids), ("labels", labels), ("lengths", lengths), ("logits", logits)):
@@ -359,8 +364,11 @@ def train(model_dir: Path, data_dir: Path, out_dir: Path, plan: Plan, resume: Pa
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     shutil.copy2(model_dir / "tokenizer.json", out_dir / "tokenizer.json")
+    layer = model.bert.encoder.layer[0]
     report = {
         **plan.__dict__,
+        "heads": layer.attention.self.num_attention_heads,
+        "ffn": model.config.intermediate_size,
         **figures,
         "windows": len(windows),
         "resumed_from": str(resume) if resume else None,
